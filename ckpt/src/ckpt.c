@@ -1,0 +1,262 @@
+/*
+ * The checkpoint handle: regions, job directory, listing of checkpoints on disk, the finish marker.
+ * The commit protocol is in commit.c, restore in restore.c.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <salamander/sal_ckpt.h>
+
+#include "agree.h"
+#include "ckpt_internal.h"
+#include "config_internal.h"
+#include "events.h"
+#include "fsutil.h"
+#include "h5io.h"
+#include "log.h"
+#include "manifest.h"
+#include "ckpt_impl.h"
+
+double sal_wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int sal_comm_rank(MPI_Comm comm)
+{
+    int r = -1;
+
+    MPI_Comm_rank(comm, &r);
+    return r;
+}
+
+int sal_comm_size(MPI_Comm comm)
+{
+    int s = 0;
+
+    MPI_Comm_size(comm, &s);
+    return s;
+}
+
+int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t *ck)
+{
+    char dir[PATH_MAX];
+    struct sal_ckpt *c;
+    int rc;
+
+    if (!cfg || !ck || !sal_name_valid(job))
+        return sal_error(SAL_ERR_INVALID_ARG, "invalid configuration, job name or output pointer");
+    rc = sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir));
+    if (rc != SAL_OK)
+        return rc;
+    c = calloc(1, sizeof(*c));
+    if (!c)
+        return sal_error(SAL_ERR_NOMEM, "checkpoint handle");
+    c->comm = comm;
+    c->keep = (int)sal_config_settings(cfg)->keep;
+    rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);
+    if (rc == SAL_OK)
+        rc = sal_mkdir_p(c->job_dir, 0700);
+    if (rc != SAL_OK) {
+        free(c);
+        return rc;
+    }
+    *ck = c;
+    return SAL_OK;
+}
+
+void sal_ckpt_destroy(sal_ckpt_t *ck)
+{
+    if (!ck || !*ck)
+        return;
+    free((*ck)->regions);
+    free(*ck);
+    *ck = NULL;
+}
+
+int sal_ckpt_set_comm(sal_ckpt_t ck, MPI_Comm comm)
+{
+    if (!ck)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    ck->comm = comm;
+    return SAL_OK;
+}
+
+void sal_ckpt_set_inject(sal_ckpt_t ck, sal_inject_t *plan)
+{
+    if (ck)
+        ck->inject = plan;
+}
+
+void sal_ckpt_set_step_hint(sal_ckpt_t ck, int64_t step)
+{
+    if (ck)
+        ck->step_hint = step;
+}
+
+const char *sal_ckpt_job_dir(sal_ckpt_t ck)
+{
+    return ck ? ck->job_dir : "";
+}
+
+static int add_region(sal_ckpt_t ck, const sal_region_t *r)
+{
+    sal_region_t *grown;
+    int rc;
+
+    if (!ck)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    rc = sal_region_check(r);
+    if (rc != SAL_OK)
+        return rc;
+    if (!r->base && sal_region_elems(r) > 0)
+        return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": NULL base address", r->name);
+    for (int i = 0; i < ck->nregions; i++)
+        if (strcmp(ck->regions[i].name, r->name) == 0)
+            return sal_error(SAL_ERR_EXISTS, "region \"%s\" is already protected", r->name);
+    if (ck->nregions >= SAL_MAX_REGIONS)
+        return sal_error(SAL_ERR_INVALID_ARG, "more than %d protected regions", SAL_MAX_REGIONS);
+    grown = realloc(ck->regions, (size_t)(ck->nregions + 1) * sizeof(*grown));
+    if (!grown)
+        return sal_error(SAL_ERR_NOMEM, "region table");
+    ck->regions = grown;
+    ck->regions[ck->nregions++] = *r;
+    return SAL_OK;
+}
+
+int sal_ckpt_protect(sal_ckpt_t ck, const char *name, void *base, sal_type_t type, int ndims,
+                     const int64_t *gdims, const int64_t *offset, const int64_t *count)
+{
+    sal_region_t r;
+
+    memset(&r, 0, sizeof(r));
+    if (!name || strlen(name) >= sizeof(r.name) || !gdims || !offset || !count || ndims < 1 ||
+        ndims > SAL_MAX_DIMS)
+        return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": bad name, ndims %d or NULL dims",
+                         name ? name : "(null)", ndims);
+    strcpy(r.name, name);
+    r.base = base;
+    r.type = type;
+    r.ndims = ndims;
+    memcpy(r.gdims, gdims, (size_t)ndims * sizeof(int64_t));
+    memcpy(r.offset, offset, (size_t)ndims * sizeof(int64_t));
+    memcpy(r.count, count, (size_t)ndims * sizeof(int64_t));
+    return add_region(ck, &r);
+}
+
+int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_type_t type)
+{
+    sal_region_t r;
+
+    memset(&r, 0, sizeof(r));
+    if (!name || strlen(name) >= sizeof(r.name) || !addr)
+        return sal_error(SAL_ERR_INVALID_ARG, "scalar \"%s\": bad name or NULL address",
+                         name ? name : "(null)");
+    strcpy(r.name, name);
+    r.base = addr;
+    r.type = type;
+    r.scalar = 1;
+    return add_region(ck, &r);
+}
+
+/* ---- listing checkpoints on disk ------------------------------------------------------------------ */
+
+static int parse_ckpt_name(const char *name, int64_t *id)
+{
+    char *end;
+    long long v;
+
+    if (strncmp(name, "ckpt.", 5) != 0 || name[5] < '0' || name[5] > '9')
+        return 0;
+    errno = 0;
+    v = strtoll(name + 5, &end, 10);
+    if (errno || *end || v < 0)
+        return 0;
+    *id = v;
+    return 1;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x < y) - (x > y);
+}
+
+/* Ids of every ckpt.<id> directory in the job directory, newest first. [OUT] *n. */
+int sal_ckpt_list_dirs(const char *job_dir, int64_t *ids, int max, int *n)
+{
+    DIR *d = opendir(job_dir);
+    struct dirent *e;
+
+    *n = 0;
+    if (!d)
+        return sal_error(SAL_ERR_IO, "cannot list %s: %s", job_dir, strerror(errno));
+    while ((e = readdir(d)) != NULL && *n < max) {
+        int64_t id;
+        if (parse_ckpt_name(e->d_name, &id))
+            ids[(*n)++] = id;
+    }
+    closedir(d);
+    qsort(ids, (size_t)*n, sizeof(int64_t), cmp_desc);
+    return SAL_OK;
+}
+
+int sal_ckpt_dir_path(const sal_ckpt_t ck, int64_t id, char *buf, size_t size)
+{
+    return sal_path_join(buf, size, "%s/ckpt.%lld", ck->job_dir, (long long)id);
+}
+
+int sal_ckpt_latest(sal_ckpt_t ck, int64_t *id)
+{
+    int rc;
+
+    if (!ck || !id)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL argument");
+    rc = sal_latest_read(ck->job_dir, id);
+    if (rc == SAL_ERR_NO_CKPT) {
+        *id = -1;
+        return SAL_OK;
+    }
+    return rc;
+}
+
+int sal_ckpt_finished(sal_ckpt_t ck, int *finished)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    int rc = sal_path_join(path, sizeof(path), "%s/finished", ck->job_dir);
+
+    if (rc != SAL_OK)
+        return rc;
+    *finished = lstat(path, &st) == 0;
+    return SAL_OK;
+}
+
+int sal_ckpt_mark_finished(sal_ckpt_t ck)
+{
+    char path[PATH_MAX];
+    int rc = SAL_OK;
+
+    if (!ck)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    if (sal_comm_rank(ck->comm) == 0) {
+        rc = sal_path_join(path, sizeof(path), "%s/finished", ck->job_dir);
+        if (rc == SAL_OK)
+            rc = sal_write_file_atomic(path, "finished\n", 9, 0600);
+    }
+    if (MPI_Bcast(&rc, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the finish marker status failed");
+    return rc;
+}
+

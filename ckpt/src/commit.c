@@ -1,0 +1,302 @@
+/*
+ * The coordinated two-phase commit:
+ *   prepare  rank 0 removes uncommitted leftovers, picks id = newest + 1, creates ckpt.<id>; bcast id
+ *   write    every rank writes rank.<r>.h5 (temp name, fsync, rename)
+ *   gather   rank 0 collects each rank's status, bytes, region signature and block layout
+ *   agree    sal_agree() on the AND of every rank's status: any failure aborts this checkpoint
+ *   publish  rank 0 writes manifest.h5, then atomically replaces `latest` (the commit point)
+ *   outcome  rank 0 broadcasts the result, so every rank returns the same status
+ *   retain   rank 0 deletes all but the `keep` newest checkpoints, only after publication
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <salamander/sal_ckpt.h>
+
+#include "agree.h"
+#include "ckpt_impl.h"
+#include "events.h"
+#include "fsutil.h"
+#include "h5io.h"
+#include "log.h"
+#include "manifest.h"
+
+/* Per-rank record gathered by rank 0: status, bytes, signature, then offset/count per region. */
+enum { REC_OK = 0, REC_BYTES = 1, REC_SIG = 2, REC_HEAD = 3 };
+
+static size_t record_len(const struct sal_ckpt *ck)
+{
+    return REC_HEAD + (size_t)ck->nregions * 2 * SAL_MAX_DIMS;
+}
+
+/* FNV-1a over the regions' names, types and global shapes: equal on every rank of a sane program. */
+static int64_t region_signature(const struct sal_ckpt *ck)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (int i = 0; i < ck->nregions; i++) {
+        const sal_region_t *r = &ck->regions[i];
+        int64_t words[2 + SAL_MAX_DIMS] = {r->type, r->scalar ? -1 : r->ndims};
+        const unsigned char *p;
+        for (int d = 0; d < r->ndims; d++)
+            words[2 + d] = r->gdims[d];
+        for (p = (const unsigned char *)r->name; *p; p++)
+            h = (h ^ *p) * 1099511628211ULL;
+        for (p = (const unsigned char *)words; p < (const unsigned char *)(words + 2 + SAL_MAX_DIMS); p++)
+            h = (h ^ *p) * 1099511628211ULL;
+    }
+    return (int64_t)(h >> 1);
+}
+
+static void fill_record(const struct sal_ckpt *ck, int ok, int64_t bytes, int64_t *rec)
+{
+    memset(rec, 0, record_len(ck) * sizeof(int64_t));
+    rec[REC_OK] = ok;
+    rec[REC_BYTES] = bytes;
+    rec[REC_SIG] = region_signature(ck);
+    for (int i = 0; i < ck->nregions; i++) {
+        int64_t *blk = rec + REC_HEAD + (size_t)i * 2 * SAL_MAX_DIMS;
+        memcpy(blk, ck->regions[i].offset, SAL_MAX_DIMS * sizeof(int64_t));
+        memcpy(blk + SAL_MAX_DIMS, ck->regions[i].count, SAL_MAX_DIMS * sizeof(int64_t));
+    }
+}
+
+/* Rank 0: removes checkpoint directories newer than `latest` (never committed), drops the finish
+ * marker, creates ckpt.<id> for the next id. Returns the id or a negative status. */
+static int64_t prepare_id(struct sal_ckpt *ck)
+{
+    int64_t ids[SAL_MAX_LISTED], latest = -1, next;
+    char path[PATH_MAX];
+    int n, rc;
+
+    rc = sal_latest_read(ck->job_dir, &latest);
+    if (rc != SAL_OK && rc != SAL_ERR_NO_CKPT)
+        SAL_LOG_W("ignoring unreadable latest pointer in %s: %s", ck->job_dir, sal_last_error());
+    rc = sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &n);
+    if (rc != SAL_OK)
+        return rc;
+    next = (n > 0 && ids[0] > latest ? ids[0] : latest) + 1;
+    for (int i = 0; i < n && ids[i] > latest; i++) {
+        if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK) {
+            SAL_LOG_I("removing uncommitted checkpoint %s", path);
+            sal_remove_tree(path);
+        }
+    }
+    if (sal_path_join(path, sizeof(path), "%s/finished", ck->job_dir) == SAL_OK)
+        unlink(path);
+    rc = sal_ckpt_dir_path(ck, next, path, sizeof(path));
+    if (rc == SAL_OK)
+        rc = sal_mkdir_p(path, 0700);
+    return rc == SAL_OK ? next : rc;
+}
+
+static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, int64_t *bytes)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    sal_rank_meta_t meta = {.id = id, .step = step, .time = t0};
+    int rc;
+
+    meta.rank = sal_comm_rank(ck->comm);
+    meta.nranks = sal_comm_size(ck->comm);
+    rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
+    if (rc == SAL_OK)
+        rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, meta.rank);
+    if (rc == SAL_OK)
+        rc = sal_h5_write_rank(path, &meta, ck->regions, ck->nregions, bytes);
+    if (rc != SAL_OK)
+        SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
+    return rc;
+}
+
+/* Rank 0: builds the manifest from the gathered records. Returns SAL_OK or an error. */
+static int build_manifest(const struct sal_ckpt *ck, const int64_t *recs, int nranks,
+                          sal_manifest_t *m)
+{
+    size_t len = record_len(ck);
+
+    m->nregions = ck->nregions;
+    m->regions = calloc((size_t)ck->nregions + 1, sizeof(*m->regions));
+    if (!m->regions)
+        return sal_error(SAL_ERR_NOMEM, "manifest regions");
+    for (int i = 0; i < ck->nregions; i++) {
+        const sal_region_t *r = &ck->regions[i];
+        sal_manifest_region_t *mr = &m->regions[i];
+        memcpy(mr->name, r->name, sizeof(mr->name));
+        mr->type = r->type;
+        mr->scalar = r->scalar;
+        mr->ndims = r->ndims;
+        memcpy(mr->gdims, r->gdims, sizeof(mr->gdims));
+        if (r->scalar)
+            continue;
+        mr->offsets = calloc((size_t)nranks * (size_t)r->ndims, sizeof(int64_t));
+        mr->counts = calloc((size_t)nranks * (size_t)r->ndims, sizeof(int64_t));
+        if (!mr->offsets || !mr->counts)
+            return sal_error(SAL_ERR_NOMEM, "manifest layout");
+        for (int p = 0; p < nranks; p++) {
+            const int64_t *blk = recs + (size_t)p * len + REC_HEAD + (size_t)i * 2 * SAL_MAX_DIMS;
+            memcpy(mr->offsets + (size_t)p * r->ndims, blk, (size_t)r->ndims * sizeof(int64_t));
+            memcpy(mr->counts + (size_t)p * r->ndims, blk + SAL_MAX_DIMS,
+                   (size_t)r->ndims * sizeof(int64_t));
+        }
+    }
+    return SAL_OK;
+}
+
+/* Rank 0: checks the gathered records. Returns 1 when every rank wrote its file and the regions match. */
+static int records_ok(const struct sal_ckpt *ck, const int64_t *recs, int nranks, int64_t *bytes)
+{
+    size_t len = record_len(ck);
+    int ok = 1;
+
+    *bytes = 0;
+    for (int p = 0; p < nranks; p++) {
+        const int64_t *rec = recs + (size_t)p * len;
+        *bytes += rec[REC_BYTES];
+        if (!rec[REC_OK])
+            ok = 0;
+        if (rec[REC_SIG] != recs[REC_SIG]) {
+            SAL_LOG_E("rank %d protects different regions than rank 0 (names, types or global shapes "
+                      "differ): every rank must protect the same regions in the same order", p);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* Rank 0: manifest, then the `latest` pointer (the commit point). */
+static int publish(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, const int64_t *recs,
+                   int64_t bytes)
+{
+    sal_manifest_t m;
+    char dir[PATH_MAX];
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    m.id = id;
+    m.step = step;
+    m.time = t0;
+    m.nranks = sal_comm_size(ck->comm);
+    m.format_version = SAL_FORMAT_VERSION;
+    m.bytes = bytes;
+    rc = build_manifest(ck, recs, m.nranks, &m);
+    if (rc == SAL_OK)
+        rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
+    if (rc == SAL_OK)
+        rc = sal_manifest_write(dir, &m);
+    if (rc == SAL_OK)
+        rc = sal_latest_write(ck->job_dir, id);
+    if (rc != SAL_OK)
+        SAL_LOG_E("checkpoint %lld not published: %s", (long long)id, sal_last_error());
+    sal_manifest_free(&m);
+    return rc;
+}
+
+/* Rank 0, after publication: keeps the `keep` newest checkpoint directories. */
+static void retain(struct sal_ckpt *ck)
+{
+    int64_t ids[SAL_MAX_LISTED];
+    char path[PATH_MAX];
+    int n;
+
+    if (sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &n) != SAL_OK)
+        return;
+    for (int i = ck->keep; i < n; i++)
+        if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK &&
+            sal_remove_tree(path) != SAL_OK)
+            SAL_LOG_W("could not delete old checkpoint %s: %s", path, sal_last_error());
+}
+
+/* Rank 0: removes the directory of an aborted checkpoint. */
+static void discard(struct sal_ckpt *ck, int64_t id)
+{
+    char path[PATH_MAX];
+
+    if (sal_ckpt_dir_path(ck, id, path, sizeof(path)) == SAL_OK)
+        sal_remove_tree(path);
+}
+
+/* Collective: rank 0 prepares the id; every rank learns it (or the failure). */
+static int agree_on_id(struct sal_ckpt *ck, int me, int64_t *id)
+{
+    int64_t v = 0;
+
+    if (me == 0)
+        v = prepare_id(ck);
+    if (MPI_Bcast(&v, 1, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the checkpoint id failed");
+    if (v < 0)
+        return sal_error(SAL_ERR_ABORTED, "rank 0 could not prepare the checkpoint directory in %s",
+                         ck->job_dir);
+    *id = v;
+    return SAL_OK;
+}
+
+/* Collective: write, gather, agree. [OUT] *recs (rank 0 only, caller frees). Returns SAL_OK when
+ * every rank wrote its file; SAL_ERR_ABORTED or SAL_ERR_PROC_FAILED otherwise. */
+static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step, double t0,
+                           int64_t **recs, int64_t *bytes)
+{
+    size_t len = record_len(ck);
+    int64_t *mine = calloc(len, sizeof(int64_t)), mybytes = 0;
+    int nranks = sal_comm_size(ck->comm), ok, rc;
+
+    *recs = me == 0 ? calloc(len * (size_t)nranks, sizeof(int64_t)) : NULL;
+    if (!mine || (me == 0 && !*recs)) {
+        free(mine);
+        return sal_error(SAL_ERR_NOMEM, "checkpoint layout records");
+    }
+    sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
+    ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
+    fill_record(ck, ok, mybytes, mine);
+    rc = MPI_Gather(mine, (int)len, MPI_INT64_T, *recs, (int)len, MPI_INT64_T, 0, ck->comm);
+    free(mine);
+    if (rc != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "gathering checkpoint %lld layout failed", (long long)id);
+    if (me == 0)
+        ok = ok && records_ok(ck, *recs, nranks, bytes);
+    sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_AGREE);
+    rc = sal_agree(ck->comm, &ok);
+    if (rc != SAL_OK)
+        return sal_error(SAL_ERR_PROC_FAILED, "agreement on checkpoint %lld failed", (long long)id);
+    if (!ok)
+        return sal_error(SAL_ERR_ABORTED, "checkpoint %lld: a rank could not write its file",
+                         (long long)id);
+    return SAL_OK;
+}
+
+int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
+{
+    double t0 = sal_wall_now();
+    int64_t id = -1, bytes = 0, *recs = NULL;
+    int me, rc;
+
+    if (!ck)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    me = sal_comm_rank(ck->comm);
+    rc = agree_on_id(ck, me, &id);
+    if (rc != SAL_OK)
+        return rc;
+    if (me == 0)
+        sal_event("ckpt_begin", "\"id\":%lld,\"step\":%lld", (long long)id, (long long)step);
+    rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes);
+    if (rc == SAL_OK && me == 0) {
+        sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_PUBLISH);
+        rc = publish(ck, id, step, t0, recs, bytes);
+    }
+    free(recs);
+    if (rc != SAL_ERR_PROC_FAILED && MPI_Bcast(&rc, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS)
+        rc = sal_error(SAL_ERR_PROC_FAILED, "broadcast of checkpoint %lld outcome failed", (long long)id);
+    if (me == 0 && rc == SAL_OK) {
+        retain(ck);
+        sal_event("ckpt_commit", "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,\"level\":\"L1\"",
+                  (long long)id, (long long)step, (long long)bytes, sal_wall_now() - t0);
+    } else if (me == 0) {
+        if (rc == SAL_ERR_ABORTED)
+            discard(ck, id);
+        sal_event("ckpt_abort", "\"id\":%lld,\"step\":%lld,\"reason\":\"%s\"", (long long)id,
+                  (long long)step, sal_strerror(rc));
+    }
+    if (rc == SAL_OK && id_out)
+        *id_out = id;
+    return rc == SAL_OK ? SAL_OK : (rc == SAL_ERR_PROC_FAILED ? rc : SAL_ERR_ABORTED);
+}

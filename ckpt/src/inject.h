@@ -1,0 +1,61 @@
+/*
+ * Fault injection (SAL_INJECT / config key inject / salrun --inject). Inactive unless set.
+ *
+ * Grammar: spec (';' spec)*, spec = item (',' item)*, item = key '=' value with keys
+ *   rank=<int>                 rank that fails (required)
+ *   step=<int>                 the step at which it fails (default 0 = first opportunity)
+ *   point=compute|ckpt_write|ckpt_agree|ckpt_publish|recovery|restore   (default compute)
+ *   signal=KILL|TERM|SEGV|ABRT|BUS|<number>   (default KILL)
+ *   action=signal|hang|exit    (default signal; hang = stop making progress, exit = _exit(1))
+ * Each spec fires at most once per job: a marker file in the job directory records that it fired, so a
+ * replacement or a relaunched process re-running the same step does not fail again.
+ */
+#ifndef SAL_INJECT_H
+#define SAL_INJECT_H
+
+#include <stdint.h>
+
+typedef enum sal_inject_point {
+    SAL_INJ_COMPUTE = 0,
+    SAL_INJ_CKPT_WRITE,
+    SAL_INJ_CKPT_AGREE,
+    SAL_INJ_CKPT_PUBLISH,
+    SAL_INJ_RECOVERY,
+    SAL_INJ_RESTORE,
+    SAL_INJ_NPOINTS
+} sal_inject_point_t;
+
+typedef enum sal_inject_action {
+    SAL_INJ_SIGNAL = 0,
+    SAL_INJ_HANG,
+    SAL_INJ_EXIT
+} sal_inject_action_t;
+
+typedef struct sal_inject_spec {
+    int rank;
+    int64_t step;
+    sal_inject_point_t point;
+    sal_inject_action_t action;
+    int signal;
+} sal_inject_spec_t;
+
+typedef struct sal_inject sal_inject_t;
+
+/* Parses text (NULL or "" gives an empty plan). [OUT] *plan. SAL_ERR_CONFIG with a message naming the
+ * offending item on a syntax error. */
+int sal_inject_parse(const char *text, sal_inject_t **plan);
+int sal_inject_count(const sal_inject_t *plan);
+const sal_inject_spec_t *sal_inject_get(const sal_inject_t *plan, int i);
+const char *sal_inject_point_name(sal_inject_point_t p);
+
+/* Directory where "inject.<i>.fired" markers are created (the job directory). Copied. */
+int sal_inject_set_marker_dir(sal_inject_t *plan, const char *dir);
+
+/* Fires every matching, not yet fired spec for (rank, step >= spec.step, point): creates its marker with
+ * O_EXCL (if the marker exists, the spec is skipped), emits an "inject" event, then kills/hangs/exits
+ * this process. Returns only if nothing fired. plan may be NULL. */
+void sal_inject_point(sal_inject_t *plan, int rank, int64_t step, sal_inject_point_t point);
+
+void sal_inject_free(sal_inject_t **plan);
+
+#endif

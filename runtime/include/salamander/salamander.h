@@ -1,0 +1,83 @@
+/*
+ * Salamander: fault-tolerant runtime for MPI jobs. Include this header only.
+ *
+ * Application model:
+ *
+ *     MPI_Init(&argc, &argv);
+ *     sal_init(&argc, &argv, MPI_COMM_WORLD);
+ *     sal_protect("u", u, SAL_DOUBLE, 2, gdims, offset, count);
+ *     sal_protect_scalar("iter", &iter, SAL_INT);
+ *     sal_run(step, &state);
+ *     sal_finalize();
+ *     MPI_Finalize();
+ *
+ * Lifecycle: sal_init -> sal_protect* -> sal_run (or sal_checkpoint/sal_restore) -> sal_finalize. Calls
+ * out of order return SAL_ERR_STATE. Between sal_init and sal_run the application must not call
+ * collective operations on sal_comm(): a replacement process spawned after a failure runs that code
+ * alone while the survivors wait inside sal_run.
+ *
+ * Failures: with ULFM, a process failure in a collective on sal_comm() unwinds the survivors back into
+ * sal_run, which repairs the communicator (policy respawn by default), restores the last committed
+ * checkpoint into the protected regions and calls step() again. sal_comm() changes after a repair.
+ */
+#ifndef SALAMANDER_SALAMANDER_H
+#define SALAMANDER_SALAMANDER_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include <salamander/sal_ckpt.h>
+#include <salamander/sal_config.h>
+#include <salamander/sal_error.h>
+#include <salamander/sal_types.h>
+#include <salamander/sal_version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One step of the application. comm is the current resilient communicator (equal to sal_comm()), step
+ * counts completed steps since the start of the job (restored with the checkpoint). Set *done = 1 when
+ * the computation is complete. Return SAL_OK, or an error code to stop sal_run with that code. */
+typedef int (*sal_step_fn)(MPI_Comm comm, int64_t step, void *arg, int *done);
+
+/* Collective over comm (normally MPI_COMM_WORLD) after MPI_Init. Reads the configuration (defaults <
+ * SAL_CONFIG file < SAL_* environment), validates it, installs the failure handler on a duplicate of comm
+ * and, in a process spawned to replace a failed rank, joins the repaired communicator. argc/argv may be
+ * NULL. */
+int sal_init(int *argc, char ***argv, MPI_Comm comm);
+
+/* Protect a distributed array / a per-rank scalar (see sal_ckpt_protect). Local. */
+int sal_protect(const char *name, void *base, sal_type_t type, int ndims, const int64_t *gdims,
+                const int64_t *offset, const int64_t *count);
+int sal_protect_scalar(const char *name, void *addr, sal_type_t type);
+
+/* The resilient loop: restores the latest checkpoint if this is a restart, then calls step() until it
+ * sets *done, checkpointing at the configured interval and recovering from process failures. Returns
+ * SAL_OK when done, SAL_ERR_RECOVERY when a failure could not be repaired, or step()'s error. */
+int sal_run(sal_step_fn step, void *arg);
+
+/* Collective: take a checkpoint now (outside sal_run, or from step()). */
+int sal_checkpoint(void);
+
+/* Collective: restore the latest committed checkpoint into the protected regions. */
+int sal_restore(void);
+
+/* The current resilient communicator (MPI_COMM_NULL before sal_init). */
+MPI_Comm sal_comm(void);
+
+/* [OUT] *flag = 1 when this process will resume from a checkpoint: a relaunch of an unfinished job or a
+ * replacement for a failed rank. Valid after sal_init. */
+int sal_is_restart(int *flag);
+
+/* The current step counter of sal_run. */
+int64_t sal_step(void);
+
+/* Collective: marks the job finished, closes logs and releases resources. The application calls
+ * MPI_Finalize afterwards. */
+int sal_finalize(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
