@@ -10,6 +10,20 @@
 
 static double now(void) { return MPI_Wtime(); }
 
+/* Survivors of a failure may hang in MPI_Finalize with Open MPI 5.0.x (ompi issue 11404). */
+static void finalize_expired(int sig)
+{
+    (void)sig;
+    _exit(0);
+}
+
+static void finalize_with_timeout(void)
+{
+    signal(SIGALRM, finalize_expired);
+    alarm(5);
+    MPI_Finalize();
+}
+
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
@@ -28,7 +42,10 @@ int main(int argc, char **argv)
         MPI_Comm_size(fixed, &s);
         MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, fixed);
         printf("replacement: old rank %d now rank %d of %d, allreduce=%d\n", oldrank, r, s, sum);
-        MPI_Finalize();
+        MPI_Comm_free(&fixed);
+        MPI_Comm_free(&merged);
+        MPI_Comm_free(&parent);
+        finalize_with_timeout();
         return 0;
     }
     int rank, size;
@@ -68,6 +85,11 @@ int main(int argc, char **argv)
                eclass, t_detect - t0, t_revoke - t_detect, t_shrink - t_revoke, t_spawn - t_shrink,
                t_spawn - t0, sum);
     printf("survivor old %d new %d\n", rank, r2);
-    MPI_Finalize();
+    MPI_Comm_free(&fixed);
+    MPI_Comm_free(&merged);
+    MPI_Comm_free(&inter);
+    MPI_Comm_free(&shrunk);
+    MPI_Info_free(&info);
+    finalize_with_timeout();
     return 0;
 }

@@ -1,0 +1,142 @@
+/*
+ * sal_finalize and the MPI_Finalize watchdog.
+ *
+ * Open MPI 5.0.x survivors of a process failure sometimes never return from MPI_Finalize (they spin in
+ * the runtime's final fence: open-mpi/ompi issues 11404, 9434). After this process took part in a
+ * repair, sal_finalize arms a watchdog: MPI_Finalize starts it (through the deletion of an attribute on
+ * MPI_COMM_SELF, the first thing MPI_Finalize does), and if MPI_Finalize has not returned after
+ * finalize_timeout seconds the process exits with status 0 — every result was produced before. The
+ * MPI_Finalize wrapper below (PMPI) stops the watchdog when MPI_Finalize returns.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <salamander/salamander.h>
+
+#include "agree.h"
+#include "ckpt_impl.h"
+#include "events.h"
+#include "log.h"
+#include "runtime.h"
+
+enum { WD_OFF, WD_READY, WD_RUNNING, WD_DONE };
+
+static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
+static int wd_state = WD_OFF;
+static double wd_timeout;
+
+static void *watchdog(void *arg)
+{
+    struct timespec deadline;
+    int expired = 0;
+
+    (void)arg;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)wd_timeout;
+    deadline.tv_nsec += (long)((wd_timeout - (double)(time_t)wd_timeout) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&wd_lock);
+    while (wd_state == WD_RUNNING && !expired)
+        expired = pthread_cond_timedwait(&wd_cond, &wd_lock, &deadline) == ETIMEDOUT;
+    expired = wd_state == WD_RUNNING;
+    pthread_mutex_unlock(&wd_lock);
+    if (expired) {
+        SAL_LOG_W("MPI_Finalize has not returned after %.1f s (Open MPI issue 11404); exiting with "
+                  "status 0", wd_timeout);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(0);
+    }
+    return NULL;
+}
+
+/* Delete callback of the MPI_COMM_SELF attribute: MPI_Finalize has begun. */
+static int finalize_started(MPI_Comm comm, int key, void *val, void *extra)
+{
+    pthread_t tid;
+
+    (void)comm;
+    (void)key;
+    (void)val;
+    (void)extra;
+    pthread_mutex_lock(&wd_lock);
+    if (wd_state == WD_READY && pthread_create(&tid, NULL, watchdog, NULL) == 0) {
+        wd_state = WD_RUNNING;
+        pthread_detach(tid);
+    }
+    pthread_mutex_unlock(&wd_lock);
+    return MPI_SUCCESS;
+}
+
+int MPI_Finalize(void)
+{
+    int rc = PMPI_Finalize();
+
+    pthread_mutex_lock(&wd_lock);
+    wd_state = WD_DONE;
+    pthread_cond_broadcast(&wd_cond);
+    pthread_mutex_unlock(&wd_lock);
+    return rc;
+}
+
+static void arm_watchdog(double timeout)
+{
+    int key;
+
+    if (timeout <= 0 || MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, finalize_started, &key,
+                                               NULL) != MPI_SUCCESS)
+        return;
+    wd_timeout = timeout;
+    wd_state = WD_READY;
+    MPI_Comm_set_attr(MPI_COMM_SELF, key, NULL);
+}
+
+static void release_state(void)
+{
+    MPI_Comm_free(&sal_rt.world);
+    if (sal_rt.errh != MPI_ERRHANDLER_NULL)
+        MPI_Errhandler_free(&sal_rt.errh);
+    sal_ckpt_destroy(&sal_rt.ck);
+    sal_inject_free(&sal_rt.inject);
+    for (int i = 0; i < sal_rt.nhosts; i++)
+        free(sal_rt.hosts[i]);
+    free(sal_rt.hosts);
+    sal_rt.hosts = NULL;
+    sal_rt.nhosts = 0;
+    for (int i = 0; sal_rt.args && sal_rt.args[i]; i++)
+        free(sal_rt.args[i]);
+    free(sal_rt.args);
+    sal_rt.args = NULL;
+    sal_events_close();
+    sal_config_destroy(&sal_rt.cfg);
+    sal_rt.set = NULL;
+}
+
+int sal_finalize(void)
+{
+    int ok = 1, rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    rc = sal_agree(sal_rt.world, &ok);
+    if (rc == SAL_OK)
+        rc = sal_ckpt_mark_finished(sal_rt.ck);
+    if (rc != SAL_OK)
+        SAL_LOG_W("a process failed after the computation ended; the job is not marked finished: %s",
+                  sal_last_error());
+    sal_event("finish", "\"steps\":%lld,\"repairs\":%d,\"status\":\"%s\"", (long long)sal_rt.step,
+              sal_rt.repairs, rc == SAL_OK ? "ok" : "failed");
+    if (sal_rt.repairs > 0)
+        arm_watchdog(sal_rt.set->finalize_timeout);
+    release_state();
+    sal_rt.finalized = 1;
+    return rc;
+}

@@ -1,0 +1,32 @@
+/*
+ * Without ULFM a process failure cannot be survived inside the job: MPI ends it, and salrun relaunches
+ * the job, which restores the last committed checkpoint (restart=auto).
+ */
+#include <mpi.h>
+
+#include "log.h"
+#include "runtime.h"
+
+int sal_rt_is_failure(int err)
+{
+    (void)err;
+    return 0;
+}
+
+void sal_rt_revoke(MPI_Comm comm)
+{
+    (void)comm;
+}
+
+int sal_rt_repair(void)
+{
+    return sal_error(SAL_ERR_RECOVERY, "this MPI has no ULFM, so a failed process cannot be replaced "
+                     "in the job; relaunch it (salrun does) to restart from the last checkpoint");
+}
+
+int sal_rt_join(MPI_Comm parent, MPI_Comm *comm)
+{
+    (void)parent;
+    (void)comm;
+    return sal_error(SAL_ERR_UNSUPPORTED, "spawned as a replacement, but this build has no ULFM");
+}

@@ -1,0 +1,180 @@
+/*
+ * The resilient loop. sal_run calls the application's step() until it reports done, takes checkpoints
+ * at the configured interval and, when a process fails, repairs the communicator, rolls every rank back
+ * to the last committed checkpoint and goes on. Failures inside step() unwind through the failure
+ * handler's longjmp to the setjmp in sal_run; failures inside Salamander's own collectives come back
+ * as SAL_ERR_PROC_FAILED.
+ */
+#include <string.h>
+
+#include <salamander/salamander.h>
+
+#include "ckpt_impl.h"
+#include "ckpt_internal.h"
+#include "events.h"
+#include "log.h"
+#include "runtime.h"
+
+static double last_ckpt_time;
+
+int sal_checkpoint(void)
+{
+    int64_t id = -1;
+    int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    rc = sal_ckpt_write(sal_rt.ck, sal_rt.step, &id);
+    last_ckpt_time = sal_wall_now();
+    if (rc == SAL_OK)
+        SAL_LOG_D("checkpoint %lld committed at step %lld", (long long)id, (long long)sal_rt.step);
+    else if (rc == SAL_ERR_ABORTED && sal_rt.rank == 0)
+        SAL_LOG_W("checkpoint at step %lld aborted, the previous one stays valid: %s",
+                  (long long)sal_rt.step, sal_last_error());
+    return rc;
+}
+
+int sal_restore(void)
+{
+    double t0 = sal_wall_now();
+    int64_t step = 0, id = -1;
+    int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
+    rc = sal_ckpt_restore(sal_rt.ck, &step, &id);
+    if (rc != SAL_OK)
+        return rc;
+    sal_rt.step = step;
+    sal_rt.needs_restore = 0;
+    if (sal_rt.rank == 0)
+        sal_event("restore", "\"id\":%lld,\"step\":%lld,\"seconds\":%.6f", (long long)id,
+                  (long long)step, sal_wall_now() - t0);
+    return SAL_OK;
+}
+
+/* Collective: 1 when a checkpoint is due after sal_rt.step completed steps. Time-based intervals are
+ * decided by rank 0 so that every rank takes the same decision. */
+static int checkpoint_due(int *due)
+{
+    const sal_interval_t *iv = &sal_rt.set->interval;
+
+    *due = 0;
+    if (iv->kind == SAL_INTERVAL_STEPS)
+        *due = sal_rt.step % (int64_t)iv->value == 0;
+    if (iv->kind != SAL_INTERVAL_SECONDS)
+        return SAL_OK;
+    if (sal_rt.rank == 0)
+        *due = sal_wall_now() - last_ckpt_time >= iv->value;
+    if (MPI_Bcast(due, 1, MPI_INT, 0, sal_rt.world) != MPI_SUCCESS)
+        return SAL_ERR_PROC_FAILED;
+    return SAL_OK;
+}
+
+/* Runs steps until done. SAL_OK when done, SAL_ERR_PROC_FAILED when a checkpoint met a failure, or
+ * the application's error. A failure inside step() does not return here (see the failure handler). */
+static int run_steps(sal_step_fn fn, void *arg)
+{
+    for (;;) {
+        int done = 0, due = 0, rc;
+
+        sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
+        sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
+        sal_rt.in_step = 1;
+        rc = fn(sal_rt.world, sal_rt.step, arg, &done);
+        sal_rt.in_step = 0;
+        if (rc != SAL_OK) {
+            SAL_LOG_E("step %lld returned %s; stopping", (long long)sal_rt.step, sal_strerror(rc));
+            return rc;
+        }
+        sal_rt.step++;
+        if (done)
+            return SAL_OK;
+        rc = checkpoint_due(&due);
+        if (rc == SAL_OK && due)
+            rc = sal_checkpoint();
+        if (rc == SAL_ERR_PROC_FAILED)
+            return rc;
+    }
+}
+
+/* Before the first step: restore (relaunch or replacement) or take the step-0 checkpoint that a
+ * failure before the first interval rolls back to. */
+static int start(void)
+{
+    int rc;
+
+    last_ckpt_time = sal_wall_now();
+    if (sal_rt.needs_restore) {
+        rc = sal_restore();
+        if (rc == SAL_ERR_NO_CKPT && !sal_rt.is_replacement) {
+            SAL_LOG_W("no checkpoint can be restored; starting job '%s' from step 0", sal_rt.job);
+            sal_rt.needs_restore = 0;
+            rc = SAL_OK;
+        }
+        return rc;
+    }
+    if (sal_rt.set->interval.kind == SAL_INTERVAL_NEVER)
+        return SAL_OK;
+    rc = sal_checkpoint();
+    return rc == SAL_ERR_ABORTED ? SAL_OK : rc;
+}
+
+/* After a failure: repair, roll back, report. SAL_OK when the loop can go on. */
+static int recover(void)
+{
+    int rc;
+
+    if (sal_rt.repairs >= sal_rt.set->max_repairs)
+        return sal_error(SAL_ERR_RECOVERY, "process failure after %d in-job repairs (max_repairs=%lld):"
+                         " giving up; relaunch the job to restart from the last checkpoint",
+                         sal_rt.repairs, (long long)sal_rt.set->max_repairs);
+    if (sal_rt.t_detect == 0)
+        sal_rt.t_detect = sal_wall_now();
+    rc = sal_rt_repair();
+    if (rc != SAL_OK)
+        return rc;
+    sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_RECOVERY);
+    rc = sal_restore();
+    if (rc == SAL_ERR_NO_CKPT)
+        return sal_error(SAL_ERR_RECOVERY, "no committed checkpoint to roll back to (interval=0, or "
+                         "the failure hit the first checkpoint); relaunch the job to start again");
+    if (rc != SAL_OK)
+        return rc;
+    if (sal_rt.rank == 0) {
+        double total = sal_wall_now() - sal_rt.t_detect;
+        sal_event("resume", "\"step\":%lld,\"total_seconds\":%.6f", (long long)sal_rt.step, total);
+        SAL_LOG_I("recovered in %.3f s; resuming at step %lld", total, (long long)sal_rt.step);
+    }
+    sal_rt.t_detect = 0;
+    return SAL_OK;
+}
+
+int sal_run(sal_step_fn fn, void *arg)
+{
+    volatile int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    if (!fn)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL step function");
+    if (sal_rt.set->interval.kind == SAL_INTERVAL_AUTO)
+        return sal_error(SAL_ERR_UNSUPPORTED, "interval=auto is not available in this version; use "
+                         "N (steps) or Ns (seconds)");
+    rc = start();
+    for (;;) {
+        if (rc == SAL_OK) {
+            if (setjmp(sal_rt.unwind) == 0)
+                rc = run_steps(fn, arg);
+            else
+                rc = SAL_ERR_PROC_FAILED;
+        }
+        if (rc != SAL_ERR_PROC_FAILED)
+            break;
+        rc = recover();
+    }
+    if (rc != SAL_OK && rc != SAL_ERR_PROC_FAILED)
+        SAL_LOG_E("%s", sal_last_error());
+    return rc;
+}

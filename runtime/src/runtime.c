@@ -1,0 +1,404 @@
+/*
+ * sal_init and the process-wide runtime state: configuration, the resilient communicator and its
+ * failure handler, the host table, the checkpoint handle and the fault-injection plan.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <salamander/salamander.h>
+
+#include "ckpt_impl.h"
+#include "ckpt_internal.h"
+#include "events.h"
+#include "fsutil.h"
+#include "log.h"
+#include "runtime.h"
+
+sal_runtime_t sal_rt = {.world = MPI_COMM_NULL, .errh = MPI_ERRHANDLER_NULL};
+
+int sal_rt_check(const char *func)
+{
+    if (!sal_rt.initialized || sal_rt.finalized)
+        return sal_error_at(SAL_ERR_STATE, func, "called %s sal_init", sal_rt.finalized ?
+                            "after sal_finalize; call it between sal_init and" : "before");
+    return SAL_OK;
+}
+
+void sal_rt_identity(void)
+{
+    MPI_Comm_rank(sal_rt.world, &sal_rt.rank);
+    MPI_Comm_size(sal_rt.world, &sal_rt.size);
+    sal_log_set_identity(sal_rt.rank, sal_rt.host);
+    sal_events_set_identity(sal_rt.rank, sal_rt.host);
+}
+
+/* The failure handler of the resilient communicator. A failed peer or a revoked communicator is
+ * recorded and the communicator revoked so every survivor notices; inside the application's step the
+ * survivor then unwinds to sal_run (the MPI call never returns to the application). Elsewhere the MPI
+ * call returns its error code to Salamander's own code, which reports SAL_ERR_PROC_FAILED. */
+static void on_mpi_error(MPI_Comm *comm, int *err, ...)
+{
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+
+    if (!sal_rt_is_failure(*err)) {
+        MPI_Error_string(*err, text, &len);
+        SAL_LOG_E("MPI error on the resilient communicator: %s", text);
+        return;
+    }
+    if (sal_rt.t_detect == 0)
+        sal_rt.t_detect = sal_wall_now();
+    sal_rt_revoke(*comm);
+    if (sal_rt.in_step && *comm == sal_rt.world) {
+        sal_rt.in_step = 0;
+        longjmp(sal_rt.unwind, 1);
+    }
+}
+
+int sal_rt_set_errhandler(MPI_Comm comm)
+{
+    if (sal_rt.errh == MPI_ERRHANDLER_NULL &&
+        MPI_Comm_create_errhandler(on_mpi_error, &sal_rt.errh) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_MPI, "cannot create the failure handler");
+    if (MPI_Comm_set_errhandler(comm, sal_rt.errh) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_MPI, "cannot install the failure handler");
+    return SAL_OK;
+}
+
+/* ---- state shipped to a replacement: "rank R\nrepairs K\nhosts N\n<N host lines><config lines>" ---- */
+
+int sal_rt_pack_state(int oldrank, char **buf, int *len)
+{
+    char *cfgtext = NULL, *out;
+    size_t need, used;
+    int rc = sal_config_serialize(sal_rt.cfg, &cfgtext);
+
+    if (rc != SAL_OK)
+        return rc;
+    need = strlen(cfgtext) + 64;
+    for (int i = 0; i < sal_rt.nhosts; i++)
+        need += strlen(sal_rt.hosts[i]) + 1;
+    out = malloc(need);
+    if (!out) {
+        free(cfgtext);
+        return sal_error(SAL_ERR_NOMEM, "replacement state");
+    }
+    used = (size_t)snprintf(out, need, "rank %d\nrepairs %d\nhosts %d\n", oldrank, sal_rt.repairs,
+                            sal_rt.nhosts);
+    for (int i = 0; i < sal_rt.nhosts; i++)
+        used += (size_t)snprintf(out + used, need - used, "%s\n", sal_rt.hosts[i]);
+    used += (size_t)snprintf(out + used, need - used, "%s", cfgtext);
+    free(cfgtext);
+    *buf = out;
+    *len = (int)used + 1;
+    return SAL_OK;
+}
+
+static void free_hosts(void)
+{
+    for (int i = 0; i < sal_rt.nhosts; i++)
+        free(sal_rt.hosts[i]);
+    free(sal_rt.hosts);
+    sal_rt.hosts = NULL;
+    sal_rt.nhosts = 0;
+}
+
+static int alloc_hosts(int n)
+{
+    free_hosts();
+    sal_rt.hosts = calloc((size_t)n, sizeof(char *));
+    if (!sal_rt.hosts)
+        return sal_error(SAL_ERR_NOMEM, "host table");
+    sal_rt.nhosts = n;
+    return SAL_OK;
+}
+
+/* Splits off the next line of *p (NUL-terminating it in place). */
+static char *next_line(char **p)
+{
+    char *line = *p, *nl;
+
+    if (!line || !*line)
+        return NULL;
+    nl = strchr(line, '\n');
+    if (nl) {
+        *nl = '\0';
+        *p = nl + 1;
+    } else {
+        *p = line + strlen(line);
+    }
+    return line;
+}
+
+int sal_rt_unpack_state(const char *buf, int len, int *oldrank)
+{
+    char *copy, *p, *line;
+    int n = -1, rc = SAL_OK;
+
+    if (len < 1 || buf[len - 1] != '\0')
+        return sal_error(SAL_ERR_CORRUPT, "malformed state from the repair leader");
+    copy = strdup(buf);
+    if (!copy)
+        return sal_error(SAL_ERR_NOMEM, "replacement state");
+    p = copy;
+    line = next_line(&p);
+    if (!line || sscanf(line, "rank %d", oldrank) != 1)
+        rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the rank");
+    line = rc == SAL_OK ? next_line(&p) : NULL;
+    if (rc == SAL_OK && (!line || sscanf(line, "repairs %d", &sal_rt.repairs) != 1))
+        rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the repair count");
+    line = rc == SAL_OK ? next_line(&p) : NULL;
+    if (rc == SAL_OK && (!line || sscanf(line, "hosts %d", &n) != 1 || n < 1 || n > (1 << 20)))
+        rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the host table");
+    if (rc == SAL_OK)
+        rc = alloc_hosts(n);
+    for (int i = 0; rc == SAL_OK && i < n; i++) {
+        line = next_line(&p);
+        sal_rt.hosts[i] = strdup(line ? line : "?");
+        if (!sal_rt.hosts[i])
+            rc = sal_error(SAL_ERR_NOMEM, "host table");
+    }
+    if (rc == SAL_OK)
+        rc = sal_config_deserialize(sal_rt.cfg, p);
+    free(copy);
+    return rc;
+}
+
+/* ---- sal_init ---- */
+
+static int gather_hosts(void)
+{
+    char *all = malloc((size_t)sal_rt.size * SAL_HOST_MAX);
+    int rc = alloc_hosts(sal_rt.size);
+
+    if (!all || rc != SAL_OK) {
+        free(all);
+        return sal_error(SAL_ERR_NOMEM, "host table");
+    }
+    if (MPI_Allgather(sal_rt.host, SAL_HOST_MAX, MPI_CHAR, all, SAL_HOST_MAX, MPI_CHAR,
+                      sal_rt.world) != MPI_SUCCESS) {
+        free(all);
+        return sal_error(SAL_ERR_MPI, "exchanging host names failed");
+    }
+    for (int i = 0; i < sal_rt.size && rc == SAL_OK; i++) {
+        all[(size_t)i * SAL_HOST_MAX + SAL_HOST_MAX - 1] = '\0';
+        sal_rt.hosts[i] = strdup(all + (size_t)i * SAL_HOST_MAX);
+        if (!sal_rt.hosts[i])
+            rc = sal_error(SAL_ERR_NOMEM, "host table");
+    }
+    free(all);
+    return rc;
+}
+
+/* Program path and arguments, spawned again to replace a failed rank. */
+static int save_command(int *argc, char ***argv)
+{
+    ssize_t n = readlink("/proc/self/exe", sal_rt.exe, sizeof(sal_rt.exe) - 1);
+    int nargs = (argc && argv && *argv && *argc > 1) ? *argc - 1 : 0;
+
+    if (n <= 0)
+        snprintf(sal_rt.exe, sizeof(sal_rt.exe), "%s", (argv && *argv) ? (*argv)[0] : "");
+    else
+        sal_rt.exe[n] = '\0';
+    sal_rt.args = calloc((size_t)nargs + 1, sizeof(char *));
+    if (!sal_rt.args)
+        return sal_error(SAL_ERR_NOMEM, "argument copy");
+    for (int i = 0; i < nargs; i++)
+        if (!(sal_rt.args[i] = strdup((*argv)[i + 1])))
+            return sal_error(SAL_ERR_NOMEM, "argument copy");
+    return SAL_OK;
+}
+
+/* Configuration: defaults < SAL_CONFIG file < SAL_* environment; the resolved job name and checkpoint
+ * directory are written back so a replacement receives the same values. */
+static int load_config(const char *argv0)
+{
+    char buf[PATH_MAX];
+    int rc = sal_config_create(&sal_rt.cfg);
+
+    if (rc == SAL_OK)
+        rc = sal_config_load_env(sal_rt.cfg);
+    if (rc == SAL_OK)
+        rc = sal_config_resolve_job(sal_rt.cfg, argv0, sal_rt.job, sizeof(sal_rt.job));
+    if (rc == SAL_OK)
+        rc = sal_config_set(sal_rt.cfg, "job", sal_rt.job);
+    if (rc == SAL_OK)
+        rc = sal_config_resolve_ckpt_dir(sal_rt.cfg, buf, sizeof(buf));
+    if (rc == SAL_OK)
+        rc = sal_config_set(sal_rt.cfg, "ckpt_dir", buf);
+    return rc;
+}
+
+static int apply_config(void)
+{
+    int rc = sal_config_validate(sal_rt.cfg), level;
+    char logdir[PATH_MAX];
+
+    if (rc != SAL_OK)
+        return rc;
+    sal_rt.set = sal_config_settings(sal_rt.cfg);
+    snprintf(sal_rt.job, sizeof(sal_rt.job), "%s", sal_rt.set->job);
+    level = sal_log_level_parse(sal_rt.set->log_level);
+    if (level >= 0)
+        sal_log_set_level((sal_log_level_t)level);
+    snprintf(logdir, sizeof(logdir), "%s", sal_rt.set->log_dir[0] ? sal_rt.set->log_dir
+                                                                   : sal_rt.set->ckpt_dir);
+    rc = sal_events_open(logdir, sal_rt.job);
+    if (rc != SAL_OK)
+        SAL_LOG_W("no event log: %s", sal_last_error());
+    return SAL_OK;
+}
+
+/* Removes the fired-markers of a previous job with the same name, so a fresh start injects again. */
+static void reset_inject_markers(const char *job_dir)
+{
+    char path[PATH_MAX];
+
+    for (int i = 0; i < sal_inject_count(sal_rt.inject); i++)
+        if (sal_path_join(path, sizeof(path), "%s/inject.%d.fired", job_dir, i) == SAL_OK)
+            unlink(path);
+}
+
+/* Collective (not in a replacement): restart when restart=auto|required finds a committed checkpoint
+ * of an unfinished job. Rank 0 decides for everyone. */
+static int decide_restart(void)
+{
+    int64_t latest = -1;
+    int finished = 0, flag = 0;
+
+    if (sal_rt.rank == 0 && strcmp(sal_rt.set->restart, "never") != 0) {
+        sal_ckpt_latest(sal_rt.ck, &latest);
+        sal_ckpt_finished(sal_rt.ck, &finished);
+        flag = latest >= 0 && !finished;
+        if (!flag && strcmp(sal_rt.set->restart, "required") == 0)
+            flag = -1;
+    }
+    if (MPI_Bcast(&flag, 1, MPI_INT, 0, sal_rt.world) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_MPI, "broadcast of the restart decision failed");
+    if (flag < 0)
+        return sal_error(SAL_ERR_NO_CKPT, "restart=required but job '%s' has no committed checkpoint "
+                         "to restore in %s", sal_rt.job, sal_rt.set->ckpt_dir);
+    if (!flag && sal_rt.rank == 0)
+        reset_inject_markers(sal_ckpt_job_dir(sal_rt.ck));
+    sal_rt.needs_restore = flag;
+    return SAL_OK;
+}
+
+static int setup_ckpt(void)
+{
+    int rc = sal_ckpt_create(sal_rt.world, sal_rt.cfg, sal_rt.job, &sal_rt.ck);
+
+    if (rc == SAL_OK)
+        rc = sal_inject_parse(sal_rt.set->inject, &sal_rt.inject);
+    if (rc == SAL_OK)
+        rc = sal_inject_set_marker_dir(sal_rt.inject, sal_ckpt_job_dir(sal_rt.ck));
+    if (rc == SAL_OK)
+        sal_ckpt_set_inject(sal_rt.ck, sal_rt.inject);
+    return rc;
+}
+
+/* Every step of sal_init that runs before the ranks agree on the outcome. */
+static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
+{
+    int len = 0, rc;
+
+    MPI_Get_processor_name(sal_rt.host, &len);
+    rc = save_command(argc, argv);
+    if (rc == SAL_OK)
+        rc = load_config(sal_rt.exe);
+    if (rc == SAL_OK && parent != MPI_COMM_NULL) {
+        sal_rt.is_replacement = 1;
+        rc = sal_rt_join(parent, &sal_rt.world);
+    } else if (rc == SAL_OK && MPI_Comm_dup(comm, &sal_rt.world) != MPI_SUCCESS) {
+        rc = sal_error(SAL_ERR_MPI, "cannot duplicate the communicator");
+    }
+    if (sal_rt.world == MPI_COMM_NULL)
+        return rc;
+    sal_rt_identity();
+    if (rc == SAL_OK)
+        rc = apply_config();
+    if (rc == SAL_OK)
+        rc = sal_rt_set_errhandler(sal_rt.world);
+    if (rc == SAL_OK && !sal_rt.is_replacement)
+        rc = gather_hosts();
+    if (rc == SAL_OK)
+        rc = setup_ckpt();
+    return rc;
+}
+
+int sal_init(int *argc, char ***argv, MPI_Comm comm)
+{
+    MPI_Comm parent = MPI_COMM_NULL;
+    int flag = 0, rc, ok;
+
+    MPI_Initialized(&flag);
+    if (!flag || sal_rt.initialized)
+        return sal_error(SAL_ERR_STATE, "sal_init must be called once, after MPI_Init");
+    MPI_Comm_get_parent(&parent);
+    rc = init_steps(argc, argv, comm, parent);
+    if (sal_rt.world == MPI_COMM_NULL) {
+        SAL_LOG_E("%s", sal_last_error());
+        return rc;
+    }
+    ok = rc == SAL_OK;
+    if (MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, sal_rt.world) != MPI_SUCCESS)
+        ok = 0;
+    if (rc != SAL_OK)
+        SAL_LOG_E("%s", sal_last_error());
+    if (!ok)
+        return rc != SAL_OK ? rc : sal_error(SAL_ERR_CONFIG, "another rank failed to initialise");
+    if (sal_rt.is_replacement)
+        sal_rt.needs_restore = 1;
+    else if ((rc = decide_restart()) != SAL_OK)
+        return rc;
+    sal_rt.initialized = 1;
+    sal_event("start", "\"nranks\":%d,\"restart\":%s,\"replacement\":%s", sal_rt.size,
+              sal_rt.needs_restore ? "true" : "false", sal_rt.is_replacement ? "true" : "false");
+    if (sal_rt.rank == 0 && !sal_rt.is_replacement)
+        SAL_LOG_I("job '%s' on %d ranks, checkpoints in %s%s", sal_rt.job, sal_rt.size,
+                  sal_ckpt_job_dir(sal_rt.ck), sal_rt.needs_restore ? ", restarting" : "");
+    return SAL_OK;
+}
+
+/* ---- protection and accessors ---- */
+
+int sal_protect(const char *name, void *base, sal_type_t type, int ndims, const int64_t *gdims,
+                const int64_t *offset, const int64_t *count)
+{
+    int rc = sal_rt_check(__func__);
+
+    return rc != SAL_OK ? rc
+                        : sal_ckpt_protect(sal_rt.ck, name, base, type, ndims, gdims, offset, count);
+}
+
+int sal_protect_scalar(const char *name, void *addr, sal_type_t type)
+{
+    int rc = sal_rt_check(__func__);
+
+    return rc != SAL_OK ? rc : sal_ckpt_protect_scalar(sal_rt.ck, name, addr, type);
+}
+
+MPI_Comm sal_comm(void)
+{
+    return sal_rt.initialized && !sal_rt.finalized ? sal_rt.world : MPI_COMM_NULL;
+}
+
+int sal_is_restart(int *flag)
+{
+    int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    if (!flag)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL flag");
+    *flag = sal_rt.needs_restore || sal_rt.is_replacement;
+    return SAL_OK;
+}
+
+int64_t sal_step(void)
+{
+    return sal_rt.step;
+}

@@ -1,0 +1,79 @@
+/*
+ * The runtime's process-wide state and the interfaces between its files:
+ *   runtime.c   sal_init, protection, accessors, the failure handler
+ *   run.c       sal_run, sal_checkpoint, sal_restore
+ *   repair_*.c  detection and repair (ULFM, or none: failures end the job and salrun relaunches)
+ *   finalize.c  sal_finalize and the MPI_Finalize watchdog
+ */
+#ifndef SAL_RUNTIME_H
+#define SAL_RUNTIME_H
+
+#include <setjmp.h>
+#include <stdint.h>
+
+#include <salamander/salamander.h>
+
+#include "config_internal.h"
+#include "inject.h"
+
+#define SAL_HOST_MAX 256
+
+typedef struct sal_runtime {
+    int initialized;
+    int finalized;
+    sal_config_t cfg;
+    const sal_settings_t *set;
+    char job[SAL_NAME_MAX];
+    char host[SAL_HOST_MAX];   /* MPI_Get_processor_name of this process (where replacements go) */
+    char **hosts;              /* hosts[r]: host of rank r of world, for every rank */
+    int nhosts;
+    char exe[4096];            /* absolute path of the program, spawned as replacement */
+    char **args;               /* argv[1..], NULL-terminated, for replacements */
+    MPI_Comm world;            /* the resilient communicator; replaced by every repair */
+    MPI_Errhandler errh;
+    sal_ckpt_t ck;
+    sal_inject_t *inject;
+    int rank;
+    int size;
+    int is_replacement;        /* spawned to replace a failed rank */
+    int needs_restore;         /* sal_run restores before the first step */
+    int64_t step;              /* completed steps */
+    int repairs;               /* repairs completed by this process's communicator */
+    volatile int in_step;      /* the application's step() is running: failures unwind with longjmp */
+    jmp_buf unwind;
+    double t_detect;           /* wall time the current failure was first seen, 0 when none */
+} sal_runtime_t;
+
+extern sal_runtime_t sal_rt;
+
+/* SAL_OK when sal_init has completed and sal_finalize has not. */
+int sal_rt_check(const char *func);
+
+/* Installs the failure handler on comm. */
+int sal_rt_set_errhandler(MPI_Comm comm);
+
+/* Refreshes rank/size and the identity stamped on log lines and events. */
+void sal_rt_identity(void);
+
+/* Exchanges everything a replacement needs to join (old rank, configuration, host table). */
+int sal_rt_pack_state(int oldrank, char **buf, int *len);
+int sal_rt_unpack_state(const char *buf, int len, int *oldrank);
+
+/* ---- repair_ulfm.c / repair_none.c ---- */
+
+/* 1 when err reports a failed process or a revoked communicator. */
+int sal_rt_is_failure(int err);
+
+/* Revokes comm so that every survivor leaves its pending operations on it. */
+void sal_rt_revoke(MPI_Comm comm);
+
+/* Collective over the survivors of sal_rt.world: revoke, shrink, replace the failed ranks according to
+ * the policy and install the repaired communicator in sal_rt.world and the checkpoint handle. Retries
+ * when further failures interrupt it. SAL_OK, or SAL_ERR_RECOVERY when the job cannot be repaired. */
+int sal_rt_repair(void);
+
+/* In a process spawned as a replacement (parent != MPI_COMM_NULL): receives the state, joins the
+ * repaired communicator. [OUT] *comm. */
+int sal_rt_join(MPI_Comm parent, MPI_Comm *comm);
+
+#endif
