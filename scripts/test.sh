@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds Salamander and runs every test: stage 1 is the full build (unit, MPI scenario and launcher
+# tests) under ctest; stage 2 rebuilds the libraries with AddressSanitizer and UBSan and runs the
+# unit tests (set SAL_TEST_ASAN=0 to skip it). Arguments are passed to the stage-1 ctest (e.g.
+# -L unit, -R mpi.one_kill). Fails when a test fails or is not run.
+set -euo pipefail
+
+# shellcheck source=scripts/env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+# run_ctest DIR ARGS...: runs ctest, prints the number of tests, fails on a failed or skipped test.
+run_ctest() {
+    local dir="$1" log status=0 count
+    shift
+    log="$(mktemp "${TMPDIR:-/tmp}/sal-ctest.XXXXXX")"
+    ctest --test-dir "$dir" --output-on-failure -j2 "$@" 2>&1 | tee "$log" || status=$?
+    count="$(sed -n 's/.*tests passed, [0-9]* tests failed out of \([0-9]*\).*/\1/p' "$log")"
+    echo "test: $dir: ${count:-0} tests"
+    if grep -Eq '\*\*\*Not Run|\*\*\*Skipped|Not Run \(Disabled\)' "$log"; then
+        echo "test: error: some tests were not run or were skipped" >&2
+        status=1
+    fi
+    if [ "${count:-0}" -eq 0 ]; then
+        echo "test: error: no tests found in $dir" >&2
+        status=1
+    fi
+    rm -f "$log"
+    return "$status"
+}
+
+"$REPO/scripts/setup.sh"
+
+echo "test: stage 1: build $BUILD_DIR and run the tests"
+sal_configure_build "$BUILD_DIR"
+run_ctest "$BUILD_DIR" "$@"
+
+if [ "${SAL_TEST_ASAN:-1}" != 0 ]; then
+    echo "test: stage 2: AddressSanitizer + UBSan build in $REPO/build-asan, unit tests"
+    sal_configure_build "$REPO/build-asan" -DSAL_SANITIZE=ON -DSAL_BUILD_EXAMPLES=OFF \
+        -DSAL_BUILD_BENCH=OFF
+    ASAN_OPTIONS=detect_leaks=1 run_ctest "$REPO/build-asan" -L unit
+fi
+echo "test: all tests passed"
