@@ -212,7 +212,7 @@ int sal_ckpt_list_dirs(const char *job_dir, int64_t *ids, int max, int *n)
     return SAL_OK;
 }
 
-int sal_ckpt_dir_path(const sal_ckpt_t ck, int64_t id, char *buf, size_t size)
+int sal_ckpt_dir_path(const struct sal_ckpt *ck, int64_t id, char *buf, size_t size)
 {
     return sal_path_join(buf, size, "%s/ckpt.%lld", ck->job_dir, (long long)id);
 }

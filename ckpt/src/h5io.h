@@ -5,7 +5,10 @@
 #ifndef SAL_H5IO_H
 #define SAL_H5IO_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include <hdf5.h>
 
 #include "region.h"
 
@@ -26,8 +29,77 @@ int sal_h5_write_rank(const char *path, const sal_rank_meta_t *meta, const sal_r
 /* Reads a rank file written by sal_h5_write_rank into the regions' memory. Every region must exist with
  * the same type, global dims, offset and count; the file's id/rank/nranks must match *expect.
  * Returns SAL_ERR_CORRUPT (checksum, truncation, mismatch) or SAL_ERR_IO naming path and cause. On
- * failure the regions' memory may be partly overwritten: the caller restores from another source. */
+ * failure the regions' memory may be partly overwritten: the caller restores from another source.
+ * The step is checked too when expect->step >= 0 (pass -1 to accept any step). */
 int sal_h5_read_rank(const char *path, const sal_rank_meta_t *expect, sal_region_t *regions,
                      int nregions);
+
+/* Validates a rank file exactly like sal_h5_read_rank (attributes, datasets, types, shapes) without
+ * reading the data; the regions' base pointers are not used. */
+int sal_h5_check_rank(const char *path, const sal_rank_meta_t *expect, const sal_region_t *regions,
+                      int nregions);
+
+/* ---- Helpers shared by h5io.c and manifest.c ------------------------------------------------- */
+
+/* HDF5's automatic error printing, saved by sal_h5_quiet() (which turns it off for this thread) and
+ * put back by sal_h5_restore(). Every entry point of this layer brackets its HDF5 calls with them.
+ */
+typedef struct sal_h5_quiet {
+    H5E_auto2_t func;
+    void *data;
+} sal_h5_quiet_t;
+
+void sal_h5_quiet(sal_h5_quiet_t *saved);
+void sal_h5_restore(const sal_h5_quiet_t *saved);
+
+/* Copies the innermost message of this thread's HDF5 error stack into buf ("no detail" when empty).
+ * Returns 1 when a Fletcher32 checksum failure is on the stack, else 0. Call right after the
+ * failure: every later HDF5 call (even a close) clears the stack. */
+int sal_h5_cause(char *buf, size_t size);
+
+/* sal_error() with ": <innermost HDF5 cause>" appended; returns code. */
+int sal_h5_error_at(int code, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define sal_h5_error(code, ...) sal_h5_error_at((code), __func__, __VA_ARGS__)
+
+/* File (little-endian) and native memory types of t; H5I_INVALID_HID for an unknown type. */
+hid_t sal_h5_file_type(sal_type_t t);
+hid_t sal_h5_mem_type(sal_type_t t);
+/* 1 when the stored type tid has the class, size and signedness of t's native type. */
+int sal_h5_type_matches(hid_t tid, sal_type_t t);
+
+/* Checks a file before HDF5 opens it: it must exist (SAL_ERR_CORRUPT: a checkpoint lacks it), be a
+ * regular file and not a symbolic link (SAL_ERR_CORRUPT), be readable (SAL_ERR_IO: permission
+ * denied, a path component is not a directory) and not be empty (SAL_ERR_CORRUPT). */
+int sal_h5_check_input(const char *path);
+/* sal_h5_check_input, then opens path read-only. [OUT] *file. SAL_ERR_CORRUPT with HDF5's cause
+ * when the file is not HDF5 or is truncated. */
+int sal_h5_open_input(const char *path, hid_t *file);
+
+/* Creates an empty HDF5 file "<path>.tmp.<pid>" with mode 0600 (the name goes to tmp). [OUT] *file.
+ */
+int sal_h5_create_tmp(const char *path, char *tmp, size_t tmp_size, hid_t *file);
+/* Closes file, fsyncs tmp, sets mode 0600, renames it over path and fsyncs the directory. On
+ * failure tmp is removed and path is left as it was (unless only the directory fsync failed after
+ * the rename). */
+int sal_h5_commit_tmp(hid_t file, const char *tmp, const char *path);
+/* Failure path of a writer: closes file (when valid) and removes tmp. */
+void sal_h5_discard_tmp(hid_t file, const char *tmp);
+
+/* Attributes. Writers return SAL_ERR_HDF5 naming where (a file or "file dataset"). Readers return
+ * SAL_ERR_CORRUPT naming where when the attribute is missing, of another class or of another size.
+ */
+int sal_h5_put_i64(hid_t obj, const char *where, const char *name, int64_t v);
+int sal_h5_put_i64v(hid_t obj, const char *where, const char *name, const int64_t *v, int n);
+int sal_h5_put_f64(hid_t obj, const char *where, const char *name, double v);
+int sal_h5_put_str(hid_t obj, const char *where, const char *name, const char *v);
+int sal_h5_get_i64(hid_t obj, const char *where, const char *name, int64_t *v);
+/* Exactly n integers in a 1-D attribute. */
+int sal_h5_get_i64v(hid_t obj, const char *where, const char *name, int64_t *v, int n);
+int sal_h5_get_f64(hid_t obj, const char *where, const char *name, double *v);
+
+/* Opens the dataset `name` of loc, refusing a missing name, soft and external links and objects
+ * that are not datasets (SAL_ERR_CORRUPT naming where). [OUT] *dset. */
+int sal_h5_open_dataset(hid_t loc, const char *where, const char *name, hid_t *dset);
 
 #endif

@@ -5,7 +5,8 @@
  *   rank=<int>                 rank that fails (required)
  *   step=<int>                 the step at which it fails (default 0 = first opportunity)
  *   point=compute|ckpt_write|ckpt_agree|ckpt_publish|recovery|restore   (default compute)
- *   signal=KILL|TERM|SEGV|ABRT|BUS|<number>   (default KILL)
+ *   signal=KILL|TERM|SEGV|ABRT|BUS|INT|USR1|USR2|HUP|<number 1..64>   (default KILL; also SIGKILL
+ *                              etc.; only with action=signal)
  *   action=signal|hang|exit    (default signal; hang = stop making progress, exit = _exit(1))
  * Each spec fires at most once per job: a marker file in the job directory records that it fired, so a
  * replacement or a relaunched process re-running the same step does not fail again.
@@ -14,6 +15,9 @@
 #define SAL_INJECT_H
 
 #include <stdint.h>
+
+/* Most failure specs in one plan. */
+#define SAL_INJECT_MAX_SPECS 64
 
 typedef enum sal_inject_point {
     SAL_INJ_COMPUTE = 0,
@@ -53,7 +57,8 @@ int sal_inject_set_marker_dir(sal_inject_t *plan, const char *dir);
 
 /* Fires every matching, not yet fired spec for (rank, step >= spec.step, point): creates its marker with
  * O_EXCL (if the marker exists, the spec is skipped), emits an "inject" event, then kills/hangs/exits
- * this process. Returns only if nothing fired. plan may be NULL. */
+ * this process. Returns only if nothing fired, or if the raised signal is caught or ignored.
+ * plan may be NULL. */
 void sal_inject_point(sal_inject_t *plan, int rank, int64_t step, sal_inject_point_t point);
 
 void sal_inject_free(sal_inject_t **plan);

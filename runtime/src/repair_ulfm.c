@@ -210,8 +210,15 @@ static int attempt(MPI_Comm old, repair_t *r)
     MPI_Comm_rank(r->shrunk, &me);
     r->leader = me == 0;
     rc = find_failed(old, r);
-    if (rc != SAL_OK || r->nfailed == 0)
+    if (rc != SAL_OK)
         return rc;
+    if (r->nfailed == 0) {
+        /* Revoked without a failed process (another survivor's spurious alarm): the shrunk
+         * communicator already holds everyone, in the original order. */
+        r->fixed = r->shrunk;
+        r->shrunk = MPI_COMM_NULL;
+        return SAL_OK;
+    }
     if (r->leader)
         report_failure(r);
     t0 = sal_wall_now();

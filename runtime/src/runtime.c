@@ -344,7 +344,10 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
         return rc;
     }
     ok = rc == SAL_OK;
-    if (MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, sal_rt.world) != MPI_SUCCESS)
+    /* A replacement's survivors already agreed on the repaired communicator (sal_rt_join) and wait in
+     * the restore: only a fresh start agrees on the outcome of initialisation here. */
+    if (!sal_rt.is_replacement &&
+        MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, sal_rt.world) != MPI_SUCCESS)
         ok = 0;
     if (rc != SAL_OK)
         SAL_LOG_E("%s", sal_last_error());

@@ -1,0 +1,836 @@
+/*
+ * Per-rank checkpoint files, and the HDF5 helpers shared with manifest.c (quiet error stacks, error
+ * causes, element types, input checks, temp-file publication, attributes).
+ *
+ * A rank file (docs/format.md) has the root attributes format_version, id, step, time, rank,
+ * nranks, library_version and one dataset per region: chunked with Fletcher32 when it holds
+ * elements, contiguous and unfiltered when a dimension of the block is 0 (HDF5 chunks cannot have a
+ * 0 dimension). Each dataset carries the attributes type, scalar, global_dims and offset. A scalar
+ * is a 1-element dataset with global_dims [nranks] and offset [rank]: element <rank> of the
+ * manifest's per-rank vector.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <salamander/sal_error.h>
+#include <salamander/sal_version.h>
+
+#include "fsutil.h"
+#include "h5io.h"
+#include "log.h"
+#include "manifest.h"
+
+/* Largest chunk in bytes. Blocks above it are split along their leading dimensions, which keeps
+ * every chunk far below HDF5's 4 GiB limit and bounds what a partial (N->M) read must read and
+ * verify. */
+#define SAL_H5_CHUNK_MAX ((uint64_t)16 << 20)
+
+enum { WHERE_MAX = PATH_MAX + SAL_NAME_MAX + 16, CAUSE_MAX = 256 };
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+void sal_h5_quiet(sal_h5_quiet_t *saved)
+{
+    saved->func = NULL;
+    saved->data = NULL;
+    H5Eget_auto2(H5E_DEFAULT, &saved->func, &saved->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+void sal_h5_restore(const sal_h5_quiet_t *saved)
+{
+    H5Eset_auto2(H5E_DEFAULT, saved->func, saved->data);
+}
+
+struct cause_walk {
+    char *buf;
+    size_t size;
+    int checksum;
+};
+
+/* Walked from the API call down: the last entry seen is the innermost (the actual cause). */
+static herr_t cause_visit(unsigned n, const H5E_error2_t *e, void *arg)
+{
+    struct cause_walk *w = arg;
+
+    (void)n;
+    if (e->desc && e->desc[0])
+        snprintf(w->buf, w->size, "%s", e->desc);
+    if ((e->desc && strstr(e->desc, "Fletcher32")) ||
+        (e->func_name && strstr(e->func_name, "fletcher32")))
+        w->checksum = 1;
+    return 0;
+}
+
+int sal_h5_cause(char *buf, size_t size)
+{
+    struct cause_walk w = {buf, size, 0};
+
+    snprintf(buf, size, "no detail from HDF5");
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, cause_visit, &w);
+    return w.checksum;
+}
+
+int sal_h5_error_at(int code, const char *func, const char *fmt, ...)
+{
+    char cause[CAUSE_MAX], msg[768];
+    va_list ap;
+
+    sal_h5_cause(cause, sizeof(cause));
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return sal_error_at(code, func, "%s: %s", msg, cause);
+}
+
+/* ---- element types --------------------------------------------------------------------------- */
+
+hid_t sal_h5_file_type(sal_type_t t)
+{
+    switch (t) {
+    case SAL_CHAR:
+        return H5T_STD_U8LE;
+    case SAL_INT:
+        return H5T_STD_I32LE;
+    case SAL_INT64:
+        return H5T_STD_I64LE;
+    case SAL_FLOAT:
+        return H5T_IEEE_F32LE;
+    case SAL_DOUBLE:
+        return H5T_IEEE_F64LE;
+    default:
+        return H5I_INVALID_HID;
+    }
+}
+
+hid_t sal_h5_mem_type(sal_type_t t)
+{
+    switch (t) {
+    case SAL_CHAR:
+        return H5T_NATIVE_UCHAR;
+    case SAL_INT:
+        return H5T_NATIVE_INT;
+    case SAL_INT64:
+        return H5T_NATIVE_INT64;
+    case SAL_FLOAT:
+        return H5T_NATIVE_FLOAT;
+    case SAL_DOUBLE:
+        return H5T_NATIVE_DOUBLE;
+    default:
+        return H5I_INVALID_HID;
+    }
+}
+
+int sal_h5_type_matches(hid_t tid, sal_type_t t)
+{
+    hid_t mem = sal_h5_mem_type(t);
+    H5T_class_t cls;
+
+    if (mem < 0)
+        return 0;
+    cls = H5Tget_class(tid);
+    if (cls != H5Tget_class(mem) || H5Tget_size(tid) != H5Tget_size(mem))
+        return 0;
+    return cls != H5T_INTEGER || H5Tget_sign(tid) == H5Tget_sign(mem);
+}
+
+static const char *type_name(int64_t t)
+{
+    switch (t) {
+    case SAL_CHAR:
+        return "char";
+    case SAL_INT:
+        return "int";
+    case SAL_INT64:
+        return "int64";
+    case SAL_FLOAT:
+        return "float";
+    case SAL_DOUBLE:
+        return "double";
+    default:
+        return "unknown";
+    }
+}
+
+/* ---- files ----------------------------------------------------------------------------------- */
+
+static int input_error(const char *path, int err)
+{
+    struct stat st;
+
+    if (err == ENOENT)
+        return sal_error(SAL_ERR_CORRUPT, "%s does not exist: the checkpoint is incomplete", path);
+    if (err == ELOOP && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s is a symbolic link: checkpoint files must be regular files", path);
+    if (err == EACCES)
+        return sal_error(SAL_ERR_IO,
+                         "cannot open %s: permission denied (check the permissions of "
+                         "the file and its directories)",
+                         path);
+    return sal_error(SAL_ERR_IO, "cannot open %s: %s", path, strerror(err));
+}
+
+int sal_h5_check_input(const char *path)
+{
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), err;
+
+    if (fd < 0)
+        return input_error(path, errno);
+    if (fstat(fd, &st) != 0) {
+        err = errno;
+        close(fd);
+        return sal_error(SAL_ERR_IO, "cannot stat %s: %s", path, strerror(err));
+    }
+    close(fd);
+    if (S_ISDIR(st.st_mode))
+        return sal_error(SAL_ERR_CORRUPT, "%s is a directory, not a checkpoint file", path);
+    if (!S_ISREG(st.st_mode))
+        return sal_error(SAL_ERR_CORRUPT, "%s is not a regular file", path);
+    if (st.st_size == 0)
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s is empty (zero length): it was truncated or never "
+                         "written",
+                         path);
+    return SAL_OK;
+}
+
+/* File access: close every object with the file (so a close really releases it before fsync), and
+ * no flock(): files are private until renamed, and some parallel file systems refuse locks. */
+static hid_t make_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+
+    if (fapl < 0)
+        return fapl;
+    if (H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 || H5Pset_file_locking(fapl, 0, 1) < 0) {
+        H5Pclose(fapl);
+        return H5I_INVALID_HID;
+    }
+    return fapl;
+}
+
+int sal_h5_open_input(const char *path, hid_t *file)
+{
+    hid_t fapl;
+    int rc = sal_h5_check_input(path);
+
+    if (rc != SAL_OK)
+        return rc;
+    fapl = make_fapl();
+    if (fapl < 0)
+        return sal_h5_error(SAL_ERR_HDF5, "cannot open %s", path);
+    *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (*file < 0)
+        rc = sal_h5_error(SAL_ERR_CORRUPT, "%s is not a readable HDF5 file", path);
+    H5Pclose(fapl);
+    return rc;
+}
+
+int sal_h5_create_tmp(const char *path, char *tmp, size_t tmp_size, hid_t *file)
+{
+    hid_t fapl;
+    int fd, rc = sal_path_join(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
+
+    if (rc != SAL_OK)
+        return rc;
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        return sal_error(SAL_ERR_IO, "cannot remove stale %s: %s", tmp, strerror(errno));
+    /* Created here with 0600 (whatever the umask) so that HDF5 only truncates an existing file. */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return sal_error(SAL_ERR_IO,
+                         "cannot create %s: %s (the checkpoint directory must exist and "
+                         "be writable)",
+                         tmp, strerror(errno));
+    if (fchmod(fd, 0600) != 0) {
+        rc = sal_error(SAL_ERR_IO, "cannot set mode 0600 on %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    close(fd);
+    fapl = make_fapl();
+    *file = fapl < 0 ? H5I_INVALID_HID : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (*file < 0) {
+        rc = sal_h5_error(SAL_ERR_HDF5, "cannot create HDF5 file %s", tmp);
+        unlink(tmp);
+    }
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    return rc;
+}
+
+static int sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = SAL_OK;
+
+    if (fd < 0)
+        return sal_error(SAL_ERR_IO, "cannot reopen %s for fsync: %s", path, strerror(errno));
+    if (fchmod(fd, 0600) != 0)
+        rc = sal_error(SAL_ERR_IO, "cannot set mode 0600 on %s: %s", path, strerror(errno));
+    else if (fsync(fd) != 0)
+        rc = sal_error(SAL_ERR_IO, "fsync %s: %s", path, strerror(errno));
+    if (close(fd) != 0 && rc == SAL_OK)
+        rc = sal_error(SAL_ERR_IO, "close %s: %s", path, strerror(errno));
+    return rc;
+}
+
+static int parent_dir(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        return sal_path_join(buf, size, ".");
+    if (slash == path)
+        return sal_path_join(buf, size, "/");
+    return sal_path_join(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+int sal_h5_commit_tmp(hid_t file, const char *tmp, const char *path)
+{
+    char dir[PATH_MAX];
+    int rc;
+
+    if (H5Fclose(file) < 0) {
+        rc = sal_h5_error(SAL_ERR_HDF5, "cannot close %s", tmp);
+        unlink(tmp);
+        return rc;
+    }
+    rc = sync_file(tmp);
+    if (rc == SAL_OK && rename(tmp, path) != 0)
+        rc = sal_error(SAL_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (rc != SAL_OK) {
+        unlink(tmp);
+        return rc;
+    }
+    rc = parent_dir(path, dir, sizeof(dir));
+    return rc == SAL_OK ? sal_fsync_dir(dir) : rc;
+}
+
+void sal_h5_discard_tmp(hid_t file, const char *tmp)
+{
+    if (file >= 0)
+        H5Fclose(file);
+    unlink(tmp);
+}
+
+/* ---- attributes ------------------------------------------------------------------------------ */
+
+static int put_attr(hid_t obj, const char *where, const char *name, hid_t ftype, hid_t mtype,
+                    hid_t space, const void *v)
+{
+    hid_t a;
+    int rc = SAL_OK;
+
+    if (space < 0)
+        return sal_h5_error(SAL_ERR_HDF5, "%s: dataspace of attribute %s", where, name);
+    a = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0)
+        rc = sal_h5_error(SAL_ERR_HDF5, "%s: cannot create attribute %s", where, name);
+    else if (H5Awrite(a, mtype, v) < 0)
+        rc = sal_h5_error(SAL_ERR_HDF5, "%s: cannot write attribute %s", where, name);
+    if (a >= 0 && H5Aclose(a) < 0 && rc == SAL_OK)
+        rc = sal_h5_error(SAL_ERR_HDF5, "%s: cannot close attribute %s", where, name);
+    H5Sclose(space);
+    return rc;
+}
+
+int sal_h5_put_i64(hid_t obj, const char *where, const char *name, int64_t v)
+{
+    return put_attr(obj, where, name, H5T_STD_I64LE, H5T_NATIVE_INT64, H5Screate(H5S_SCALAR), &v);
+}
+
+int sal_h5_put_i64v(hid_t obj, const char *where, const char *name, const int64_t *v, int n)
+{
+    hsize_t dim = (hsize_t)n;
+
+    return put_attr(obj, where, name, H5T_STD_I64LE, H5T_NATIVE_INT64,
+                    H5Screate_simple(1, &dim, NULL), v);
+}
+
+int sal_h5_put_f64(hid_t obj, const char *where, const char *name, double v)
+{
+    return put_attr(obj, where, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, H5Screate(H5S_SCALAR), &v);
+}
+
+/* A fixed-length, NUL-terminated ASCII string. */
+int sal_h5_put_str(hid_t obj, const char *where, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    int rc;
+
+    if (t < 0 || H5Tset_size(t, strlen(v) + 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
+        rc = sal_h5_error(SAL_ERR_HDF5, "%s: string type of attribute %s", where, name);
+        if (t >= 0)
+            H5Tclose(t);
+        return rc;
+    }
+    rc = put_attr(obj, where, name, t, t, H5Screate(H5S_SCALAR), v);
+    H5Tclose(t);
+    return rc;
+}
+
+/* Opens attribute name of obj when it is of class cls with n elements (1-D when n > 1). */
+static int open_attr(hid_t obj, const char *where, const char *name, H5T_class_t cls, int n,
+                     hid_t *attr)
+{
+    htri_t exists = H5Aexists(obj, name);
+    hid_t a, t, s;
+    int ok;
+
+    if (exists < 0)
+        return sal_h5_error(SAL_ERR_CORRUPT, "%s: cannot look up attribute %s", where, name);
+    if (!exists)
+        return sal_error(SAL_ERR_CORRUPT, "%s: attribute %s is missing", where, name);
+    a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return sal_h5_error(SAL_ERR_CORRUPT, "%s: cannot open attribute %s", where, name);
+    t = H5Aget_type(a);
+    s = H5Aget_space(a);
+    ok = t >= 0 && s >= 0 && H5Tget_class(t) == cls && H5Sget_simple_extent_npoints(s) == n &&
+         (n == 1 || H5Sget_simple_extent_ndims(s) == 1);
+    if (t >= 0)
+        H5Tclose(t);
+    if (s >= 0)
+        H5Sclose(s);
+    if (!ok) {
+        H5Aclose(a);
+        return sal_error(SAL_ERR_CORRUPT, "%s: attribute %s is not %d %s value%s", where, name, n,
+                         cls == H5T_INTEGER ? "integer" : "floating-point", n == 1 ? "" : "s");
+    }
+    *attr = a;
+    return SAL_OK;
+}
+
+static int get_attr(hid_t obj, const char *where, const char *name, H5T_class_t cls, hid_t mtype,
+                    int n, void *v)
+{
+    hid_t a = H5I_INVALID_HID;
+    int rc = open_attr(obj, where, name, cls, n, &a);
+
+    if (rc != SAL_OK)
+        return rc;
+    if (H5Aread(a, mtype, v) < 0)
+        rc = sal_h5_error(SAL_ERR_CORRUPT, "%s: cannot read attribute %s", where, name);
+    H5Aclose(a);
+    return rc;
+}
+
+int sal_h5_get_i64(hid_t obj, const char *where, const char *name, int64_t *v)
+{
+    return get_attr(obj, where, name, H5T_INTEGER, H5T_NATIVE_INT64, 1, v);
+}
+
+int sal_h5_get_i64v(hid_t obj, const char *where, const char *name, int64_t *v, int n)
+{
+    return get_attr(obj, where, name, H5T_INTEGER, H5T_NATIVE_INT64, n, v);
+}
+
+int sal_h5_get_f64(hid_t obj, const char *where, const char *name, double *v)
+{
+    return get_attr(obj, where, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, v);
+}
+
+int sal_h5_open_dataset(hid_t loc, const char *where, const char *name, hid_t *dset)
+{
+    H5L_info_t info;
+    htri_t exists = H5Lexists(loc, name, H5P_DEFAULT);
+    hid_t obj;
+
+    if (exists < 0)
+        return sal_h5_error(SAL_ERR_CORRUPT, "%s: cannot look up \"%s\"", where, name);
+    if (!exists)
+        return sal_error(SAL_ERR_CORRUPT, "%s has no dataset \"%s\"", where, name);
+    if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0)
+        return sal_h5_error(SAL_ERR_CORRUPT, "%s: cannot inspect link \"%s\"", where, name);
+    if (info.type != H5L_TYPE_HARD)
+        return sal_error(SAL_ERR_CORRUPT, "%s: \"%s\" is a soft or external link, not a dataset",
+                         where, name);
+    obj = H5Oopen(loc, name, H5P_DEFAULT);
+    if (obj < 0)
+        return sal_h5_error(SAL_ERR_CORRUPT, "%s: cannot open \"%s\"", where, name);
+    if (H5Iget_type(obj) != H5I_DATASET) {
+        H5Oclose(obj);
+        return sal_error(SAL_ERR_CORRUPT, "%s: \"%s\" is not a dataset", where, name);
+    }
+    *dset = obj;
+    return SAL_OK;
+}
+
+/* ---- rank files: writing --------------------------------------------------------------------- */
+
+/* A region as stored: a scalar is a [1] block at offset [rank] of global shape [nranks]. */
+struct stored {
+    int ndims;
+    hsize_t count[SAL_MAX_DIMS];
+    int64_t gdims[SAL_MAX_DIMS];
+    int64_t offset[SAL_MAX_DIMS];
+};
+
+static void stored_shape(const sal_region_t *r, int rank, int nranks, struct stored *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (r->scalar) {
+        s->ndims = 1;
+        s->count[0] = 1;
+        s->gdims[0] = nranks;
+        s->offset[0] = rank;
+        return;
+    }
+    s->ndims = r->ndims;
+    for (int d = 0; d < r->ndims; d++) {
+        s->count[d] = (hsize_t)r->count[d];
+        s->gdims[d] = r->gdims[d];
+        s->offset[d] = r->offset[d];
+    }
+}
+
+/* Chunk of a non-empty block: the whole block, or the innermost dimensions that fit in
+ * SAL_H5_CHUNK_MAX and a slab of the next one (the outer dimensions then have chunk size 1). */
+static void chunk_shape(const struct stored *s, size_t esize, hsize_t *chunk)
+{
+    uint64_t inner = esize;
+    int cut = 0;
+
+    for (int d = s->ndims - 1; d >= 0; d--) {
+        if (cut) {
+            chunk[d] = 1;
+        } else if (s->count[d] <= SAL_H5_CHUNK_MAX / inner) {
+            chunk[d] = s->count[d];
+            inner *= s->count[d];
+        } else {
+            chunk[d] = SAL_H5_CHUNK_MAX / inner;
+            cut = 1;
+        }
+    }
+}
+
+/* Dataset creation: chunked + Fletcher32 when the block has elements, else contiguous (default). */
+static hid_t make_dcpl(const struct stored *s, size_t esize, int64_t elems)
+{
+    hsize_t chunk[SAL_MAX_DIMS];
+    hid_t dcpl;
+
+    if (elems == 0)
+        return H5Pcreate(H5P_DATASET_CREATE);
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    chunk_shape(s, esize, chunk);
+    if (dcpl >= 0 && (H5Pset_chunk(dcpl, s->ndims, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0)) {
+        H5Pclose(dcpl);
+        return H5I_INVALID_HID;
+    }
+    return dcpl;
+}
+
+static int put_region_attrs(hid_t dset, const char *where, const sal_region_t *r,
+                            const struct stored *s)
+{
+    int rc = sal_h5_put_i64(dset, where, "type", r->type);
+
+    if (rc == SAL_OK)
+        rc = sal_h5_put_i64(dset, where, "scalar", r->scalar ? 1 : 0);
+    if (rc == SAL_OK)
+        rc = sal_h5_put_i64v(dset, where, "global_dims", s->gdims, s->ndims);
+    if (rc == SAL_OK)
+        rc = sal_h5_put_i64v(dset, where, "offset", s->offset, s->ndims);
+    return rc;
+}
+
+static int write_region(hid_t file, const char *path, const sal_rank_meta_t *meta,
+                        const sal_region_t *r)
+{
+    char where[WHERE_MAX];
+    struct stored s;
+    int64_t elems = sal_region_elems(r);
+    hid_t space, dcpl, dset = H5I_INVALID_HID;
+    int rc = SAL_OK;
+
+    snprintf(where, sizeof(where), "%s dataset %s", path, r->name);
+    stored_shape(r, meta->rank, meta->nranks, &s);
+    space = H5Screate_simple(s.ndims, s.count, NULL);
+    dcpl = make_dcpl(&s, sal_type_size(r->type), elems);
+    if (space >= 0 && dcpl >= 0)
+        dset = H5Dcreate2(file, r->name, sal_h5_file_type(r->type), space, H5P_DEFAULT, dcpl,
+                          H5P_DEFAULT);
+    if (dset < 0)
+        rc = sal_h5_error(SAL_ERR_HDF5, "cannot create %s", where);
+    if (rc == SAL_OK)
+        rc = put_region_attrs(dset, where, r, &s);
+    if (rc == SAL_OK && elems > 0 &&
+        H5Dwrite(dset, sal_h5_mem_type(r->type), H5S_ALL, H5S_ALL, H5P_DEFAULT, r->base) < 0)
+        rc = sal_h5_error(SAL_ERR_HDF5, "cannot write %s", where);
+    if (dset >= 0 && H5Dclose(dset) < 0 && rc == SAL_OK)
+        rc = sal_h5_error(SAL_ERR_HDF5, "cannot close %s", where);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
+static int put_root_attrs(hid_t file, const char *path, const sal_rank_meta_t *meta)
+{
+    int rc = sal_h5_put_i64(file, path, "format_version", SAL_FORMAT_VERSION);
+
+    if (rc == SAL_OK)
+        rc = sal_h5_put_i64(file, path, "id", meta->id);
+    if (rc == SAL_OK)
+        rc = sal_h5_put_i64(file, path, "step", meta->step);
+    if (rc == SAL_OK)
+        rc = sal_h5_put_f64(file, path, "time", meta->time);
+    if (rc == SAL_OK)
+        rc = sal_h5_put_i64(file, path, "rank", meta->rank);
+    if (rc == SAL_OK)
+        rc = sal_h5_put_i64(file, path, "nranks", meta->nranks);
+    if (rc == SAL_OK)
+        rc = sal_h5_put_str(file, path, "library_version", SAL_VERSION_STRING);
+    return rc;
+}
+
+static int check_write_args(const char *path, const sal_rank_meta_t *meta,
+                            const sal_region_t *regions, int nregions)
+{
+    if (!path || !meta || nregions < 0 || nregions > SAL_MAX_REGIONS || (!regions && nregions > 0))
+        return sal_error(SAL_ERR_INVALID_ARG, "rank file %s: NULL argument or %d regions",
+                         path ? path : "(null)", nregions);
+    if (meta->id < 0 || meta->nranks < 1 || meta->rank < 0 || meta->rank >= meta->nranks)
+        return sal_error(SAL_ERR_INVALID_ARG, "rank file %s: id %lld, rank %d of %d", path,
+                         (long long)meta->id, meta->rank, meta->nranks);
+    for (int i = 0; i < nregions; i++) {
+        int rc = sal_region_check(&regions[i]);
+        if (rc != SAL_OK)
+            return rc;
+        if (!regions[i].base && sal_region_elems(&regions[i]) > 0)
+            return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": NULL base address",
+                             regions[i].name);
+    }
+    return SAL_OK;
+}
+
+int sal_h5_write_rank(const char *path, const sal_rank_meta_t *meta, const sal_region_t *regions,
+                      int nregions, int64_t *bytes)
+{
+    char tmp[PATH_MAX];
+    sal_h5_quiet_t quiet;
+    int64_t total = 0;
+    hid_t file = H5I_INVALID_HID;
+    int rc = check_write_args(path, meta, regions, nregions);
+
+    if (rc != SAL_OK)
+        return rc;
+    sal_h5_quiet(&quiet);
+    rc = sal_h5_create_tmp(path, tmp, sizeof(tmp), &file);
+    if (rc != SAL_OK)
+        goto out_restore_errors;
+    rc = put_root_attrs(file, path, meta);
+    for (int i = 0; i < nregions && rc == SAL_OK; i++) {
+        rc = write_region(file, path, meta, &regions[i]);
+        total += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
+    }
+    if (rc == SAL_OK)
+        rc = sal_h5_commit_tmp(file, tmp, path);
+    else
+        sal_h5_discard_tmp(file, tmp);
+    if (rc == SAL_OK && bytes)
+        *bytes = total;
+out_restore_errors:
+    sal_h5_restore(&quiet);
+    return rc;
+}
+
+/* ---- rank files: reading --------------------------------------------------------------------- */
+
+static int check_root(hid_t file, const char *path, const sal_rank_meta_t *expect)
+{
+    int64_t version, id, step, rank, nranks;
+    int rc = sal_h5_get_i64(file, path, "format_version", &version);
+
+    if (rc != SAL_OK)
+        return rc;
+    if (version != SAL_FORMAT_VERSION)
+        return sal_error(SAL_ERR_CORRUPT, "%s: format version %lld, this library reads %d", path,
+                         (long long)version, SAL_FORMAT_VERSION);
+    rc = sal_h5_get_i64(file, path, "id", &id);
+    if (rc == SAL_OK)
+        rc = sal_h5_get_i64(file, path, "step", &step);
+    if (rc == SAL_OK)
+        rc = sal_h5_get_i64(file, path, "rank", &rank);
+    if (rc == SAL_OK)
+        rc = sal_h5_get_i64(file, path, "nranks", &nranks);
+    if (rc != SAL_OK)
+        return rc;
+    if (id != expect->id)
+        return sal_error(SAL_ERR_CORRUPT, "%s belongs to checkpoint %lld, expected %lld", path,
+                         (long long)id, (long long)expect->id);
+    if (rank != expect->rank || nranks != expect->nranks)
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s was written by rank %lld of %lld, expected rank %d of %d", path,
+                         (long long)rank, (long long)nranks, expect->rank, expect->nranks);
+    if (expect->step >= 0 && step != expect->step)
+        return sal_error(SAL_ERR_CORRUPT, "%s holds step %lld, expected %lld", path,
+                         (long long)step, (long long)expect->step);
+    return SAL_OK;
+}
+
+static void format_dims(char *buf, size_t size, int n, const int64_t *v)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int d = 0; d < n && used < size; d++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%lld", d ? "x" : "", (long long)v[d]);
+}
+
+static int check_shape(hid_t dset, const char *where, const struct stored *want)
+{
+    hsize_t dims[SAL_MAX_DIMS];
+    int64_t got[SAL_MAX_DIMS], exp[SAL_MAX_DIMS];
+    char a[160], b[160];
+    hid_t space = H5Dget_space(dset);
+    int nd = space < 0 ? -1 : H5Sget_simple_extent_ndims(space), same = nd == want->ndims;
+
+    if (same && H5Sget_simple_extent_dims(space, dims, NULL) < 0)
+        same = 0;
+    for (int d = 0; same && d < nd; d++)
+        same = dims[d] == want->count[d];
+    if (space >= 0)
+        H5Sclose(space);
+    if (same)
+        return SAL_OK;
+    for (int d = 0; d < want->ndims; d++) {
+        got[d] = d < nd && nd <= SAL_MAX_DIMS ? (int64_t)dims[d] : -1;
+        exp[d] = (int64_t)want->count[d];
+    }
+    format_dims(a, sizeof(a), nd > 0 && nd <= SAL_MAX_DIMS ? nd : 0, got);
+    format_dims(b, sizeof(b), want->ndims, exp);
+    return sal_error(SAL_ERR_CORRUPT,
+                     "%s: block shape [%s] (%d dims) differs from the protected "
+                     "block [%s]",
+                     where, a, nd, b);
+}
+
+static int check_vector(hid_t dset, const char *where, const char *name, const int64_t *want, int n)
+{
+    int64_t got[SAL_MAX_DIMS];
+    char a[160], b[160];
+    int rc = sal_h5_get_i64v(dset, where, name, got, n);
+
+    if (rc != SAL_OK || memcmp(got, want, (size_t)n * sizeof(int64_t)) == 0)
+        return rc;
+    format_dims(a, sizeof(a), n, got);
+    format_dims(b, sizeof(b), n, want);
+    return sal_error(SAL_ERR_CORRUPT, "%s: %s is [%s], the protected region has [%s]", where, name,
+                     a, b);
+}
+
+/* Type, shape and attributes of an open dataset against the region as it would be stored. */
+static int check_dataset(hid_t dset, const char *where, const sal_region_t *r,
+                         const struct stored *want)
+{
+    int64_t type = 0, scalar = 0;
+    hid_t t = H5Dget_type(dset);
+    int match = t >= 0 && sal_h5_type_matches(t, r->type), rc;
+
+    if (t >= 0)
+        H5Tclose(t);
+    rc = sal_h5_get_i64(dset, where, "type", &type);
+    if (rc == SAL_OK)
+        rc = sal_h5_get_i64(dset, where, "scalar", &scalar);
+    if (rc != SAL_OK)
+        return rc;
+    if (!match || type != r->type)
+        return sal_error(SAL_ERR_CORRUPT, "%s: stored as %s, the protected region is %s", where,
+                         type_name(type), type_name(r->type));
+    if ((scalar != 0) != (r->scalar != 0))
+        return sal_error(SAL_ERR_CORRUPT, "%s: stored as %s, the protected region is %s", where,
+                         scalar ? "a scalar" : "an array", r->scalar ? "a scalar" : "an array");
+    rc = check_shape(dset, where, want);
+    if (rc == SAL_OK)
+        rc = check_vector(dset, where, "global_dims", want->gdims, want->ndims);
+    if (rc == SAL_OK)
+        rc = check_vector(dset, where, "offset", want->offset, want->ndims);
+    return rc;
+}
+
+static int read_data(hid_t dset, const char *path, const sal_region_t *r)
+{
+    char cause[CAUSE_MAX];
+
+    if (sal_region_elems(r) == 0 ||
+        H5Dread(dset, sal_h5_mem_type(r->type), H5S_ALL, H5S_ALL, H5P_DEFAULT, r->base) >= 0)
+        return SAL_OK;
+    if (sal_h5_cause(cause, sizeof(cause)))
+        return sal_error(SAL_ERR_CORRUPT, "checksum mismatch in %s dataset %s: the file is damaged",
+                         path, r->name);
+    return sal_error(SAL_ERR_CORRUPT, "cannot read %s dataset %s: %s", path, r->name, cause);
+}
+
+static int load_region(hid_t file, const char *path, const sal_rank_meta_t *expect,
+                       const sal_region_t *r, int with_data)
+{
+    char where[WHERE_MAX];
+    struct stored want;
+    hid_t dset = H5I_INVALID_HID;
+    int rc;
+
+    if (!sal_name_valid(r->name) || sal_type_size(r->type) == 0 ||
+        (!r->scalar && (r->ndims < 1 || r->ndims > SAL_MAX_DIMS)))
+        return sal_error(SAL_ERR_INVALID_ARG, "%s: invalid region \"%.*s\" (name, type or ndims)",
+                         path, SAL_NAME_MAX, r->name);
+    if (with_data && !r->base && sal_region_elems(r) > 0)
+        return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": NULL base address", r->name);
+    snprintf(where, sizeof(where), "%s dataset %s", path, r->name);
+    stored_shape(r, expect->rank, expect->nranks, &want);
+    rc = sal_h5_open_dataset(file, path, r->name, &dset);
+    if (rc != SAL_OK)
+        return rc;
+    rc = check_dataset(dset, where, r, &want);
+    if (rc == SAL_OK && with_data)
+        rc = read_data(dset, path, r);
+    H5Dclose(dset);
+    return rc;
+}
+
+static int load_rank(const char *path, const sal_rank_meta_t *expect, const sal_region_t *regions,
+                     int nregions, int with_data)
+{
+    sal_h5_quiet_t quiet;
+    hid_t file = H5I_INVALID_HID;
+    int rc;
+
+    if (!path || !expect || nregions < 0 || nregions > SAL_MAX_REGIONS ||
+        (!regions && nregions > 0))
+        return sal_error(SAL_ERR_INVALID_ARG, "rank file %s: NULL argument or %d regions",
+                         path ? path : "(null)", nregions);
+    sal_h5_quiet(&quiet);
+    rc = sal_h5_open_input(path, &file);
+    if (rc != SAL_OK)
+        goto out_restore_errors;
+    rc = check_root(file, path, expect);
+    for (int i = 0; i < nregions && rc == SAL_OK; i++)
+        rc = load_region(file, path, expect, &regions[i], with_data);
+    H5Fclose(file);
+out_restore_errors:
+    sal_h5_restore(&quiet);
+    return rc;
+}
+
+int sal_h5_read_rank(const char *path, const sal_rank_meta_t *expect, sal_region_t *regions,
+                     int nregions)
+{
+    return load_rank(path, expect, regions, nregions, 1);
+}
+
+int sal_h5_check_rank(const char *path, const sal_rank_meta_t *expect, const sal_region_t *regions,
+                      int nregions)
+{
+    return load_rank(path, expect, regions, nregions, 0);
+}

@@ -1,0 +1,412 @@
+/*
+ * salrun: runs an MPI program under mpiexec with fault tolerance, follows its event log, and
+ * relaunches it from its last committed checkpoint when it dies (docs/salrun.md).
+ *
+ * Order of work: parse the command line; find mpiexec and the program (127 when missing); build and
+ * validate the configuration exactly as sal_init will see it (2 on any error, before launching);
+ * export it as SAL_* variables; then launch, follow, and relaunch with backoff until the job
+ * finishes, the restarts run out, or a signal stops salrun.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <salamander/sal_config.h>
+#include <salamander/sal_error.h>
+
+#include "config_internal.h"
+#include "events.h"
+#include "inject.h"
+#include "salrun.h"
+#include "salrun_build.h"
+
+#define POLL_NS         150000000L /* event log poll period: 150 ms */
+#define MAX_DELAY       30.0       /* backoff cap, seconds */
+#define MPIEXEC_ENV_VAR "SAL_MPIEXEC"
+
+typedef struct job {
+    salrun_opts_t *o;
+    char mpiexec[PATH_MAX], program[PATH_MAX];
+    char name[256], log_path[PATH_MAX + 300];
+    salrun_argv_t env_added; /* NAME=value set by salrun, shown by --dry-run */
+    salrun_argv_t cmd;
+    salrun_out_t out;
+    salrun_stats_t st;
+    int restarts;
+    double t0;
+} job_t;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* SAL_MPIEXEC names salrun's mpiexec, not a configuration key: it is taken out of the environment
+ * so that neither the configuration check below nor the ranks see it. */
+static void take_mpiexec_env(salrun_opts_t *o)
+{
+    static char from_env[PATH_MAX];
+    const char *v = getenv(MPIEXEC_ENV_VAR);
+
+    if (v && v[0] && !o->mpiexec) {
+        snprintf(from_env, sizeof(from_env), "%s", v);
+        o->mpiexec = from_env;
+    }
+    unsetenv(MPIEXEC_ENV_VAR);
+}
+
+static int export_var(job_t *j, const char *name, const char *value)
+{
+    if (setenv(name, value, 1) != 0)
+        return salrun_fail(SAL_ERR_NOMEM, "setenv %s: %s", name, strerror(errno));
+    return salrun_argv_pushf(&j->env_added, "%s=%s", name, value);
+}
+
+/* The configuration flags on top of the user's SAL_CONFIG file and SAL_* environment. */
+static int apply_flags(job_t *j, sal_config_t cfg)
+{
+    for (int k = 0; k < SALRUN_NCFG; k++) {
+        const char *v = j->o->cfg[k];
+
+        if (v && sal_config_set(cfg, salrun_cfg_keys[k], v) != SAL_OK)
+            return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    }
+    return SAL_OK;
+}
+
+/* Checks the configuration the ranks will load and resolves the job name and the event log path. */
+static int check_config(job_t *j, sal_config_t cfg)
+{
+    const sal_settings_t *set;
+    sal_inject_t *plan = NULL;
+    char dir[PATH_MAX];
+
+    int rc;
+
+    if (sal_config_load_env(cfg) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    rc = apply_flags(j, cfg);
+    if (rc != SAL_OK)
+        return rc;
+    if (sal_config_resolve_job(cfg, j->o->prog[0], j->name, sizeof(j->name)) != SAL_OK ||
+        sal_config_set(cfg, "job", j->name) != SAL_OK || sal_config_validate(cfg) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    set = sal_config_settings(cfg);
+    if (sal_inject_parse(set->inject, &plan) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    sal_inject_free(&plan);
+    if (set->log_dir[0])
+        snprintf(dir, sizeof(dir), "%s", set->log_dir);
+    else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    snprintf(j->log_path, sizeof(j->log_path), "%s/%s.events.jsonl", dir, j->name);
+    return SAL_OK;
+}
+
+/* Validates the configuration, then exports it: SAL_CONFIG (absolute), one SAL_<KEY> per flag, and
+ * SAL_JOB always, so that the ranks and salrun agree on the event log even when the program is
+ * reached through a link with another name. */
+static int configure(job_t *j)
+{
+    sal_config_t cfg = NULL;
+    char path[PATH_MAX], name[64];
+    int rc = SAL_OK;
+
+    if (j->o->config_file)
+        rc = export_var(j, "SAL_CONFIG",
+                        realpath(j->o->config_file, path) ? path : j->o->config_file);
+    if (rc == SAL_OK && sal_config_create(&cfg) != SAL_OK)
+        rc = salrun_fail(SAL_ERR_NOMEM, "%s", sal_last_error());
+    if (rc == SAL_OK)
+        rc = check_config(j, cfg);
+    for (int k = 0; rc == SAL_OK && k < SALRUN_NCFG; k++) {
+        if (!j->o->cfg[k] || k == SALRUN_CFG_JOB)
+            continue;
+        snprintf(name, sizeof(name), "SAL_%s", salrun_cfg_keys[k]);
+        for (char *p = name; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        rc = export_var(j, name, j->o->cfg[k]);
+    }
+    if (rc == SAL_OK)
+        rc = export_var(j, "SAL_JOB", j->name);
+    sal_config_destroy(&cfg);
+    return rc;
+}
+
+/* Everything before the first launch. Returns -1 to go on, else the exit status. */
+static int prepare(job_t *j)
+{
+    char what[PATH_MAX];
+
+    if (salrun_find_exe(salrun_mpiexec_path(j->o), j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
+        snprintf(what, sizeof(what), "%s", salrun_errmsg());
+        salrun_fail(SAL_ERR_NOT_FOUND, "mpiexec %s (use --mpiexec PATH or SAL_MPIEXEC)", what);
+        return SALRUN_EXIT_NOTFOUND;
+    }
+    if (salrun_find_exe(j->o->prog[0], j->program, sizeof(j->program)) != SAL_OK) {
+        snprintf(what, sizeof(what), "%s", salrun_errmsg());
+        salrun_fail(SAL_ERR_NOT_FOUND, "program %s%s", what,
+                    j->o->mpi_args.n > 0 ? "; mpiexec options whose values are separate words "
+                                           "need `--` before the program (see salrun --help)"
+                                         : "");
+        return SALRUN_EXIT_NOTFOUND;
+    }
+    if (configure(j) != SAL_OK || salrun_env_defaults(j->o, &j->env_added) != SAL_OK ||
+        salrun_build_command(j->o, j->mpiexec, &j->cmd) != SAL_OK)
+        return SALRUN_EXIT_USAGE;
+    return -1;
+}
+
+static void sleep_poll(void)
+{
+    struct timespec ts = {0, POLL_NS};
+
+    nanosleep(&ts, NULL);
+}
+
+/* Runs one launch to its end, following the event log. [OUT] *status from waitpid. */
+static int run_once(job_t *j, salrun_watch_t *w, int *status)
+{
+    pid_t pid;
+    int rc = salrun_spawn(&j->cmd, &pid);
+
+    if (rc != SAL_OK)
+        return rc;
+    for (;;) {
+        pid_t r;
+
+        salrun_signals_forward(pid);
+        salrun_watch_poll(w);
+        r = waitpid(pid, status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
+            return salrun_fail(SAL_ERR_IO, "waitpid: %s", strerror(errno));
+        sleep_poll();
+    }
+    salrun_watch_poll(w);
+    return SAL_OK;
+}
+
+static void describe_exit(const job_t *j, int status, char *buf, size_t size)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, size, "mpiexec was killed by signal %d", WTERMSIG(status));
+    else if (WEXITSTATUS(status) != 0)
+        snprintf(buf, size, "mpiexec exited with status %d", WEXITSTATUS(status));
+    else if (salrun_stats_attempt_finished(&j->st) == 0)
+        snprintf(buf, size,
+                 "mpiexec exited with status 0 but the job did not finish (no clean "
+                 "finish event: ranks died)");
+    else
+        snprintf(buf, size, "mpiexec exited with status 0");
+}
+
+static const char *plural(long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
+static void summary(const job_t *j, const char *how, int exit_status)
+{
+    char json[768], job[300], steps[48] = "";
+    double wall = mono_now() - j->t0;
+    const salrun_stats_t *st = &j->st;
+
+    if (st->steps > 0)
+        snprintf(steps, sizeof(steps), "%lld steps, ", st->steps);
+    snprintf(json, sizeof(json),
+             "\"job\":\"%s\",\"status\":\"%s\",\"exit\":%d,\"steps\":%lld,\"checkpoints\":%lld,"
+             "\"failures\":%d,\"recoveries\":%d,\"restarts\":%d,\"seconds\":%.3f",
+             sal_json_escape(job, sizeof(job), j->name), how, exit_status, st->steps, st->ckpts,
+             st->nfailures, st->nrecoveries, j->restarts, wall);
+    salrun_say(&j->out, "summary", json,
+               "job '%s' %s: %s%lld checkpoint%s, %d failure%s, %d recover%s, %d restart%s, %.2f s",
+               j->name, how, steps, st->ckpts, plural(st->ckpts), st->nfailures,
+               plural(st->nfailures), st->nrecoveries, st->nrecoveries == 1 ? "y" : "ies",
+               j->restarts, plural(j->restarts), wall);
+}
+
+/* Waits seconds, forwarding signals; returns the stop signal if one arrived, else 0. */
+static int backoff(double seconds)
+{
+    double end = mono_now() + seconds;
+    int stop;
+
+    while (!(stop = salrun_signals_forward(0)) && mono_now() < end)
+        sleep_poll();
+    return stop;
+}
+
+/* The JSON members of a launch's end: the exit status or signal of mpiexec and the reason. */
+static void exit_json(int status, const char *why, char *buf, size_t size)
+{
+    char esc[300];
+
+    snprintf(buf, size, "\"%s\":%d,\"reason\":\"%s\"", WIFSIGNALED(status) ? "signal" : "status",
+             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+             sal_json_escape(esc, sizeof(esc), why));
+}
+
+static int stopped(job_t *j, int sig, const char *why)
+{
+    char json[512], esc[300];
+
+    snprintf(json, sizeof(json), "\"signal\":%d,\"reason\":\"%s\"", sig,
+             sal_json_escape(esc, sizeof(esc), why));
+    salrun_say(&j->out, "stopped", json, "stopped by signal %d (%s)", sig, why);
+    summary(j, "stopped", 128 + sig);
+    return 128 + sig;
+}
+
+/* One launch's outcome: an exit status to end with, or -1 to relaunch. */
+static int outcome(job_t *j, int status)
+{
+    char why[256], json[512], more[128];
+    int stop = salrun_signals_forward(0);
+    double delay;
+
+    describe_exit(j, status, why, sizeof(why));
+    exit_json(status, why, json, sizeof(json));
+    if (stop)
+        return stopped(j, stop, why);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        salrun_stats_attempt_finished(&j->st) != 0) {
+        summary(j, "finished", SALRUN_EXIT_OK);
+        return SALRUN_EXIT_OK;
+    }
+    if (j->restarts >= j->o->max_restarts) {
+        salrun_say(&j->out, "failed", json, "job failed: %s; no restart left (--max-restarts %ld)",
+                   why, j->o->max_restarts);
+        summary(j, "failed", SALRUN_EXIT_FAILED);
+        return SALRUN_EXIT_FAILED;
+    }
+    delay = j->o->restart_delay * (double)(1L << (j->restarts < 16 ? j->restarts : 16));
+    delay = delay > MAX_DELAY ? MAX_DELAY : delay;
+    snprintf(more, sizeof(more), ",\"restart\":%d,\"max_restarts\":%ld,\"delay\":%.3f",
+             j->restarts + 1, j->o->max_restarts, delay);
+    strncat(json, more, sizeof(json) - strlen(json) - 1);
+    salrun_say(&j->out, "relaunch", json, "%s; relaunching in %.3g s (restart %d of %ld)", why,
+               delay, j->restarts + 1, j->o->max_restarts);
+    if ((stop = backoff(delay)) != 0)
+        return stopped(j, stop, "during the wait before a relaunch");
+    j->restarts++;
+    return -1;
+}
+
+static void say_launch(const job_t *j)
+{
+    char ranks[48] = "mpiexec's default number of", json[PATH_MAX + 600], esc[PATH_MAX + 300];
+    int ulfm = SALRUN_HAVE_ULFM && !j->o->no_ulfm;
+
+    if (j->o->np > 0)
+        snprintf(ranks, sizeof(ranks), "%ld", j->o->np);
+    /* Job names hold only [A-Za-z0-9_.-] (sal_config_resolve_job): no escaping needed. */
+    snprintf(json, sizeof(json), "\"job\":\"%s\",\"nranks\":%ld,\"ulfm\":%s,\"log\":\"%s\"",
+             j->name, j->o->np, ulfm ? "true" : "false",
+             sal_json_escape(esc, sizeof(esc), j->log_path));
+    salrun_say(&j->out, "launch", json, "job '%s' on %s rank%s %s ULFM; events in %s", j->name,
+               ranks, j->o->np == 1 ? "" : "s", ulfm ? "with" : "without", j->log_path);
+}
+
+static int run_job(job_t *j)
+{
+    salrun_watch_t *w = NULL;
+    int status = 0, ex = -1;
+
+    if (salrun_signals_install() != SAL_OK ||
+        salrun_watch_open(j->log_path, &j->out, &j->st, &w) != SAL_OK) {
+        fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
+        return SALRUN_EXIT_FAILED;
+    }
+    j->t0 = mono_now();
+    say_launch(j);
+    while (ex < 0) {
+        salrun_stats_new_attempt(&j->st);
+        if (run_once(j, w, &status) != SAL_OK) {
+            fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
+            ex = SALRUN_EXIT_FAILED;
+            break;
+        }
+        ex = outcome(j, status);
+    }
+    salrun_watch_close(&w);
+    return ex;
+}
+
+static void print_version(const salrun_opts_t *o)
+{
+    printf("salrun (Salamander) %s\n", SALRUN_VERSION);
+    printf("ULFM: %s\n", SALRUN_HAVE_ULFM ? "yes (jobs run with mpiexec --with-ft ulfm; in-job "
+                                            "recovery and relaunch)"
+                                          : "no (relaunch mode only)");
+    printf("mpiexec: %s%s\n", salrun_mpiexec_path(o),
+           o->mpiexec ? "" : " (found at build time; override with --mpiexec or SAL_MPIEXEC)");
+}
+
+static int run(salrun_opts_t *o)
+{
+    job_t j;
+    int ex;
+
+    memset(&j, 0, sizeof(j));
+    j.o = o;
+    j.out = (salrun_out_t){stderr, o->quiet, o->json};
+    salrun_stats_init(&j.st);
+    ex = prepare(&j);
+    if (ex >= 0) {
+        fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
+    } else if (o->dry_run) {
+        salrun_print_command(stdout, &j.env_added, &j.cmd);
+        ex = SALRUN_EXIT_OK;
+    } else {
+        ex = run_job(&j);
+    }
+    salrun_argv_free(&j.env_added);
+    salrun_argv_free(&j.cmd);
+    salrun_stats_free(&j.st);
+    return ex;
+}
+
+int main(int argc, char **argv)
+{
+    salrun_opts_t o;
+    salrun_action_t action;
+    int ex;
+
+    if (salrun_parse_args(argc - 1, argv + 1, &o, &action) != SAL_OK) {
+        fprintf(stderr, "salrun: error: %s\nTry 'salrun --help'.\n", salrun_errmsg());
+        salrun_opts_free(&o);
+        return SALRUN_EXIT_USAGE;
+    }
+    take_mpiexec_env(&o);
+    switch (action) {
+    case SALRUN_DO_HELP:
+        salrun_print_help(stdout);
+        ex = SALRUN_EXIT_OK;
+        break;
+    case SALRUN_DO_HELP_CONFIG:
+        ex = sal_config_print_help(stdout, 0) == SAL_OK ? SALRUN_EXIT_OK : SALRUN_EXIT_FAILED;
+        break;
+    case SALRUN_DO_VERSION:
+        print_version(&o);
+        ex = SALRUN_EXIT_OK;
+        break;
+    case SALRUN_DO_REPORT:
+        ex = salrun_report(o.prog[0], stdout);
+        break;
+    default:
+        ex = run(&o);
+    }
+    salrun_opts_free(&o);
+    return ex;
+}

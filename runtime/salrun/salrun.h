@@ -1,0 +1,232 @@
+/*
+ * salrun internals, shared by the launcher's source files:
+ *   salrun.c         main, the relaunch loop and the exit status
+ *   salrun_cli.c     the option table, parsing, --help
+ *   salrun_launch.c  the mpiexec command line and environment (the one place), fork/exec, signals
+ *   salrun_stats.c   what each event of the job's event log means (counts, notable moments)
+ *   salrun_watch.c   following the event log while the job runs, progress lines on stderr
+ *   salrun_report.c  `salrun report EVENTLOG`
+ *   salrun_json.c    a minimal parser for one JSON Lines object
+ *   salrun_util.c    string arrays and the error message
+ * Functions returning int return SAL_OK or a negative SAL_ERR_* code with the message for the user
+ * recorded by salrun_fail() (a library failure's sal_last_error() is recorded the same way).
+ */
+#ifndef SALRUN_H
+#define SALRUN_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "salrun_json.h"
+
+/* Exit statuses of salrun (docs/salrun.md, "Exit status"). */
+enum {
+    SALRUN_EXIT_OK = 0,        /* the job finished */
+    SALRUN_EXIT_FAILED = 1,    /* the job failed and no restart is left (report: unreadable log) */
+    SALRUN_EXIT_USAGE = 2,     /* bad option or configuration: nothing was launched */
+    SALRUN_EXIT_NOTFOUND = 127 /* the program or mpiexec is missing or not executable */
+};
+
+/* Records the message main prints as "salrun: error: <message>"; returns code. */
+int salrun_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *salrun_errmsg(void);
+
+/* A growable NULL-terminated array of owned strings. */
+typedef struct salrun_argv {
+    char **v;
+    size_t n, cap;
+} salrun_argv_t;
+
+int salrun_argv_push(salrun_argv_t *a, const char *s);
+int salrun_argv_pushf(salrun_argv_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void salrun_argv_free(salrun_argv_t *a);
+
+/* Configuration keys that have a salrun flag; the flag's value becomes SAL_<KEY> in the job's
+ * environment. */
+enum {
+    SALRUN_CFG_JOB,
+    SALRUN_CFG_CKPT_DIR,
+    SALRUN_CFG_LOG_DIR,
+    SALRUN_CFG_INTERVAL,
+    SALRUN_CFG_POLICY,
+    SALRUN_CFG_INJECT,
+    SALRUN_NCFG
+};
+
+typedef struct salrun_opts {
+    long np;                      /* -n; -1 = not given (mpiexec decides) */
+    const char *cfg[SALRUN_NCFG]; /* config flag values, NULL = not given */
+    const char *config_file;      /* --config, NULL = not given */
+    long max_restarts;            /* --max-restarts, default 3 */
+    double restart_delay;         /* --restart-delay, default 1 s */
+    const char *mpiexec;          /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
+    int no_ulfm, quiet, json, dry_run;
+    salrun_argv_t mpi_args; /* options passed through to mpiexec, in order */
+    char **prog;            /* program and its arguments (points into argv), or NULL */
+} salrun_opts_t;
+
+/* Config key names of the SALRUN_CFG_* flags. */
+extern const char *const salrun_cfg_keys[SALRUN_NCFG];
+
+/* ---- salrun_cli.c ---- */
+
+/* What the command line asks for besides running a job. */
+typedef enum salrun_action {
+    SALRUN_DO_RUN = 0,
+    SALRUN_DO_HELP,
+    SALRUN_DO_HELP_CONFIG,
+    SALRUN_DO_VERSION,
+    SALRUN_DO_REPORT
+} salrun_action_t;
+
+/* Parses argv (argv[0] excluded) into o (which it initialises). [OUT] *action. SAL_ERR_INVALID_ARG
+ * with the offending word on a usage error. o->mpi_args must be freed with salrun_opts_free. */
+int salrun_parse_args(int argc, char **argv, salrun_opts_t *o, salrun_action_t *action);
+void salrun_opts_free(salrun_opts_t *o);
+void salrun_print_help(FILE *out);
+
+/* ---- salrun_launch.c ---- */
+
+/* The mpiexec salrun runs: --mpiexec, else $SAL_MPIEXEC, else the one found at configure time. */
+const char *salrun_mpiexec_path(const salrun_opts_t *o);
+
+/* Resolves name like execvp: a name with '/' is checked as is, otherwise searched in $PATH. [OUT]
+ * path. SAL_ERR_NOT_FOUND naming what was searched when it is missing or not an executable file. */
+int salrun_find_exe(const char *name, char *path, size_t size);
+
+/* Sets the environment variables every launch needs that the user has not set (oversubscription,
+ * running as root, the fault-tolerant BTL choice); each one set is appended to added as NAME=value.
+ */
+int salrun_env_defaults(const salrun_opts_t *o, salrun_argv_t *added);
+
+/* The full mpiexec command line: [OUT] cmd (cmd->v[0] is mpiexec). */
+int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, salrun_argv_t *cmd);
+
+/* Prints cmd preceded by the variables in env as one shell command line (quoted as needed). */
+void salrun_print_command(FILE *out, const salrun_argv_t *env, const salrun_argv_t *cmd);
+
+/* Installs the handlers that record SIGINT/SIGTERM/SIGHUP/SIGUSR1/SIGUSR2 for forwarding. */
+int salrun_signals_install(void);
+/* Forwards recorded signals to pid (when pid > 0). Returns the last terminating signal received
+ * (SIGINT/SIGTERM/SIGHUP), 0 when none: the user asked the job to stop, so it is not relaunched. */
+int salrun_signals_forward(pid_t pid);
+
+/* fork + execv of cmd->v (no shell); the child dies with SIGTERM when salrun dies. [OUT] *pid. */
+int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid);
+
+/* ---- salrun_stats.c ---- */
+
+/* A notable moment of the job, one progress line. */
+typedef enum salrun_note_kind {
+    SALRUN_NOTE_NONE = 0,
+    SALRUN_NOTE_START,      /* rank 0 started (nranks, flag = restarting from a checkpoint) */
+    SALRUN_NOTE_CKPT,       /* checkpoint committed (id, step, bytes, seconds) */
+    SALRUN_NOTE_CKPT_ABORT, /* checkpoint aborted (id, step, text = reason) */
+    SALRUN_NOTE_INJECT,     /* fault injected (rank, step, text = point/action) */
+    SALRUN_NOTE_FAILURE,    /* ranks failed (ranks, hosts) */
+    SALRUN_NOTE_RECOVERED,  /* in-job recovery done (phase[], seconds = total, step) */
+    SALRUN_NOTE_RESTORED,   /* checkpoint restored at start (id, step, seconds) */
+    SALRUN_NOTE_FINISH      /* rank 0 finished (step = steps, flag = ok) */
+} salrun_note_kind_t;
+
+enum {
+    SALRUN_PHASE_REVOKE,
+    SALRUN_PHASE_SHRINK,
+    SALRUN_PHASE_SPAWN,
+    SALRUN_PHASE_RESTORE,
+    SALRUN_NPHASES
+};
+extern const char *const salrun_phase_names[SALRUN_NPHASES];
+
+typedef struct salrun_note {
+    salrun_note_kind_t kind;
+    double ts;
+    long long rank, id, step, nranks, bytes;
+    double seconds;
+    double phase[SALRUN_NPHASES]; /* < 0 = phase absent */
+    int flag;
+    char ranks[256], hosts[512], text[256];
+} salrun_note_t;
+
+typedef struct salrun_failure {
+    double ts;
+    int launch;   /* 1-based launch number (0: before any start event) */
+    int recovery; /* index into recoveries of the in-job recovery that repaired it, or -1 */
+    char ranks[256], hosts[512];
+} salrun_failure_t;
+
+typedef struct salrun_recovery {
+    double ts, total;
+    double phase[SALRUN_NPHASES];
+    long long step;
+    int launch;
+} salrun_recovery_t;
+
+/* What a job's events add up to. salrun_stats_init, feed with salrun_stats_add, salrun_stats_free.
+ */
+typedef struct salrun_stats {
+    char job[256];
+    double t_first, t_last;  /* timestamps of the first and last event (0 = none) */
+    long long nranks, steps; /* steps: the largest step seen */
+    int launches;            /* non-replacement starts of rank 0 */
+    long long ckpts, ckpt_aborts, ckpt_bytes;
+    double ckpt_seconds;
+    int injects;
+    salrun_failure_t *failures;
+    int nfailures;
+    salrun_recovery_t *recoveries;
+    int nrecoveries;
+    int finish_ok, finish_failed;     /* finish events (any rank) with status ok / failed */
+    double cur_phase[SALRUN_NPHASES]; /* recovery in progress: phases summed until "resume" */
+    int in_recovery;
+    long long attempt_events; /* events since salrun_stats_new_attempt */
+    int attempt_finish_ok, attempt_finish_failed;
+} salrun_stats_t;
+
+void salrun_stats_init(salrun_stats_t *st);
+/* Accounts one event; [OUT] note->kind is SALRUN_NOTE_NONE unless it deserves a progress line.
+ * SAL_ERR_CORRUPT (with the reason) when ev lacks the "event" member. */
+int salrun_stats_add(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t *note);
+/* Starts counting the events of a new launch (see salrun_stats_attempt_finished). */
+void salrun_stats_new_attempt(salrun_stats_t *st);
+/* 1 when the events of the current launch show the job finished (a "finish" event with status ok
+ * and none with status failed), 0 when they show it did not (a Salamander job that started but did
+ * not finish cleanly), -1 when this launch wrote no event (not a Salamander program). */
+int salrun_stats_attempt_finished(const salrun_stats_t *st);
+void salrun_stats_free(salrun_stats_t *st);
+
+/* Formats bytes as "1.2 MB" (decimal units) into buf; returns buf. */
+char *salrun_fmt_bytes(char *buf, size_t size, double bytes);
+
+/* ---- salrun_watch.c ---- */
+
+typedef struct salrun_out {
+    FILE *fp;  /* stderr */
+    int quiet; /* no progress lines at all */
+    int json;  /* progress lines as JSON objects */
+} salrun_out_t;
+
+/* salrun's own progress line: text is a sentence; json_fields (may be NULL) the same facts as JSON
+ * members without braces. Printed as "salrun: <text>" or {"salrun":"<kind>",...}. */
+void salrun_say(const salrun_out_t *out, const char *kind, const char *json_fields, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+void salrun_note_print(const salrun_out_t *out, const salrun_note_t *note);
+
+typedef struct salrun_watch salrun_watch_t;
+
+/* Follows path from its current end (events already in it belong to earlier runs). */
+int salrun_watch_open(const char *path, const salrun_out_t *out, salrun_stats_t *st,
+                      salrun_watch_t **w);
+/* Reads the complete lines appended since the last call, accounts and prints them. A line that is
+ * not a JSON object is reported once on stderr and skipped. Never fails: a missing file is "no
+ * events". */
+void salrun_watch_poll(salrun_watch_t *w);
+void salrun_watch_close(salrun_watch_t **w);
+
+/* ---- salrun_report.c ---- */
+
+/* `salrun report EVENTLOG`: prints the summary table of the log on out. Returns an exit status. */
+int salrun_report(const char *path, FILE *out);
+
+#endif

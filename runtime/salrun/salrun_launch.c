@@ -1,0 +1,269 @@
+/*
+ * How salrun starts a job: the mpiexec command line and environment (this file is the one place
+ * that knows them; docs/salrun.md explains every flag), fork + execv without a shell, and signals.
+ *
+ * The command, for Open MPI 5 (PRRTE's mpiexec):
+ *   mpiexec [--with-ft ulfm] [-n N] -x SAL_... [MPIEXEC OPTIONS] PROGRAM [ARGS]
+ *   --with-ft ulfm  ULFM builds unless --no-ulfm: loads the ft-mpi parameter set (mpi_ft_enable,
+ * pml ob1, no MTL) and keeps the job alive when a rank dies. Without it the first dead rank ends
+ * the whole job. -x SAL_...      every SAL_* variable, so ranks on other nodes get the same
+ * configuration. Environment defaults, each set only when the user has not set it (so a user's
+ * --mca/--map-by on the command line or their own variable wins, without the "conflicting values"
+ * error duplicate --mca flags cause): PRTE_MCA_rmaps_default_mapping_policy=:oversubscribe  more
+ * ranks than cores work, and a respawned rank finds a slot: PRRTE does not give back a dead rank's
+ * slot, so without oversubscription MPI_Comm_spawn of the replacement fails ("All nodes which are
+ *                   allocated for this job are already filled").
+ *   OMPI_MCA_btl=^ofi  (ULFM launches) the ofi BTL is not among ULFM's tested components and its
+ *                   probe costs about 1 s per launch on hosts without a libfabric network.
+ *   OMPI_ALLOW_RUN_AS_ROOT=1, OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  when salrun runs as root
+ * (containers, CI): Open MPI refuses to start otherwise.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <salamander/sal_error.h>
+
+#include "salrun.h"
+#include "salrun_build.h"
+
+extern char **environ;
+
+const char *salrun_mpiexec_path(const salrun_opts_t *o)
+{
+    return o->mpiexec && o->mpiexec[0] ? o->mpiexec : SALRUN_MPIEXEC;
+}
+
+/* 0 when path is an executable regular file, else errno (EISDIR for a directory). */
+static int check_exe(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        return errno;
+    if (S_ISDIR(st.st_mode))
+        return EISDIR;
+    if (!S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+        return EACCES;
+    return 0;
+}
+
+int salrun_find_exe(const char *name, char *path, size_t size)
+{
+    const char *dirs = getenv("PATH"), *p;
+    int err;
+
+    if (!name || !name[0])
+        return salrun_fail(SAL_ERR_NOT_FOUND, "empty name");
+    if (strchr(name, '/')) {
+        err = check_exe(name);
+        if (err)
+            return salrun_fail(SAL_ERR_NOT_FOUND, "%s: %s", name,
+                               err == EACCES ? "not an executable file" : strerror(err));
+        snprintf(path, size, "%s", name);
+        return SAL_OK;
+    }
+    if (!dirs)
+        dirs = "/usr/local/bin:/usr/bin:/bin";
+    for (p = dirs;; p++) {
+        const char *colon = strchr(p, ':');
+        int len = colon ? (int)(colon - p) : (int)strlen(p);
+
+        /* An empty PATH element means the current directory, as for execvp. */
+        if ((size_t)snprintf(path, size, "%.*s/%s", len ? len : 1, len ? p : ".", name) < size &&
+            check_exe(path) == 0)
+            return SAL_OK;
+        if (!colon)
+            break;
+        p = colon;
+    }
+    return salrun_fail(SAL_ERR_NOT_FOUND, "%s: not found in PATH (%s)", name, dirs);
+}
+
+static int set_default(const char *name, const char *value, salrun_argv_t *added)
+{
+    if (getenv(name))
+        return SAL_OK;
+    if (setenv(name, value, 1) != 0)
+        return salrun_fail(SAL_ERR_NOMEM, "setenv %s: %s", name, strerror(errno));
+    return salrun_argv_pushf(added, "%s=%s", name, value);
+}
+
+int salrun_env_defaults(const salrun_opts_t *o, salrun_argv_t *added)
+{
+    int rc = set_default("PRTE_MCA_rmaps_default_mapping_policy", ":oversubscribe", added);
+
+    if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
+        rc = set_default("OMPI_MCA_btl", "^ofi", added);
+    if (rc == SAL_OK && geteuid() == 0)
+        rc = set_default("OMPI_ALLOW_RUN_AS_ROOT", "1", added);
+    if (rc == SAL_OK && geteuid() == 0)
+        rc = set_default("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", added);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "-x NAME" for every SAL_* variable, in name order so the command line is reproducible. */
+static int export_sal_vars(salrun_argv_t *cmd)
+{
+    salrun_argv_t names = {0};
+    int rc = SAL_OK;
+
+    for (char **e = environ; e && *e && rc == SAL_OK; e++) {
+        const char *eq = strchr(*e, '=');
+
+        if (strncmp(*e, "SAL_", 4) == 0 && eq)
+            rc = salrun_argv_pushf(&names, "%.*s", (int)(eq - *e), *e);
+    }
+    if (names.n > 1)
+        qsort(names.v, names.n, sizeof(char *), cmp_str);
+    for (size_t i = 0; rc == SAL_OK && i < names.n; i++) {
+        rc = salrun_argv_push(cmd, "-x");
+        if (rc == SAL_OK)
+            rc = salrun_argv_push(cmd, names.v[i]);
+    }
+    salrun_argv_free(&names);
+    return rc;
+}
+
+int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, salrun_argv_t *cmd)
+{
+    int rc = salrun_argv_push(cmd, mpiexec);
+
+    if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm) {
+        rc = salrun_argv_push(cmd, "--with-ft");
+        if (rc == SAL_OK)
+            rc = salrun_argv_push(cmd, "ulfm");
+    }
+    if (rc == SAL_OK && o->np > 0) {
+        rc = salrun_argv_push(cmd, "-n");
+        if (rc == SAL_OK)
+            rc = salrun_argv_pushf(cmd, "%ld", o->np);
+    }
+    if (rc == SAL_OK)
+        rc = export_sal_vars(cmd);
+    for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++)
+        rc = salrun_argv_push(cmd, o->mpi_args.v[i]);
+    for (char **p = o->prog; rc == SAL_OK && p && *p; p++)
+        rc = salrun_argv_push(cmd, *p);
+    return rc;
+}
+
+/* Writes s for a POSIX shell: as is when it holds only safe characters, else in single quotes. */
+static void put_quoted(FILE *out, const char *s)
+{
+    if (*s &&
+        strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
+            strlen(s)) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+void salrun_print_command(FILE *out, const salrun_argv_t *env, const salrun_argv_t *cmd)
+{
+    for (size_t i = 0; i < env->n; i++) {
+        const char *eq = strchr(env->v[i], '=');
+
+        fprintf(out, "%.*s=", (int)(eq - env->v[i]), env->v[i]);
+        put_quoted(out, eq + 1);
+        fputc(' ', out);
+    }
+    for (size_t i = 0; i < cmd->n; i++) {
+        if (i)
+            fputc(' ', out);
+        put_quoted(out, cmd->v[i]);
+    }
+    fputc('\n', out);
+}
+
+/* ---- signals ---- */
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+#define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+static volatile sig_atomic_t pending[NFORWARDED];
+static volatile sig_atomic_t stop_signal;
+
+/* Records the signal. A signal the terminal sent (Ctrl-C: si_code SI_KERNEL) already reached
+ * mpiexec, which shares salrun's process group, so it is not sent a second time. */
+static void on_signal(int sig, siginfo_t *info, void *ctx)
+{
+    (void)ctx;
+    for (size_t i = 0; i < NFORWARDED; i++)
+        if (forwarded[i] == sig && !(info && info->si_code == SI_KERNEL))
+            pending[i] = 1;
+    if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+        stop_signal = sig;
+}
+
+int salrun_signals_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NFORWARDED; i++)
+        if (sigaction(forwarded[i], &sa, NULL) != 0)
+            return salrun_fail(SAL_ERR_INVALID_ARG, "sigaction: %s", strerror(errno));
+    return SAL_OK;
+}
+
+int salrun_signals_forward(pid_t pid)
+{
+    for (size_t i = 0; i < NFORWARDED; i++) {
+        if (!pending[i])
+            continue;
+        pending[i] = 0;
+        if (pid > 0)
+            kill(pid, forwarded[i]);
+    }
+    return stop_signal;
+}
+
+/* ---- fork + exec ---- */
+
+int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid)
+{
+    pid_t parent = getpid(), child;
+
+    fflush(NULL);
+    child = fork();
+    if (child < 0)
+        return salrun_fail(SAL_ERR_IO, "fork: %s", strerror(errno));
+    if (child == 0) {
+        struct sigaction dfl;
+
+        memset(&dfl, 0, sizeof(dfl));
+        dfl.sa_handler = SIG_DFL;
+        for (size_t i = 0; i < NFORWARDED; i++)
+            sigaction(forwarded[i], &dfl, NULL);
+        /* mpiexec must not outlive salrun (which would then neither stop nor relaunch it). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(SALRUN_EXIT_FAILED);
+        execv(cmd->v[0], cmd->v);
+        fprintf(stderr, "salrun: error: cannot execute %s: %s\n", cmd->v[0], strerror(errno));
+        _exit(SALRUN_EXIT_NOTFOUND);
+    }
+    *pid = child;
+    return SAL_OK;
+}

@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Command-line tests of salrun, one case per ctest test: test_salrun.py [paths...] CASE.
+
+Each case runs salrun in a fresh temporary directory and checks its exit status and what it prints.
+Exit status 0 when the case passes, 1 with the reasons on stderr when it fails.
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--policy", "--inject",
+           "--config", "--max-restarts", "--restart-delay", "--mpiexec", "--no-ulfm", "--quiet",
+           "--json", "--dry-run", "--help", "--help-config", "--version"]
+
+FAILURES = []
+
+
+def check(cond, what, result=None):
+    if not cond:
+        detail = ""
+        if result is not None:
+            detail = "\n  exit status %s\n  stdout: %r\n  stderr: %r" % (
+                result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+        FAILURES.append(what + detail)
+    return cond
+
+
+def clean_env(**extra):
+    """The caller's environment without SAL_* and the defaults salrun adds, plus extra."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SAL_") and k not in (
+               "PRTE_MCA_rmaps_default_mapping_policy", "OMPI_MCA_btl")}
+    env.update(extra)
+    return env
+
+
+def salrun(args, cmd, env=None, cwd=None, timeout=25):
+    full = [args.salrun] + cmd
+    print("+ " + " ".join(shlex.quote(c) for c in full), flush=True)
+    return subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env if env is not None else clean_env(), cwd=cwd, timeout=timeout)
+
+
+def dry_run(args, cmd, env=None):
+    """Runs salrun --dry-run; returns (result, {assigned variables}, [command words])."""
+    r = salrun(args, ["--dry-run"] + cmd, env=env)
+    words = shlex.split(r.stdout) if r.returncode == 0 else []
+    assigned = {}
+    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        assigned[name] = value
+    return r, assigned, words
+
+
+def exported(words):
+    return [words[i + 1] for i in range(len(words) - 1) if words[i] == "-x"]
+
+
+# ---- cases ----------------------------------------------------------------------------------------
+
+def case_help(args, tmp):
+    r = salrun(args, ["--help"])
+    check(r.returncode == 0, "--help exits 0", r)
+    for opt in OPTIONS:
+        check(re.search(r"(^|[\s,])%s([\s,=]|$)" % re.escape(opt), r.stdout, re.M),
+              "--help lists %s" % opt, r)
+    check("salrun report EVENTLOG" in r.stdout, "--help shows the report command", r)
+    check("(default: 3)" in r.stdout, "--help shows the default of --max-restarts", r)
+
+
+def case_help_config(args, tmp):
+    r = salrun(args, ["--help-config"])
+    check(r.returncode == 0, "--help-config exits 0", r)
+    for word in ("interval", "SAL_INTERVAL", "ckpt_dir", "SAL_CKPT_DIR", "policy"):
+        check(word in r.stdout, "--help-config lists %s" % word, r)
+
+
+def case_version(args, tmp):
+    r = salrun(args, ["--version"])
+    check(r.returncode == 0, "--version exits 0", r)
+    check(r.stdout.startswith("salrun (Salamander) "), "--version names salrun", r)
+    check(("ULFM: yes" if args.ulfm else "ULFM: no") in r.stdout, "--version tells ULFM support", r)
+    check(args.mpiexec in r.stdout, "--version shows the built-in mpiexec", r)
+    r = salrun(args, ["--version"], env=clean_env(SAL_MPIEXEC="/opt/x/bin/mpiexec"))
+    check("mpiexec: /opt/x/bin/mpiexec" in r.stdout, "--version shows SAL_MPIEXEC", r)
+
+
+def case_usage(args, tmp):
+    for cmd, msg in (([], "no program"),
+                     (["--interval"], "needs a value"),
+                     (["--max-restarts", "x", "/bin/true"], "--max-restarts"),
+                     (["--restart-delay", "-1", "/bin/true"], "--restart-delay"),
+                     (["-n", "0", "/bin/true"], "-n"),
+                     (["--quiet=1", "/bin/true"], "takes no value"),
+                     (["report"], "usage: salrun report EVENTLOG")):
+        r = salrun(args, cmd)
+        check(r.returncode == 2, "%s exits 2" % cmd, r)
+        check("salrun: error:" in r.stderr and msg in r.stderr, "%s says %r" % (cmd, msg), r)
+
+
+def case_dry_run(args, tmp):
+    ckpt = os.path.join(tmp, "ck")
+    env = clean_env(SAL_LOG_LEVEL="debug", OMPI_MCA_btl="tcp,self")
+    r, assigned, words = dry_run(args, ["-n", "3", "--job", "demo", "--ckpt-dir", ckpt,
+                                        "--interval", "5", "/bin/true", "a", "b c"], env=env)
+    check(r.returncode == 0, "--dry-run exits 0", r)
+    check(assigned.get("SAL_JOB") == "demo" and assigned.get("SAL_INTERVAL") == "5"
+          and assigned.get("SAL_CKPT_DIR") == ckpt, "flags become SAL_* variables", r)
+    check(assigned.get("PRTE_MCA_rmaps_default_mapping_policy") == ":oversubscribe",
+          "oversubscription is on by default", r)
+    check("OMPI_MCA_btl" not in assigned, "a user's OMPI_MCA_btl is kept", r)
+    check(words[:1] == [args.mpiexec], "the command starts with mpiexec", r)
+    check(("--with-ft" in words) == bool(args.ulfm), "--with-ft ulfm iff built with ULFM", r)
+    check(words[-3:] == ["/bin/true", "a", "b c"], "program and arguments come last", r)
+    check(exported(words) == ["SAL_CKPT_DIR", "SAL_INTERVAL", "SAL_JOB", "SAL_LOG_LEVEL"],
+          "every SAL_* variable is exported with -x, sorted", r)
+    i = words.index("-n") if "-n" in words else -1
+    check(i > 0 and words[i + 1] == "3", "-n 3 reaches mpiexec", r)
+    r, assigned, words = dry_run(args, ["--ckpt-dir", ckpt, "/bin/true"])
+    check(assigned.get("SAL_JOB") == "true", "the job name defaults to the program's name", r)
+    check(("OMPI_MCA_btl" in assigned) == bool(args.ulfm), "ULFM launches exclude the ofi BTL", r)
+
+
+def case_passthrough(args, tmp):
+    ckpt = os.path.join(tmp, "ck")
+    r, _, words = dry_run(args, ["--ckpt-dir", ckpt, "--report-bindings", "--map-by=core", "--mca",
+                                 "btl", "tcp,self", "-n", "2", "--", "/bin/true", "x"])
+    check(r.returncode == 0, "pass-through with -- exits 0", r)
+    tail = ["--report-bindings", "--map-by", "core", "--mca", "btl", "tcp,self", "/bin/true", "x"]
+    check(words[-len(tail):] == tail, "mpiexec options keep their values and order", r)
+    r, _, words = dry_run(args, ["--ckpt-dir", ckpt, "--report-bindings", "/bin/true", "x"])
+    check(words[-3:] == ["--report-bindings", "/bin/true", "x"],
+          "without --, the first word that is not an option is the program", r)
+    r = salrun(args, ["--dry-run", "--ckpt-dir", ckpt, "--mca", "btl", "tcp", "/bin/true"])
+    check(r.returncode == 127 and "`--`" in r.stderr,
+          "a separate option value without -- is taken for the program, with a hint", r)
+    r = salrun(args, ["-n", "1", "--ckpt-dir", ckpt, "--quiet", "--map-by=slot", "--", "/bin/true"])
+    check(r.returncode == 0, "mpiexec accepts the passed options (real launch)", r)
+
+
+def case_no_ulfm(args, tmp):
+    r, assigned, words = dry_run(args, ["--no-ulfm", "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 0 and "--with-ft" not in words and "OMPI_MCA_btl" not in assigned,
+          "--no-ulfm launches without --with-ft and without the BTL choice", r)
+
+
+def case_program_missing(args, tmp):
+    r = salrun(args, ["-n", "1", "--ckpt-dir", tmp, "--", "/nonexistent/prog"])
+    check(r.returncode == 127 and "/nonexistent/prog" in r.stderr, "missing program: 127, named", r)
+    r = salrun(args, ["--ckpt-dir", tmp, "no_such_program_xyz"])
+    check(r.returncode == 127 and "no_such_program_xyz" in r.stderr and "PATH" in r.stderr,
+          "program not in PATH: 127, named", r)
+    plain = os.path.join(tmp, "plain.txt")
+    with open(plain, "w") as f:
+        f.write("not a program\n")
+    r = salrun(args, ["--ckpt-dir", tmp, plain])
+    check(r.returncode == 127 and "not an executable" in r.stderr, "non-executable file: 127", r)
+
+
+def case_mpiexec_missing(args, tmp):
+    r = salrun(args, ["--mpiexec", "/nonexistent/mpiexec", "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 127 and "/nonexistent/mpiexec" in r.stderr and "mpiexec" in r.stderr,
+          "--mpiexec missing: 127, named", r)
+    r = salrun(args, ["--ckpt-dir", tmp, "/bin/true"], env=clean_env(SAL_MPIEXEC="/nonexistent/mpx"))
+    check(r.returncode == 127 and "/nonexistent/mpx" in r.stderr, "SAL_MPIEXEC missing: 127", r)
+    r, _, words = dry_run(args, ["--ckpt-dir", tmp, "/bin/true"],
+                          env=clean_env(SAL_MPIEXEC=args.mpiexec))
+    check(r.returncode == 0 and "SAL_MPIEXEC" not in exported(words),
+          "SAL_MPIEXEC is salrun's, not a configuration key, and not exported", r)
+
+
+def case_bad_interval(args, tmp):
+    r = salrun(args, ["--interval", "bogus", "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 2 and "interval" in r.stderr and "bogus" in r.stderr,
+          "--interval bogus: exit 2 naming key and value", r)
+    r = salrun(args, ["--ckpt-dir", tmp, "/bin/true"], env=clean_env(SAL_INTERVAL="-3"))
+    check(r.returncode == 2 and "SAL_INTERVAL" in r.stderr and "-3" in r.stderr,
+          "SAL_INTERVAL=-3: exit 2 naming the variable and value", r)
+
+
+def case_unwritable_ckpt_dir(args, tmp):
+    plain = os.path.join(tmp, "file")
+    with open(plain, "w") as f:
+        f.write("x\n")
+    bad = os.path.join(plain, "sub")
+    r = salrun(args, ["--ckpt-dir", bad, "/bin/true"])
+    check(r.returncode == 2 and "ckpt_dir" in r.stderr and bad in r.stderr,
+          "a checkpoint directory under a regular file: exit 2 naming key and path", r)
+
+
+def case_bad_config_file(args, tmp):
+    ini = os.path.join(tmp, "bad.ini")
+    with open(ini, "w") as f:
+        f.write("interval = 5\nbogus_key = 1\n")
+    r = salrun(args, ["--config", ini, "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 2 and "bad.ini:2" in r.stderr and "bogus_key" in r.stderr,
+          "unknown key in --config: exit 2 naming file, line and key", r)
+    r = salrun(args, ["--config", os.path.join(tmp, "none.ini"), "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 2 and "none.ini" in r.stderr, "missing --config file: exit 2, named", r)
+
+
+def case_bad_inject(args, tmp):
+    for spec in ("garbage", "rank=x", "rank=1,point=nowhere"):
+        r = salrun(args, ["--inject", spec, "--ckpt-dir", tmp, "/bin/true"])
+        check(r.returncode == 2 and "inject" in r.stderr, "--inject %r: exit 2" % spec, r)
+
+
+def flaky_run(args, tmp, mode, extra):
+    marker = os.path.join(tmp, "marker")
+    return salrun(args, extra + ["--ckpt-dir", tmp, "--restart-delay", "0.1", "--",
+                                 args.flaky, mode, marker])
+
+
+def case_relaunch(args, tmp):
+    r = flaky_run(args, tmp, "exit", ["-n", "2"])
+    check(r.returncode == 0, "the job finishes after a relaunch: exit 0", r)
+    check(len(re.findall(r"relaunching in 0\.1 s \(restart 1 of 3\)", r.stderr)) == 1,
+          "one relaunch line", r)
+    check("mpiexec exited with status 1" in r.stderr, "the relaunch line gives the cause", r)
+    check(re.search(r"job 'salrun_flaky' finished: .*1 restart, ", r.stderr), "summary line", r)
+
+
+def case_max_restarts_zero(args, tmp):
+    r = flaky_run(args, tmp, "exit", ["-n", "2", "--max-restarts", "0"])
+    check(r.returncode == 1, "--max-restarts 0: the first failure is final, exit 1", r)
+    check("relaunching" not in r.stderr and "no restart left" in r.stderr, "no relaunch", r)
+    check(re.search(r"job 'salrun_flaky' failed: .*0 restarts", r.stderr), "summary line", r)
+
+
+def case_killed_without_finish(args, tmp):
+    r = flaky_run(args, tmp, "fakejob", ["-n", "1", "--log-dir", tmp, "--job", "fake"])
+    check(r.returncode == 0, "a job killed on its first run finishes after a relaunch", r)
+    check(r.stderr.count("checkpoint 1 committed at step 10 (1.0 MB, 0.010 s, 100.0 MB/s)") == 2,
+          "a progress line per committed checkpoint", r)
+    if args.ulfm:
+        check("mpiexec exited with status 0 but the job did not finish" in r.stderr,
+              "under ULFM a killed job is recognised by its missing finish event", r)
+    check("job restarted on 1 rank" in r.stderr,
+          "the relaunch restarts from the checkpoint", r)
+    check("job finished after 20 steps" in r.stderr, "finish line", r)
+    check(re.search(r"job 'fake' finished: 20 steps, 2 checkpoints, 0 failures, 0 recoveries, "
+                    r"1 restart, ", r.stderr), "summary line", r)
+
+
+def case_json_progress(args, tmp):
+    r = flaky_run(args, tmp, "fakejob", ["-n", "1", "--log-dir", tmp, "--job", "fake", "--json"])
+    check(r.returncode == 0, "--json run exits 0", r)
+    kinds = []
+    for line in r.stderr.splitlines():
+        if line.startswith("{"):
+            try:
+                kinds.append(json.loads(line)["salrun"])
+            except (ValueError, KeyError) as e:
+                check(False, "progress line is JSON with a salrun member: %r (%s)" % (line, e))
+        else:
+            check(not line.startswith("salrun: ") or line.startswith("salrun: warning"),
+                  "no text progress line with --json: %r" % line)
+    for kind in ("launch", "start", "checkpoint", "relaunch", "finish", "summary"):
+        check(kind in kinds, "a %s line in JSON" % kind, r)
+    summary = [json.loads(l) for l in r.stderr.splitlines() if '"salrun":"summary"' in l]
+    check(summary and summary[-1]["exit"] == 0 and summary[-1]["restarts"] == 1,
+          "the JSON summary has the exit status and restart count", r)
+
+
+def case_progress_lines(args, tmp):
+    log = os.path.join(args.data, "heat.events.jsonl")
+    r = salrun(args, ["-n", "1", "--job", "heat", "--ckpt-dir", tmp, "--log-dir", tmp, "--",
+                      args.flaky, "replay", log])
+    check(r.returncode == 0, "the replayed job finishes", r)
+    with open(os.path.join(args.data, "heat.progress.txt")) as f:
+        want = f.read().splitlines()
+    got = [l for l in r.stderr.splitlines() if l.startswith("salrun: ")][1:-1]
+    check(got == want, "one progress line per notable event:\n--- got\n%s\n--- want\n%s"
+          % ("\n".join(got), "\n".join(want)))
+
+
+def processes_with(text):
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def case_signal_stops(args, tmp):
+    cmd = [args.salrun, "-n", "1", "--ckpt-dir", tmp, "--", args.flaky, "sleep", "20", tmp]
+    print("+ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=clean_env())
+    deadline = time.time() + 10
+    while time.time() < deadline and not [q for q in processes_with(tmp) if q != p.pid]:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    try:
+        out, err = p.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
+    check(p.returncode == 128 + signal.SIGTERM, "SIGTERM stops salrun with status 143", r)
+    check("stopped by signal 15" in err and "relaunching" not in err, "no relaunch after SIGTERM", r)
+    deadline = time.time() + 5
+    while time.time() < deadline and processes_with(tmp):
+        time.sleep(0.1)
+    check(not processes_with(tmp), "the job's processes are gone after SIGTERM")
+
+
+def case_report(args, tmp):
+    with open(os.path.join(args.data, "heat.report.txt")) as f:
+        want = f.read()
+    r = salrun(args, ["report", "heat.events.jsonl"], cwd=args.data)
+    check(r.returncode == 0, "report exits 0", r)
+    check(r.stdout == want, "report prints the expected table:\n--- got\n%s--- want\n%s"
+          % (r.stdout, want))
+    with open(os.path.join(args.data, "heat.events.jsonl")) as f:
+        log = f.read()
+    cut = os.path.join(tmp, "cut.events.jsonl")
+    with open(cut, "w") as f:
+        f.write(log + '{"ts":1,"event":"ckpt_be')
+    r = salrun(args, ["report", cut])
+    check(r.returncode == 0 and "cut short" in r.stderr, "a last line cut short is skipped", r)
+
+
+def case_report_missing(args, tmp):
+    path = os.path.join(tmp, "none.events.jsonl")
+    r = salrun(args, ["report", path])
+    check(r.returncode == 1 and path in r.stderr and "No such file" in r.stderr,
+          "report of a missing file: exit 1 naming it", r)
+    empty = os.path.join(tmp, "empty.events.jsonl")
+    open(empty, "w").close()
+    r = salrun(args, ["report", empty])
+    check(r.returncode == 1 and "no events" in r.stderr, "report of an empty file: exit 1", r)
+
+
+def case_report_not_jsonl(args, tmp):
+    r = salrun(args, ["report", "not_jsonl.txt"], cwd=args.data)
+    check(r.returncode == 1 and "not_jsonl.txt:2:" in r.stderr, "report names file and line", r)
+    noev = os.path.join(tmp, "noevent.jsonl")
+    with open(noev, "w") as f:
+        f.write('{"ts":1}\n')
+    r = salrun(args, ["report", noev])
+    check(r.returncode == 1 and "noevent.jsonl:1:" in r.stderr and '"event"' in r.stderr,
+          "a line without an event member is an error", r)
+
+
+CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--salrun", required=True)
+    p.add_argument("--flaky", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--mpiexec", required=True)
+    p.add_argument("--ulfm", type=int, required=True)
+    p.add_argument("case", choices=sorted(CASES))
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sal-salrun-") as tmp:
+        CASES[args.case](args, tmp)
+    for f in FAILURES:
+        print("FAIL: " + f, file=sys.stderr)
+    if not FAILURES:
+        print("PASS: " + args.case)
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
