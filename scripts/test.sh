@@ -38,6 +38,6 @@ if [ "${SAL_TEST_ASAN:-1}" != 0 ]; then
     echo "test: stage 2: AddressSanitizer + UBSan build in $REPO/build-asan, unit tests"
     sal_configure_build "$REPO/build-asan" -DSAL_SANITIZE=ON -DSAL_BUILD_EXAMPLES=OFF \
         -DSAL_BUILD_BENCH=OFF
-    ASAN_OPTIONS=detect_leaks=1 run_ctest "$REPO/build-asan" -L unit
+    ASAN_OPTIONS=detect_leaks=1 run_ctest "$REPO/build-asan" -L '^(unit|salrun)$'
 fi
 echo "test: all tests passed"

@@ -695,26 +695,26 @@ static int check_shape(hid_t dset, const char *where, const struct stored *want)
     int64_t got[SAL_MAX_DIMS], exp[SAL_MAX_DIMS];
     char a[160], b[160];
     hid_t space = H5Dget_space(dset);
-    int nd = space < 0 ? -1 : H5Sget_simple_extent_ndims(space), same = nd == want->ndims;
+    int nd = space < 0 ? -1 : H5Sget_simple_extent_ndims(space), same;
 
-    if (same && H5Sget_simple_extent_dims(space, dims, NULL) < 0)
-        same = 0;
-    for (int d = 0; same && d < nd; d++)
-        same = dims[d] == want->count[d];
+    if (nd < 0 || nd > SAL_MAX_DIMS || H5Sget_simple_extent_dims(space, dims, NULL) != nd)
+        nd = -1;
     if (space >= 0)
         H5Sclose(space);
+    same = nd == want->ndims;
+    for (int d = 0; d < nd; d++) {
+        got[d] = (int64_t)dims[d];
+        same = same && dims[d] == want->count[d];
+    }
     if (same)
         return SAL_OK;
-    for (int d = 0; d < want->ndims; d++) {
-        got[d] = d < nd && nd <= SAL_MAX_DIMS ? (int64_t)dims[d] : -1;
+    for (int d = 0; d < want->ndims; d++)
         exp[d] = (int64_t)want->count[d];
-    }
-    format_dims(a, sizeof(a), nd > 0 && nd <= SAL_MAX_DIMS ? nd : 0, got);
+    format_dims(a, sizeof(a), nd > 0 ? nd : 0, got);
     format_dims(b, sizeof(b), want->ndims, exp);
     return sal_error(SAL_ERR_CORRUPT,
-                     "%s: block shape [%s] (%d dims) differs from the protected "
-                     "block [%s]",
-                     where, a, nd, b);
+                     "%s: block shape [%s] (%d dims) differs from the protected block [%s]", where,
+                     a, nd, b);
 }
 
 static int check_vector(hid_t dset, const char *where, const char *name, const int64_t *want, int n)

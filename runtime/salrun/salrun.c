@@ -89,7 +89,6 @@ static int check_config(job_t *j, sal_config_t cfg)
     const sal_settings_t *set;
     sal_inject_t *plan = NULL;
     char dir[PATH_MAX];
-
     int rc;
 
     if (sal_config_load_env(cfg) != SAL_OK)
@@ -283,6 +282,16 @@ static int outcome(job_t *j, int status)
         salrun_stats_attempt_finished(&j->st) != 0) {
         summary(j, "finished", SALRUN_EXIT_OK);
         return SALRUN_EXIT_OK;
+    }
+    /* The ranks finished and marked the job finished: a relaunch would start it again from step 0.
+     */
+    if (salrun_stats_attempt_finished(&j->st) == 1) {
+        salrun_say(&j->out, "failed", json,
+                   "the job finished its steps but %s; not relaunched (a relaunch would start the "
+                   "finished job again)",
+                   why);
+        summary(j, "failed", SALRUN_EXIT_FAILED);
+        return SALRUN_EXIT_FAILED;
     }
     if (j->restarts >= j->o->max_restarts) {
         salrun_say(&j->out, "failed", json, "job failed: %s; no restart left (--max-restarts %ld)",

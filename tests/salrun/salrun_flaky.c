@@ -46,7 +46,7 @@ static void event(FILE *log, const char *type, const char *fields)
     fflush(log);
 }
 
-static int fakejob(const char *marker)
+static int fakejob(const char *marker, int fail_after_finish)
 {
     const char *dir = getenv("SAL_LOG_DIR"), *job = getenv("SAL_JOB");
     char path[4096];
@@ -68,11 +68,11 @@ static int fakejob(const char *marker)
                 : "\"nranks\":1,\"restart\":true,\"replacement\":false");
     event(log, "ckpt_commit",
           "\"id\":1,\"step\":10,\"bytes\":1000000,\"seconds\":0.01,\"level\":\"L1\"");
-    if (first)
+    if (first && !fail_after_finish)
         raise(SIGKILL);
     event(log, "finish", "\"steps\":20,\"repairs\":0,\"status\":\"ok\"");
     fclose(log);
-    return 0;
+    return fail_after_finish ? 3 : 0;
 }
 
 static int replay(const char *from)
@@ -109,7 +109,9 @@ int main(int argc, char **argv)
         return first < 0 ? 2 : first;
     }
     if (argc == 3 && strcmp(argv[1], "fakejob") == 0)
-        return fakejob(argv[2]);
+        return fakejob(argv[2], 0);
+    if (argc == 3 && strcmp(argv[1], "finishfail") == 0)
+        return fakejob(argv[2], 1);
     if (argc == 3 && strcmp(argv[1], "replay") == 0)
         return replay(argv[2]);
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "sleep") == 0) {
@@ -118,7 +120,7 @@ int main(int argc, char **argv)
         nanosleep(&ts, NULL);
         return 0;
     }
-    fprintf(stderr,
-            "usage: salrun_flaky exit|fakejob MARKER | replay EVENTLOG | sleep SECONDS [TAG]\n");
+    fprintf(stderr, "usage: salrun_flaky exit|fakejob|finishfail MARKER | replay EVENTLOG | sleep "
+                    "SECONDS [TAG]\n");
     return 2;
 }

@@ -249,6 +249,13 @@ def case_killed_without_finish(args, tmp):
                     r"1 restart, ", r.stderr), "summary line", r)
 
 
+def case_finished_then_failed(args, tmp):
+    r = flaky_run(args, tmp, "finishfail", ["-n", "1", "--log-dir", tmp, "--job", "fake"])
+    check(r.returncode == 1, "a job that finished but exits non-zero: exit 1", r)
+    check("relaunching" not in r.stderr and "not relaunched" in r.stderr
+          and "mpiexec exited with status 3" in r.stderr, "no relaunch of a finished job", r)
+
+
 def case_json_progress(args, tmp):
     r = flaky_run(args, tmp, "fakejob", ["-n", "1", "--log-dir", tmp, "--job", "fake", "--json"])
     check(r.returncode == 0, "--json run exits 0", r)

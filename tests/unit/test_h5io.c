@@ -300,6 +300,12 @@ static void test_region_mismatch(void)
     CU_ASSERT_EQUAL(read_with(path, 0, &x), SAL_ERR_CORRUPT);
     ASSERT_ERR_HAS("block shape [4x10]");
     x = r[0];
+    x.ndims = 3;
+    x.gdims[2] = 1;
+    x.count[2] = 1;
+    CU_ASSERT_EQUAL(read_with(path, 0, &x), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS("block shape [4x10] (2 dims) differs from the protected block [4x10x1]");
+    x = r[0];
     x.offset[0] = 3;
     CU_ASSERT_EQUAL(read_with(path, 0, &x), SAL_ERR_CORRUPT);
     ASSERT_ERR_HAS("offset is [4x0]");
