@@ -48,11 +48,13 @@ echo "reference: $ref"
 echo "failures:  $got"
 echo
 python3 - "$WORK/inject/log/inject.events.jsonl" <<'PY'
-"""Prints one line per recovery: the failed ranks and the seconds spent in each phase."""
+"""Prints one line per recovery: the failed ranks and the seconds spent in each phase. detect is the
+time from the injected kill (the inject event) to the first survivor noticing it (the failure
+event's "detected" time)."""
 import json
 import sys
 
-PHASES = ("revoke", "shrink", "spawn", "restore")
+PHASES = ("detect", "revoke", "shrink", "spawn", "restore")
 
 events = []
 with open(sys.argv[1]) as f:
@@ -60,20 +62,24 @@ with open(sys.argv[1]) as f:
         if line.strip():
             events.append(json.loads(line))
 
-n, ranks, seconds = 0, set(), {}
-for e in events:
+n, ranks, seconds, killed_at = 0, set(), {}, None
+for e in sorted(events, key=lambda e: e["ts"]):
     kind = e.get("event")
-    if kind == "failure":
+    if kind == "inject" and killed_at is None:
+        killed_at = float(e["ts"])
+    elif kind == "failure":
         ranks.update(e.get("ranks", []))
+        if killed_at is not None and "detected" in e:
+            seconds["detect"] = float(e["detected"]) - killed_at
     elif kind in PHASES:
         seconds[kind] = seconds.get(kind, 0.0) + float(e.get("seconds", 0.0))
     elif kind == "resume":
         n += 1
         phases = ", ".join("%s %.3f s" % (p, seconds[p]) for p in PHASES if p in seconds)
         failed = ",".join(str(r) for r in sorted(ranks)) or "?"
-        print("recovery %d: rank %s lost; %s; total %.3f s; resumed at step %s"
+        print("recovery %d: rank %s lost; %s; total %.3f s from detection; resumed at step %s"
               % (n, failed, phases, float(e.get("total_seconds", 0.0)), e.get("step", "?")))
-        ranks, seconds = set(), {}
+        ranks, seconds, killed_at = set(), {}, None
 if n == 0:
     print("no recovery recorded in " + sys.argv[1])
 PY

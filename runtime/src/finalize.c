@@ -20,6 +20,7 @@
 #include "agree.h"
 #include "ckpt_impl.h"
 #include "events.h"
+#include "hostmap.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -106,11 +107,7 @@ static void release_state(void)
         MPI_Errhandler_free(&sal_rt.errh);
     sal_ckpt_destroy(&sal_rt.ck);
     sal_inject_free(&sal_rt.inject);
-    for (int i = 0; i < sal_rt.nhosts; i++)
-        free(sal_rt.hosts[i]);
-    free(sal_rt.hosts);
-    sal_rt.hosts = NULL;
-    sal_rt.nhosts = 0;
+    sal_hostmap_free();
     for (int i = 0; sal_rt.args && sal_rt.args[i]; i++)
         free(sal_rt.args[i]);
     free(sal_rt.args);

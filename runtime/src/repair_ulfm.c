@@ -16,6 +16,7 @@
 
 #include "ckpt_impl.h"
 #include "events.h"
+#include "hostmap.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -25,6 +26,7 @@ typedef struct repair {
     MPI_Comm shrunk, inter, merged, fixed;
     int *failed;  /* ranks of the old communicator that failed */
     int nfailed;
+    char **to_host, **to_cpuset; /* leader: placement of each failed rank's replacement */
     int leader;   /* rank 0 of the shrunk communicator */
     double t_revoke, t_shrink, t_spawn;
 } repair_t;
@@ -62,6 +64,13 @@ static void release(repair_t *r, int revoke)
     free_comm(&r->merged, revoke);
     free_comm(&r->inter, revoke);
     free_comm(&r->shrunk, 0);
+    for (int i = 0; i < r->nfailed; i++) {
+        free(r->to_host ? r->to_host[i] : NULL);
+        free(r->to_cpuset ? r->to_cpuset[i] : NULL);
+    }
+    free(r->to_host);
+    free(r->to_cpuset);
+    r->to_host = r->to_cpuset = NULL;
     free(r->failed);
     r->failed = NULL;
 }
@@ -99,7 +108,7 @@ static void report_failure(const repair_t *r)
     size_t lr = 0, lh = 0;
 
     for (int i = 0; i < r->nfailed && lr < sizeof(ranks) - 16 && lh < sizeof(hosts) - 300; i++) {
-        const char *h = r->failed[i] < sal_rt.nhosts ? sal_rt.hosts[r->failed[i]] : "?";
+        const char *h = sal_hostmap_host(r->failed[i]);
         lr += (size_t)snprintf(ranks + lr, sizeof(ranks) - lr, "%s%d", i ? "," : "", r->failed[i]);
         lh += (size_t)snprintf(hosts + lh, sizeof(hosts) - lh, "%s\"%s\"", i ? "," : "",
                                sal_json_escape(esc, sizeof(esc), h));
@@ -107,6 +116,32 @@ static void report_failure(const repair_t *r)
     sal_event("failure", "\"ranks\":[%s],\"hosts\":[%s],\"detector\":\"ulfm\",\"detected\":%.6f",
               ranks, hosts, sal_rt.t_detect);
     SAL_LOG_W("rank(s) %s failed; repairing with policy %s", ranks, sal_rt.set->policy);
+}
+
+/* Leader: a host and a cpuset for each replacement (docs/placement.md). When no placement can be
+ * computed the replacement goes where the lost rank ran, unbound. */
+static int place(repair_t *r)
+{
+    int rc;
+
+    r->to_host = calloc((size_t)r->nfailed, sizeof(char *));
+    r->to_cpuset = calloc((size_t)r->nfailed, sizeof(char *));
+    if (!r->to_host || !r->to_cpuset)
+        return sal_error(SAL_ERR_NOMEM, "placement of %d replacement(s)", r->nfailed);
+    rc = sal_hostmap_place(r->failed, r->nfailed, r->to_host, r->to_cpuset);
+    if (rc == SAL_OK)
+        return SAL_OK;
+    SAL_LOG_W("no placement (%s); replacements go to the hosts of the lost ranks, unbound",
+              sal_last_error());
+    for (int i = 0; i < r->nfailed; i++) {
+        free(r->to_host[i]);
+        free(r->to_cpuset[i]);
+        r->to_host[i] = strdup(sal_hostmap_host(r->failed[i]));
+        r->to_cpuset[i] = strdup("");
+        if (!r->to_host[i] || !r->to_cpuset[i])
+            return sal_error(SAL_ERR_NOMEM, "placement of %d replacement(s)", r->nfailed);
+    }
+    return SAL_OK;
 }
 
 /* Spawns one process per failed rank on the failed rank's host. */
@@ -128,8 +163,8 @@ static int spawn(repair_t *r)
         argvs[i] = sal_rt.args;
         maxprocs[i] = 1;
         MPI_Info_create(&infos[i]);
-        if (r->failed[i] < sal_rt.nhosts)
-            MPI_Info_set(infos[i], "host", sal_rt.hosts[r->failed[i]]);
+        if (r->to_host && r->to_host[i])
+            MPI_Info_set(infos[i], "host", r->to_host[i]);
     }
     mrc = MPI_Comm_spawn_multiple(r->nfailed, cmds, argvs, maxprocs, infos, 0, r->shrunk, &r->inter,
                                   errcodes);
@@ -152,7 +187,7 @@ static int send_state(const repair_t *r)
 {
     for (int i = 0; i < r->nfailed; i++) {
         char *buf = NULL;
-        int len = 0, rc = sal_rt_pack_state(r->failed[i], &buf, &len);
+        int len = 0, rc = sal_rt_pack_state(r->failed[i], r->to_cpuset[i], &buf, &len);
         if (rc != SAL_OK)
             return rc;
         if (MPI_Send(&len, 1, MPI_INT, i, SAL_TAG_STATE, r->inter) != MPI_SUCCESS ||
@@ -219,8 +254,12 @@ static int attempt(MPI_Comm old, repair_t *r)
         r->shrunk = MPI_COMM_NULL;
         return SAL_OK;
     }
-    if (r->leader)
+    if (r->leader) {
         report_failure(r);
+        rc = place(r);
+        if (rc != SAL_OK)
+            return rc;
+    }
     t0 = sal_wall_now();
     rc = spawn(r);
     if (rc != SAL_OK)
@@ -258,7 +297,8 @@ int sal_rt_repair(void)
         return sal_error(SAL_ERR_UNSUPPORTED, "policy=%s is not available in this version; use "
                          "policy=respawn", sal_rt.set->policy);
     for (int a = 0; a < attempts; a++) {
-        repair_t r = {MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL, NULL, 0, 0, 0, 0, 0};
+        repair_t r = {.shrunk = MPI_COMM_NULL, .inter = MPI_COMM_NULL, .merged = MPI_COMM_NULL,
+                      .fixed = MPI_COMM_NULL};
         rc = attempt(sal_rt.world, &r);
         if (rc == SAL_OK) {
             MPI_Comm fixed = r.fixed;
@@ -267,7 +307,7 @@ int sal_rt_repair(void)
                 report_phases(&r);
             release(&r, 0);
             install(fixed);
-            return SAL_OK;
+            return sal_hostmap_exchange(fixed);
         }
         SAL_LOG_W("repair attempt %d/%d failed: %s", a + 1, attempts, sal_last_error());
         release(&r, 1);

@@ -14,6 +14,7 @@
 #include "ckpt_internal.h"
 #include "events.h"
 #include "fsutil.h"
+#include "hostmap.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -68,51 +69,27 @@ int sal_rt_set_errhandler(MPI_Comm comm)
     return SAL_OK;
 }
 
-/* ---- state shipped to a replacement: "rank R\nrepairs K\nhosts N\n<N host lines><config lines>" ---- */
+/* ---- state shipped to a replacement: "rank R\nrepairs K\nbind CPUSET\n<config lines>" ---- */
 
-int sal_rt_pack_state(int oldrank, char **buf, int *len)
+int sal_rt_pack_state(int oldrank, const char *cpuset, char **buf, int *len)
 {
     char *cfgtext = NULL, *out;
-    size_t need, used;
-    int rc = sal_config_serialize(sal_rt.cfg, &cfgtext);
+    size_t need;
+    int rc = sal_config_serialize(sal_rt.cfg, &cfgtext), used;
 
     if (rc != SAL_OK)
         return rc;
-    need = strlen(cfgtext) + 64;
-    for (int i = 0; i < sal_rt.nhosts; i++)
-        need += strlen(sal_rt.hosts[i]) + 1;
+    need = strlen(cfgtext) + strlen(cpuset ? cpuset : "") + 64;
     out = malloc(need);
     if (!out) {
         free(cfgtext);
         return sal_error(SAL_ERR_NOMEM, "replacement state");
     }
-    used = (size_t)snprintf(out, need, "rank %d\nrepairs %d\nhosts %d\n", oldrank, sal_rt.repairs,
-                            sal_rt.nhosts);
-    for (int i = 0; i < sal_rt.nhosts; i++)
-        used += (size_t)snprintf(out + used, need - used, "%s\n", sal_rt.hosts[i]);
-    used += (size_t)snprintf(out + used, need - used, "%s", cfgtext);
+    used = snprintf(out, need, "rank %d\nrepairs %d\nbind %s\n%s", oldrank, sal_rt.repairs,
+                    cpuset ? cpuset : "", cfgtext);
     free(cfgtext);
     *buf = out;
-    *len = (int)used + 1;
-    return SAL_OK;
-}
-
-static void free_hosts(void)
-{
-    for (int i = 0; i < sal_rt.nhosts; i++)
-        free(sal_rt.hosts[i]);
-    free(sal_rt.hosts);
-    sal_rt.hosts = NULL;
-    sal_rt.nhosts = 0;
-}
-
-static int alloc_hosts(int n)
-{
-    free_hosts();
-    sal_rt.hosts = calloc((size_t)n, sizeof(char *));
-    if (!sal_rt.hosts)
-        return sal_error(SAL_ERR_NOMEM, "host table");
-    sal_rt.nhosts = n;
+    *len = used + 1;
     return SAL_OK;
 }
 
@@ -136,7 +113,7 @@ static char *next_line(char **p)
 int sal_rt_unpack_state(const char *buf, int len, int *oldrank)
 {
     char *copy, *p, *line;
-    int n = -1, rc = SAL_OK;
+    int rc = SAL_OK;
 
     if (len < 1 || buf[len - 1] != '\0')
         return sal_error(SAL_ERR_CORRUPT, "malformed state from the repair leader");
@@ -151,16 +128,10 @@ int sal_rt_unpack_state(const char *buf, int len, int *oldrank)
     if (rc == SAL_OK && (!line || sscanf(line, "repairs %d", &sal_rt.repairs) != 1))
         rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the repair count");
     line = rc == SAL_OK ? next_line(&p) : NULL;
-    if (rc == SAL_OK && (!line || sscanf(line, "hosts %d", &n) != 1 || n < 1 || n > (1 << 20)))
-        rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the host table");
+    if (rc == SAL_OK && (!line || strncmp(line, "bind ", 5) != 0))
+        rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the cpuset");
     if (rc == SAL_OK)
-        rc = alloc_hosts(n);
-    for (int i = 0; rc == SAL_OK && i < n; i++) {
-        line = next_line(&p);
-        sal_rt.hosts[i] = strdup(line ? line : "?");
-        if (!sal_rt.hosts[i])
-            rc = sal_error(SAL_ERR_NOMEM, "host table");
-    }
+        sal_hostmap_bind(line + 5);
     if (rc == SAL_OK)
         rc = sal_config_deserialize(sal_rt.cfg, p);
     free(copy);
@@ -168,30 +139,6 @@ int sal_rt_unpack_state(const char *buf, int len, int *oldrank)
 }
 
 /* ---- sal_init ---- */
-
-static int gather_hosts(void)
-{
-    char *all = malloc((size_t)sal_rt.size * SAL_HOST_MAX);
-    int rc = alloc_hosts(sal_rt.size);
-
-    if (!all || rc != SAL_OK) {
-        free(all);
-        return sal_error(SAL_ERR_NOMEM, "host table");
-    }
-    if (MPI_Allgather(sal_rt.host, SAL_HOST_MAX, MPI_CHAR, all, SAL_HOST_MAX, MPI_CHAR,
-                      sal_rt.world) != MPI_SUCCESS) {
-        free(all);
-        return sal_error(SAL_ERR_MPI, "exchanging host names failed");
-    }
-    for (int i = 0; i < sal_rt.size && rc == SAL_OK; i++) {
-        all[(size_t)i * SAL_HOST_MAX + SAL_HOST_MAX - 1] = '\0';
-        sal_rt.hosts[i] = strdup(all + (size_t)i * SAL_HOST_MAX);
-        if (!sal_rt.hosts[i])
-            rc = sal_error(SAL_ERR_NOMEM, "host table");
-    }
-    free(all);
-    return rc;
-}
 
 /* Program path and arguments, spawned again to replace a failed rank. */
 static int save_command(int *argc, char ***argv)
@@ -322,8 +269,10 @@ static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
         rc = apply_config();
     if (rc == SAL_OK)
         rc = sal_rt_set_errhandler(sal_rt.world);
-    if (rc == SAL_OK && !sal_rt.is_replacement)
-        rc = gather_hosts();
+    if (rc == SAL_OK)
+        rc = sal_hostmap_init();
+    if (rc == SAL_OK)
+        rc = sal_hostmap_exchange(sal_rt.world);
     if (rc == SAL_OK)
         rc = setup_ckpt();
     return rc;

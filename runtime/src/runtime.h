@@ -25,8 +25,6 @@ typedef struct sal_runtime {
     const sal_settings_t *set;
     char job[SAL_NAME_MAX];
     char host[SAL_HOST_MAX];   /* MPI_Get_processor_name of this process (where replacements go) */
-    char **hosts;              /* hosts[r]: host of rank r of world, for every rank */
-    int nhosts;
     char exe[4096];            /* absolute path of the program, spawned as replacement */
     char **args;               /* argv[1..], NULL-terminated, for replacements */
     MPI_Comm world;            /* the resilient communicator; replaced by every repair */
@@ -55,8 +53,9 @@ int sal_rt_set_errhandler(MPI_Comm comm);
 /* Refreshes rank/size and the identity stamped on log lines and events. */
 void sal_rt_identity(void);
 
-/* Exchanges everything a replacement needs to join (old rank, configuration, host table). */
-int sal_rt_pack_state(int oldrank, char **buf, int *len);
+/* What a replacement needs to join: its old rank, the cpuset to bind to (may be NULL), the
+ * configuration. [OUT] *buf (caller frees), *len including the terminating NUL. */
+int sal_rt_pack_state(int oldrank, const char *cpuset, char **buf, int *len);
 int sal_rt_unpack_state(const char *buf, int len, int *oldrank);
 
 /* ---- repair_ulfm.c / repair_none.c ---- */

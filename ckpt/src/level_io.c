@@ -1,0 +1,104 @@
+/* Whole-file helpers of the redundancy levels: reading a file into memory and durable copies. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <salamander/sal_error.h>
+
+#include "fsutil.h"
+#include "levels.h"
+#include "log.h"
+
+enum { COPY_BUF = 4 << 20 };
+
+int sal_slurp(const char *path, char **data, size_t *len)
+{
+    return sal_read_file(path, (size_t)1 << 40, data, len);
+}
+
+/* Writes all of buf to fd. */
+static int write_all(int fd, const char *buf, size_t len, const char *path)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return sal_error(SAL_ERR_IO, "write %s: %s", path, strerror(errno));
+        buf += w;
+        len -= (size_t)w;
+    }
+    return SAL_OK;
+}
+
+static int copy_fd(int in, int out, const char *src, const char *tmp, int64_t *bytes)
+{
+    char *buf = malloc(COPY_BUF);
+    int rc = SAL_OK;
+
+    if (!buf)
+        return sal_error(SAL_ERR_NOMEM, "copy buffer");
+    *bytes = 0;
+    for (;;) {
+        ssize_t n = read(in, buf, COPY_BUF);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = sal_error(SAL_ERR_IO, "read %s: %s", src, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        rc = write_all(out, buf, (size_t)n, tmp);
+        if (rc != SAL_OK)
+            break;
+        *bytes += n;
+    }
+    free(buf);
+    if (rc == SAL_OK && fsync(out) != 0)
+        rc = sal_error(SAL_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
+    return rc;
+}
+
+int sal_copy_file(const char *src, const char *dst, int64_t *bytes)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX], *slash;
+    int in, out, rc;
+
+    rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
+    if (rc == SAL_OK)
+        rc = sal_path_join(dir, sizeof(dir), "%s", dst);
+    if (rc != SAL_OK)
+        return rc;
+    in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return sal_error(SAL_ERR_IO, "open %s: %s", src, strerror(errno));
+    out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0) {
+        rc = sal_error(SAL_ERR_IO, "create %s: %s", tmp, strerror(errno));
+        goto out_close_in;
+    }
+    rc = copy_fd(in, out, src, tmp, bytes);
+    if (fchmod(out, 0600) != 0 && rc == SAL_OK)
+        rc = sal_error(SAL_ERR_IO, "chmod %s: %s", tmp, strerror(errno));
+    close(out);
+    if (rc == SAL_OK && rename(tmp, dst) != 0)
+        rc = sal_error(SAL_ERR_IO, "rename %s to %s: %s", tmp, dst, strerror(errno));
+    if (rc != SAL_OK) {
+        unlink(tmp);
+        goto out_close_in;
+    }
+    slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rc = sal_fsync_dir(dir);
+    }
+out_close_in:
+    close(in);
+    return rc;
+}

@@ -1,0 +1,201 @@
+/* L2: partner copies. At commit every rank sends its file to its partner over MPI; at restore a
+ * rank that lost its file receives it back from the partner. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <salamander/sal_error.h>
+
+#include "agree.h"
+#include "fsutil.h"
+#include "levels.h"
+#include "log.h"
+
+enum { TAG_LEN = 7301, TAG_DATA = 7302 };
+#define PIECE ((int64_t)1 << 30) /* largest single message */
+
+static int npieces(int64_t len)
+{
+    return len <= 0 ? 0 : (int)((len + PIECE - 1) / PIECE);
+}
+
+/* Posts the messages of a buffer of len bytes to/from peer into req (npieces(len) requests). */
+static int post_data(int send, void *buf, int64_t len, int peer, MPI_Comm comm, MPI_Request *req)
+{
+    int k = 0;
+
+    for (int64_t off = 0; off < len; off += PIECE, k++) {
+        int n = (int)(len - off < PIECE ? len - off : PIECE);
+        int rc = send ? MPI_Isend((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k])
+                      : MPI_Irecv((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k]);
+        if (rc != MPI_SUCCESS)
+            return sal_mpi_status(rc);
+    }
+    return SAL_OK;
+}
+
+/* Point-to-point transfer: this rank sends (data, len) to dst (-1: none) and receives one buffer
+ * from each of nsrc sources. [OUT] lens[i] (-1 when the source had nothing), bufs[i] (caller
+ * frees). */
+static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const int *srcs,
+                    int nsrc, int64_t *lens, char **bufs)
+{
+    MPI_Request *req = calloc((size_t)nsrc + 1, sizeof(*req));
+    int rc = SAL_OK, nreq = 0;
+
+    if (!req)
+        return sal_error(SAL_ERR_NOMEM, "partner requests");
+    for (int i = 0; i < nsrc && rc == SAL_OK; i++)
+        rc = sal_mpi_status(MPI_Irecv(&lens[i], 1, MPI_INT64_T, srcs[i], TAG_LEN, comm, &req[nreq++]));
+    if (rc == SAL_OK && dst >= 0)
+        rc = sal_mpi_status(MPI_Send(&len, 1, MPI_INT64_T, dst, TAG_LEN, comm));
+    if (rc == SAL_OK)
+        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    free(req);
+    if (rc != SAL_OK)
+        return sal_error(rc, "exchange of partner copy sizes failed");
+    int total = dst >= 0 ? npieces(len) : 0;
+    for (int i = 0; i < nsrc; i++)
+        total += npieces(lens[i]);
+    req = calloc((size_t)total + 1, sizeof(*req));
+    if (!req)
+        return sal_error(SAL_ERR_NOMEM, "partner requests");
+    nreq = 0;
+    for (int i = 0; i < nsrc && rc == SAL_OK; i++) {
+        bufs[i] = lens[i] > 0 ? malloc((size_t)lens[i]) : NULL;
+        if (lens[i] > 0 && !bufs[i])
+            rc = sal_error(SAL_ERR_NOMEM, "partner copy of %lld bytes", (long long)lens[i]);
+        if (rc == SAL_OK)
+            rc = post_data(0, bufs[i], lens[i], srcs[i], comm, req + nreq);
+        nreq += npieces(lens[i]);
+    }
+    if (rc == SAL_OK && dst >= 0)
+        rc = post_data(1, (void *)data, len, dst, comm, req + nreq);
+    nreq += dst >= 0 ? npieces(len) : 0;
+    if (rc == SAL_OK)
+        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    free(req);
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "transfer of partner copies failed");
+}
+
+static int store(const char *dir, const char *kind, int r, const char *buf, int64_t len)
+{
+    char path[PATH_MAX];
+    int rc = sal_path_join(path, sizeof(path), "%s/%s.%d.h5", dir, kind, r);
+
+    return rc == SAL_OK ? sal_write_file_atomic(path, buf, (size_t)len, 0600) : rc;
+}
+
+int sal_l2_send(MPI_Comm comm, const sal_topo_t *t, const char *dir, const void *data, int64_t len,
+                int *ok)
+{
+    const int *srcs = NULL;
+    int me = 0, nsrc, dst, rc;
+    int64_t *lens;
+    char **bufs;
+
+    MPI_Comm_rank(comm, &me);
+    *ok = len >= 0;
+    if (!t->pmap)
+        return SAL_OK;
+    dst = sal_partner_of(t->pmap, me);
+    nsrc = sal_partner_sources(t->pmap, me, &srcs);
+    lens = calloc((size_t)nsrc + 1, sizeof(*lens));
+    bufs = calloc((size_t)nsrc + 1, sizeof(*bufs));
+    if (!lens || !bufs) {
+        free(lens);
+        free(bufs);
+        return sal_error(SAL_ERR_NOMEM, "partner copies");
+    }
+    rc = transfer(comm, dst, data, len, srcs, nsrc, lens, bufs);
+    for (int i = 0; rc == SAL_OK && i < nsrc; i++) {
+        if (lens[i] < 0) {
+            *ok = 0;
+        } else if (store(dir, "partner", srcs[i], bufs[i], lens[i]) != SAL_OK) {
+            SAL_LOG_E("L2: cannot store the partner copy of rank %d: %s", srcs[i], sal_last_error());
+            *ok = 0;
+        }
+    }
+    for (int i = 0; i < nsrc; i++)
+        free(bufs[i]);
+    free(lens);
+    free(bufs);
+    return rc;
+}
+
+/* The partner copy of rank src as held by this rank: bytes, or len -1 when unusable. */
+static void read_copy(const char *dir, int src, char **buf, int64_t *len)
+{
+    char path[PATH_MAX];
+    size_t n = 0;
+
+    *buf = NULL;
+    *len = -1;
+    if (sal_path_join(path, sizeof(path), "%s/partner.%d.h5", dir, src) == SAL_OK &&
+        sal_slurp(path, buf, &n) == SAL_OK)
+        *len = (int64_t)n;
+    else
+        SAL_LOG_W("L2: partner copy of rank %d unavailable: %s", src, sal_last_error());
+}
+
+int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got)
+{
+    const int *srcs = NULL;
+    int me = 0, nsrc, n = 0, from, rc = SAL_OK;
+    int64_t len = -1;
+    char *mine = NULL;
+
+    MPI_Comm_rank(comm, &me);
+    *got = 0;
+    if (!t->pmap)
+        return SAL_OK;
+    nsrc = sal_partner_sources(t->pmap, me, &srcs);
+    from = need[me] ? sal_partner_of(t->pmap, me) : -1;
+    for (int i = 0; i < nsrc; i++) {
+        if (!need[srcs[i]])
+            continue;
+        char *buf;
+        int64_t blen;
+        read_copy(dir, srcs[i], &buf, &blen);
+        rc = sal_mpi_status(MPI_Send(&blen, 1, MPI_INT64_T, srcs[i], TAG_LEN, comm));
+        if (rc == SAL_OK && blen > 0) {
+            MPI_Request req[64];
+            rc = npieces(blen) <= 64 ? post_data(1, buf, blen, srcs[i], comm, req) : SAL_ERR_NOMEM;
+            if (rc == SAL_OK)
+                rc = sal_mpi_status(MPI_Waitall(npieces(blen), req, MPI_STATUSES_IGNORE));
+        }
+        free(buf);
+        n++;
+        if (rc != SAL_OK)
+            return sal_error(rc, "sending a partner copy back to rank %d failed", srcs[i]);
+    }
+    if (from < 0)
+        return SAL_OK;
+    rc = sal_mpi_status(MPI_Recv(&len, 1, MPI_INT64_T, from, TAG_LEN, comm, MPI_STATUS_IGNORE));
+    if (rc == SAL_OK && len > 0) {
+        MPI_Request req[64];
+        mine = malloc((size_t)len);
+        rc = mine && npieces(len) <= 64 ? post_data(0, mine, len, from, comm, req) : SAL_ERR_NOMEM;
+        if (rc == SAL_OK)
+            rc = sal_mpi_status(MPI_Waitall(npieces(len), req, MPI_STATUSES_IGNORE));
+    }
+    if (rc == SAL_OK && len > 0 && store(dir, "rank", me, mine, len) == SAL_OK)
+        *got = 1;
+    else if (rc == SAL_OK)
+        SAL_LOG_W("L2: partner rank %d has no usable copy of rank %d's file", from, me);
+    free(mine);
+    (void)n;
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "receiving the partner copy from rank %d failed", from);
+}
+
+int sal_l2_restore_file(const char *dir, int r)
+{
+    char src[PATH_MAX], dst[PATH_MAX];
+    int64_t bytes;
+    int rc = sal_path_join(src, sizeof(src), "%s/partner.%d.h5", dir, r);
+
+    if (rc == SAL_OK)
+        rc = sal_path_join(dst, sizeof(dst), "%s/rank.%d.h5", dir, r);
+    return rc == SAL_OK ? sal_copy_file(src, dst, &bytes) : rc;
+}
