@@ -48,6 +48,50 @@ int sal_comm_size(MPI_Comm comm)
     return s;
 }
 
+/* Levels, host name, L4 thread and the adaptive interval from the settings. */
+static int setup_levels(struct sal_ckpt *c, const sal_settings_t *set, const char *job)
+{
+    int len = 0, rc = sal_levels_parse(set->levels, &c->levels, &c->levels_auto);
+
+    if (rc != SAL_OK)
+        return rc;
+    c->xor_size = (int)set->xor_group_size;
+    c->pfs_every = (int)set->pfs_every;
+    c->fake_host_ranks = (int)set->fake_host_ranks;
+    if (set->hostname[0]) {
+        rc = sal_path_join(c->host, sizeof(c->host), "%s", set->hostname);
+    } else {
+        char name[MPI_MAX_PROCESSOR_NAME];
+        MPI_Get_processor_name(name, &len);
+        rc = sal_path_join(c->host, sizeof(c->host), "%s", name);
+    }
+    if (rc == SAL_OK && set->pfs_dir[0])
+        rc = sal_path_join(c->pfs_job, sizeof(c->pfs_job), "%s/%s", set->pfs_dir, job);
+    if (rc == SAL_OK && c->pfs_job[0])
+        rc = sal_pfs_create(c->job_dir, c->pfs_job, c->keep, &c->pfs);
+    sal_interval_auto_init(&c->iauto, set->mtbf, sal_wall_now());
+    return rc;
+}
+
+void sal_ckpt_host_name(const struct sal_ckpt *ck, char *buf, size_t size)
+{
+    if (ck->fake_host_ranks > 0)
+        snprintf(buf, size, "%.200s.fake%d", ck->host, sal_comm_rank(ck->comm) / ck->fake_host_ranks);
+    else
+        snprintf(buf, size, "%s", ck->host);
+}
+
+double sal_ckpt_auto_interval(sal_ckpt_t ck)
+{
+    return ck ? ck->iauto.period : 0;
+}
+
+void sal_ckpt_flush_wait(sal_ckpt_t ck)
+{
+    if (ck)
+        sal_pfs_wait_idle(ck->pfs);
+}
+
 int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t *ck)
 {
     char dir[PATH_MAX];
@@ -67,7 +111,10 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
     rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);
     if (rc == SAL_OK)
         rc = sal_mkdir_p(c->job_dir, 0700);
+    if (rc == SAL_OK)
+        rc = setup_levels(c, sal_config_settings(cfg), job);
     if (rc != SAL_OK) {
+        sal_pfs_destroy(&c->pfs);
         free(c);
         return rc;
     }
@@ -79,6 +126,8 @@ void sal_ckpt_destroy(sal_ckpt_t *ck)
 {
     if (!ck || !*ck)
         return;
+    sal_pfs_destroy(&(*ck)->pfs);
+    sal_topo_free(&(*ck)->topo);
     free((*ck)->regions);
     free(*ck);
     *ck = NULL;

@@ -9,6 +9,8 @@
 #include <mpi.h>
 
 #include "inject.h"
+#include "interval.h"
+#include "levels.h"
 #include "region.h"
 
 #define SAL_MAX_LISTED 4096 /* checkpoint directories considered in one job directory */
@@ -21,7 +23,29 @@ struct sal_ckpt {
     sal_region_t *regions;  /* owned array; the memory they describe is the application's */
     sal_inject_t *inject;   /* not owned; may be NULL */
     int64_t step_hint;      /* application step for injection at the restore point */
+    int levels;             /* SAL_LVL_* requested by the levels key (L1 always) */
+    int levels_auto;        /* levels=auto: L2 added when the ranks span two hosts or more */
+    int xor_size;           /* xor_group_size */
+    int pfs_every;          /* every Nth checkpoint (by id) goes to L4 */
+    int fake_host_ranks;    /* > 0: ranks r / fake_host_ranks form one pretend host */
+    char host[SAL_HOST_LEN]; /* hostname key, else MPI_Get_processor_name */
+    char pfs_job[PATH_MAX]; /* <pfs_dir>/<job>, "" when L4 is off */
+    sal_pfs_t *pfs;         /* the flush thread, NULL when L4 is off */
+    sal_topo_t topo;        /* host list of the last collective call */
+    int warned;             /* the one-host redundancy warning was given */
+    sal_interval_auto_t iauto;
 };
+
+/* The host name this rank reports to the levels (host, or host.fake<k> with fake_host_ranks). */
+void sal_ckpt_host_name(const struct sal_ckpt *ck, char *buf, size_t size);
+
+/* interval=auto: the current optimum interval in seconds (Young/Daly from the measured cost of
+ * sal_ckpt_write on this rank and the configured or observed MTBF); 0 before the first
+ * checkpoint was measured. Local. */
+double sal_ckpt_auto_interval(struct sal_ckpt *ck);
+
+/* Blocks until the L4 flush thread of this rank is idle (no-op without L4). Local. */
+void sal_ckpt_flush_wait(struct sal_ckpt *ck);
 
 double sal_wall_now(void);
 int sal_comm_rank(MPI_Comm comm);

@@ -2,11 +2,13 @@
  * The coordinated two-phase commit:
  *   prepare  rank 0 removes uncommitted leftovers, picks id = newest + 1, creates ckpt.<id>; bcast id
  *   write    every rank writes rank.<r>.h5 (temp name, fsync, rename)
+ *   redundancy  host exchange; L2 partner copies, L3 parity (level_*.c); rank 0 writes `levels`
  *   gather   rank 0 collects each rank's status, bytes, region signature and block layout
  *   agree    sal_agree() on the AND of every rank's status: any failure aborts this checkpoint
  *   publish  rank 0 writes manifest.h5, then atomically replaces `latest` (the commit point)
  *   outcome  rank 0 broadcasts the result, so every rank returns the same status
  *   retain   rank 0 deletes all but the `keep` newest checkpoints, only after publication
+ *   flush    every rank queues the committed checkpoint for its L4 thread (every pfs_every-th)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +109,60 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
     if (rc != SAL_OK)
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
     return rc;
+}
+
+/* Warns once when the redundancy levels cannot survive the loss of a host. */
+static void warn_topology(struct sal_ckpt *ck, int me, int mask)
+{
+    if (me != 0 || ck->warned || !ck->topo.pmap)
+        return;
+    if ((mask & SAL_LVL_L2) && sal_partner_map_scope(ck->topo.pmap) == SAL_PARTNER_SAME_HOST)
+        SAL_LOG_W("L2: every rank runs on host %s, so partner copies protect against the loss of a "
+                  "process only, not of the host", ck->topo.hosts[0]);
+    if ((mask & SAL_LVL_L3) && sal_xor_groups_shared(ck->topo.groups) > 0)
+        SAL_LOG_W("L3: %d parity group(s) have two members on one host: they survive the loss of a "
+                  "process, not of that host", sal_xor_groups_shared(ck->topo.groups));
+    ck->warned = 1;
+}
+
+/* Collective: the redundancy levels of checkpoint id after the rank files are written. [INOUT] *ok
+ * (this rank's status so far). [OUT] *mask: the levels written. SAL_ERR_PROC_FAILED when a
+ * collective failed; every other problem clears *ok. */
+static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int *ok, int *mask)
+{
+    char dir[PATH_MAX], path[PATH_MAX], host[SAL_HOST_LEN];
+    char *data = NULL;
+    size_t len = 0;
+    int64_t dlen = -1;
+    int rc, lok = 1;
+
+    sal_ckpt_host_name(ck, host, sizeof(host));
+    rc = sal_topo_exchange(ck->comm, host, ck->xor_size, &ck->topo);
+    if (rc != SAL_OK)
+        return rc == SAL_ERR_PROC_FAILED || rc == SAL_ERR_MPI ? SAL_ERR_PROC_FAILED : rc;
+    *mask = ck->levels | (ck->levels_auto && ck->topo.nhosts >= 2 ? SAL_LVL_L2 : 0);
+    warn_topology(ck, me, *mask);
+    rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
+    if (rc == SAL_OK && *ok && (*mask & (SAL_LVL_L2 | SAL_LVL_L3)) &&
+        sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK &&
+        sal_slurp(path, &data, &len) == SAL_OK)
+        dlen = (int64_t)len;
+    if (rc == SAL_OK && (*mask & SAL_LVL_L2))
+        rc = sal_l2_send(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
+    *ok = *ok && lok;
+    if (rc == SAL_OK && (*mask & SAL_LVL_L3))
+        rc = sal_l3_encode(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
+    *ok = *ok && lok;
+    free(data);
+    if (rc == SAL_OK && me == 0 && sal_levels_write(dir, *mask, ck->xor_size, &ck->topo) != SAL_OK) {
+        SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
+        *ok = 0;
+    }
+    if (rc == SAL_ERR_PROC_FAILED || rc == SAL_ERR_MPI)
+        return SAL_ERR_PROC_FAILED;
+    if (rc != SAL_OK)
+        *ok = 0;
+    return SAL_OK;
 }
 
 /* Rank 0: builds the manifest from the gathered records. Returns SAL_OK or an error. */
@@ -216,6 +272,28 @@ static void discard(struct sal_ckpt *ck, int64_t id)
         sal_remove_tree(path);
 }
 
+/* Every rank, after a commit: retention (rank 0), the commit event, L4 queue, interval update. */
+static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int64_t bytes,
+                         int mask, double t0)
+{
+    char lv[32];
+    double secs = sal_wall_now() - t0;
+    int l4 = ck->pfs && id % ck->pfs_every == 0;
+
+    if (me == 0) {
+        retain(ck);
+        sal_event("ckpt_commit", "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
+                  "\"level\":\"%s\",\"l4\":\"%s\"", (long long)id, (long long)step,
+                  (long long)bytes, secs, sal_levels_name(mask, lv, sizeof(lv)),
+                  l4 ? "queued" : "no");
+    }
+    if (l4)
+        sal_pfs_submit(ck->pfs, id, me, sal_comm_size(ck->comm));
+    if (sal_interval_auto_cost(&ck->iauto, secs, sal_wall_now()) && me == 0)
+        sal_event("interval", "\"cost\":%.6f,\"mtbf\":%.1f,\"seconds\":%.3f", ck->iauto.cost,
+                  sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()), ck->iauto.period);
+}
+
 /* Collective: rank 0 prepares the id; every rank learns it (or the failure). */
 static int agree_on_id(struct sal_ckpt *ck, int me, int64_t *id)
 {
@@ -235,7 +313,7 @@ static int agree_on_id(struct sal_ckpt *ck, int me, int64_t *id)
 /* Collective: write, gather, agree. [OUT] *recs (rank 0 only, caller frees). Returns SAL_OK when
  * every rank wrote its file; SAL_ERR_ABORTED or SAL_ERR_PROC_FAILED otherwise. */
 static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step, double t0,
-                           int64_t **recs, int64_t *bytes)
+                           int64_t **recs, int64_t *bytes, int *mask)
 {
     size_t len = record_len(ck);
     int64_t *mine = calloc(len, sizeof(int64_t)), mybytes = 0;
@@ -248,6 +326,11 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     }
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
+    rc = redundancy(ck, me, id, &ok, mask);
+    if (rc != SAL_OK) {
+        free(mine);
+        return sal_error(SAL_ERR_PROC_FAILED, "redundancy of checkpoint %lld failed", (long long)id);
+    }
     fill_record(ck, ok, mybytes, mine);
     rc = MPI_Gather(mine, (int)len, MPI_INT64_T, *recs, (int)len, MPI_INT64_T, 0, ck->comm);
     free(mine);
@@ -260,8 +343,8 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     if (rc != SAL_OK)
         return sal_error(SAL_ERR_PROC_FAILED, "agreement on checkpoint %lld failed", (long long)id);
     if (!ok)
-        return sal_error(SAL_ERR_ABORTED, "checkpoint %lld: a rank could not write its file",
-                         (long long)id);
+        return sal_error(SAL_ERR_ABORTED, "checkpoint %lld: a rank could not write its file or its "
+                         "redundancy (partner copy, parity)", (long long)id);
     return SAL_OK;
 }
 
@@ -269,7 +352,7 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
 {
     double t0 = sal_wall_now();
     int64_t id = -1, bytes = 0, *recs = NULL;
-    int me, rc;
+    int me, rc, mask = SAL_LVL_L1;
 
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
@@ -279,7 +362,7 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
         return rc;
     if (me == 0)
         sal_event("ckpt_begin", "\"id\":%lld,\"step\":%lld", (long long)id, (long long)step);
-    rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes);
+    rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes, &mask);
     if (rc == SAL_OK && me == 0) {
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_PUBLISH);
         rc = publish(ck, id, step, t0, recs, bytes);
@@ -287,11 +370,9 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
     free(recs);
     if (rc != SAL_ERR_PROC_FAILED && MPI_Bcast(&rc, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS)
         rc = sal_error(SAL_ERR_PROC_FAILED, "broadcast of checkpoint %lld outcome failed", (long long)id);
-    if (me == 0 && rc == SAL_OK) {
-        retain(ck);
-        sal_event("ckpt_commit", "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,\"level\":\"L1\"",
-                  (long long)id, (long long)step, (long long)bytes, sal_wall_now() - t0);
-    } else if (me == 0) {
+    if (rc == SAL_OK)
+        after_commit(ck, me, id, step, bytes, mask, t0);
+    if (me == 0 && rc != SAL_OK) {
         if (rc == SAL_ERR_ABORTED)
             discard(ck, id);
         sal_event("ckpt_abort", "\"id\":%lld,\"step\":%lld,\"reason\":\"%s\"", (long long)id,

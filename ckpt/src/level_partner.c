@@ -139,54 +139,72 @@ static void read_copy(const char *dir, int src, char **buf, int64_t *len)
         SAL_LOG_W("L2: partner copy of rank %d unavailable: %s", src, sal_last_error());
 }
 
-int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got)
+/* Holder side of a fetch: reads the copies the needing sources ask for. [OUT] dsts, lens, bufs. */
+static int gather_copies(const sal_topo_t *t, const char *dir, int me, const int *need, int *dsts,
+                         int64_t *lens, char **bufs)
 {
     const int *srcs = NULL;
-    int me = 0, nsrc, n = 0, from, rc = SAL_OK;
-    int64_t len = -1;
-    char *mine = NULL;
+    int nsrc = sal_partner_sources(t->pmap, me, &srcs), k = 0;
+
+    for (int i = 0; i < nsrc; i++)
+        if (need[srcs[i]]) {
+            dsts[k] = srcs[i];
+            read_copy(dir, srcs[i], &bufs[k], &lens[k]);
+            k++;
+        }
+    return k;
+}
+
+/* Two phases so that no rank blocks in a send while its own receive is not posted: sizes
+ * (receive posted before the sends), then the data (every receive and send posted, one wait). */
+int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got)
+{
+    int me = 0, from, nd, nreq = 0, total, rc;
+    int dsts[SAL_XOR_MAX_GROUP * 64];
+    int64_t lens[SAL_XOR_MAX_GROUP * 64], len = -1;
+    char *bufs[SAL_XOR_MAX_GROUP * 64], *mine = NULL;
+    MPI_Request lreq = MPI_REQUEST_NULL, *req;
+    const int *srcs;
 
     MPI_Comm_rank(comm, &me);
     *got = 0;
     if (!t->pmap)
         return SAL_OK;
-    nsrc = sal_partner_sources(t->pmap, me, &srcs);
+    if (sal_partner_sources(t->pmap, me, &srcs) > (int)(sizeof(dsts) / sizeof(dsts[0])))
+        return sal_error(SAL_ERR_INVALID_ARG, "L2: rank %d holds too many partner copies", me);
     from = need[me] ? sal_partner_of(t->pmap, me) : -1;
-    for (int i = 0; i < nsrc; i++) {
-        if (!need[srcs[i]])
-            continue;
-        char *buf;
-        int64_t blen;
-        read_copy(dir, srcs[i], &buf, &blen);
-        rc = sal_mpi_status(MPI_Send(&blen, 1, MPI_INT64_T, srcs[i], TAG_LEN, comm));
-        if (rc == SAL_OK && blen > 0) {
-            MPI_Request req[64];
-            rc = npieces(blen) <= 64 ? post_data(1, buf, blen, srcs[i], comm, req) : SAL_ERR_NOMEM;
-            if (rc == SAL_OK)
-                rc = sal_mpi_status(MPI_Waitall(npieces(blen), req, MPI_STATUSES_IGNORE));
-        }
-        free(buf);
-        n++;
-        if (rc != SAL_OK)
-            return sal_error(rc, "sending a partner copy back to rank %d failed", srcs[i]);
+    rc = from >= 0 ? sal_mpi_status(MPI_Irecv(&len, 1, MPI_INT64_T, from, TAG_LEN, comm, &lreq))
+                   : SAL_OK;
+    nd = gather_copies(t, dir, me, need, dsts, lens, bufs);
+    for (int i = 0; rc == SAL_OK && i < nd; i++)
+        rc = sal_mpi_status(MPI_Send(&lens[i], 1, MPI_INT64_T, dsts[i], TAG_LEN, comm));
+    if (rc == SAL_OK)
+        rc = sal_mpi_status(MPI_Wait(&lreq, MPI_STATUS_IGNORE));
+    total = npieces(len);
+    for (int i = 0; i < nd; i++)
+        total += npieces(lens[i]);
+    req = calloc((size_t)total + 1, sizeof(*req));
+    mine = len > 0 ? malloc((size_t)len) : NULL;
+    if (rc == SAL_OK && (!req || (len > 0 && !mine)))
+        rc = sal_error(SAL_ERR_NOMEM, "L2 restore buffers");
+    if (rc == SAL_OK && len > 0)
+        rc = post_data(0, mine, len, from, comm, req);
+    nreq = npieces(len);
+    for (int i = 0; rc == SAL_OK && i < nd; i++) {
+        rc = post_data(1, bufs[i], lens[i], dsts[i], comm, req + nreq);
+        nreq += npieces(lens[i]);
     }
-    if (from < 0)
-        return SAL_OK;
-    rc = sal_mpi_status(MPI_Recv(&len, 1, MPI_INT64_T, from, TAG_LEN, comm, MPI_STATUS_IGNORE));
-    if (rc == SAL_OK && len > 0) {
-        MPI_Request req[64];
-        mine = malloc((size_t)len);
-        rc = mine && npieces(len) <= 64 ? post_data(0, mine, len, from, comm, req) : SAL_ERR_NOMEM;
-        if (rc == SAL_OK)
-            rc = sal_mpi_status(MPI_Waitall(npieces(len), req, MPI_STATUSES_IGNORE));
-    }
+    if (rc == SAL_OK)
+        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
     if (rc == SAL_OK && len > 0 && store(dir, "rank", me, mine, len) == SAL_OK)
         *got = 1;
-    else if (rc == SAL_OK)
+    else if (rc == SAL_OK && from >= 0)
         SAL_LOG_W("L2: partner rank %d has no usable copy of rank %d's file", from, me);
+    for (int i = 0; i < nd; i++)
+        free(bufs[i]);
     free(mine);
-    (void)n;
-    return rc == SAL_OK ? SAL_OK : sal_error(rc, "receiving the partner copy from rank %d failed", from);
+    free(req);
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "L2: exchange of partner copies failed");
 }
 
 int sal_l2_restore_file(const char *dir, int r)

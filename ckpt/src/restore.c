@@ -1,7 +1,14 @@
 /*
- * Restore: rank 0 proposes committed checkpoints newest first (the one `latest` names, then older
- * ones); every rank loads the proposal and the ranks agree; the first checkpoint every rank could load
- * wins. Everything read is validated; a bad file makes the ranks fall back to the previous checkpoint.
+ * Restore: rank 0 proposes committed checkpoints newest first (node-local ones not newer than
+ * `latest`, merged with the L4 copies not newer than the PFS `latest`); every rank tries to obtain
+ * its data from the proposal and the ranks agree; the first checkpoint every rank could load wins.
+ *
+ * Per rank the search is L1 (own file) -> L2 (the partner sends its copy back over MPI) -> L3 (XOR
+ * rebuild from the group's files and parity) -> L4 (the PFS copy), every read verified by HDF5's
+ * Fletcher32. On another rank count (N -> M) the missing rank files of the old layout are first
+ * rebuilt into the checkpoint directory from partner copies or parity, then every rank reads its
+ * new block through the manifest's virtual datasets (from L4 when the node-local manifest is gone).
+ * Everything read is validated; each fallback is logged with the file and the reason.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,26 +22,62 @@
 #include "log.h"
 #include "manifest.h"
 
-/* Rank 0: committed checkpoint ids, newest first: those not newer than `latest`. Without a readable
- * `latest`, every directory whose manifest exists is a candidate (the pointer may be the damaged part). */
-static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n)
+/* What one rank knows about the checkpoint being tried. */
+typedef struct attempt {
+    int64_t id;
+    char dir[PATH_MAX];  /* node-local ckpt.<id> */
+    char pdir[PATH_MAX]; /* L4 ckpt.<id>, "" when L4 is off */
+    const char *mdir;    /* where the manifest was read: dir or pdir */
+    sal_levels_info_t info;
+    sal_manifest_t m;
+} attempt_t;
+
+/* Committed ids of one job directory, newest first, not newer than its `latest`. Without a readable
+ * `latest` every directory is a candidate (the pointer may be the damaged part). */
+static int committed(const char *job_dir, int64_t *ids, int *n)
 {
     int64_t latest = -1;
-    int rc = sal_latest_read(ck->job_dir, &latest), all, k = 0;
+    int rc = sal_latest_read(job_dir, &latest), all, k = 0;
 
-    if (rc == SAL_ERR_NO_CKPT) {
-        *n = 0;
+    *n = 0;
+    if (rc == SAL_ERR_NO_CKPT)
         return SAL_OK;
-    }
     if (rc != SAL_OK) {
         SAL_LOG_W("%s; considering every checkpoint directory with a manifest", sal_last_error());
         latest = INT64_MAX;
     }
-    rc = sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &all);
+    rc = sal_ckpt_list_dirs(job_dir, ids, SAL_MAX_LISTED, &all);
     if (rc != SAL_OK)
         return rc;
     for (int i = 0; i < all; i++)
         if (ids[i] <= latest)
+            ids[k++] = ids[i];
+    *n = k;
+    return SAL_OK;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x < y) - (x > y);
+}
+
+/* Rank 0: the node-local and L4 candidates merged, newest first, without duplicates. */
+static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n)
+{
+    int64_t pfs[SAL_MAX_LISTED];
+    int np = 0, k = 0, rc = committed(ck->job_dir, ids, n);
+
+    if (rc != SAL_OK)
+        SAL_LOG_W("node-local checkpoints: %s", sal_last_error());
+    if (ck->pfs_job[0] && committed(ck->pfs_job, pfs, &np) != SAL_OK)
+        SAL_LOG_W("L4 checkpoints: %s", sal_last_error());
+    for (int i = 0; i < np && *n < SAL_MAX_LISTED; i++)
+        ids[(*n)++] = pfs[i];
+    qsort(ids, (size_t)*n, sizeof(int64_t), cmp_desc);
+    for (int i = 0; i < *n; i++)
+        if (k == 0 || ids[k - 1] != ids[i])
             ids[k++] = ids[i];
     *n = k;
     return SAL_OK;
@@ -79,31 +122,205 @@ static int load_through_manifest(struct sal_ckpt *ck, const sal_manifest_t *m, c
     return SAL_OK;
 }
 
-/* Local: loads checkpoint id into the protected regions. [OUT] *step. */
-static int load(struct sal_ckpt *ck, int64_t id, int64_t *step)
+/* Collective: rank 0 reads the levels record (node-local, else L4) and broadcasts it; every rank
+ * parses it into a->info. Without a record a->info.mask is L1 only. */
+static int share_levels(struct sal_ckpt *ck, int me, attempt_t *a)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
-    sal_manifest_t m;
-    int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), rc;
+    char *text = NULL;
+    size_t len = 0;
+    int64_t n = -1;
+    int rc;
 
-    memset(&m, 0, sizeof(m));
-    rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
-    if (rc == SAL_OK)
-        rc = sal_manifest_read(dir, &m);
-    for (int i = 0; rc == SAL_OK && i < ck->nregions; i++)
-        if (!find_region(&m, &ck->regions[i], dir))
-            rc = SAL_ERR_CORRUPT;
-    if (rc == SAL_OK && m.nranks == size) {
-        sal_rank_meta_t expect = {.id = id, .step = m.step, .rank = me, .nranks = size};
-        rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me);
-        if (rc == SAL_OK)
-            rc = sal_h5_read_rank(path, &expect, ck->regions, ck->nregions);
-    } else if (rc == SAL_OK) {
-        rc = load_through_manifest(ck, &m, dir, me);
+    if (me == 0 && (sal_levels_load_text(a->dir, &text, &len) == SAL_OK ||
+                    (a->pdir[0] && sal_levels_load_text(a->pdir, &text, &len) == SAL_OK)))
+        n = (int64_t)len;
+    rc = sal_mpi_status(MPI_Bcast(&n, 1, MPI_INT64_T, 0, ck->comm));
+    if (rc == SAL_OK && me != 0 && n > 0) {
+        text = malloc((size_t)n + 1);
+        rc = text ? SAL_OK : sal_error(SAL_ERR_NOMEM, "levels record");
     }
+    if (rc == SAL_OK && n > 0) {
+        rc = sal_mpi_status(MPI_Bcast(text, (int)n, MPI_CHAR, 0, ck->comm));
+        text[n] = '\0';
+    }
+    a->info.mask = SAL_LVL_L1;
+    if (rc == SAL_OK && n > 0 && sal_levels_parse_text(a->dir, text, &a->info) != SAL_OK) {
+        if (me == 0)
+            SAL_LOG_W("ignoring the levels record: %s; restoring from L1/L4 only", sal_last_error());
+        a->info.mask = SAL_LVL_L1;
+    }
+    free(text);
+    return rc;
+}
+
+/* Local: reads the manifest (node-local, else L4) and checks the protected regions against it. */
+static int read_manifest(struct sal_ckpt *ck, attempt_t *a)
+{
+    int rc = sal_manifest_read(a->dir, &a->m);
+
+    a->mdir = a->dir;
+    if (rc != SAL_OK && a->pdir[0]) {
+        SAL_LOG_W("%s; using the L4 copy in %s", sal_last_error(), a->pdir);
+        sal_manifest_free(&a->m);
+        memset(&a->m, 0, sizeof(a->m));
+        rc = sal_manifest_read(a->pdir, &a->m);
+        a->mdir = a->pdir;
+    }
+    for (int i = 0; rc == SAL_OK && i < ck->nregions; i++)
+        if (!find_region(&a->m, &ck->regions[i], a->mdir))
+            rc = SAL_ERR_CORRUPT;
+    return rc;
+}
+
+/* Local: reads rank file r of dir into the regions, logging the reason of a failure. */
+static int read_own(struct sal_ckpt *ck, const attempt_t *a, const char *dir, const char *level)
+{
+    char path[PATH_MAX];
+    sal_rank_meta_t expect = {.id = a->id, .step = a->m.step, .rank = sal_comm_rank(ck->comm),
+                              .nranks = sal_comm_size(ck->comm)};
+    int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, expect.rank);
+
     if (rc == SAL_OK)
-        *step = m.step;
-    sal_manifest_free(&m);
+        rc = sal_h5_read_rank(path, &expect, ck->regions, ck->nregions);
+    if (rc != SAL_OK)
+        SAL_LOG_W("checkpoint %lld, %s: %s", (long long)a->id, level, sal_last_error());
+    else if (strcmp(level, "L1") != 0)
+        SAL_LOG_I("checkpoint %lld: rank file restored from %s", (long long)a->id, level);
+    return rc;
+}
+
+/* Collective: [OUT] need[r] = !ok of every rank; returns the number of ranks in need (< 0: MPI). */
+static int gather_need(MPI_Comm comm, int ok, int *need, int size)
+{
+    int mine = !ok, count = 0;
+
+    if (MPI_Allgather(&mine, 1, MPI_INT, need, 1, MPI_INT, comm) != MPI_SUCCESS)
+        return -1;
+    for (int r = 0; r < size; r++)
+        count += need[r];
+    return count;
+}
+
+/* Collective, same rank count: L1 -> L2 -> L3 -> L4 for every rank. [OUT] *ok. */
+static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
+{
+    int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), got = 0, rc = SAL_OK;
+    int *need = calloc((size_t)size, sizeof(int)), n;
+    const sal_topo_t *t = &a->info.topo;
+
+    if (!need)
+        return sal_error(SAL_ERR_NOMEM, "restore status");
+    *ok = read_own(ck, a, a->dir, "L1") == SAL_OK;
+    n = gather_need(ck->comm, *ok, need, size);
+    if (n > 0 && (a->info.mask & SAL_LVL_L2) && t->nranks == size) {
+        rc = sal_l2_fetch(ck->comm, t, a->dir, need, &got);
+        if (rc == SAL_OK && got)
+            *ok = read_own(ck, a, a->dir, "L2 (partner copy)") == SAL_OK;
+        n = rc == SAL_OK ? gather_need(ck->comm, *ok, need, size) : -1;
+    }
+    if (n > 0 && !*ok && (a->info.mask & SAL_LVL_L3) && t->nranks == size) {
+        if (sal_l3_rebuild_file(a->dir, t, me) == SAL_OK)
+            *ok = read_own(ck, a, a->dir, "L3 (XOR rebuild)") == SAL_OK;
+        else
+            SAL_LOG_W("checkpoint %lld, L3: %s", (long long)a->id, sal_last_error());
+    }
+    if (!*ok && a->pdir[0])
+        *ok = read_own(ck, a, a->pdir, "L4") == SAL_OK;
+    free(need);
+    if (n < 0 || rc != SAL_OK)
+        return sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
+                         (long long)a->id);
+    return SAL_OK;
+}
+
+/* Local: makes <dir>/rank.<r>.h5 readable, rebuilding it from L2 or L3 when it is not. */
+static int ensure_rank_file(const attempt_t *a, int r)
+{
+    char path[PATH_MAX];
+    hid_t f;
+    int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", a->dir, r);
+
+    if (rc == SAL_OK && sal_h5_open_input(path, &f) == SAL_OK) {
+        H5Fclose(f);
+        return SAL_OK;
+    }
+    SAL_LOG_W("checkpoint %lld: %s", (long long)a->id, sal_last_error());
+    if ((a->info.mask & SAL_LVL_L2) && sal_l2_restore_file(a->dir, r) == SAL_OK &&
+        sal_h5_open_input(path, &f) == SAL_OK) {
+        H5Fclose(f);
+        SAL_LOG_I("checkpoint %lld: %s restored from its partner copy", (long long)a->id, path);
+        return SAL_OK;
+    }
+    if ((a->info.mask & SAL_LVL_L3) && sal_l3_rebuild_file(a->dir, &a->info.topo, r) == SAL_OK &&
+        sal_h5_open_input(path, &f) == SAL_OK) {
+        H5Fclose(f);
+        SAL_LOG_I("checkpoint %lld: %s rebuilt from XOR parity", (long long)a->id, path);
+        return SAL_OK;
+    }
+    return sal_error(SAL_ERR_CORRUPT, "checkpoint %lld: %s is missing and could not be rebuilt from "
+                     "L2 or L3", (long long)a->id, path);
+}
+
+/* Collective, another rank count: rebuild missing old rank files (old rank r by new rank r mod
+ * size), then read through the manifest, falling back to the L4 copy. [OUT] *ok. */
+static int load_n_to_m(struct sal_ckpt *ck, attempt_t *a, int *ok)
+{
+    int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), all = 1;
+
+    if (a->mdir == a->dir) {
+        for (int r = me; r < a->m.nranks; r += size)
+            if (ensure_rank_file(a, r) != SAL_OK)
+                all = 0;
+        if (MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_LAND, ck->comm) != MPI_SUCCESS)
+            return sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
+                             (long long)a->id);
+        *ok = all && load_through_manifest(ck, &a->m, a->dir, me) == SAL_OK;
+        if (*ok || !a->pdir[0])
+            return SAL_OK;
+        SAL_LOG_W("checkpoint %lld: %s; trying the L4 copy", (long long)a->id, sal_last_error());
+        sal_manifest_free(&a->m);
+        memset(&a->m, 0, sizeof(a->m));
+        if (sal_manifest_read(a->pdir, &a->m) != SAL_OK) {
+            *ok = 0;
+            return SAL_OK;
+        }
+    }
+    *ok = load_through_manifest(ck, &a->m, a->pdir, me) == SAL_OK;
+    return SAL_OK;
+}
+
+/* Collective: tries checkpoint id. [OUT] *ok (this rank's data is loaded), *step. */
+static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
+{
+    int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), rc, mok;
+    int range[2];
+    attempt_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.id = id;
+    rc = sal_ckpt_dir_path(ck, id, a.dir, sizeof(a.dir));
+    if (rc == SAL_OK && ck->pfs_job[0])
+        rc = sal_path_join(a.pdir, sizeof(a.pdir), "%s/ckpt.%lld", ck->pfs_job, (long long)id);
+    if (rc != SAL_OK)
+        return rc;
+    rc = share_levels(ck, me, &a);
+    mok = rc == SAL_OK && read_manifest(ck, &a) == SAL_OK;
+    if (rc == SAL_OK && !mok)
+        SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
+    range[0] = mok ? -a.m.nranks : 1;
+    range[1] = mok ? a.m.nranks : -1;
+    if (rc == SAL_OK && MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, ck->comm) != MPI_SUCCESS)
+        rc = sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
+                       (long long)id);
+    *ok = 0;
+    if (rc == SAL_OK && range[0] == -range[1] && range[1] == size)
+        rc = load_same_n(ck, &a, ok);
+    else if (rc == SAL_OK && range[0] == -range[1] && range[1] > 0)
+        rc = load_n_to_m(ck, &a, ok);
+    if (*ok)
+        *step = a.m.step;
+    sal_manifest_free(&a.m);
+    sal_levels_info_free(&a.info);
     return rc;
 }
 
@@ -118,18 +335,20 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
     if (me == 0 && candidates(ck, ids, &n) != SAL_OK)
         SAL_LOG_E("%s", sal_last_error());
     for (;;) {
-        int ok, rc;
+        int ok = 0, rc;
         if (me == 0)
             cand = next < n ? ids[next++] : -1;
         if (MPI_Bcast(&cand, 1, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS)
             return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the checkpoint to restore failed");
         if (cand < 0)
-            return sal_error(SAL_ERR_NO_CKPT, "no committed checkpoint in %s can be restored",
-                             ck->job_dir);
+            return sal_error(SAL_ERR_NO_CKPT, "no committed checkpoint in %s%s%s can be restored",
+                             ck->job_dir, ck->pfs_job[0] ? " or " : "", ck->pfs_job);
         sal_inject_point(ck->inject, me, ck->step_hint, SAL_INJ_RESTORE);
-        ok = load(ck, cand, &step) == SAL_OK;
+        rc = load(ck, cand, &ok, &step);
+        if (rc == SAL_ERR_PROC_FAILED)
+            return rc;
         if (!ok)
-            SAL_LOG_E("cannot restore checkpoint %lld: %s", (long long)cand, sal_last_error());
+            SAL_LOG_E("cannot restore checkpoint %lld on this rank", (long long)cand);
         rc = sal_agree(ck->comm, &ok);
         if (rc != SAL_OK)
             return sal_error(SAL_ERR_PROC_FAILED, "agreement on restoring checkpoint %lld failed",
@@ -140,6 +359,8 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
             SAL_LOG_W("checkpoint %lld is not readable by every rank; trying an older one",
                       (long long)cand);
     }
+    if (sal_interval_auto_failure(&ck->iauto, sal_wall_now()) && me == 0)
+        SAL_LOG_I("interval=auto: MTBF estimate now %.0f s", sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()));
     if (step_out)
         *step_out = step;
     if (id_out)

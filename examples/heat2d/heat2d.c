@@ -13,8 +13,10 @@
  * Cartesian one because it is replaced after a repair: neighbours are computed from the rank and
  * dims in every step, on the communicator that sal_run passes in.
  *
- * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS]
- * Defaults come from HEAT2D_N, HEAT2D_STEPS and HEAT2D_SLEEP_MS, else 256, 300 and 0.
+ * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--loop run|rc]
+ * Defaults come from HEAT2D_N, HEAT2D_STEPS, HEAT2D_SLEEP_MS and HEAT2D_LOOP, else 256, 300, 0 and
+ * run. --loop run hands the loop to sal_run (failures unwind into it); --loop rc keeps the loop in
+ * main and repairs in the return-code resume mode (sal_begin / sal_step_done / sal_repair).
  * Rank 0 prints one line, checksum being the 64-bit FNV-1a hash of the global field's bytes in
  * row-major order and sum the sum of its values in that order:
  *     heat2d: N=<n> steps=<s> ranks=<p> checksum=<16 hex digits> sum=<%.17g>
@@ -39,6 +41,7 @@ struct heat {
     int n;            /* the global grid is n x n */
     int64_t steps;    /* number of sweeps */
     long sleep_ms;    /* pause after each sweep, to make runs long enough for injection tests */
+    int rc_loop;      /* 1: the return-code resume mode, 0: sal_run */
     int nranks, rank; /* the layout below is valid for this size and rank only */
     int dims[2];      /* process grid: dims[0] rows of ranks, dims[1] columns */
     int rows, cols;   /* size of this rank's block */
@@ -134,7 +137,7 @@ static int exchange_halos(struct heat *h, MPI_Comm comm)
     int west = pc > 0 ? h->rank - 1 : MPI_PROC_NULL;
     int east = pc < h->dims[1] - 1 ? h->rank + 1 : MPI_PROC_NULL;
     const double *last_row = h->u + (size_t)(h->rows - 1) * h->cols;
-    int rc = MPI_SUCCESS;
+    int rc[4];
 
     fill(h->halo[NORTH], h->cols, TOP_EDGE);
     fill(h->halo[SOUTH], h->cols, 0.0);
@@ -145,15 +148,25 @@ static int exchange_halos(struct heat *h, MPI_Comm comm)
         h->side[1][i] = h->u[(size_t)i * h->cols + h->cols - 1];
     }
     /* Tags name the direction of travel. */
-    rc |= MPI_Sendrecv(h->u, h->cols, MPI_DOUBLE, north, 0, h->halo[SOUTH], h->cols, MPI_DOUBLE,
+    rc[0] = MPI_Sendrecv(h->u, h->cols, MPI_DOUBLE, north, 0, h->halo[SOUTH], h->cols, MPI_DOUBLE,
                        south, 0, comm, MPI_STATUS_IGNORE);
-    rc |= MPI_Sendrecv(last_row, h->cols, MPI_DOUBLE, south, 1, h->halo[NORTH], h->cols, MPI_DOUBLE,
+    rc[1] = MPI_Sendrecv(last_row, h->cols, MPI_DOUBLE, south, 1, h->halo[NORTH], h->cols, MPI_DOUBLE,
                        north, 1, comm, MPI_STATUS_IGNORE);
-    rc |= MPI_Sendrecv(h->side[0], h->rows, MPI_DOUBLE, west, 2, h->halo[EAST], h->rows, MPI_DOUBLE,
+    rc[2] = MPI_Sendrecv(h->side[0], h->rows, MPI_DOUBLE, west, 2, h->halo[EAST], h->rows, MPI_DOUBLE,
                        east, 2, comm, MPI_STATUS_IGNORE);
-    rc |= MPI_Sendrecv(h->side[1], h->rows, MPI_DOUBLE, east, 3, h->halo[WEST], h->rows, MPI_DOUBLE,
+    rc[3] = MPI_Sendrecv(h->side[1], h->rows, MPI_DOUBLE, east, 3, h->halo[WEST], h->rows, MPI_DOUBLE,
                        west, 3, comm, MPI_STATUS_IGNORE);
-    return rc == MPI_SUCCESS ? 0 : -1;
+    for (int k = 0; k < 4; k++)
+        if (rc[k] != MPI_SUCCESS)
+            return rc[k];
+    return MPI_SUCCESS;
+}
+
+/* SAL_ERR_PROC_FAILED when an MPI error code reports a failed process (only seen in the return-code
+ * mode: under sal_run such a call never returns), else SAL_ERR_MPI. */
+static int mpi_failed(int mpi_rc)
+{
+    return sal_is_proc_failure(mpi_rc) ? SAL_ERR_PROC_FAILED : SAL_ERR_MPI;
 }
 
 /* One Jacobi sweep of the block into next, copied back into u. Returns the largest change. */
@@ -202,11 +215,13 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
                 h->rank, h->nranks, rank, size);
         return SAL_ERR_UNSUPPORTED;
     }
-    if (exchange_halos(h, comm) != 0)
-        return SAL_ERR_MPI;
+    int mrc = exchange_halos(h, comm);
+    if (mrc != MPI_SUCCESS)
+        return mpi_failed(mrc);
     double change = sweep(h);
-    if (MPI_Allreduce(&change, &h->residual, 1, MPI_DOUBLE, MPI_MAX, comm) != MPI_SUCCESS)
-        return SAL_ERR_MPI;
+    mrc = MPI_Allreduce(&change, &h->residual, 1, MPI_DOUBLE, MPI_MAX, comm);
+    if (mrc != MPI_SUCCESS)
+        return mpi_failed(mrc);
     if (h->sleep_ms > 0) {
         struct timespec ts = {h->sleep_ms / 1000, (h->sleep_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -307,6 +322,7 @@ static int parse_long(const char *what, const char *text, long lo, long hi, long
 static int parse_args(struct heat *h, int argc, char **argv)
 {
     long n = 256, steps = 300, sleep_ms = 0;
+    const char *loop = getenv("HEAT2D_LOOP");
     int rc = 0;
 
     rc |= parse_long("HEAT2D_N", getenv("HEAT2D_N"), 1, 32768, &n);
@@ -321,10 +337,12 @@ static int parse_args(struct heat *h, int argc, char **argv)
             rc = parse_long("-s", value, 0, 1000000000L, &steps);
         else if (strcmp(argv[k], "--sleep-ms") == 0 && value)
             rc = parse_long("--sleep-ms", value, 0, 3600000L, &sleep_ms);
+        else if (strcmp(argv[k], "--loop") == 0 && value)
+            loop = value;
         else {
             fprintf(stderr,
                     "heat2d: bad argument '%s'\nusage: heat2d [-n N] [-s STEPS] "
-                    "[--sleep-ms MS]\n",
+                    "[--sleep-ms MS] [--loop run|rc]\n",
                     argv[k]);
             rc = -1;
         }
@@ -333,6 +351,29 @@ static int parse_args(struct heat *h, int argc, char **argv)
     h->n = (int)n;
     h->steps = steps;
     h->sleep_ms = sleep_ms;
+    h->rc_loop = loop && strcmp(loop, "rc") == 0;
+    if (rc == 0 && loop && !h->rc_loop && strcmp(loop, "run") != 0) {
+        fprintf(stderr, "heat2d: --loop must be run or rc, not '%s'\n", loop);
+        rc = -1;
+    }
+    return rc;
+}
+
+/* The return-code resume mode: the loop stays here; after a failure sal_repair rolls every rank
+ * back to the last committed checkpoint and says which step to continue from. */
+static int run_rc_loop(struct heat *h)
+{
+    int64_t step = 0;
+    int rc = sal_begin(&step);
+
+    while (rc == SAL_OK && step < h->steps) {
+        int done = 0;
+        rc = heat_step(sal_comm(), step, h, &done);
+        if (rc == SAL_OK)
+            rc = sal_step_done(&step);
+        if (rc == SAL_ERR_PROC_FAILED)
+            rc = sal_repair(&step);
+    }
     return rc;
 }
 
@@ -366,9 +407,9 @@ int main(int argc, char **argv)
         sal_failed("sal_protect", rc);
         goto out_abort;
     }
-    rc = sal_run(heat_step, &h);
+    rc = h.rc_loop ? run_rc_loop(&h) : sal_run(heat_step, &h);
     if (rc != SAL_OK) {
-        sal_failed("sal_run", rc);
+        sal_failed(h.rc_loop ? "the return-code loop" : "sal_run", rc);
         goto out_abort;
     }
     if (report(&h, sal_comm()) != 0)

@@ -52,7 +52,8 @@ int salrun_stats_attempt_finished(const salrun_stats_t *st)
 {
     if (st->attempt_events == 0)
         return -1;
-    return st->attempt_finish_ok > 0 && st->attempt_finish_failed == 0;
+    return st->attempt_finish_ok > 0 && st->attempt_finish_ok >= st->nranks &&
+           st->attempt_finish_failed == 0;
 }
 
 void salrun_stats_free(salrun_stats_t *st)

@@ -23,6 +23,7 @@
 #include "hostmap.h"
 #include "log.h"
 #include "runtime.h"
+#include "watchdog.h"
 
 enum { WD_OFF, WD_READY, WD_RUNNING, WD_DONE };
 
@@ -123,6 +124,7 @@ int sal_finalize(void)
 
     if (rc != SAL_OK)
         return rc;
+    sal_watchdog_stop();
     rc = sal_agree(sal_rt.world, &ok);
     if (rc == SAL_OK)
         rc = sal_ckpt_mark_finished(sal_rt.ck);

@@ -12,9 +12,11 @@
  */
 #include <mpi.h>
 
-int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag,
-                 void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
-                 MPI_Comm comm, MPI_Status *status)
+#include "watchdog.h"
+
+static int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag,
+                    void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
+                    MPI_Comm comm, MPI_Status *status)
 {
     int rc;
 
@@ -29,5 +31,19 @@ int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int 
         status->MPI_ERROR = rc;
         MPI_Status_set_elements(status, MPI_BYTE, 0);
     }
+    return rc;
+}
+
+/* Brackets the call for the hang watchdog (watchdog_pmpi.c). */
+int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag,
+                 void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
+                 MPI_Comm comm, MPI_Status *status)
+{
+    int rc;
+
+    sal_watchdog_mpi_enter();
+    rc = sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source,
+                  recvtag, comm, status);
+    sal_watchdog_mpi_leave();
     return rc;
 }

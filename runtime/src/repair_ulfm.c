@@ -303,6 +303,7 @@ int sal_rt_repair(void)
         if (rc == SAL_OK) {
             MPI_Comm fixed = r.fixed;
             r.fixed = MPI_COMM_NULL;
+            sal_rt.repair_leader = r.leader;
             if (r.leader)
                 report_phases(&r);
             release(&r, 0);

@@ -14,6 +14,7 @@
 #include "events.h"
 #include "log.h"
 #include "runtime.h"
+#include "watchdog.h"
 
 static double last_ckpt_time;
 
@@ -79,6 +80,7 @@ static int run_steps(sal_step_fn fn, void *arg)
     for (;;) {
         int done = 0, due = 0, rc;
 
+        sal_watchdog_progress(sal_rt.step);
         sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
         sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
         sal_rt.in_step = 1;
@@ -89,6 +91,7 @@ static int run_steps(sal_step_fn fn, void *arg)
             return rc;
         }
         sal_rt.step++;
+        sal_watchdog_progress(sal_rt.step);
         if (done)
             return SAL_OK;
         rc = checkpoint_due(&due);
@@ -132,7 +135,11 @@ static int recover(void)
                          sal_rt.repairs, (long long)sal_rt.set->max_repairs);
     if (sal_rt.t_detect == 0)
         sal_rt.t_detect = sal_wall_now();
+    /* A repair may spawn processes: it is watched by ULFM, not by the hang watchdog. */
+    sal_watchdog_unwound();
+    sal_watchdog_suspend();
     rc = sal_rt_repair();
+    sal_watchdog_resume();
     if (rc != SAL_OK)
         return rc;
     sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_RECOVERY);
@@ -142,13 +149,75 @@ static int recover(void)
                          "the failure hit the first checkpoint); relaunch the job to start again");
     if (rc != SAL_OK)
         return rc;
-    if (sal_rt.rank == 0) {
+    if (sal_rt.repair_leader) {
         double total = sal_wall_now() - sal_rt.t_detect;
         sal_event("resume", "\"step\":%lld,\"total_seconds\":%.6f", (long long)sal_rt.step, total);
         SAL_LOG_I("recovered in %.3f s; resuming at step %lld", total, (long long)sal_rt.step);
     }
     sal_rt.t_detect = 0;
     return SAL_OK;
+}
+
+/* ---- the return-code resume mode (docs/recovery.md): the application keeps its loop ---- */
+
+int sal_is_proc_failure(int mpi_rc)
+{
+    return sal_rt_is_failure(mpi_rc);
+}
+
+int sal_begin(int64_t *step)
+{
+    int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    if (!step)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL step");
+    rc = start();
+    *step = sal_rt.step;
+    if (rc == SAL_OK)
+        sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
+    return rc;
+}
+
+int sal_step_done(int64_t *step)
+{
+    int due = 0, rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    sal_rt.step++;
+    if (step)
+        *step = sal_rt.step;
+    rc = checkpoint_due(&due);
+    if (rc == SAL_OK && due)
+        rc = sal_checkpoint();
+    if (rc == SAL_ERR_ABORTED)
+        rc = SAL_OK;
+    if (rc == SAL_OK) {
+        /* The next step begins: the same injection point as in sal_run. */
+        sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
+        sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
+    }
+    return rc;
+}
+
+int sal_repair(int64_t *step)
+{
+    int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    rc = recover();
+    while (rc == SAL_ERR_PROC_FAILED)
+        rc = recover(); /* a further failure during the repair or the restore */
+    if (rc != SAL_OK)
+        SAL_LOG_E("%s", sal_last_error());
+    if (step)
+        *step = sal_rt.step;
+    if (rc == SAL_OK)
+        sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
+    return rc;
 }
 
 int sal_run(sal_step_fn fn, void *arg)
@@ -162,6 +231,7 @@ int sal_run(sal_step_fn fn, void *arg)
     if (sal_rt.set->interval.kind == SAL_INTERVAL_AUTO)
         return sal_error(SAL_ERR_UNSUPPORTED, "interval=auto is not available in this version; use "
                          "N (steps) or Ns (seconds)");
+    sal_watchdog_resume();
     rc = start();
     for (;;) {
         if (rc == SAL_OK) {
@@ -174,6 +244,7 @@ int sal_run(sal_step_fn fn, void *arg)
             break;
         rc = recover();
     }
+    sal_watchdog_suspend();
     if (rc != SAL_OK && rc != SAL_ERR_PROC_FAILED)
         SAL_LOG_E("%s", sal_last_error());
     return rc;

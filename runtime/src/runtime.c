@@ -17,6 +17,7 @@
 #include "hostmap.h"
 #include "log.h"
 #include "runtime.h"
+#include "watchdog.h"
 
 sal_runtime_t sal_rt = {.world = MPI_COMM_NULL, .errh = MPI_ERRHANDLER_NULL};
 
@@ -307,6 +308,9 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
     else if ((rc = decide_restart()) != SAL_OK)
         return rc;
     sal_rt.initialized = 1;
+    /* Suspended until sal_run: the application's own set-up is not watched. */
+    if (sal_watchdog_start(sal_rt.set->hang_timeout) != SAL_OK)
+        SAL_LOG_W("%s", sal_last_error());
     sal_event("start", "\"nranks\":%d,\"restart\":%s,\"replacement\":%s", sal_rt.size,
               sal_rt.needs_restore ? "true" : "false", sal_rt.is_replacement ? "true" : "false");
     if (sal_rt.rank == 0 && !sal_rt.is_replacement)

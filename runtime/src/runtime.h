@@ -37,6 +37,7 @@ typedef struct sal_runtime {
     int needs_restore;         /* sal_run restores before the first step */
     int64_t step;              /* completed steps */
     int repairs;               /* repairs completed by this process's communicator */
+    int repair_leader;         /* this process led the last repair (reports its outcome) */
     volatile int in_step;      /* the application's step() is running: failures unwind with longjmp */
     jmp_buf unwind;
     double t_detect;           /* wall time the current failure was first seen, 0 when none */

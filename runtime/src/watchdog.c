@@ -2,16 +2,16 @@
  * The hang watchdog (contract in watchdog.h).
  *
  * The hot paths (progress points, MPI enter/leave) only touch relaxed atomic counters. The thread
- * samples them every `period` seconds (timeout/10, between 1 ms and 1 s) on CLOCK_MONOTONIC: a sample
- * that finds the process suspended, inside MPI, or with a counter changed since the previous sample
- * moves the time of the last activity to now. It fires when a sample finds no activity for timeout
- * seconds, so a hung process dies between timeout and timeout + period after it stopped.
+ * samples them every `period` seconds (timeout/10, between 1 ms and 1 s) on CLOCK_MONOTONIC: a
+ * sample that finds the process suspended, inside MPI, or with a counter changed since the previous
+ * sample moves the time of the last activity to now. It fires when a sample finds no activity for
+ * timeout seconds, so a hung process dies between timeout and timeout + period after it stopped.
  */
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +27,8 @@ static atomic_int_fast64_t progress_step;
 static atomic_uint_fast64_t mpi_calls;
 static atomic_int mpi_depth;
 
-/* Everything below is guarded by lock, except owner (written and read by the owning thread only). */
+/* Everything below is guarded by lock, except owner (written and read by the owning thread only).
+ */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake;
 static pthread_t thread;
@@ -70,10 +71,11 @@ static void fire(double idle)
 {
     long long step = (long long)atomic_load_explicit(&progress_step, memory_order_relaxed);
 
-    SAL_LOG_E("hang: no progress for %.3f s (hang_timeout=%g) at step %lld, outside MPI; killing this "
-              "process with SIGKILL so that the job recovers from it as from a crash (raise "
-              "hang_timeout if a step, checkpoint or restore legitimately takes longer)",
-              idle, timeout, step);
+    SAL_LOG_E(
+        "hang: no progress for %.3f s (hang_timeout=%g) at step %lld, outside MPI; killing this "
+        "process with SIGKILL so that the job recovers from it as from a crash (raise "
+        "hang_timeout if a step, checkpoint or restore legitimately takes longer)",
+        idle, timeout, step);
     sal_event("hang", "\"step\":%lld,\"idle_seconds\":%.6f,\"hang_timeout\":%.6f", step, idle,
               timeout);
     fflush(NULL);
@@ -110,7 +112,8 @@ static void *watch(void *arg)
     return NULL;
 }
 
-/* Initialises wake on CLOCK_MONOTONIC, so that wall-clock jumps neither fire nor delay the watchdog. */
+/* Initialises wake on CLOCK_MONOTONIC, so that wall-clock jumps neither fire nor delay the
+ * watchdog. */
 static int init_wake(void)
 {
     pthread_condattr_t attr;
@@ -123,8 +126,10 @@ static int init_wake(void)
         pthread_condattr_destroy(&attr);
     }
     if (rc != 0)
-        return sal_error(SAL_ERR_NOMEM, "hang watchdog: cannot create a monotonic condition variable: "
-                         "%s", strerror(rc));
+        return sal_error(SAL_ERR_NOMEM,
+                         "hang watchdog: cannot create a monotonic condition variable: "
+                         "%s",
+                         strerror(rc));
     return SAL_OK;
 }
 
@@ -139,13 +144,14 @@ int sal_watchdog_start(double timeout_s)
     if (timeout_s == 0)
         return SAL_OK;
     if (is_owner())
-        return sal_error(SAL_ERR_STATE, "the hang watchdog already runs; stop it before starting it "
+        return sal_error(SAL_ERR_STATE,
+                         "the hang watchdog already runs; stop it before starting it "
                          "again");
     rc = init_wake();
     if (rc != SAL_OK)
         return rc;
     timeout = timeout_s;
-    period = fmin(fmax(timeout_s / 10, 0.001), 1.0);
+    period = timeout_s / 10 < 0.001 ? 0.001 : timeout_s / 10 > 1.0 ? 1.0 : timeout_s / 10;
     suspended = 1;
     running = 1;
     last_active = mono_now();
@@ -158,8 +164,10 @@ int sal_watchdog_start(double timeout_s)
     if (rc != 0) {
         running = 0;
         pthread_cond_destroy(&wake);
-        return sal_error(SAL_ERR_NOMEM, "cannot start the hang watchdog thread: %s; hang detection "
-                         "is off (set hang_timeout=0 to silence this)", strerror(rc));
+        return sal_error(SAL_ERR_NOMEM,
+                         "cannot start the hang watchdog thread: %s; hang detection "
+                         "is off (set hang_timeout=0 to silence this)",
+                         strerror(rc));
     }
     owner = getpid();
     return SAL_OK;

@@ -1,13 +1,13 @@
 /*
  * Hang detection: one watchdog thread per process.
  *
- * A process is hung when it spends hang_timeout seconds outside MPI without reaching a progress point
- * (a step boundary, the start or end of a checkpoint or restore). The watchdog then logs an error,
- * writes a "hang" event and kills its own process with SIGKILL, so that ULFM reports an ordinary
- * process failure to the survivors and they repair the job. Time spent inside a blocking MPI call
- * (watchdog_pmpi.c) counts as activity: a rank waiting for a hung peer is not hung itself, and only
- * the peer that stopped is killed. A job in which every rank waits inside MPI (a deadlock) is not
- * detected.
+ * A process is hung when it spends hang_timeout seconds outside MPI without reaching a progress
+ * point (a step boundary, the start or end of a checkpoint or restore). The watchdog then logs an
+ * error, writes a "hang" event and kills its own process with SIGKILL, so that ULFM reports an
+ * ordinary process failure to the survivors and they repair the job. Time spent inside a blocking
+ * MPI call (watchdog_pmpi.c) counts as activity: a rank waiting for a hung peer is not hung itself,
+ * and only the peer that stopped is killed. A job in which every rank waits inside MPI (a deadlock)
+ * is not detected.
  *
  * Lifecycle: sal_watchdog_start (the thread runs, suspended once) -> sal_watchdog_resume /
  * sal_watchdog_suspend pairs around the phases it watches -> sal_watchdog_stop (joins the thread).
@@ -16,18 +16,18 @@
  * Threads: sal_watchdog_progress and the MPI enter/leave hooks may be called from any thread; the
  * other functions from the thread that called sal_watchdog_start.
  *
- * fork: the child of a fork has no watchdog thread. In the child, suspend/resume/stop return without
- * touching the parent's lock or thread and the hooks only update counters nobody reads; a child that
- * needs hang detection must exec a program that starts its own watchdog.
+ * fork: the child of a fork has no watchdog thread. In the child, suspend/resume/stop return
+ * without touching the parent's lock or thread and the hooks only update counters nobody reads; a
+ * child that needs hang detection must exec a program that starts its own watchdog.
  */
 #ifndef SAL_WATCHDOG_H
 #define SAL_WATCHDOG_H
 
 #include <stdint.h>
 
-/* Starts the watchdog thread, suspended once, with a timeout of timeout_s seconds (0 = off: nothing is
- * started). SAL_OK; SAL_ERR_INVALID_ARG for a negative or non-finite timeout; SAL_ERR_STATE when it
- * already runs; SAL_ERR_NOMEM when the thread or its condition variable cannot be created. */
+/* Starts the watchdog thread, suspended once, with a timeout of timeout_s seconds (0 = off: nothing
+ * is started). SAL_OK; SAL_ERR_INVALID_ARG for a negative or non-finite timeout; SAL_ERR_STATE when
+ * it already runs; SAL_ERR_NOMEM when the thread or its condition variable cannot be created. */
 int sal_watchdog_start(double timeout_s);
 
 /* Stops and joins the thread. Safe when the watchdog never started, or in a forked child. */
@@ -35,7 +35,8 @@ void sal_watchdog_stop(void);
 
 /* The watchdog does not fire between sal_watchdog_suspend and the matching sal_watchdog_resume
  * (legitimately long phases: a repair with spawn, MPI_Finalize, the application outside sal_run).
- * Resuming restarts the clock: the process then has a full timeout before it can be declared hung. */
+ * Resuming restarts the clock: the process then has a full timeout before it can be declared hung.
+ */
 void sal_watchdog_suspend(void);
 void sal_watchdog_resume(void);
 

@@ -57,6 +57,45 @@ int sal_protect_scalar(const char *name, void *addr, sal_type_t type);
  * SAL_OK when done, SAL_ERR_RECOVERY when a failure could not be repaired, or step()'s error. */
 int sal_run(sal_step_fn step, void *arg);
 
+/* ---- Return-code resume mode: for codes that keep their own loop (and for Fortran, where the
+ * unwinding of sal_run is not safe). Outside sal_run a process failure is not unwound: the MPI call
+ * on sal_comm() returns an error code (the communicator is revoked so that every rank sees one), and
+ * the application calls sal_repair(). The loop reads:
+ *
+ *     int64_t step;
+ *     int rc = sal_begin(&step);                  restore if this is a restart or a replacement
+ *     while (rc == SAL_OK && step < nsteps) {
+ *         int err = compute_one_step(sal_comm());  MPI calls on sal_comm() only
+ *         if (sal_is_proc_failure(err))
+ *             rc = SAL_ERR_PROC_FAILED;
+ *         else
+ *             rc = sal_step_done(&step);           counts the step, checkpoints when due
+ *         if (rc == SAL_ERR_PROC_FAILED)
+ *             rc = sal_repair(&step);              repaired and rolled back: step is the restored one
+ *     }
+ *
+ * Data the application keeps outside the protected regions must be recomputed from them after
+ * sal_repair, and communicators derived from sal_comm() must be created again. */
+
+/* Collective: restores the latest checkpoint if this process is a restart or a replacement, else
+ * takes the step-0 checkpoint. [OUT] *step: the step to continue from. SAL_ERR_PROC_FAILED: call
+ * sal_repair. */
+int sal_begin(int64_t *step);
+
+/* Collective: the application completed one step. Counts it ([OUT] *step, may be NULL, receives the
+ * new count) and takes a checkpoint when the interval says so. SAL_ERR_PROC_FAILED: call sal_repair. */
+int sal_step_done(int64_t *step);
+
+/* Collective over the surviving ranks (and the replacements, which take part through sal_begin):
+ * repairs sal_comm() by the configured policy and restores the last committed checkpoint. [OUT] *step
+ * (may be NULL): the restored step to continue from. SAL_ERR_RECOVERY when the job cannot be repaired.
+ */
+int sal_repair(int64_t *step);
+
+/* 1 when mpi_rc (the return code of an MPI call on sal_comm()) reports a failed process or a revoked
+ * communicator, 0 otherwise. */
+int sal_is_proc_failure(int mpi_rc);
+
 /* Collective: take a checkpoint now (outside sal_run, or from step()). */
 int sal_checkpoint(void);
 

@@ -1,0 +1,62 @@
+#!/bin/bash
+# One scenario of the checkpoint levels: levels_test.sh <case> <driver> <mpiexec> [mpiexec flags...]
+# Writes with the test driver, damages the checkpoint like a lost host, disk or file would, and
+# checks that the restore returns the data written, from the expected checkpoint.
+set -u
+case_name=$1 drv=$2
+shift 2
+mpi=("$@")
+if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+T=$(mktemp -d /tmp/sal-ckpt-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+export SAL_CKPT_DIR=$T/local SAL_LOG_DIR=$T SAL_KEEP=2 SAL_LOG_LEVEL=info
+unset SAL_PFS_DIR SAL_LEVELS SAL_FAKE_HOST_RANKS SAL_HOSTNAME
+D=$T/local/drv
+
+run() { # run <nranks> <driver args...>
+    local n=$1
+    shift
+    "${mpi[@]}" -n "$n" "$drv" "$@" 2>>"$T/stderr" || { cat "$T/stderr"; echo "FAILED: $*"; exit 1; }
+}
+damage() { "$drv" damage "$@" || { echo "FAILED: damage $*"; exit 1; }; }
+expect_log() { grep -q -- "$1" "$T/stderr" || { cat "$T/stderr"; echo "FAILED: no message '$1'"; exit 1; }; }
+
+case $case_name in
+l1)  export SAL_LEVELS=L1
+     run 4 write 2; run 4 restore 1 2 4 ;;
+l2)  export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1
+     run 4 write 2; damage "$D/ckpt.1" level L1
+     run 4 restore 1 2 4; expect_log "restored from L2" ;;
+l3)  export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=1
+     run 4 write 2; damage "$D/ckpt.1" rank 2
+     run 4 restore 1 2 4; expect_log "restored from L3" ;;
+l4)  export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_PFS_DIR=$T/pfs
+     run 4 write 3; test -f "$T/pfs/drv/latest" && test -f "$D/ckpt.2/flushed" || { echo "FAILED: no flush"; exit 1; }
+     grep -q '"event":"flush"' "$T/drv.events.jsonl" || { echo "FAILED: no flush event"; exit 1; }
+     rm -rf "$D"; run 4 restore 2 3 4 ;;
+host_l2) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=2
+     run 4 write 2; damage "$D/ckpt.1" host 1; run 4 restore 1 2 4; expect_log "restored from L2" ;;
+host_l3) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=2
+     run 4 write 2; damage "$D/ckpt.1" host 0; run 4 restore 1 2 4; expect_log "restored from L3" ;;
+corrupt) export SAL_LEVELS=L1
+     run 4 write 2; damage "$D/ckpt.1" corrupt 1
+     run 4 restore 0 1 4; expect_log "ckpt.1/rank.1.h5" ;;
+corrupt_l2) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1
+     run 4 write 2; damage "$D/ckpt.1" corrupt 3
+     run 4 restore 1 2 4; expect_log "ckpt.1/rank.3.h5"; expect_log "restored from L2" ;;
+n4to3) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1
+     run 4 write 2; damage "$D/ckpt.1" rank 2
+     run 3 restore 1 2 4; expect_log "restored from its partner copy" ;;
+n4to6) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=1
+     run 4 write 2; damage "$D/ckpt.1" rank 1
+     run 6 restore 1 2 4; expect_log "rebuilt from XOR parity" ;;
+n4to3_l4) export SAL_LEVELS=L1 SAL_PFS_DIR=$T/pfs
+     run 4 write 2; rm -rf "$D"; run 3 restore 1 2 4 ;;
+h5dump) export SAL_LEVELS=L1,L2,L3 SAL_FAKE_HOST_RANKS=2
+     run 4 write 2
+     "$drv" expect "$T/expect.bin" 2
+     h5dump -d u -b LE -o "$T/dump.bin" "$D/ckpt.1/manifest.h5" >/dev/null || { echo "FAILED: h5dump"; exit 1; }
+     cmp "$T/expect.bin" "$T/dump.bin" || { echo "FAILED: h5dump differs"; exit 1; } ;;
+*)   echo "unknown case $case_name"; exit 2 ;;
+esac
+echo "PASSED $case_name"
