@@ -60,14 +60,15 @@ int sal_restore(void)
 static int checkpoint_due(int *due)
 {
     const sal_interval_t *iv = &sal_rt.set->interval;
+    double period = iv->kind == SAL_INTERVAL_AUTO ? sal_ckpt_auto_interval(sal_rt.ck) : iv->value;
 
     *due = 0;
     if (iv->kind == SAL_INTERVAL_STEPS)
         *due = sal_rt.step % (int64_t)iv->value == 0;
-    if (iv->kind != SAL_INTERVAL_SECONDS)
+    if (iv->kind != SAL_INTERVAL_SECONDS && iv->kind != SAL_INTERVAL_AUTO)
         return SAL_OK;
     if (sal_rt.rank == 0)
-        *due = sal_wall_now() - last_ckpt_time >= iv->value;
+        *due = sal_wall_now() - last_ckpt_time >= period;
     if (MPI_Bcast(due, 1, MPI_INT, 0, sal_rt.world) != MPI_SUCCESS)
         return SAL_ERR_PROC_FAILED;
     return SAL_OK;
@@ -228,9 +229,6 @@ int sal_run(sal_step_fn fn, void *arg)
         return rc;
     if (!fn)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL step function");
-    if (sal_rt.set->interval.kind == SAL_INTERVAL_AUTO)
-        return sal_error(SAL_ERR_UNSUPPORTED, "interval=auto is not available in this version; use "
-                         "N (steps) or Ns (seconds)");
     sal_watchdog_resume();
     rc = start();
     for (;;) {

@@ -1,0 +1,85 @@
+/* Young/Daly interval maths and the running estimate of interval=auto (ckpt/src/interval.c). */
+#include <math.h>
+
+#include <CUnit/Basic.h>
+
+#include "interval.h"
+
+static void test_young(void)
+{
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_young(2.0, 3600.0), sqrt(2.0 * 2.0 * 3600.0), 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_young(0.0, 3600.0), 0.0, 0.0);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_young(1.0, -1.0), 0.0, 0.0);
+}
+
+static void test_daly(void)
+{
+    double c = 10.0, m = 86400.0, r = c / (2 * m);
+    double want = sqrt(2 * c * m) * (1 + sqrt(r) / 3 + r / 9) - c;
+
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_daly(c, m), want, 1e-9);
+    /* close to Young when C << M, and below it by about C */
+    CU_ASSERT(fabs(sal_interval_daly(c, m) - sal_interval_young(c, m)) < 2 * c);
+    /* C >= 2M: checkpoint once per MTBF */
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_daly(300.0, 100.0), 100.0, 0.0);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_daly(0.0, 100.0), 0.0, 0.0);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_daly(NAN, 100.0), 0.0, 0.0);
+}
+
+static void test_auto_configured(void)
+{
+    sal_interval_auto_t s;
+
+    sal_interval_auto_init(&s, 3600.0, 0.0);
+    CU_ASSERT_DOUBLE_EQUAL(s.period, 0.0, 0.0);
+    CU_ASSERT_EQUAL(sal_interval_auto_cost(&s, 2.0, 1.0), 1);
+    CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(2.0, 3600.0), 1e-9);
+    /* the same cost again: no significant change */
+    CU_ASSERT_EQUAL(sal_interval_auto_cost(&s, 2.0, 2.0), 0);
+    /* mean of the first four, then an exponential average */
+    sal_interval_auto_cost(&s, 4.0, 3.0);
+    sal_interval_auto_cost(&s, 4.0, 4.0);
+    CU_ASSERT_DOUBLE_EQUAL(s.cost, 3.0, 1e-12);
+    sal_interval_auto_cost(&s, 7.0, 5.0);
+    CU_ASSERT_DOUBLE_EQUAL(s.cost, 4.0, 1e-12);
+    /* a configured MTBF ignores observed failures */
+    sal_interval_auto_failure(&s, 10.0);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_auto_mtbf(&s, 10.0), 3600.0, 0.0);
+    CU_ASSERT_EQUAL(sal_interval_auto_cost(&s, -1.0, 11.0), 0);
+}
+
+static void test_auto_observed(void)
+{
+    sal_interval_auto_t s;
+
+    sal_interval_auto_init(&s, 0.0, 100.0);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_auto_mtbf(&s, 200.0), SAL_MTBF_DEFAULT, 0.0);
+    sal_interval_auto_cost(&s, 1.0, 150.0);
+    CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(1.0, SAL_MTBF_DEFAULT), 1e-9);
+    /* two failures in 600 s: MTBF 300 s, the interval shrinks and the change is reported */
+    sal_interval_auto_failure(&s, 400.0);
+    CU_ASSERT_EQUAL(sal_interval_auto_failure(&s, 700.0), 1);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_auto_mtbf(&s, 700.0), 300.0, 1e-9);
+    CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(1.0, 300.0), 1e-9);
+}
+
+int main(void)
+{
+    CU_pSuite suite;
+    int failures;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 2;
+    suite = CU_add_suite("interval", NULL, NULL);
+    if (!suite || !CU_add_test(suite, "young", test_young) || !CU_add_test(suite, "daly", test_daly) ||
+        !CU_add_test(suite, "auto_configured", test_auto_configured) ||
+        !CU_add_test(suite, "auto_observed", test_auto_observed)) {
+        CU_cleanup_registry();
+        return 2;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    failures = (int)CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failures != 0;
+}
