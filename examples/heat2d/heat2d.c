@@ -3,10 +3,10 @@
  *
  * The grid has N x N points; the values just outside it are fixed (100.0 above the top row, 0.0 on
  * the other three sides) and the initial field is 0.0 except for a hot disc. Each step is one
- * Jacobi sweep, u'(i,j) = 0.25 * ((north + south) + (west + east)), followed by an MPI_Allreduce of
- * the largest change. Every point is computed from the same values in the same order whatever the
- * decomposition, so the final field is bitwise identical on any number of ranks and after any
- * number of recoveries.
+ * Jacobi sweep, u'(i,j) = 0.25 * ((north + south) + (west + east)), followed by two MPI_Allreduce
+ * of the largest change, along the row and then the column of ranks (derived communicators). Every
+ * point is computed from the same values in the same order whatever the decomposition, so the final
+ * field is bitwise identical on any number of ranks and after any number of recoveries.
  *
  * The ranks form a dims[0] x dims[1] grid (MPI_Dims_create), rank = row * dims[1] + column. Each
  * rank owns one contiguous block of the field, the protected region "u". The communicator is not a
@@ -149,13 +149,13 @@ static int exchange_halos(struct heat *h, MPI_Comm comm)
     }
     /* Tags name the direction of travel. */
     rc[0] = MPI_Sendrecv(h->u, h->cols, MPI_DOUBLE, north, 0, h->halo[SOUTH], h->cols, MPI_DOUBLE,
-                       south, 0, comm, MPI_STATUS_IGNORE);
-    rc[1] = MPI_Sendrecv(last_row, h->cols, MPI_DOUBLE, south, 1, h->halo[NORTH], h->cols, MPI_DOUBLE,
-                       north, 1, comm, MPI_STATUS_IGNORE);
-    rc[2] = MPI_Sendrecv(h->side[0], h->rows, MPI_DOUBLE, west, 2, h->halo[EAST], h->rows, MPI_DOUBLE,
-                       east, 2, comm, MPI_STATUS_IGNORE);
-    rc[3] = MPI_Sendrecv(h->side[1], h->rows, MPI_DOUBLE, east, 3, h->halo[WEST], h->rows, MPI_DOUBLE,
-                       west, 3, comm, MPI_STATUS_IGNORE);
+                         south, 0, comm, MPI_STATUS_IGNORE);
+    rc[1] = MPI_Sendrecv(last_row, h->cols, MPI_DOUBLE, south, 1, h->halo[NORTH], h->cols,
+                         MPI_DOUBLE, north, 1, comm, MPI_STATUS_IGNORE);
+    rc[2] = MPI_Sendrecv(h->side[0], h->rows, MPI_DOUBLE, west, 2, h->halo[EAST], h->rows,
+                         MPI_DOUBLE, east, 2, comm, MPI_STATUS_IGNORE);
+    rc[3] = MPI_Sendrecv(h->side[1], h->rows, MPI_DOUBLE, east, 3, h->halo[WEST], h->rows,
+                         MPI_DOUBLE, west, 3, comm, MPI_STATUS_IGNORE);
     for (int k = 0; k < 4; k++)
         if (rc[k] != MPI_SUCCESS)
             return rc[k];
@@ -218,8 +218,19 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
     int mrc = exchange_halos(h, comm);
     if (mrc != MPI_SUCCESS)
         return mpi_failed(mrc);
-    double change = sweep(h);
-    mrc = MPI_Allreduce(&change, &h->residual, 1, MPI_DOUBLE, MPI_MAX, comm);
+    double change = sweep(h), row_max = 0.0;
+    /* The largest change, over the row of ranks and then over the column: derived communicators,
+     * which Salamander creates again after a repair. */
+    MPI_Comm row, col;
+    int prow = h->rank / h->dims[1], pcol = h->rank % h->dims[1];
+    int src = sal_comm_split("row", prow, pcol, &row);
+    if (src == SAL_OK)
+        src = sal_comm_split("col", pcol, prow, &col);
+    if (src != SAL_OK)
+        return src;
+    mrc = MPI_Allreduce(&change, &row_max, 1, MPI_DOUBLE, MPI_MAX, row);
+    if (mrc == MPI_SUCCESS)
+        mrc = MPI_Allreduce(&row_max, &h->residual, 1, MPI_DOUBLE, MPI_MAX, col);
     if (mrc != MPI_SUCCESS)
         return mpi_failed(mrc);
     if (h->sleep_ms > 0) {

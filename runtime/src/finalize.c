@@ -1,12 +1,13 @@
 /*
  * sal_finalize and the MPI_Finalize watchdog.
  *
- * Open MPI 5.0.x survivors of a process failure sometimes never return from MPI_Finalize (they spin in
- * the runtime's final fence: open-mpi/ompi issues 11404, 9434). After this process took part in a
- * repair, sal_finalize arms a watchdog: MPI_Finalize starts it (through the deletion of an attribute on
- * MPI_COMM_SELF, the first thing MPI_Finalize does), and if MPI_Finalize has not returned after
- * finalize_timeout seconds the process exits with status 0 — every result was produced before. The
- * MPI_Finalize wrapper below (PMPI) stops the watchdog when MPI_Finalize returns.
+ * Open MPI 5.0.x survivors of a process failure sometimes never return from MPI_Finalize (they spin
+ * in the runtime's final fence: open-mpi/ompi issues 11404, 9434). After this process took part in
+ * a repair, sal_finalize arms a watchdog: MPI_Finalize starts it (through the deletion of an
+ * attribute on MPI_COMM_SELF, the first thing MPI_Finalize does), and if MPI_Finalize has not
+ * returned after finalize_timeout seconds the process exits with status 0 — every result was
+ * produced before. The MPI_Finalize wrapper below (PMPI) stops the watchdog when MPI_Finalize
+ * returns.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -52,7 +53,8 @@ static void *watchdog(void *arg)
     pthread_mutex_unlock(&wd_lock);
     if (expired) {
         SAL_LOG_W("MPI_Finalize has not returned after %.1f s (Open MPI issue 11404); exiting with "
-                  "status 0", wd_timeout);
+                  "status 0",
+                  wd_timeout);
         fflush(stdout);
         fflush(stderr);
         _exit(0);
@@ -93,8 +95,8 @@ static void arm_watchdog(double timeout)
 {
     int key;
 
-    if (timeout <= 0 || MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, finalize_started, &key,
-                                               NULL) != MPI_SUCCESS)
+    if (timeout <= 0 ||
+        MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, finalize_started, &key, NULL) != MPI_SUCCESS)
         return;
     wd_timeout = timeout;
     wd_state = WD_READY;
@@ -109,6 +111,7 @@ static void release_state(void)
     sal_ckpt_destroy(&sal_rt.ck);
     sal_inject_free(&sal_rt.inject);
     sal_hostmap_free();
+    sal_rt_free_derived();
     for (int i = 0; sal_rt.args && sal_rt.args[i]; i++)
         free(sal_rt.args[i]);
     free(sal_rt.args);
@@ -129,8 +132,9 @@ int sal_finalize(void)
     if (rc == SAL_OK)
         rc = sal_ckpt_mark_finished(sal_rt.ck);
     if (rc != SAL_OK)
-        SAL_LOG_W("a process failed after the computation ended; the job is not marked finished: %s",
-                  sal_last_error());
+        SAL_LOG_W(
+            "a process failed after the computation ended; the job is not marked finished: %s",
+            sal_last_error());
     sal_event("finish", "\"steps\":%lld,\"repairs\":%d,\"status\":\"%s\"", (long long)sal_rt.step,
               sal_rt.repairs, rc == SAL_OK ? "ok" : "failed");
     if (sal_rt.repairs > 0)

@@ -1,8 +1,8 @@
 /*
  * The job's host map -- where every rank of the resilient communicator runs (host name and cpuset)
  * -- and the placement of replacements for failed ranks (docs/placement.md): the repair leader
- * describes the map to a sal_placement_t, which picks a host and the free cores nearest to each lost
- * rank's NUMA node; the replacement binds itself to the cpuset it is given.
+ * describes the map to a sal_placement_t, which picks a host and the free cores nearest to each
+ * lost rank's NUMA node; the replacement binds itself to the cpuset it is given.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +70,8 @@ static void whole_machine(char *buf, size_t size)
     char *s = NULL;
 
     buf[0] = '\0';
-    if (topo && hwloc_bitmap_list_asprintf(&s, hwloc_topology_get_topology_cpuset(topo)) >= 0 && s &&
-        strlen(s) < size)
+    if (topo && hwloc_bitmap_list_asprintf(&s, hwloc_topology_get_topology_cpuset(topo)) >= 0 &&
+        s && strlen(s) < size)
         snprintf(buf, size, "%s", s);
     free(s);
 }
@@ -158,8 +158,9 @@ static void report(int rank, const char *host, const char *cpuset, const char *r
 {
     char eh[SAL_HOST_MAX * 2], er[512];
 
-    sal_event("placement", "\"lost_rank\":%d,\"to_host\":\"%s\",\"cpuset\":\"%s\",\"reason\":\"%s\"",
-              rank, sal_json_escape(eh, sizeof(eh), host), cpuset,
+    sal_event("placement",
+              "\"lost_rank\":%d,\"to_host\":\"%s\",\"cpuset\":\"%s\",\"reason\":\"%s\"", rank,
+              sal_json_escape(eh, sizeof(eh), host), cpuset,
               sal_json_escape(er, sizeof(er), reason));
     SAL_LOG_I("replacement for rank %d: host %s, cores %s (%s)", rank, host, cpuset, reason);
 }

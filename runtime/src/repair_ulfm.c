@@ -1,11 +1,13 @@
 /*
- * Repair with ULFM (Open MPI 5 --with-ft ulfm): revoke -> shrink -> spawn the lost ranks on their hosts
- * -> merge -> split with key = original rank -> agree on the repaired communicator. A failure during
- * the repair starts it again from the (revoked) old communicator, at most repair_retries times.
+ * Repair with ULFM (Open MPI 5 --with-ft ulfm): revoke -> shrink -> spawn the lost ranks on their
+ * hosts
+ * -> merge -> split with key = original rank -> agree on the repaired communicator. A failure
+ * during the repair starts it again from the (revoked) old communicator, at most repair_retries
+ * times.
  *
- * Open MPI 5.0.x: agreement runs on the merged intracommunicator (not the intercommunicator), and every
- * intermediate communicator is freed before MPI_Finalize (a replacement still connected to the parent
- * job crashes in MPI_Finalize otherwise).
+ * Open MPI 5.0.x: agreement runs on the merged intracommunicator (not the intercommunicator), and
+ * every intermediate communicator is freed before MPI_Finalize (a replacement still connected to
+ * the parent job crashes in MPI_Finalize otherwise).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +26,10 @@
 
 typedef struct repair {
     MPI_Comm shrunk, inter, merged, fixed;
-    int *failed;  /* ranks of the old communicator that failed */
+    int *failed; /* ranks of the old communicator that failed */
     int nfailed;
     char **to_host, **to_cpuset; /* leader: placement of each failed rank's replacement */
-    int leader;   /* rank 0 of the shrunk communicator */
+    int leader;                  /* rank 0 of the shrunk communicator */
     double t_revoke, t_shrink, t_spawn;
 } repair_t;
 
@@ -200,9 +202,9 @@ static int send_state(const repair_t *r)
     return SAL_OK;
 }
 
-/* Merge, run between() (the leader sends / a replacement receives the state, which sets sal_rt.rank to
- * the original rank), split with key = original rank, agree. Both sides of the intercommunicator call
- * this. */
+/* Merge, run between() (the leader sends / a replacement receives the state, which sets sal_rt.rank
+ * to the original rank), split with key = original rank, agree. Both sides of the intercommunicator
+ * call this. */
 static int rejoin(MPI_Comm inter, int high, MPI_Comm *merged, MPI_Comm *fixed,
                   int (*between)(void *), void *arg)
 {
@@ -217,8 +219,9 @@ static int rejoin(MPI_Comm inter, int high, MPI_Comm *merged, MPI_Comm *fixed,
         return sal_error(SAL_ERR_PROC_FAILED, "splitting the merged communicator failed");
     MPI_Comm_set_errhandler(*fixed, MPI_ERRORS_RETURN);
     if (MPIX_Comm_agree(*fixed, &ok) != MPI_SUCCESS || !ok)
-        return rc != SAL_OK ? rc : sal_error(SAL_ERR_PROC_FAILED, "the repaired communicator is "
-                                             "not complete");
+        return rc != SAL_OK ? rc
+                            : sal_error(SAL_ERR_PROC_FAILED, "the repaired communicator is "
+                                                             "not complete");
     return SAL_OK;
 }
 
@@ -283,6 +286,7 @@ static void install(MPI_Comm fixed)
 
     sal_rt.world = fixed;
     sal_rt_set_errhandler(fixed);
+    sal_rt_reset_derived();
     sal_ckpt_set_comm(sal_rt.ck, fixed);
     MPI_Comm_free(&old);
     sal_rt_identity();
@@ -294,10 +298,14 @@ int sal_rt_repair(void)
     int attempts = (int)sal_rt.set->repair_retries, rc = SAL_ERR_RECOVERY;
 
     if (strcmp(sal_rt.set->policy, "respawn") != 0)
-        return sal_error(SAL_ERR_UNSUPPORTED, "policy=%s is not available in this version; use "
-                         "policy=respawn", sal_rt.set->policy);
+        return sal_error(SAL_ERR_UNSUPPORTED,
+                         "policy=%s is not available in this version; use "
+                         "policy=respawn",
+                         sal_rt.set->policy);
     for (int a = 0; a < attempts; a++) {
-        repair_t r = {.shrunk = MPI_COMM_NULL, .inter = MPI_COMM_NULL, .merged = MPI_COMM_NULL,
+        repair_t r = {.shrunk = MPI_COMM_NULL,
+                      .inter = MPI_COMM_NULL,
+                      .merged = MPI_COMM_NULL,
                       .fixed = MPI_COMM_NULL};
         rc = attempt(sal_rt.world, &r);
         if (rc == SAL_OK) {

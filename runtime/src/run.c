@@ -1,9 +1,9 @@
 /*
- * The resilient loop. sal_run calls the application's step() until it reports done, takes checkpoints
- * at the configured interval and, when a process fails, repairs the communicator, rolls every rank back
- * to the last committed checkpoint and goes on. Failures inside step() unwind through the failure
- * handler's longjmp to the setjmp in sal_run; failures inside Salamander's own collectives come back
- * as SAL_ERR_PROC_FAILED.
+ * The resilient loop. sal_run calls the application's step() until it reports done, takes
+ * checkpoints at the configured interval and, when a process fails, repairs the communicator, rolls
+ * every rank back to the last committed checkpoint and goes on. Failures inside step() unwind
+ * through the failure handler's longjmp to the setjmp in sal_run; failures inside Salamander's own
+ * collectives come back as SAL_ERR_PROC_FAILED.
  */
 #include <string.h>
 
@@ -55,8 +55,8 @@ int sal_restore(void)
     return SAL_OK;
 }
 
-/* Collective: 1 when a checkpoint is due after sal_rt.step completed steps. Time-based intervals are
- * decided by rank 0 so that every rank takes the same decision. */
+/* Collective: 1 when a checkpoint is due after sal_rt.step completed steps. Time-based intervals
+ * are decided by rank 0 so that every rank takes the same decision. */
 static int checkpoint_due(int *due)
 {
     const sal_interval_t *iv = &sal_rt.set->interval;
@@ -75,7 +75,8 @@ static int checkpoint_due(int *due)
 }
 
 /* Runs steps until done. SAL_OK when done, SAL_ERR_PROC_FAILED when a checkpoint met a failure, or
- * the application's error. A failure inside step() does not return here (see the failure handler). */
+ * the application's error. A failure inside step() does not return here (see the failure handler).
+ */
 static int run_steps(sal_step_fn fn, void *arg)
 {
     for (;;) {
@@ -131,7 +132,8 @@ static int recover(void)
     int rc;
 
     if (sal_rt.repairs >= sal_rt.set->max_repairs)
-        return sal_error(SAL_ERR_RECOVERY, "process failure after %d in-job repairs (max_repairs=%lld):"
+        return sal_error(SAL_ERR_RECOVERY,
+                         "process failure after %d in-job repairs (max_repairs=%lld):"
                          " giving up; relaunch the job to restart from the last checkpoint",
                          sal_rt.repairs, (long long)sal_rt.set->max_repairs);
     if (sal_rt.t_detect == 0)
@@ -146,7 +148,8 @@ static int recover(void)
     sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_RECOVERY);
     rc = sal_restore();
     if (rc == SAL_ERR_NO_CKPT)
-        return sal_error(SAL_ERR_RECOVERY, "no committed checkpoint to roll back to (interval=0, or "
+        return sal_error(SAL_ERR_RECOVERY,
+                         "no committed checkpoint to roll back to (interval=0, or "
                          "the failure hit the first checkpoint); relaunch the job to start again");
     if (rc != SAL_OK)
         return rc;

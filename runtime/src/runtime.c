@@ -24,8 +24,9 @@ sal_runtime_t sal_rt = {.world = MPI_COMM_NULL, .errh = MPI_ERRHANDLER_NULL};
 int sal_rt_check(const char *func)
 {
     if (!sal_rt.initialized || sal_rt.finalized)
-        return sal_error_at(SAL_ERR_STATE, func, "called %s sal_init", sal_rt.finalized ?
-                            "after sal_finalize; call it between sal_init and" : "before");
+        return sal_error_at(SAL_ERR_STATE, func, "called %s sal_init",
+                            sal_rt.finalized ? "after sal_finalize; call it between sal_init and"
+                                             : "before");
     return SAL_OK;
 }
 
@@ -38,9 +39,10 @@ void sal_rt_identity(void)
 }
 
 /* The failure handler of the resilient communicator. A failed peer or a revoked communicator is
- * recorded and the communicator revoked so every survivor notices; inside the application's step the
- * survivor then unwinds to sal_run (the MPI call never returns to the application). Elsewhere the MPI
- * call returns its error code to Salamander's own code, which reports SAL_ERR_PROC_FAILED. */
+ * recorded and the communicator revoked so every survivor notices; inside the application's step
+ * the survivor then unwinds to sal_run (the MPI call never returns to the application). Elsewhere
+ * the MPI call returns its error code to Salamander's own code, which reports SAL_ERR_PROC_FAILED.
+ */
 static void on_mpi_error(MPI_Comm *comm, int *err, ...)
 {
     char text[MPI_MAX_ERROR_STRING];
@@ -53,8 +55,9 @@ static void on_mpi_error(MPI_Comm *comm, int *err, ...)
     }
     if (sal_rt.t_detect == 0)
         sal_rt.t_detect = sal_wall_now();
-    sal_rt_revoke(*comm);
-    if (sal_rt.in_step && *comm == sal_rt.world) {
+    sal_rt_revoke(sal_rt.world);
+    sal_rt_revoke_derived();
+    if (sal_rt.in_step && (*comm == sal_rt.world || sal_rt_is_derived(*comm))) {
         sal_rt.in_step = 0;
         longjmp(sal_rt.unwind, 1);
     }
@@ -160,8 +163,8 @@ static int save_command(int *argc, char ***argv)
     return SAL_OK;
 }
 
-/* Configuration: defaults < SAL_CONFIG file < SAL_* environment; the resolved job name and checkpoint
- * directory are written back so a replacement receives the same values. */
+/* Configuration: defaults < SAL_CONFIG file < SAL_* environment; the resolved job name and
+ * checkpoint directory are written back so a replacement receives the same values. */
 static int load_config(const char *argv0)
 {
     char buf[PATH_MAX];
@@ -192,15 +195,16 @@ static int apply_config(void)
     level = sal_log_level_parse(sal_rt.set->log_level);
     if (level >= 0)
         sal_log_set_level((sal_log_level_t)level);
-    snprintf(logdir, sizeof(logdir), "%s", sal_rt.set->log_dir[0] ? sal_rt.set->log_dir
-                                                                   : sal_rt.set->ckpt_dir);
+    snprintf(logdir, sizeof(logdir), "%s",
+             sal_rt.set->log_dir[0] ? sal_rt.set->log_dir : sal_rt.set->ckpt_dir);
     rc = sal_events_open(logdir, sal_rt.job);
     if (rc != SAL_OK)
         SAL_LOG_W("no event log: %s", sal_last_error());
     return SAL_OK;
 }
 
-/* Removes the fired-markers of a previous job with the same name, so a fresh start injects again. */
+/* Removes the fired-markers of a previous job with the same name, so a fresh start injects again.
+ */
 static void reset_inject_markers(const char *job_dir)
 {
     char path[PATH_MAX];
@@ -210,8 +214,8 @@ static void reset_inject_markers(const char *job_dir)
             unlink(path);
 }
 
-/* Collective (not in a replacement): restart when restart=auto|required finds a committed checkpoint
- * of an unfinished job. Rank 0 decides for everyone. */
+/* Collective (not in a replacement): restart when restart=auto|required finds a committed
+ * checkpoint of an unfinished job. Rank 0 decides for everyone. */
 static int decide_restart(void)
 {
     int64_t latest = -1;
@@ -227,8 +231,10 @@ static int decide_restart(void)
     if (MPI_Bcast(&flag, 1, MPI_INT, 0, sal_rt.world) != MPI_SUCCESS)
         return sal_error(SAL_ERR_MPI, "broadcast of the restart decision failed");
     if (flag < 0)
-        return sal_error(SAL_ERR_NO_CKPT, "restart=required but job '%s' has no committed checkpoint "
-                         "to restore in %s", sal_rt.job, sal_rt.set->ckpt_dir);
+        return sal_error(SAL_ERR_NO_CKPT,
+                         "restart=required but job '%s' has no committed checkpoint "
+                         "to restore in %s",
+                         sal_rt.job, sal_rt.set->ckpt_dir);
     if (!flag && sal_rt.rank == 0)
         reset_inject_markers(sal_ckpt_job_dir(sal_rt.ck));
     sal_rt.needs_restore = flag;
@@ -294,8 +300,8 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
         return rc;
     }
     ok = rc == SAL_OK;
-    /* A replacement's survivors already agreed on the repaired communicator (sal_rt_join) and wait in
-     * the restore: only a fresh start agrees on the outcome of initialisation here. */
+    /* A replacement's survivors already agreed on the repaired communicator (sal_rt_join) and wait
+     * in the restore: only a fresh start agrees on the outcome of initialisation here. */
     if (!sal_rt.is_replacement &&
         MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, sal_rt.world) != MPI_SUCCESS)
         ok = 0;
@@ -326,8 +332,9 @@ int sal_protect(const char *name, void *base, sal_type_t type, int ndims, const 
 {
     int rc = sal_rt_check(__func__);
 
-    return rc != SAL_OK ? rc
-                        : sal_ckpt_protect(sal_rt.ck, name, base, type, ndims, gdims, offset, count);
+    return rc != SAL_OK
+               ? rc
+               : sal_ckpt_protect(sal_rt.ck, name, base, type, ndims, gdims, offset, count);
 }
 
 int sal_protect_scalar(const char *name, void *addr, sal_type_t type)

@@ -24,23 +24,23 @@ typedef struct sal_runtime {
     sal_config_t cfg;
     const sal_settings_t *set;
     char job[SAL_NAME_MAX];
-    char host[SAL_HOST_MAX];   /* MPI_Get_processor_name of this process (where replacements go) */
-    char exe[4096];            /* absolute path of the program, spawned as replacement */
-    char **args;               /* argv[1..], NULL-terminated, for replacements */
-    MPI_Comm world;            /* the resilient communicator; replaced by every repair */
+    char host[SAL_HOST_MAX]; /* MPI_Get_processor_name of this process (where replacements go) */
+    char exe[4096];          /* absolute path of the program, spawned as replacement */
+    char **args;             /* argv[1..], NULL-terminated, for replacements */
+    MPI_Comm world;          /* the resilient communicator; replaced by every repair */
     MPI_Errhandler errh;
     sal_ckpt_t ck;
     sal_inject_t *inject;
     int rank;
     int size;
-    int is_replacement;        /* spawned to replace a failed rank */
-    int needs_restore;         /* sal_run restores before the first step */
-    int64_t step;              /* completed steps */
-    int repairs;               /* repairs completed by this process's communicator */
-    int repair_leader;         /* this process led the last repair (reports its outcome) */
-    volatile int in_step;      /* the application's step() is running: failures unwind with longjmp */
+    int is_replacement;   /* spawned to replace a failed rank */
+    int needs_restore;    /* sal_run restores before the first step */
+    int64_t step;         /* completed steps */
+    int repairs;          /* repairs completed by this process's communicator */
+    int repair_leader;    /* this process led the last repair (reports its outcome) */
+    volatile int in_step; /* the application's step() is running: failures unwind with longjmp */
     jmp_buf unwind;
-    double t_detect;           /* wall time the current failure was first seen, 0 when none */
+    double t_detect; /* wall time the current failure was first seen, 0 when none */
 } sal_runtime_t;
 
 extern sal_runtime_t sal_rt;
@@ -59,6 +59,17 @@ void sal_rt_identity(void);
 int sal_rt_pack_state(int oldrank, const char *cpuset, char **buf, int *len);
 int sal_rt_unpack_state(const char *buf, int len, int *oldrank);
 
+/* ---- derived.c: communicators derived from sal_comm() ---- */
+
+/* 1 when comm is one of the derived communicators. */
+int sal_rt_is_derived(MPI_Comm comm);
+/* Revokes every derived communicator (on failure). */
+void sal_rt_revoke_derived(void);
+/* Frees every derived communicator; the next sal_comm_split/dup call creates it again (repair). */
+void sal_rt_reset_derived(void);
+/* Forgets them all (finalize). */
+void sal_rt_free_derived(void);
+
 /* ---- repair_ulfm.c / repair_none.c ---- */
 
 /* 1 when err reports a failed process or a revoked communicator. */
@@ -67,9 +78,10 @@ int sal_rt_is_failure(int err);
 /* Revokes comm so that every survivor leaves its pending operations on it. */
 void sal_rt_revoke(MPI_Comm comm);
 
-/* Collective over the survivors of sal_rt.world: revoke, shrink, replace the failed ranks according to
- * the policy and install the repaired communicator in sal_rt.world and the checkpoint handle. Retries
- * when further failures interrupt it. SAL_OK, or SAL_ERR_RECOVERY when the job cannot be repaired. */
+/* Collective over the survivors of sal_rt.world: revoke, shrink, replace the failed ranks according
+ * to the policy and install the repaired communicator in sal_rt.world and the checkpoint handle.
+ * Retries when further failures interrupt it. SAL_OK, or SAL_ERR_RECOVERY when the job cannot be
+ * repaired. */
 int sal_rt_repair(void);
 
 /* In a process spawned as a replacement (parent != MPI_COMM_NULL): receives the state, joins the

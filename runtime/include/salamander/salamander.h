@@ -11,14 +11,15 @@
  *     sal_finalize();
  *     MPI_Finalize();
  *
- * Lifecycle: sal_init -> sal_protect* -> sal_run (or sal_checkpoint/sal_restore) -> sal_finalize. Calls
- * out of order return SAL_ERR_STATE. Between sal_init and sal_run the application must not call
- * collective operations on sal_comm(): a replacement process spawned after a failure runs that code
- * alone while the survivors wait inside sal_run.
+ * Lifecycle: sal_init -> sal_protect* -> sal_run (or sal_checkpoint/sal_restore) -> sal_finalize.
+ * Calls out of order return SAL_ERR_STATE. Between sal_init and sal_run the application must not
+ * call collective operations on sal_comm(): a replacement process spawned after a failure runs that
+ * code alone while the survivors wait inside sal_run.
  *
- * Failures: with ULFM, a process failure in a collective on sal_comm() unwinds the survivors back into
- * sal_run, which repairs the communicator (policy respawn by default), restores the last committed
- * checkpoint into the protected regions and calls step() again. sal_comm() changes after a repair.
+ * Failures: with ULFM, a process failure in a collective on sal_comm() unwinds the survivors back
+ * into sal_run, which repairs the communicator (policy respawn by default), restores the last
+ * committed checkpoint into the protected regions and calls step() again. sal_comm() changes after
+ * a repair.
  */
 #ifndef SALAMANDER_SALAMANDER_H
 #define SALAMANDER_SALAMANDER_H
@@ -36,15 +37,16 @@
 extern "C" {
 #endif
 
-/* One step of the application. comm is the current resilient communicator (equal to sal_comm()), step
- * counts completed steps since the start of the job (restored with the checkpoint). Set *done = 1 when
- * the computation is complete. Return SAL_OK, or an error code to stop sal_run with that code. */
+/* One step of the application. comm is the current resilient communicator (equal to sal_comm()),
+ * step counts completed steps since the start of the job (restored with the checkpoint). Set *done
+ * = 1 when the computation is complete. Return SAL_OK, or an error code to stop sal_run with that
+ * code. */
 typedef int (*sal_step_fn)(MPI_Comm comm, int64_t step, void *arg, int *done);
 
-/* Collective over comm (normally MPI_COMM_WORLD) after MPI_Init. Reads the configuration (defaults <
- * SAL_CONFIG file < SAL_* environment), validates it, installs the failure handler on a duplicate of comm
- * and, in a process spawned to replace a failed rank, joins the repaired communicator. argc/argv may be
- * NULL. */
+/* Collective over comm (normally MPI_COMM_WORLD) after MPI_Init. Reads the configuration (defaults
+ * < SAL_CONFIG file < SAL_* environment), validates it, installs the failure handler on a duplicate
+ * of comm and, in a process spawned to replace a failed rank, joins the repaired communicator.
+ * argc/argv may be NULL. */
 int sal_init(int *argc, char ***argv, MPI_Comm comm);
 
 /* Protect a distributed array / a per-rank scalar (see sal_ckpt_protect). Local. */
@@ -52,15 +54,16 @@ int sal_protect(const char *name, void *base, sal_type_t type, int ndims, const 
                 const int64_t *offset, const int64_t *count);
 int sal_protect_scalar(const char *name, void *addr, sal_type_t type);
 
-/* The resilient loop: restores the latest checkpoint if this is a restart, then calls step() until it
- * sets *done, checkpointing at the configured interval and recovering from process failures. Returns
- * SAL_OK when done, SAL_ERR_RECOVERY when a failure could not be repaired, or step()'s error. */
+/* The resilient loop: restores the latest checkpoint if this is a restart, then calls step() until
+ * it sets *done, checkpointing at the configured interval and recovering from process failures.
+ * Returns SAL_OK when done, SAL_ERR_RECOVERY when a failure could not be repaired, or step()'s
+ * error. */
 int sal_run(sal_step_fn step, void *arg);
 
 /* ---- Return-code resume mode: for codes that keep their own loop (and for Fortran, where the
  * unwinding of sal_run is not safe). Outside sal_run a process failure is not unwound: the MPI call
- * on sal_comm() returns an error code (the communicator is revoked so that every rank sees one), and
- * the application calls sal_repair(). The loop reads:
+ * on sal_comm() returns an error code (the communicator is revoked so that every rank sees one),
+ * and the application calls sal_repair(). The loop reads:
  *
  *     int64_t step;
  *     int rc = sal_begin(&step);                  restore if this is a restart or a replacement
@@ -71,7 +74,8 @@ int sal_run(sal_step_fn step, void *arg);
  *         else
  *             rc = sal_step_done(&step);           counts the step, checkpoints when due
  *         if (rc == SAL_ERR_PROC_FAILED)
- *             rc = sal_repair(&step);              repaired and rolled back: step is the restored one
+ *             rc = sal_repair(&step);              repaired and rolled back: step is the restored
+ * one
  *     }
  *
  * Data the application keeps outside the protected regions must be recomputed from them after
@@ -83,17 +87,19 @@ int sal_run(sal_step_fn step, void *arg);
 int sal_begin(int64_t *step);
 
 /* Collective: the application completed one step. Counts it ([OUT] *step, may be NULL, receives the
- * new count) and takes a checkpoint when the interval says so. SAL_ERR_PROC_FAILED: call sal_repair. */
+ * new count) and takes a checkpoint when the interval says so. SAL_ERR_PROC_FAILED: call
+ * sal_repair. */
 int sal_step_done(int64_t *step);
 
 /* Collective over the surviving ranks (and the replacements, which take part through sal_begin):
- * repairs sal_comm() by the configured policy and restores the last committed checkpoint. [OUT] *step
- * (may be NULL): the restored step to continue from. SAL_ERR_RECOVERY when the job cannot be repaired.
+ * repairs sal_comm() by the configured policy and restores the last committed checkpoint. [OUT]
+ * *step (may be NULL): the restored step to continue from. SAL_ERR_RECOVERY when the job cannot be
+ * repaired.
  */
 int sal_repair(int64_t *step);
 
-/* 1 when mpi_rc (the return code of an MPI call on sal_comm()) reports a failed process or a revoked
- * communicator, 0 otherwise. */
+/* 1 when mpi_rc (the return code of an MPI call on sal_comm()) reports a failed process or a
+ * revoked communicator, 0 otherwise. */
 int sal_is_proc_failure(int mpi_rc);
 
 /* Collective: take a checkpoint now (outside sal_run, or from step()). */
@@ -105,8 +111,20 @@ int sal_restore(void);
 /* The current resilient communicator (MPI_COMM_NULL before sal_init). */
 MPI_Comm sal_comm(void);
 
-/* [OUT] *flag = 1 when this process will resume from a checkpoint: a relaunch of an unfinished job or a
- * replacement for a failed rank. Valid after sal_init. */
+/* Communicators derived from sal_comm(), cached under a name ([A-Za-z0-9_.-], like region names):
+ * the first call creates it with MPI_Comm_split(sal_comm(), color, key) / MPI_Comm_dup (collective
+ * over sal_comm()), later calls return the cached one (local). A failure revokes them with
+ * sal_comm(); a repair frees them, and the next call -- which every rank, replacements included,
+ * makes at the same point of its step -- creates them again from the repaired sal_comm(). So call
+ * it where the communicator is used (e.g. inside step()), never keep the handle across steps, and
+ * never free it (sal_finalize does). [OUT] *comm (MPI_COMM_NULL for color MPI_UNDEFINED).
+ * SAL_ERR_EXISTS when name was created with another recipe; SAL_ERR_PROC_FAILED when a process
+ * failed meanwhile. */
+int sal_comm_split(const char *name, int color, int key, MPI_Comm *comm);
+int sal_comm_dup(const char *name, MPI_Comm *comm);
+
+/* [OUT] *flag = 1 when this process will resume from a checkpoint: a relaunch of an unfinished job
+ * or a replacement for a failed rank. Valid after sal_init. */
 int sal_is_restart(int *flag);
 
 /* The current step counter of sal_run. */
