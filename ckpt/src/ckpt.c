@@ -76,7 +76,8 @@ static int setup_levels(struct sal_ckpt *c, const sal_settings_t *set, const cha
 void sal_ckpt_host_name(const struct sal_ckpt *ck, char *buf, size_t size)
 {
     if (ck->fake_host_ranks > 0)
-        snprintf(buf, size, "%.200s.fake%d", ck->host, sal_comm_rank(ck->comm) / ck->fake_host_ranks);
+        snprintf(buf, size, "%.200s.fake%d", ck->host,
+                 sal_comm_rank(ck->comm) / ck->fake_host_ranks);
     else
         snprintf(buf, size, "%s", ck->host);
 }
@@ -203,6 +204,21 @@ int sal_ckpt_protect(sal_ckpt_t ck, const char *name, void *base, sal_type_t typ
     return add_region(ck, &r);
 }
 
+int sal_ckpt_unprotect(sal_ckpt_t ck, const char *name)
+{
+    if (!ck || !name)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle or name");
+    for (int i = 0; i < ck->nregions; i++) {
+        if (strcmp(ck->regions[i].name, name) != 0)
+            continue;
+        memmove(&ck->regions[i], &ck->regions[i + 1],
+                (size_t)(ck->nregions - i - 1) * sizeof(*ck->regions));
+        ck->nregions--;
+        return SAL_OK;
+    }
+    return sal_error(SAL_ERR_NOT_FOUND, "region \"%s\" is not protected", name);
+}
+
 int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_type_t type)
 {
     sal_region_t r;
@@ -218,7 +234,8 @@ int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_typ
     return add_region(ck, &r);
 }
 
-/* ---- listing checkpoints on disk ------------------------------------------------------------------ */
+/* ---- listing checkpoints on disk
+ * ------------------------------------------------------------------ */
 
 static int parse_ckpt_name(const char *name, int64_t *id)
 {
@@ -308,4 +325,3 @@ int sal_ckpt_mark_finished(sal_ckpt_t ck)
         return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the finish marker status failed");
     return rc;
 }
-

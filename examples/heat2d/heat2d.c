@@ -209,10 +209,8 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
     MPI_Comm_size(comm, &size);
     MPI_Comm_rank(comm, &rank);
     if (size != h->nranks || rank != h->rank) {
-        fprintf(stderr,
-                "heat2d: rank %d of %d is now rank %d of %d; this example needs the respawn "
-                "or spares repair policy\n",
-                h->rank, h->nranks, rank, size);
+        fprintf(stderr, "heat2d: rank %d of %d is now rank %d of %d, without a resize\n", h->rank,
+                h->nranks, rank, size);
         return SAL_ERR_UNSUPPORTED;
     }
     int mrc = exchange_halos(h, comm);
@@ -370,6 +368,26 @@ static int parse_args(struct heat *h, int argc, char **argv)
     return rc;
 }
 
+/* sal_on_resize: the job continues on fewer ranks (policy shrink). Lays the field out again for the
+ * new process grid and protects the new block; the restore then fills it from the checkpoint. */
+static int heat_resize(MPI_Comm comm, void *arg)
+{
+    struct heat *h = arg;
+    int rc;
+
+    release(h);
+    memset(h->halo, 0, sizeof(h->halo));
+    memset(h->side, 0, sizeof(h->side));
+    h->u = h->next = NULL;
+    if (setup(h, comm) != 0)
+        return SAL_ERR_NOMEM;
+    int64_t gdims[2] = {h->n, h->n}, offset[2] = {h->row0, h->col0}, count[2] = {h->rows, h->cols};
+    rc = sal_unprotect("u");
+    if (rc == SAL_OK)
+        rc = sal_protect("u", h->u, SAL_DOUBLE, 2, gdims, offset, count);
+    return rc;
+}
+
 /* The return-code resume mode: the loop stays here; after a failure sal_repair rolls every rank
  * back to the last committed checkpoint and says which step to continue from. */
 static int run_rc_loop(struct heat *h)
@@ -418,7 +436,20 @@ int main(int argc, char **argv)
         sal_failed("sal_protect", rc);
         goto out_abort;
     }
+    if (rc == SAL_OK)
+        rc = sal_on_resize(heat_resize, &h);
+    if (rc != SAL_OK) {
+        sal_failed("sal_on_resize", rc);
+        goto out_abort;
+    }
     rc = h.rc_loop ? run_rc_loop(&h) : sal_run(heat_step, &h);
+    if (rc == SAL_ERR_STOPPED) {
+        /* Checkpointed on the checkpoint signal (docs/slurm.md): end without sal_finalize, which
+         * would mark the job finished, and with status 3 so the launcher sees an unfinished job. */
+        release(&h);
+        MPI_Finalize();
+        return 3;
+    }
     if (rc != SAL_OK) {
         sal_failed(h.rc_loop ? "the return-code loop" : "sal_run", rc);
         goto out_abort;

@@ -40,6 +40,8 @@ typedef struct job {
     salrun_stats_t st;
     int restarts;
     double t0;
+    long spares;                  /* ranks added to -n, parked by sal_init */
+    double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
 } job_t;
 
 static double mono_now(void)
@@ -103,12 +105,36 @@ static int check_config(job_t *j, sal_config_t cfg)
     if (sal_inject_parse(set->inject, &plan) != SAL_OK)
         return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
     sal_inject_free(&plan);
+    j->spares = (long)set->spares;
+    j->hb_period = set->heartbeat_period;
+    j->hb_timeout = set->heartbeat_timeout;
     if (set->log_dir[0])
         snprintf(dir, sizeof(dir), "%s", set->log_dir);
     else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
         return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
     snprintf(j->log_path, sizeof(j->log_path), "%s/%s.events.jsonl", dir, j->name);
     return SAL_OK;
+}
+
+/* heartbeat_period / heartbeat_timeout: Open MPI's heartbeat failure detector (docs/recovery.md),
+ * through its MCA parameters, which mpiexec forwards to every rank. */
+static int export_detector(job_t *j)
+{
+    char v[64];
+    int rc = SAL_OK;
+
+    if (j->hb_period <= 0 && j->hb_timeout <= 0)
+        return SAL_OK;
+    rc = export_var(j, "OMPI_MCA_mpi_ft_detector", "true");
+    if (rc == SAL_OK && j->hb_period > 0) {
+        snprintf(v, sizeof(v), "%g", j->hb_period);
+        rc = export_var(j, "OMPI_MCA_mpi_ft_detector_period", v);
+    }
+    if (rc == SAL_OK && j->hb_timeout > 0) {
+        snprintf(v, sizeof(v), "%g", j->hb_timeout);
+        rc = export_var(j, "OMPI_MCA_mpi_ft_detector_timeout", v);
+    }
+    return rc;
 }
 
 /* Validates the configuration, then exports it: SAL_CONFIG (absolute), one SAL_<KEY> per flag, and
@@ -137,6 +163,8 @@ static int configure(job_t *j)
     }
     if (rc == SAL_OK)
         rc = export_var(j, "SAL_JOB", j->name);
+    if (rc == SAL_OK)
+        rc = export_detector(j);
     sal_config_destroy(&cfg);
     return rc;
 }
@@ -159,7 +187,11 @@ static int prepare(job_t *j)
                                          : "");
         return SALRUN_EXIT_NOTFOUND;
     }
-    if (configure(j) != SAL_OK || salrun_env_defaults(j->o, &j->env_added) != SAL_OK ||
+    if (configure(j) != SAL_OK)
+        return SALRUN_EXIT_USAGE;
+    if (j->o->np > 0)
+        j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
+    if (salrun_env_defaults(j->o, &j->env_added) != SAL_OK ||
         salrun_build_command(j->o, j->mpiexec, &j->cmd) != SAL_OK)
         return SALRUN_EXIT_USAGE;
     return -1;
@@ -172,33 +204,39 @@ static void sleep_poll(void)
     nanosleep(&ts, NULL);
 }
 
-/* Runs one launch to its end, following the event log. [OUT] *status from waitpid. */
-static int run_once(job_t *j, salrun_watch_t *w, int *status)
+/* Runs one launch to its end, following the event log. [OUT] *status from waitpid, *ended when
+ * salrun ended an mpiexec that outlived its job. */
+static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
 {
-    pid_t pid;
-    int rc = salrun_spawn(&j->cmd, &pid);
+    salrun_keeper_t k;
+    int rc;
 
+    memset(&k, 0, sizeof(k));
+    rc = salrun_spawn(&j->cmd, &k.pid);
     if (rc != SAL_OK)
         return rc;
     for (;;) {
         pid_t r;
 
-        salrun_signals_forward(pid);
+        salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
-        r = waitpid(pid, status, WNOHANG);
-        if (r == pid)
+        r = waitpid(k.pid, status, WNOHANG);
+        if (r == k.pid)
             break;
         if (r < 0 && errno != EINTR)
             return salrun_fail(SAL_ERR_IO, "waitpid: %s", strerror(errno));
         sleep_poll();
     }
     salrun_watch_poll(w);
+    *ended = k.ended;
     return SAL_OK;
 }
 
-static void describe_exit(const job_t *j, int status, char *buf, size_t size)
+static void describe_exit(const job_t *j, int status, int ended, char *buf, size_t size)
 {
-    if (WIFSIGNALED(status))
+    if (ended)
+        snprintf(buf, size, "mpiexec outlived the processes of its job and was ended");
+    else if (WIFSIGNALED(status))
         snprintf(buf, size, "mpiexec was killed by signal %d", WTERMSIG(status));
     else if (WEXITSTATUS(status) != 0)
         snprintf(buf, size, "mpiexec exited with status %d", WEXITSTATUS(status));
@@ -267,42 +305,51 @@ static int stopped(job_t *j, int sig, const char *why)
     return 128 + sig;
 }
 
+/* A launch whose ranks all wrote a clean "finish" (the job is marked finished) although mpiexec did
+ * not end cleanly: the exit status to end with (never a relaunch, which would start the finished
+ * job again from step 0). */
+static int finished_anyway(job_t *j, int ended, const char *why, const char *json)
+{
+    /* Open MPI's mpiexec still reports, at exit, a replacement process that was itself lost and
+     * replaced during the run (the failure of a spawned process is not covered by --with-ft ulfm's
+     * exit status), so a non-zero status then describes a failure the job already recovered from.
+     */
+    if (ended || j->st.nrecoveries > 0) {
+        salrun_say(&j->out, "note", json, "every rank finished%s, but %s%s; the result is complete",
+                   ended ? "" : " after in-job recoveries", why,
+                   ended ? "" : " (Open MPI reports processes lost and replaced during the run)");
+        summary(j, "finished", SALRUN_EXIT_OK);
+        return SALRUN_EXIT_OK;
+    }
+    salrun_say(&j->out, "failed", json,
+               "the job finished its steps but %s; not relaunched (a relaunch would start the "
+               "finished job again)",
+               why);
+    summary(j, "failed", SALRUN_EXIT_FAILED);
+    return SALRUN_EXIT_FAILED;
+}
+
 /* One launch's outcome: an exit status to end with, or -1 to relaunch. */
-static int outcome(job_t *j, int status)
+static int outcome(job_t *j, int status, int ended)
 {
     char why[256], json[512], more[128];
-    int stop = salrun_signals_forward(0);
+    int stop = salrun_signals_forward(0), fin = salrun_stats_attempt_finished(&j->st);
     double delay;
 
-    describe_exit(j, status, why, sizeof(why));
+    describe_exit(j, status, ended, why, sizeof(why));
     exit_json(status, why, json, sizeof(json));
     if (stop)
         return stopped(j, stop, why);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-        salrun_stats_attempt_finished(&j->st) != 0) {
+    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fin != 0) {
         summary(j, "finished", SALRUN_EXIT_OK);
         return SALRUN_EXIT_OK;
     }
-    /* Every rank finished and the job is marked finished: the result is complete. Open MPI's
-     * mpiexec still reports, at exit, a replacement process that was itself lost and replaced
-     * during the run (the failure of a spawned process is not covered by --with-ft ulfm's exit
-     * status), so a non-zero status here describes a failure the job already recovered from. */
-    if (salrun_stats_attempt_finished(&j->st) == 1 && j->st.nrecoveries > 0) {
-        salrun_say(&j->out, "note", json,
-                   "every rank finished after %d in-job recover%s, but %s: Open MPI reports "
-                   "processes lost and replaced during the run at exit; the result is complete",
-                   j->st.nrecoveries, j->st.nrecoveries == 1 ? "y" : "ies", why);
-        summary(j, "finished", SALRUN_EXIT_OK);
-        return SALRUN_EXIT_OK;
-    }
-    if (salrun_stats_attempt_finished(&j->st) == 1) {
-        salrun_say(&j->out, "failed", json,
-                   "the job finished its steps but %s; not relaunched (a relaunch would start the "
-                   "finished job again)",
-                   why);
-        summary(j, "failed", SALRUN_EXIT_FAILED);
-        return SALRUN_EXIT_FAILED;
-    }
+    if (fin == 1)
+        return finished_anyway(j, ended, why, json);
+    /* Asked to checkpoint and stop (key checkpoint_signal, docs/slurm.md): the batch system's next
+     * allocation resumes the job, not a relaunch. */
+    if ((stop = salrun_signals_user()) != 0)
+        return stopped(j, stop, why);
     if (j->restarts >= j->o->max_restarts) {
         salrun_say(&j->out, "failed", json, "job failed: %s; no restart left (--max-restarts %ld)",
                    why, j->o->max_restarts);
@@ -337,10 +384,29 @@ static void say_launch(const job_t *j)
                ranks, j->o->np == 1 ? "" : "s", ulfm ? "with" : "without", j->log_path);
 }
 
+/* Inside a Slurm allocation (docs/slurm.md): mpiexec runs inside it (ULFM needs mpiexec, not a
+ * direct srun launch) and SLURM_RESTART_COUNT, set once Slurm has requeued the job, is shown. */
+static void say_slurm(const job_t *j)
+{
+    const char *id = getenv("SLURM_JOB_ID"), *count = getenv("SLURM_RESTART_COUNT");
+    const char *nodes = getenv("SLURM_JOB_NODELIST");
+    char json[1024], e_id[128], e_nodes[512];
+    long restarts = count ? strtol(count, NULL, 10) : 0;
+
+    if (!id || !id[0])
+        return;
+    snprintf(json, sizeof(json), "\"slurm_job_id\":\"%s\",\"restart_count\":%ld,\"nodes\":\"%s\"",
+             sal_json_escape(e_id, sizeof(e_id), id), restarts,
+             sal_json_escape(e_nodes, sizeof(e_nodes), nodes ? nodes : ""));
+    salrun_say(&j->out, "slurm", json, "inside Slurm job %s on %s; SLURM_RESTART_COUNT=%ld%s", id,
+               nodes ? nodes : "?", restarts,
+               restarts > 0 ? " (requeued: the job resumes from its last checkpoint)" : "");
+}
+
 static int run_job(job_t *j)
 {
     salrun_watch_t *w = NULL;
-    int status = 0, ex = -1;
+    int status = 0, ended = 0, ex = -1;
 
     if (salrun_signals_install() != SAL_OK ||
         salrun_watch_open(j->log_path, &j->out, &j->st, &w) != SAL_OK) {
@@ -349,14 +415,15 @@ static int run_job(job_t *j)
     }
     j->t0 = mono_now();
     say_launch(j);
+    say_slurm(j);
     while (ex < 0) {
         salrun_stats_new_attempt(&j->st);
-        if (run_once(j, w, &status) != SAL_OK) {
+        if (run_once(j, w, &status, &ended) != SAL_OK) {
             fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
             ex = SALRUN_EXIT_FAILED;
             break;
         }
-        ex = outcome(j, status);
+        ex = outcome(j, status, ended);
     }
     salrun_watch_close(&w);
     return ex;

@@ -51,6 +51,8 @@ enum {
     SALRUN_CFG_INTERVAL,
     SALRUN_CFG_POLICY,
     SALRUN_CFG_INJECT,
+    SALRUN_CFG_SPARES,
+    SALRUN_CFG_PFS_DIR,
     SALRUN_NCFG
 };
 
@@ -111,9 +113,31 @@ int salrun_signals_install(void);
 /* Forwards recorded signals to pid (when pid > 0). Returns the last terminating signal received
  * (SIGINT/SIGTERM/SIGHUP), 0 when none: the user asked the job to stop, so it is not relaunched. */
 int salrun_signals_forward(pid_t pid);
+/* The last SIGUSR1/SIGUSR2 received since the previous call (0 when none), which it consumes: a
+ * launch that then ends unfinished was stopped on its checkpoint signal (docs/slurm.md). */
+int salrun_signals_user(void);
 
 /* fork + execv of cmd->v (no shell); the child dies with SIGTERM when salrun dies. [OUT] *pid. */
 int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid);
+
+typedef struct salrun_out salrun_out_t;
+
+/* Supervision of one running mpiexec, called every poll period until it exits:
+ *  - forwards the signals salrun received;
+ *  - when a stop signal (SIGINT/SIGTERM/SIGHUP) has not ended mpiexec within 10 s, kills it;
+ *  - when mpiexec has had no child process for 10 s ($SAL_SALRUN_HANG_SECONDS) after it had some
+ *    (every local process of the job is gone, yet mpiexec waits: seen with Open MPI 5 under
+ *    --with-ft ulfm after MPI_Abort), sends it SIGTERM, then SIGKILL 5 s later; the launch then
+ *    counts as failed.
+ * Zero-initialise, then set pid. */
+typedef struct salrun_keeper {
+    pid_t pid;
+    double t_stop, t_childless, t_term, t_check;
+    int seen_children, killed;
+    int ended; /* salrun ended mpiexec because its job's processes were gone */
+} salrun_keeper_t;
+
+void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out);
 
 /* ---- salrun_stats.c ---- */
 
@@ -201,11 +225,11 @@ char *salrun_fmt_bytes(char *buf, size_t size, double bytes);
 
 /* ---- salrun_watch.c ---- */
 
-typedef struct salrun_out {
+struct salrun_out {
     FILE *fp;  /* stderr */
     int quiet; /* no progress lines at all */
     int json;  /* progress lines as JSON objects */
-} salrun_out_t;
+};
 
 /* salrun's own progress line: text is a sentence; json_fields (may be NULL) the same facts as JSON
  * members without braces. Printed as "salrun: <text>" or {"salrun":"<kind>",...}. */

@@ -20,8 +20,8 @@
 #include "salrun.h"
 #include "salrun_build.h"
 
-const char *const salrun_cfg_keys[SALRUN_NCFG] = {"job",      "ckpt_dir", "log_dir",
-                                                  "interval", "policy",   "inject"};
+const char *const salrun_cfg_keys[SALRUN_NCFG] = {"job",    "ckpt_dir", "log_dir", "interval",
+                                                  "policy", "inject",   "spares",  "pfs_dir"};
 
 typedef enum opt_id {
     O_NP,
@@ -59,7 +59,12 @@ static const option_def_t options[] = {
     {"--interval", NULL, "SPEC", O_CFG, SALRUN_CFG_INTERVAL,
      "checkpoint every N steps, every Ns seconds, or 0 = never", NULL},
     {"--policy", NULL, "P", O_CFG, SALRUN_CFG_POLICY,
-     "recovery after a process failure: respawn, spares or shrink", NULL},
+     "recovery after a process failure: respawn, spares, shrink or a chain like spares,respawn",
+     NULL},
+    {"--spares", NULL, "S", O_CFG, SALRUN_CFG_SPARES,
+     "launch S more ranks that park as spares (policy spares); -n N runs N + S processes", "0"},
+    {"--pfs-dir", NULL, "DIR", O_CFG, SALRUN_CFG_PFS_DIR,
+     "parallel-file-system directory for level-4 copies of the checkpoints", "none"},
     {"--inject", NULL, "SPEC", O_CFG, SALRUN_CFG_INJECT,
      "fault injection, e.g. 'rank=1,step=40,signal=KILL' (docs/inject.md)", "none"},
     {"--config", NULL, "FILE", O_CONFIG, 0, "INI configuration file (becomes SAL_CONFIG)", "none"},

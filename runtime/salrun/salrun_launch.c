@@ -18,6 +18,7 @@
  *   OMPI_ALLOW_RUN_AS_ROOT=1, OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  when salrun runs as root
  * (containers, CI): Open MPI refuses to start otherwise.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -200,6 +202,7 @@ static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
 #define NFORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 static volatile sig_atomic_t pending[NFORWARDED];
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t user_signal; /* last SIGUSR1/SIGUSR2 not yet consumed */
 
 /* Records the signal. A signal the terminal sent (Ctrl-C: si_code SI_KERNEL) already reached
  * mpiexec, which shares salrun's process group, so it is not sent a second time. */
@@ -211,6 +214,16 @@ static void on_signal(int sig, siginfo_t *info, void *ctx)
             pending[i] = 1;
     if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
         stop_signal = sig;
+    if (sig == SIGUSR1 || sig == SIGUSR2)
+        user_signal = sig;
+}
+
+int salrun_signals_user(void)
+{
+    int sig = user_signal;
+
+    user_signal = 0;
+    return sig;
 }
 
 int salrun_signals_install(void)
@@ -266,4 +279,107 @@ int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid)
     }
     *pid = child;
     return SAL_OK;
+}
+
+/* ---- supervision of a running mpiexec ---- */
+
+#define STOP_GRACE      10.0 /* seconds mpiexec may take to end after a forwarded stop signal */
+#define CHILDLESS_GRACE 10.0 /* default seconds mpiexec may live on without any child process */
+#define TERM_GRACE      5.0  /* seconds between salrun's SIGTERM and SIGKILL */
+#define CHECK_PERIOD    0.5  /* seconds between two looks at mpiexec's children */
+
+static double mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* 1 when pid has a child process, 0 when it has none, -1 when Linux's
+ * /proc/<pid>/task/<tid>/children cannot tell. */
+static int has_children(pid_t pid)
+{
+    char path[64], buf[16];
+    struct dirent *de;
+    int found = -1;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+    d = opendir(path);
+    if (!d)
+        return -1;
+    while (found != 1 && (de = readdir(d))) {
+        FILE *f;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/children", (long)pid, de->d_name);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        found = fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9';
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+/* Seconds mpiexec may live on without a child: $SAL_SALRUN_HANG_SECONDS (> 0) or CHILDLESS_GRACE.
+ */
+static double childless_grace(void)
+{
+    const char *v = getenv("SAL_SALRUN_HANG_SECONDS");
+    char *end;
+    double d = v ? strtod(v, &end) : 0;
+
+    return v && end != v && !*end && d > 0 ? d : CHILDLESS_GRACE;
+}
+
+/* Ends mpiexec when it lives on without any process of its job (see salrun_keeper_t). */
+static void end_childless(salrun_keeper_t *k, const salrun_out_t *out, double now)
+{
+    int c = has_children(k->pid);
+    double grace;
+
+    k->t_check = now;
+    if (c != 0 || !k->seen_children) {
+        k->seen_children |= c == 1;
+        k->t_childless = 0;
+        return;
+    }
+    if (k->t_childless == 0)
+        k->t_childless = now;
+    grace = childless_grace();
+    if (!k->ended && now - k->t_childless >= grace) {
+        salrun_say(out, "mpiexec_hung", NULL,
+                   "every local process of the job is gone but mpiexec has not exited for %.3g s; "
+                   "ending it",
+                   grace);
+        kill(k->pid, SIGTERM);
+        k->ended = 1;
+        k->t_term = now;
+    }
+}
+
+void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out)
+{
+    int stop = salrun_signals_forward(k->pid);
+    double now = mono();
+
+    if (stop && k->t_stop == 0)
+        k->t_stop = now;
+    if (now - k->t_check >= CHECK_PERIOD)
+        end_childless(k, out, now);
+    if (k->killed)
+        return;
+    if (stop && now - k->t_stop >= STOP_GRACE) {
+        salrun_say(out, "mpiexec_killed", NULL,
+                   "mpiexec has not exited %.0f s after signal %d; killing it", STOP_GRACE, stop);
+        kill(k->pid, SIGKILL);
+        k->killed = 1;
+    } else if (k->ended && now - k->t_term >= TERM_GRACE) {
+        kill(k->pid, SIGKILL);
+        k->killed = 1;
+    }
 }

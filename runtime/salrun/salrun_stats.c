@@ -205,6 +205,8 @@ static void on_finish(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t
     st->attempt_finish_ok += ok;
     st->attempt_finish_failed += !ok;
     salrun_json_int(ev, "steps", &note->step);
+    /* The job may end on fewer ranks than it started with (policy shrink). */
+    salrun_json_int(ev, "nranks", &st->nranks);
     see_step(st, note->step);
     if (note->rank == 0) {
         note->kind = SALRUN_NOTE_FINISH;

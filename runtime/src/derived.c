@@ -80,8 +80,8 @@ static int create(derived_t *d)
     return SAL_OK;
 }
 
-/* The cached communicator of name, created (collectively) when missing. A second call with the
- * same name must give the same recipe. */
+/* The cached communicator of name, created (collectively) when missing. Until the next repair, a
+ * second call with the same name must give the same recipe. */
 static int derive(const char *name, int dup, int color, int key, MPI_Comm *comm)
 {
     derived_t *d;
@@ -95,6 +95,12 @@ static int derive(const char *name, int dup, int color, int key, MPI_Comm *comm)
                          "\"%s\" (1-%d characters from [A-Za-z0-9_.-])",
                          name ? name : "(null)", SAL_NAME_MAX - 1);
     d = find(name);
+    if (d && !d->created) {
+        /* First use since the last repair: the recipe may follow a new layout (policy shrink). */
+        d->dup = dup;
+        d->color = color;
+        d->key = key;
+    }
     if (d && (d->dup != dup || d->color != color || d->key != key))
         return sal_error(SAL_ERR_EXISTS,
                          "derived communicator \"%s\" was created with another "

@@ -106,6 +106,8 @@ static void arm_watchdog(double timeout)
 static void release_state(void)
 {
     MPI_Comm_free(&sal_rt.world);
+    if (sal_rt.full != MPI_COMM_NULL)
+        MPI_Comm_free(&sal_rt.full);
     if (sal_rt.errh != MPI_ERRHANDLER_NULL)
         MPI_Errhandler_free(&sal_rt.errh);
     sal_ckpt_destroy(&sal_rt.ck);
@@ -135,10 +137,11 @@ int sal_finalize(void)
         SAL_LOG_W(
             "a process failed after the computation ended; the job is not marked finished: %s",
             sal_last_error());
-    sal_event("finish", "\"steps\":%lld,\"repairs\":%d,\"status\":\"%s\"", (long long)sal_rt.step,
-              sal_rt.repairs, rc == SAL_OK ? "ok" : "failed");
+    sal_event("finish", "\"steps\":%lld,\"repairs\":%d,\"nranks\":%d,\"status\":\"%s\"",
+              (long long)sal_rt.step, sal_rt.repairs, sal_rt.size, rc == SAL_OK ? "ok" : "failed");
     if (sal_rt.repairs > 0)
         arm_watchdog(sal_rt.set->finalize_timeout);
+    sal_rt_release_spares();
     release_state();
     sal_rt.finalized = 1;
     return rc;

@@ -14,13 +14,14 @@ int sal_hostmap_init(void);
  * Called at start and after every repair (survivors and replacements alike). */
 int sal_hostmap_exchange(MPI_Comm comm);
 
-/* Host name of rank in the last exchanged map, or "?". The pointer is valid until the next exchange. */
+/* Host name of rank in the last exchanged map, or "?". The pointer is valid until the next
+ * exchange. */
 const char *sal_hostmap_host(int rank);
 
 /* Repair leader, local: decides a host and a cpuset for each of the nfailed ranks in failed[]
  * (docs/placement.md) and emits one "placement" event each. [OUT] hosts[i], cpusets[i]: strings the
- * caller frees (arrays of nfailed entries provided by the caller). SAL_ERR_RECOVERY when no host can
- * take them. */
+ * caller frees (arrays of nfailed entries provided by the caller). SAL_ERR_RECOVERY when no host
+ * can take them. */
 int sal_hostmap_place(const int *failed, int nfailed, char **hosts, char **cpusets);
 
 /* In a replacement: binds this process to cpuset (a warning, not an error, when it cannot). */

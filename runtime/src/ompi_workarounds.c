@@ -1,22 +1,22 @@
 /*
- * Work-arounds for Open MPI 5.0.x fault-tolerance bugs that an application would otherwise hit inside
- * its own MPI calls after a failure. Compiled only into ULFM builds; each intercepts one MPI function
- * through the PMPI profiling interface and is otherwise transparent.
+ * Work-arounds for Open MPI 5.0.x fault-tolerance bugs that an application would otherwise hit
+ * inside its own MPI calls after a failure. Compiled only into ULFM builds; each intercepts one MPI
+ * function through the PMPI profiling interface and is otherwise transparent.
  *
  * MPI_Sendrecv: Open MPI 5.0.x (ompi/mpi/c/sendrecv.c) posts the receive only when source is not
- * MPI_PROC_NULL, but when the send then fails with any error other than MPIX_ERR_PROC_FAILED -- e.g.
- * MPIX_ERR_REVOKED once a survivor revoked the communicator -- it cancels that receive request
- * unconditionally, calling through an uninitialised pointer: the process dies with SIGSEGV instead of
- * reporting the failure. The halo exchange of every stencil code at the domain edge has that shape.
- * With one side MPI_PROC_NULL the call is a plain send or receive, so it is made as one.
+ * MPI_PROC_NULL, but when the send then fails with any error other than MPIX_ERR_PROC_FAILED --
+ * e.g. MPIX_ERR_REVOKED once a survivor revoked the communicator -- it cancels that receive request
+ * unconditionally, calling through an uninitialised pointer: the process dies with SIGSEGV instead
+ * of reporting the failure. The halo exchange of every stencil code at the domain edge has that
+ * shape. With one side MPI_PROC_NULL the call is a plain send or receive, so it is made as one.
  */
 #include <mpi.h>
 
 #include "watchdog.h"
 
-static int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag,
-                    void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
-                    MPI_Comm comm, MPI_Status *status)
+static int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
+                    int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype, int source,
+                    int recvtag, MPI_Comm comm, MPI_Status *status)
 {
     int rc;
 

@@ -1,11 +1,21 @@
 /*
- * Repair with ULFM (Open MPI 5 --with-ft ulfm): revoke -> shrink -> spawn the lost ranks on their
- * hosts
- * -> merge -> split with key = original rank -> agree on the repaired communicator. A failure
- * during the repair starts it again from the (revoked) old communicator, at most repair_retries
- * times.
+ * Repair with ULFM (Open MPI 5 --with-ft ulfm).
  *
- * Open MPI 5.0.x: agreement runs on the merged intracommunicator (not the intercommunicator), and
+ * Two communicators: sal_rt.full holds every process of the job -- the application's ranks first,
+ * in rank order, then the parked spares -- and sal_rt.world, the application's, is split from it.
+ * A repair:
+ *   1. revokes world and full, so that every survivor and every parked spare leaves its operation;
+ *   2. shrinks full to the survivors; the lost application ranks are the group difference;
+ *   3. plans each lost rank by the policy chain, left to right: `spares` gives it to the lowest
+ *      parked spare, `respawn` to a new process (placed with hwloc, spawned, merged), `shrink`
+ *      drops it and renumbers the ranks after it; every survivor computes the same plan from the
+ *      same groups, so no message is needed to agree on it;
+ *   4. splits the new full communicator with key = new rank (spares after the application's
+ *      ranks), then the new world from it, and agrees on the result.
+ * A failure during the repair starts it again from the revoked full communicator, at most
+ * repair_retries times.
+ *
+ * Open MPI 5.0.x: agreement runs on an intracommunicator (not on the intercommunicator), and
  * every intermediate communicator is freed before MPI_Finalize (a replacement still connected to
  * the parent job crashes in MPI_Finalize otherwise).
  */
@@ -23,13 +33,21 @@
 #include "runtime.h"
 
 #define SAL_TAG_STATE 7301
+#define SAL_TAG_PARK  7302 /* application rank 0 -> spares: the job is over */
+
+enum plan_kind { PLAN_SPARE, PLAN_SPAWN, PLAN_DROP };
 
 typedef struct repair {
-    MPI_Comm shrunk, inter, merged, fixed;
-    int *failed; /* ranks of the old communicator that failed */
-    int nfailed;
-    char **to_host, **to_cpuset; /* leader: placement of each failed rank's replacement */
+    MPI_Comm shrunk, inter, merged, full, world;
+    int napp;  /* application ranks before the repair */
+    int *lost; /* lost application ranks, ascending */
+    int nlost;
+    int *plan;     /* plan_kind of each lost rank */
+    int *spare_of; /* PLAN_SPARE: the old full rank of the spare that takes it */
+    int nspawn, ndrop, nspares_left;
+    char **to_host, **to_cpuset; /* leader: placement of each spawned replacement */
     int leader;                  /* rank 0 of the shrunk communicator */
+    int active;                  /* this process is an application rank of the repaired job */
     double t_revoke, t_shrink, t_spawn;
 } repair_t;
 
@@ -62,46 +80,137 @@ static void free_comm(MPI_Comm *c, int revoke)
 
 static void release(repair_t *r, int revoke)
 {
-    free_comm(&r->fixed, revoke);
+    free_comm(&r->world, revoke);
+    free_comm(&r->full, revoke);
     free_comm(&r->merged, revoke);
     free_comm(&r->inter, revoke);
     free_comm(&r->shrunk, 0);
-    for (int i = 0; i < r->nfailed; i++) {
+    for (int i = 0; i < r->nspawn; i++) {
         free(r->to_host ? r->to_host[i] : NULL);
         free(r->to_cpuset ? r->to_cpuset[i] : NULL);
     }
     free(r->to_host);
     free(r->to_cpuset);
-    r->to_host = r->to_cpuset = NULL;
-    free(r->failed);
-    r->failed = NULL;
+    free(r->lost);
+    free(r->plan);
+    free(r->spare_of);
+    memset(r, 0, sizeof(*r));
+    r->shrunk = r->inter = r->merged = r->full = r->world = MPI_COMM_NULL;
 }
 
-/* The ranks of old missing from shrunk. */
-static int find_failed(MPI_Comm old, repair_t *r)
+/* ---- planning ---- */
+
+/* Old full ranks present in shrunk, ascending. [OUT] *alive (caller frees), *n. */
+static int survivors(MPI_Comm old, MPI_Comm shrunk, int **alive, int *n)
 {
-    MPI_Group gold, gnew, gdiff;
-    int n = 0, *idx, rc = SAL_OK;
+    MPI_Group gold, gnew;
+    int *idx, rc = SAL_OK;
 
     MPI_Comm_group(old, &gold);
-    MPI_Comm_group(r->shrunk, &gnew);
-    MPI_Group_difference(gold, gnew, &gdiff);
-    MPI_Group_size(gdiff, &n);
-    idx = malloc(sizeof(int) * (size_t)(n + 1));
-    r->failed = malloc(sizeof(int) * (size_t)(n + 1));
-    if (!idx || !r->failed) {
-        rc = sal_error(SAL_ERR_NOMEM, "failed-rank list");
+    MPI_Comm_group(shrunk, &gnew);
+    MPI_Group_size(gnew, n);
+    idx = malloc(sizeof(int) * (size_t)(*n + 1));
+    *alive = malloc(sizeof(int) * (size_t)(*n + 1));
+    if (!idx || !*alive) {
+        rc = sal_error(SAL_ERR_NOMEM, "survivor list");
     } else {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < *n; i++)
             idx[i] = i;
-        MPI_Group_translate_ranks(gdiff, n, idx, gold, r->failed);
-        r->nfailed = n;
+        /* Shrinking keeps the order of the old communicator, so the result is ascending. */
+        MPI_Group_translate_ranks(gnew, *n, idx, gold, *alive);
     }
     free(idx);
-    MPI_Group_free(&gdiff);
     MPI_Group_free(&gnew);
     MPI_Group_free(&gold);
     return rc;
+}
+
+/* The first policy of the chain that can take one more lost rank. */
+static int choose(repair_t *r, const char *policy, int next_spare, int nspares)
+{
+    const char *p = policy;
+
+    while (*p) {
+        if (strncmp(p, "spares", 6) == 0 && next_spare < nspares)
+            return PLAN_SPARE;
+        if (strncmp(p, "respawn", 7) == 0)
+            return PLAN_SPAWN;
+        if (strncmp(p, "shrink", 6) == 0 && r->napp - r->ndrop - 1 >= sal_rt.set->min_ranks)
+            return PLAN_DROP;
+        p = strchr(p, ',');
+        if (!p)
+            break;
+        p++;
+    }
+    return -1;
+}
+
+/* Every survivor: the lost application ranks and what replaces each. Deterministic. */
+static int make_plan(MPI_Comm old, repair_t *r)
+{
+    int *alive = NULL, nalive = 0, nold = 0, *spares, nspares = 0, next = 0, k = 0;
+    int rc = survivors(old, r->shrunk, &alive, &nalive);
+
+    if (rc != SAL_OK)
+        return rc;
+    MPI_Comm_size(old, &nold);
+    r->lost = calloc((size_t)r->napp + 1, sizeof(int));
+    r->plan = calloc((size_t)r->napp + 1, sizeof(int));
+    r->spare_of = calloc((size_t)r->napp + 1, sizeof(int));
+    spares = calloc((size_t)nalive + 1, sizeof(int));
+    if (!r->lost || !r->plan || !r->spare_of || !spares) {
+        free(alive);
+        free(spares);
+        return sal_error(SAL_ERR_NOMEM, "repair plan");
+    }
+    for (int a = 0, i = 0; a < r->napp; a++) {
+        while (i < nalive && alive[i] < a)
+            i++;
+        if (i >= nalive || alive[i] != a)
+            r->lost[r->nlost++] = a;
+    }
+    for (int i = 0; i < nalive; i++)
+        if (alive[i] >= r->napp)
+            spares[nspares++] = alive[i];
+    free(alive);
+    for (; k < r->nlost && rc == SAL_OK; k++) {
+        int kind = choose(r, sal_rt.set->policy, next, nspares);
+        if (kind < 0)
+            rc = sal_error(SAL_ERR_RECOVERY,
+                           "rank %d is lost and policy '%s' cannot replace it (%d spare(s) left, "
+                           "%d rank(s) would remain, min_ranks=%lld): the job cannot go on in-job",
+                           r->lost[k], sal_rt.set->policy, nspares - next, r->napp - r->ndrop - 1,
+                           (long long)sal_rt.set->min_ranks);
+        else if (kind == PLAN_SPARE)
+            r->spare_of[k] = spares[next++];
+        r->plan[k] = kind;
+        r->nspawn += kind == PLAN_SPAWN;
+        r->ndrop += kind == PLAN_DROP;
+    }
+    r->nspares_left = nspares - next;
+    free(spares);
+    (void)nold;
+    return rc;
+}
+
+/* New application rank of old application rank a (a survivor or a replaced rank), -1 if dropped. */
+static int renumber(const repair_t *r, int a)
+{
+    int below = 0;
+
+    for (int k = 0; k < r->nlost; k++) {
+        if (r->lost[k] == a && r->plan[k] == PLAN_DROP)
+            return -1;
+        below += r->lost[k] < a && r->plan[k] == PLAN_DROP;
+    }
+    return a - below;
+}
+
+/* ---- reporting ---- */
+
+static const char *plan_name(int kind)
+{
+    return kind == PLAN_SPARE ? "spare" : kind == PLAN_SPAWN ? "respawn" : "shrink";
 }
 
 static void report_failure(const repair_t *r)
@@ -109,58 +218,75 @@ static void report_failure(const repair_t *r)
     char ranks[512] = "", hosts[1024] = "", esc[300];
     size_t lr = 0, lh = 0;
 
-    for (int i = 0; i < r->nfailed && lr < sizeof(ranks) - 16 && lh < sizeof(hosts) - 300; i++) {
-        const char *h = sal_hostmap_host(r->failed[i]);
-        lr += (size_t)snprintf(ranks + lr, sizeof(ranks) - lr, "%s%d", i ? "," : "", r->failed[i]);
+    for (int i = 0; i < r->nlost && lr < sizeof(ranks) - 16 && lh < sizeof(hosts) - 300; i++) {
+        const char *h = sal_hostmap_host(r->lost[i]);
+        lr += (size_t)snprintf(ranks + lr, sizeof(ranks) - lr, "%s%d", i ? "," : "", r->lost[i]);
         lh += (size_t)snprintf(hosts + lh, sizeof(hosts) - lh, "%s\"%s\"", i ? "," : "",
                                sal_json_escape(esc, sizeof(esc), h));
     }
     sal_event("failure", "\"ranks\":[%s],\"hosts\":[%s],\"detector\":\"ulfm\",\"detected\":%.6f",
               ranks, hosts, sal_rt.t_detect);
     SAL_LOG_W("rank(s) %s failed; repairing with policy %s", ranks, sal_rt.set->policy);
+    for (int i = 0; i < r->nlost; i++)
+        sal_event("policy", "\"lost_rank\":%d,\"action\":\"%s\"", r->lost[i],
+                  plan_name(r->plan[i]));
 }
 
-/* Leader: a host and a cpuset for each replacement (docs/placement.md). When no placement can be
- * computed the replacement goes where the lost rank ran, unbound. */
-static int place(repair_t *r)
+static void report_phases(const repair_t *r)
+{
+    sal_event("revoke", "\"seconds\":%.6f", r->t_revoke);
+    sal_event("shrink", "\"seconds\":%.6f,\"size\":%d", r->t_shrink, r->napp - r->nlost);
+    if (r->nspawn > 0)
+        sal_event("spawn", "\"seconds\":%.6f,\"count\":%d", r->t_spawn, r->nspawn);
+    else
+        sal_event("rebuild", "\"seconds\":%.6f,\"spares\":%d,\"dropped\":%d", r->t_spawn,
+                  r->nlost - r->ndrop, r->ndrop);
+}
+
+/* ---- respawn ---- */
+
+/* Leader: a host and a cpuset for each spawned replacement (docs/placement.md). When no placement
+ * can be computed the replacement goes where the lost rank ran, unbound. */
+static int place(repair_t *r, const int *spawned)
 {
     int rc;
 
-    r->to_host = calloc((size_t)r->nfailed, sizeof(char *));
-    r->to_cpuset = calloc((size_t)r->nfailed, sizeof(char *));
+    r->to_host = calloc((size_t)r->nspawn, sizeof(char *));
+    r->to_cpuset = calloc((size_t)r->nspawn, sizeof(char *));
     if (!r->to_host || !r->to_cpuset)
-        return sal_error(SAL_ERR_NOMEM, "placement of %d replacement(s)", r->nfailed);
-    rc = sal_hostmap_place(r->failed, r->nfailed, r->to_host, r->to_cpuset);
+        return sal_error(SAL_ERR_NOMEM, "placement of %d replacement(s)", r->nspawn);
+    rc = sal_hostmap_place(spawned, r->nspawn, r->to_host, r->to_cpuset);
     if (rc == SAL_OK)
         return SAL_OK;
     SAL_LOG_W("no placement (%s); replacements go to the hosts of the lost ranks, unbound",
               sal_last_error());
-    for (int i = 0; i < r->nfailed; i++) {
+    for (int i = 0; i < r->nspawn; i++) {
         free(r->to_host[i]);
         free(r->to_cpuset[i]);
-        r->to_host[i] = strdup(sal_hostmap_host(r->failed[i]));
+        r->to_host[i] = strdup(sal_hostmap_host(spawned[i]));
         r->to_cpuset[i] = strdup("");
         if (!r->to_host[i] || !r->to_cpuset[i])
-            return sal_error(SAL_ERR_NOMEM, "placement of %d replacement(s)", r->nfailed);
+            return sal_error(SAL_ERR_NOMEM, "placement of %d replacement(s)", r->nspawn);
     }
     return SAL_OK;
 }
 
-/* Spawns one process per failed rank on the failed rank's host. */
+/* Spawns one process per PLAN_SPAWN rank, collectively over shrunk (the leader's arguments count).
+ */
 static int spawn(repair_t *r)
 {
-    char **cmds = calloc((size_t)r->nfailed, sizeof(char *));
-    char ***argvs = calloc((size_t)r->nfailed, sizeof(char **));
-    int *maxprocs = calloc((size_t)r->nfailed, sizeof(int));
-    int *errcodes = calloc((size_t)r->nfailed, sizeof(int));
-    MPI_Info *infos = calloc((size_t)r->nfailed, sizeof(MPI_Info));
+    char **cmds = calloc((size_t)r->nspawn, sizeof(char *));
+    char ***argvs = calloc((size_t)r->nspawn, sizeof(char **));
+    int *maxprocs = calloc((size_t)r->nspawn, sizeof(int));
+    int *errcodes = calloc((size_t)r->nspawn, sizeof(int));
+    MPI_Info *infos = calloc((size_t)r->nspawn, sizeof(MPI_Info));
     int rc = SAL_OK, mrc;
 
     if (!cmds || !argvs || !maxprocs || !errcodes || !infos) {
         rc = sal_error(SAL_ERR_NOMEM, "spawn arguments");
         goto out_free;
     }
-    for (int i = 0; i < r->nfailed; i++) {
+    for (int i = 0; i < r->nspawn; i++) {
         cmds[i] = sal_rt.exe;
         argvs[i] = sal_rt.args;
         maxprocs[i] = 1;
@@ -168,12 +294,14 @@ static int spawn(repair_t *r)
         if (r->to_host && r->to_host[i])
             MPI_Info_set(infos[i], "host", r->to_host[i]);
     }
-    mrc = MPI_Comm_spawn_multiple(r->nfailed, cmds, argvs, maxprocs, infos, 0, r->shrunk, &r->inter,
+    mrc = MPI_Comm_spawn_multiple(r->nspawn, cmds, argvs, maxprocs, infos, 0, r->shrunk, &r->inter,
                                   errcodes);
     if (mrc != MPI_SUCCESS)
         rc = sal_error(sal_rt_is_failure(mrc) ? SAL_ERR_PROC_FAILED : SAL_ERR_RECOVERY,
-                       "spawning %d replacement(s) of %s failed", r->nfailed, sal_rt.exe);
-    for (int i = 0; i < r->nfailed; i++)
+                       "spawning %d replacement(s) of %s failed", r->nspawn, sal_rt.exe);
+    else
+        MPI_Comm_set_errhandler(r->inter, MPI_ERRORS_RETURN);
+    for (int i = 0; i < r->nspawn; i++)
         MPI_Info_free(&infos[i]);
 out_free:
     free(infos);
@@ -184,12 +312,12 @@ out_free:
     return rc;
 }
 
-/* Leader: sends each replacement its old rank, the configuration and the host table. */
-static int send_state(const repair_t *r)
+/* Leader: sends each spawned replacement its new rank, its cpuset and the configuration. */
+static int send_state(const repair_t *r, const int *spawned)
 {
-    for (int i = 0; i < r->nfailed; i++) {
+    for (int i = 0; i < r->nspawn; i++) {
         char *buf = NULL;
-        int len = 0, rc = sal_rt_pack_state(r->failed[i], r->to_cpuset[i], &buf, &len);
+        int len = 0, rc = sal_rt_pack_state(renumber(r, spawned[i]), r->to_cpuset[i], &buf, &len);
         if (rc != SAL_OK)
             return rc;
         if (MPI_Send(&len, 1, MPI_INT, i, SAL_TAG_STATE, r->inter) != MPI_SUCCESS ||
@@ -202,133 +330,159 @@ static int send_state(const repair_t *r)
     return SAL_OK;
 }
 
-/* Merge, run between() (the leader sends / a replacement receives the state, which sets sal_rt.rank
- * to the original rank), split with key = original rank, agree. Both sides of the intercommunicator
- * call this. */
-static int rejoin(MPI_Comm inter, int high, MPI_Comm *merged, MPI_Comm *fixed,
-                  int (*between)(void *), void *arg)
+static int respawn(repair_t *r)
 {
-    int ok = 1, rc;
+    int *spawned = malloc(sizeof(int) * (size_t)(r->nspawn + 1)), n = 0, rc = SAL_OK;
 
-    if (MPI_Intercomm_merge(inter, high, merged) != MPI_SUCCESS)
-        return sal_error(SAL_ERR_PROC_FAILED, "merging with the replacements failed");
-    MPI_Comm_set_errhandler(*merged, MPI_ERRORS_RETURN);
-    rc = between ? between(arg) : SAL_OK;
-    ok = rc == SAL_OK;
-    if (MPI_Comm_split(*merged, 0, ok ? sal_rt.rank : 0, fixed) != MPI_SUCCESS)
-        return sal_error(SAL_ERR_PROC_FAILED, "splitting the merged communicator failed");
-    MPI_Comm_set_errhandler(*fixed, MPI_ERRORS_RETURN);
-    if (MPIX_Comm_agree(*fixed, &ok) != MPI_SUCCESS || !ok)
-        return rc != SAL_OK ? rc
-                            : sal_error(SAL_ERR_PROC_FAILED, "the repaired communicator is "
-                                                             "not complete");
+    if (!spawned)
+        return sal_error(SAL_ERR_NOMEM, "respawn list");
+    for (int k = 0; k < r->nlost; k++)
+        if (r->plan[k] == PLAN_SPAWN)
+            spawned[n++] = r->lost[k];
+    if (r->leader)
+        rc = place(r, spawned);
+    if (rc == SAL_OK)
+        rc = spawn(r);
+    if (rc == SAL_OK && MPI_Intercomm_merge(r->inter, 0, &r->merged) != MPI_SUCCESS)
+        rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the replacements failed");
+    if (rc == SAL_OK) {
+        MPI_Comm_set_errhandler(r->merged, MPI_ERRORS_RETURN);
+        if (r->leader)
+            rc = send_state(r, spawned);
+    }
+    free(spawned);
+    return rc;
+}
+
+/* ---- the new communicators ---- */
+
+/* Collective over base (every process of the repaired job): full with key = new rank (spares after
+ * the application's ranks), world from it, then agreement. key < napp_new means "application rank
+ * key". ok = 0 from any process fails the whole step everywhere. */
+static int rebuild(MPI_Comm base, int key, int napp_new, int ok, MPI_Comm *full, MPI_Comm *world)
+{
+    int flag = ok;
+
+    if (MPI_Comm_split(base, 0, key, full) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "building the repaired communicator failed");
+    MPI_Comm_set_errhandler(*full, MPI_ERRORS_RETURN);
+    if (MPI_Comm_split(*full, key < napp_new ? 0 : 1, key, world) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "building the application communicator failed");
+    MPI_Comm_set_errhandler(*world, MPI_ERRORS_RETURN);
+    if (MPIX_Comm_agree(*full, &flag) != MPI_SUCCESS || !flag)
+        return ok ? sal_error(SAL_ERR_PROC_FAILED, "the repaired communicator is not complete")
+                  : SAL_ERR_RECOVERY;
     return SAL_OK;
 }
 
-static int leader_send(void *arg)
+/* My key in the repaired job: survivors and the spares that take a lost rank get their (new)
+ * application rank, the other spares keep their order after the application's ranks. */
+static int my_key(const repair_t *r, int old_full_rank, int *active)
 {
-    const repair_t *r = arg;
+    int napp_new = r->napp - r->ndrop, behind = 0;
 
-    return r->leader ? send_state(r) : SAL_OK;
+    *active = 1;
+    if (old_full_rank < r->napp)
+        return renumber(r, old_full_rank);
+    for (int k = 0; k < r->nlost; k++)
+        if (r->plan[k] == PLAN_SPARE && r->spare_of[k] == old_full_rank)
+            return renumber(r, r->lost[k]);
+    *active = 0;
+    for (int k = 0; k < r->nlost; k++)
+        behind += r->plan[k] == PLAN_SPARE && r->spare_of[k] < old_full_rank;
+    return napp_new + (old_full_rank - r->napp) - behind;
 }
 
-/* One repair attempt on the survivors of old. */
-static int attempt(MPI_Comm old, repair_t *r)
+/* One repair attempt on the survivors of sal_rt.full. */
+static int attempt(repair_t *r)
 {
     double t0 = sal_wall_now();
-    int me, rc;
+    int me, old_rank, key, active = 0, rc;
 
-    MPIX_Comm_revoke(old);
+    MPI_Comm_rank(sal_rt.full, &old_rank);
+    sal_rt_revoke(sal_rt.world);
+    sal_rt_revoke(sal_rt.full);
     r->t_revoke = sal_wall_now() - t0;
     t0 = sal_wall_now();
-    if (MPIX_Comm_shrink(old, &r->shrunk) != MPI_SUCCESS)
+    if (MPIX_Comm_shrink(sal_rt.full, &r->shrunk) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "shrinking the communicator failed");
     MPI_Comm_set_errhandler(r->shrunk, MPI_ERRORS_RETURN);
     r->t_shrink = sal_wall_now() - t0;
     MPI_Comm_rank(r->shrunk, &me);
     r->leader = me == 0;
-    rc = find_failed(old, r);
-    if (rc != SAL_OK)
+    rc = make_plan(sal_rt.full, r);
+    if (rc != SAL_OK && rc != SAL_ERR_RECOVERY)
         return rc;
-    if (r->nfailed == 0) {
-        /* Revoked without a failed process (another survivor's spurious alarm): the shrunk
-         * communicator already holds everyone, in the original order. */
-        r->fixed = r->shrunk;
-        r->shrunk = MPI_COMM_NULL;
-        return SAL_OK;
-    }
-    if (r->leader) {
+    if (r->leader && r->nlost > 0)
         report_failure(r);
-        rc = place(r);
-        if (rc != SAL_OK)
-            return rc;
-    }
     t0 = sal_wall_now();
-    rc = spawn(r);
-    if (rc != SAL_OK)
+    if (rc == SAL_OK && r->nspawn > 0)
+        rc = respawn(r);
+    if (rc == SAL_ERR_RECOVERY) /* no plan: every survivor knows it, nothing more to build */
         return rc;
-    MPI_Comm_set_errhandler(r->inter, MPI_ERRORS_RETURN);
-    rc = rejoin(r->inter, 0, &r->merged, &r->fixed, leader_send, r);
+    key = my_key(r, old_rank, &active);
+    r->active = active;
+    rc = rebuild(r->merged != MPI_COMM_NULL ? r->merged : r->shrunk, key, r->napp - r->ndrop,
+                 rc == SAL_OK, &r->full, &r->world);
     r->t_spawn = sal_wall_now() - t0;
     return rc;
 }
 
-static void report_phases(const repair_t *r)
+static void install(repair_t *r)
 {
-    sal_event("revoke", "\"seconds\":%.6f", r->t_revoke);
-    sal_event("shrink", "\"seconds\":%.6f,\"size\":%d", r->t_shrink, sal_rt.size - r->nfailed);
-    sal_event("spawn", "\"seconds\":%.6f,\"count\":%d", r->t_spawn, r->nfailed);
-}
+    MPI_Comm old_world = sal_rt.world, old_full = sal_rt.full;
 
-static void install(MPI_Comm fixed)
-{
-    MPI_Comm old = sal_rt.world;
-
-    sal_rt.world = fixed;
-    sal_rt_set_errhandler(fixed);
+    sal_rt.full = r->full;
+    sal_rt.world = r->world;
+    r->full = r->world = MPI_COMM_NULL;
+    sal_rt.is_spare = !r->active;
+    sal_rt_set_errhandler(sal_rt.world);
     sal_rt_reset_derived();
-    sal_ckpt_set_comm(sal_rt.ck, fixed);
-    MPI_Comm_free(&old);
+    sal_ckpt_set_comm(sal_rt.ck, sal_rt.world);
+    MPI_Comm_free(&old_world);
+    MPI_Comm_free(&old_full);
     sal_rt_identity();
     sal_rt.repairs++;
+    sal_rt.resized = r->active && r->ndrop > 0;
 }
 
 int sal_rt_repair(void)
 {
     int attempts = (int)sal_rt.set->repair_retries, rc = SAL_ERR_RECOVERY;
+    int was_spare = sal_rt.is_spare;
 
-    if (strcmp(sal_rt.set->policy, "respawn") != 0)
-        return sal_error(SAL_ERR_UNSUPPORTED,
-                         "policy=%s is not available in this version; use "
-                         "policy=respawn",
-                         sal_rt.set->policy);
     for (int a = 0; a < attempts; a++) {
-        repair_t r = {.shrunk = MPI_COMM_NULL,
-                      .inter = MPI_COMM_NULL,
-                      .merged = MPI_COMM_NULL,
-                      .fixed = MPI_COMM_NULL};
-        rc = attempt(sal_rt.world, &r);
+        repair_t r;
+        memset(&r, 0, sizeof(r));
+        r.shrunk = r.inter = r.merged = r.full = r.world = MPI_COMM_NULL;
+        r.napp = sal_rt.is_spare ? sal_rt_napp() : sal_rt.size;
+        rc = attempt(&r);
         if (rc == SAL_OK) {
-            MPI_Comm fixed = r.fixed;
-            r.fixed = MPI_COMM_NULL;
-            sal_rt.repair_leader = r.leader;
-            if (r.leader)
+            sal_rt.repair_leader = r.leader && r.nlost > 0;
+            if (sal_rt.repair_leader)
                 report_phases(&r);
+            install(&r);
             release(&r, 0);
-            install(fixed);
-            return sal_hostmap_exchange(fixed);
+            if (was_spare && !sal_rt.is_spare) {
+                sal_rt.is_replacement = 1;
+                sal_rt.needs_restore = 1;
+            }
+            return sal_hostmap_exchange(sal_rt.full);
         }
+        release(&r, rc != SAL_ERR_RECOVERY);
+        if (rc == SAL_ERR_RECOVERY)
+            return rc;
         SAL_LOG_W("repair attempt %d/%d failed: %s", a + 1, attempts, sal_last_error());
-        release(&r, 1);
     }
     return sal_error(SAL_ERR_RECOVERY, "could not repair the communicator after %d attempts: %s",
                      attempts, sal_last_error());
 }
 
-static int receive_state(void *arg)
+/* ---- a spawned replacement ---- */
+
+static int receive_state(MPI_Comm parent, int *newrank)
 {
-    MPI_Comm parent = *(MPI_Comm *)arg;
-    int len = 0, oldrank = -1, rc;
+    int len = 0, rc;
     char *buf;
 
     if (MPI_Recv(&len, 1, MPI_INT, 0, SAL_TAG_STATE, parent, MPI_STATUS_IGNORE) != MPI_SUCCESS ||
@@ -341,26 +495,79 @@ static int receive_state(void *arg)
         free(buf);
         return sal_error(SAL_ERR_PROC_FAILED, "receiving state from the repair leader failed");
     }
-    rc = sal_rt_unpack_state(buf, len, &oldrank);
+    rc = sal_rt_unpack_state(buf, len, newrank);
     free(buf);
-    sal_rt.rank = oldrank;
     return rc;
 }
 
-int sal_rt_join(MPI_Comm parent, MPI_Comm *comm)
+int sal_rt_join(MPI_Comm parent)
 {
-    MPI_Comm merged = MPI_COMM_NULL, fixed = MPI_COMM_NULL;
-    int rc;
+    MPI_Comm merged = MPI_COMM_NULL, full = MPI_COMM_NULL, world = MPI_COMM_NULL;
+    int newrank = -1, rc = SAL_OK, napp_new;
 
     MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
-    rc = rejoin(parent, 1, &merged, &fixed, receive_state, &parent);
+    if (MPI_Intercomm_merge(parent, 1, &merged) != MPI_SUCCESS)
+        rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the survivors failed");
+    if (rc == SAL_OK) {
+        MPI_Comm_set_errhandler(merged, MPI_ERRORS_RETURN);
+        rc = receive_state(parent, &newrank);
+    }
+    /* A replacement is always an application rank: any napp above its key says so. */
+    napp_new = newrank + 1;
+    if (merged != MPI_COMM_NULL)
+        rc = rebuild(merged, rc == SAL_OK ? newrank : 0, napp_new, rc == SAL_OK, &full, &world);
     free_comm(&merged, rc != SAL_OK);
     MPI_Comm_free(&parent);
     if (rc != SAL_OK) {
-        free_comm(&fixed, 1);
+        free_comm(&world, 1);
+        free_comm(&full, 1);
         return rc;
     }
+    sal_rt.rank = newrank;
+    sal_rt.full = full;
+    sal_rt.world = world;
     sal_rt.repairs++;
-    *comm = fixed;
     return SAL_OK;
+}
+
+/* ---- spares ---- */
+
+int sal_rt_park(void)
+{
+    for (;;) {
+        int msg = 0, cls = MPI_SUCCESS, mrc, rc;
+
+        mrc = MPI_Recv(&msg, 1, MPI_INT, MPI_ANY_SOURCE, SAL_TAG_PARK, sal_rt.full,
+                       MPI_STATUS_IGNORE);
+        if (mrc == MPI_SUCCESS)
+            return sal_error(SAL_ERR_STATE, "the job finished without needing this spare");
+        MPI_Error_class(mrc, &cls);
+        if (cls == MPIX_ERR_PROC_FAILED || cls == MPIX_ERR_PROC_FAILED_PENDING) {
+            /* A peer died: the application's ranks notice it too and revoke full; until then a
+             * receive from any source needs the failure acknowledged to wait on. */
+            MPIX_Comm_failure_ack(sal_rt.full);
+            continue;
+        }
+        if (cls != MPIX_ERR_REVOKED)
+            return sal_error(SAL_ERR_MPI, "a parked spare's wait failed (MPI error class %d)", cls);
+        if (sal_rt.t_detect == 0)
+            sal_rt.t_detect = sal_wall_now();
+        rc = sal_rt_repair();
+        if (rc != SAL_OK)
+            return rc;
+        sal_rt.t_detect = 0;
+        if (!sal_rt.is_spare)
+            return SAL_OK;
+    }
+}
+
+void sal_rt_release_spares(void)
+{
+    int nfull = 0, done = 1;
+
+    if (sal_rt.full == MPI_COMM_NULL || sal_rt.rank != 0)
+        return;
+    MPI_Comm_size(sal_rt.full, &nfull);
+    for (int r = sal_rt.size; r < nfull; r++)
+        MPI_Send(&done, 1, MPI_INT, r, SAL_TAG_PARK, sal_rt.full);
 }

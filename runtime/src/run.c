@@ -96,6 +96,9 @@ static int run_steps(sal_step_fn fn, void *arg)
         sal_watchdog_progress(sal_rt.step);
         if (done)
             return SAL_OK;
+        rc = sal_rt_stop_check();
+        if (rc != SAL_OK)
+            return rc;
         rc = checkpoint_due(&due);
         if (rc == SAL_OK && due)
             rc = sal_checkpoint();
@@ -145,6 +148,18 @@ static int recover(void)
     sal_watchdog_resume();
     if (rc != SAL_OK)
         return rc;
+    if (sal_rt.resized) {
+        sal_rt.resized = 0;
+        rc = sal_rt.resize_fn
+                 ? sal_rt.resize_fn(sal_rt.world, sal_rt.resize_arg)
+                 : sal_error(SAL_ERR_RECOVERY,
+                             "the job continues on %d ranks (policy %s) but the "
+                             "application registered no sal_on_resize function to lay out its "
+                             "data for the new size",
+                             sal_rt.size, sal_rt.set->policy);
+        if (rc != SAL_OK)
+            return rc;
+    }
     sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_RECOVERY);
     rc = sal_restore();
     if (rc == SAL_ERR_NO_CKPT)
@@ -193,7 +208,9 @@ int sal_step_done(int64_t *step)
     sal_rt.step++;
     if (step)
         *step = sal_rt.step;
-    rc = checkpoint_due(&due);
+    rc = sal_rt_stop_check();
+    if (rc == SAL_OK)
+        rc = checkpoint_due(&due);
     if (rc == SAL_OK && due)
         rc = sal_checkpoint();
     if (rc == SAL_ERR_ABORTED)
@@ -246,7 +263,7 @@ int sal_run(sal_step_fn fn, void *arg)
         rc = recover();
     }
     sal_watchdog_suspend();
-    if (rc != SAL_OK && rc != SAL_ERR_PROC_FAILED)
+    if (rc != SAL_OK && rc != SAL_ERR_PROC_FAILED && rc != SAL_ERR_STOPPED)
         SAL_LOG_E("%s", sal_last_error());
     return rc;
 }

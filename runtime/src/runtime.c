@@ -19,7 +19,7 @@
 #include "runtime.h"
 #include "watchdog.h"
 
-sal_runtime_t sal_rt = {.world = MPI_COMM_NULL, .errh = MPI_ERRHANDLER_NULL};
+sal_runtime_t sal_rt = {.world = MPI_COMM_NULL, .full = MPI_COMM_NULL, .errh = MPI_ERRHANDLER_NULL};
 
 int sal_rt_check(const char *func)
 {
@@ -56,6 +56,7 @@ static void on_mpi_error(MPI_Comm *comm, int *err, ...)
     if (sal_rt.t_detect == 0)
         sal_rt.t_detect = sal_wall_now();
     sal_rt_revoke(sal_rt.world);
+    sal_rt_revoke(sal_rt.full); /* wakes the parked spares */
     sal_rt_revoke_derived();
     if (sal_rt.in_step && (*comm == sal_rt.world || sal_rt_is_derived(*comm))) {
         sal_rt.in_step = 0;
@@ -222,7 +223,12 @@ static int decide_restart(void)
     int finished = 0, flag = 0;
 
     if (sal_rt.rank == 0 && strcmp(sal_rt.set->restart, "never") != 0) {
-        sal_ckpt_latest(sal_rt.ck, &latest);
+        /* An unreadable `latest` may hide committed checkpoints: the restore scans the directories.
+         */
+        if (sal_ckpt_latest(sal_rt.ck, &latest) != SAL_OK) {
+            SAL_LOG_W("%s; trying to restore from the checkpoint directories", sal_last_error());
+            latest = INT64_MAX;
+        }
         sal_ckpt_finished(sal_rt.ck, &finished);
         flag = latest >= 0 && !finished;
         if (!flag && strcmp(sal_rt.set->restart, "required") == 0)
@@ -254,6 +260,42 @@ static int setup_ckpt(void)
     return rc;
 }
 
+int sal_rt_napp(void)
+{
+    int nfull = 0, nspare = 0;
+
+    if (!sal_rt.is_spare)
+        return sal_rt.size;
+    MPI_Comm_size(sal_rt.full, &nfull);
+    MPI_Comm_size(sal_rt.world, &nspare);
+    return nfull - nspare;
+}
+
+/* A fresh start: full = every process of comm; the last `spares` of them park, the others form the
+ * application's communicator. */
+static int split_job(MPI_Comm comm)
+{
+    int64_t spares = sal_config_settings(sal_rt.cfg)->spares;
+    int me = 0, n = 0;
+
+    if (MPI_Comm_dup(comm, &sal_rt.full) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_MPI, "cannot duplicate the communicator");
+    MPI_Comm_set_errhandler(sal_rt.full, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(sal_rt.full, &me);
+    MPI_Comm_size(sal_rt.full, &n);
+    if (spares >= n) {
+        MPI_Comm_dup(sal_rt.full, &sal_rt.world);
+        return sal_error(SAL_ERR_CONFIG,
+                         "spares=%lld leaves no rank for the application among %d "
+                         "processes: launch more (salrun --spares S adds S to -n)",
+                         (long long)spares, n);
+    }
+    sal_rt.is_spare = me >= n - (int)spares;
+    if (MPI_Comm_split(sal_rt.full, sal_rt.is_spare, me, &sal_rt.world) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_MPI, "cannot split off the spares");
+    return SAL_OK;
+}
+
 /* Every step of sal_init that runs before the ranks agree on the outcome. */
 static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
 {
@@ -265,9 +307,9 @@ static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
         rc = load_config(sal_rt.exe);
     if (rc == SAL_OK && parent != MPI_COMM_NULL) {
         sal_rt.is_replacement = 1;
-        rc = sal_rt_join(parent, &sal_rt.world);
-    } else if (rc == SAL_OK && MPI_Comm_dup(comm, &sal_rt.world) != MPI_SUCCESS) {
-        rc = sal_error(SAL_ERR_MPI, "cannot duplicate the communicator");
+        rc = sal_rt_join(parent);
+    } else if (rc == SAL_OK) {
+        rc = split_job(comm);
     }
     if (sal_rt.world == MPI_COMM_NULL)
         return rc;
@@ -279,9 +321,29 @@ static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
     if (rc == SAL_OK)
         rc = sal_hostmap_init();
     if (rc == SAL_OK)
-        rc = sal_hostmap_exchange(sal_rt.world);
+        rc = sal_hostmap_exchange(sal_rt.full);
     if (rc == SAL_OK)
         rc = setup_ckpt();
+    return rc;
+}
+
+/* A spare: parks until a repair makes it an application rank (then it goes on like a spawned
+ * replacement) or the job finishes without it (then it never returns: see salamander.h). */
+static int park_spare(void)
+{
+    int rc;
+
+    sal_event("spare", "\"nranks\":%d", sal_rt_napp());
+    rc = sal_rt_park();
+    if (rc == SAL_OK)
+        return SAL_OK;
+    if (rc == SAL_ERR_STATE) {
+        sal_event("spare_exit", "\"repairs\":%d", sal_rt.repairs);
+        sal_events_close();
+        MPI_Finalize();
+        exit(0);
+    }
+    SAL_LOG_E("%s", sal_last_error());
     return rc;
 }
 
@@ -309,11 +371,15 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
         SAL_LOG_E("%s", sal_last_error());
     if (!ok)
         return rc != SAL_OK ? rc : sal_error(SAL_ERR_CONFIG, "another rank failed to initialise");
+    if (sal_rt.is_spare && (rc = park_spare()) != SAL_OK)
+        return rc;
     if (sal_rt.is_replacement)
         sal_rt.needs_restore = 1;
     else if ((rc = decide_restart()) != SAL_OK)
         return rc;
     sal_rt.initialized = 1;
+    if (sal_rt_stop_signal_install() != SAL_OK)
+        SAL_LOG_W("%s", sal_last_error());
     /* Suspended until sal_run: the application's own set-up is not watched. */
     if (sal_watchdog_start(sal_rt.set->hang_timeout) != SAL_OK)
         SAL_LOG_W("%s", sal_last_error());
@@ -342,6 +408,24 @@ int sal_protect_scalar(const char *name, void *addr, sal_type_t type)
     int rc = sal_rt_check(__func__);
 
     return rc != SAL_OK ? rc : sal_ckpt_protect_scalar(sal_rt.ck, name, addr, type);
+}
+
+int sal_unprotect(const char *name)
+{
+    int rc = sal_rt_check(__func__);
+
+    return rc != SAL_OK ? rc : sal_ckpt_unprotect(sal_rt.ck, name);
+}
+
+int sal_on_resize(sal_resize_fn fn, void *arg)
+{
+    int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    sal_rt.resize_fn = fn;
+    sal_rt.resize_arg = arg;
+    return SAL_OK;
 }
 
 MPI_Comm sal_comm(void)

@@ -27,13 +27,18 @@ typedef struct sal_runtime {
     char host[SAL_HOST_MAX]; /* MPI_Get_processor_name of this process (where replacements go) */
     char exe[4096];          /* absolute path of the program, spawned as replacement */
     char **args;             /* argv[1..], NULL-terminated, for replacements */
-    MPI_Comm world;          /* the resilient communicator; replaced by every repair */
+    MPI_Comm world; /* the application's resilient communicator; replaced by every repair */
+    MPI_Comm full;  /* world's ranks in order, then the parked spares (repair_ulfm.c) */
     MPI_Errhandler errh;
     sal_ckpt_t ck;
     sal_inject_t *inject;
     int rank;
     int size;
-    int is_replacement;   /* spawned to replace a failed rank */
+    int is_replacement;      /* spawned, or a spare activated, to replace a failed rank */
+    int is_spare;            /* parked in sal_init, not (yet) an application rank */
+    int resized;             /* the last repair changed the number of application ranks */
+    sal_resize_fn resize_fn; /* sal_on_resize */
+    void *resize_arg;
     int needs_restore;    /* sal_run restores before the first step */
     int64_t step;         /* completed steps */
     int repairs;          /* repairs completed by this process's communicator */
@@ -84,8 +89,28 @@ void sal_rt_revoke(MPI_Comm comm);
  * repaired. */
 int sal_rt_repair(void);
 
-/* In a process spawned as a replacement (parent != MPI_COMM_NULL): receives the state, joins the
- * repaired communicator. [OUT] *comm. */
-int sal_rt_join(MPI_Comm parent, MPI_Comm *comm);
+/* In a process spawned as a replacement (parent != MPI_COMM_NULL): receives its rank and state and
+ * joins the repaired communicators (sal_rt.full, sal_rt.world). */
+int sal_rt_join(MPI_Comm parent);
+
+/* In a spare, collective with the repairs of the job: waits for a failure, takes part in its repair
+ * and returns SAL_OK when this process became an application rank (sal_rt.is_spare == 0), or
+ * SAL_ERR_STATE when the job finished without needing it (sal_rt_release_spares). */
+int sal_rt_park(void);
+
+/* Application rank 0 at sal_finalize: tells every parked spare that the job is over. */
+void sal_rt_release_spares(void);
+
+/* Number of application ranks of the job (world's size, also known to the spares). */
+int sal_rt_napp(void);
+
+/* ---- stop_signal.c (key checkpoint_signal) ---- */
+
+/* Installs the handler of the checkpoint signal (nothing when the key is "none"). */
+int sal_rt_stop_signal_install(void);
+
+/* Collective at a step boundary: when any rank received the checkpoint signal, takes a checkpoint
+ * and returns SAL_ERR_STOPPED; SAL_OK when none did; SAL_ERR_PROC_FAILED on a process failure. */
+int sal_rt_stop_check(void);
 
 #endif

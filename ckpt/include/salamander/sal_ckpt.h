@@ -4,11 +4,12 @@
  *
  * Lifecycle: sal_ckpt_create() (local) -> sal_ckpt_protect() for each region (local, no
  * communication) -> any number of sal_ckpt_write() / sal_ckpt_restore() (collective) ->
- * sal_ckpt_destroy(). After the communicator was repaired, sal_ckpt_set_comm() (local) before the next
- * collective call. Collective calls agree on their outcome: they return the same status on every rank.
+ * sal_ckpt_destroy(). After the communicator was repaired, sal_ckpt_set_comm() (local) before the
+ * next collective call. Collective calls agree on their outcome: they return the same status on
+ * every rank.
  *
- * On disk: <ckpt_dir>/<job>/ckpt.<id>/rank.<r>.h5 plus manifest.h5, and <ckpt_dir>/<job>/latest naming
- * the newest committed checkpoint. See docs/format.md.
+ * On disk: <ckpt_dir>/<job>/ckpt.<id>/rank.<r>.h5 plus manifest.h5, and <ckpt_dir>/<job>/latest
+ * naming the newest committed checkpoint. See docs/format.md.
  */
 #ifndef SALAMANDER_SAL_CKPT_H
 #define SALAMANDER_SAL_CKPT_H
@@ -31,26 +32,31 @@ typedef struct sal_ckpt *sal_ckpt_t;
  * Partial checkpoints left by a crashed run are removed by the next sal_ckpt_write. */
 int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t *ck);
 
-/* Registers a distributed array: this rank owns the block [offset, offset+count) of an array of global
- * shape gdims (ndims dimensions, row-major). base must stay valid and hold prod(count) elements until
- * the handle is destroyed. Names follow sal_name_valid(). SAL_ERR_EXISTS if the name is taken. Local. */
+/* Registers a distributed array: this rank owns the block [offset, offset+count) of an array of
+ * global shape gdims (ndims dimensions, row-major). base must stay valid and hold prod(count)
+ * elements until the handle is destroyed. Names follow sal_name_valid(). SAL_ERR_EXISTS if the name
+ * is taken. Local. */
 int sal_ckpt_protect(sal_ckpt_t ck, const char *name, void *base, sal_type_t type, int ndims,
                      const int64_t *gdims, const int64_t *offset, const int64_t *count);
 
 /* Registers a per-rank scalar (each rank saves and restores its own value). Local. */
 int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_type_t type);
 
+/* Forgets a protected region (its memory is the application's; checkpoints on disk are kept), e.g.
+ * to protect it again with another layout after the job shrank. SAL_ERR_NOT_FOUND. Local. */
+int sal_ckpt_unprotect(sal_ckpt_t ck, const char *name);
+
 /* Collective two-phase commit of every protected region, labelled with the application's step.
  * SAL_OK: committed and published, [OUT] *id (may be NULL) is its id. SAL_ERR_ABORTED or
  * SAL_ERR_PROC_FAILED: nothing was published, the previous checkpoint is intact. */
 int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id);
 
-/* Collective. Restores the newest committed checkpoint every rank can read into the protected regions.
- * [OUT] *step, *id (either may be NULL). SAL_ERR_NO_CKPT when there is none. */
+/* Collective. Restores the newest committed checkpoint every rank can read into the protected
+ * regions. [OUT] *step, *id (either may be NULL). SAL_ERR_NO_CKPT when there is none. */
 int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step, int64_t *id);
 
-/* Replaces the communicator after a repair (same size and rank numbers unless the shrink policy is in
- * use). comm is not duplicated: it must outlive its use by ck. Local. */
+/* Replaces the communicator after a repair (same size and rank numbers unless the shrink policy is
+ * in use). comm is not duplicated: it must outlive its use by ck. Local. */
 int sal_ckpt_set_comm(sal_ckpt_t ck, MPI_Comm comm);
 
 /* Id of the newest committed checkpoint visible on disk, or -1. Local. */

@@ -54,6 +54,21 @@ int sal_protect(const char *name, void *base, sal_type_t type, int ndims, const 
                 const int64_t *offset, const int64_t *count);
 int sal_protect_scalar(const char *name, void *addr, sal_type_t type);
 
+/* Forgets a protected region (see sal_ckpt_unprotect). Local. */
+int sal_unprotect(const char *name);
+
+/* Called on every application rank after a repair that changed the number of ranks (policy shrink),
+ * before the last checkpoint is restored: comm is the new sal_comm(), with fewer ranks and rank
+ * numbers closed up in the old order. The function lays out the application's data for the new
+ * size and protects it again (sal_unprotect + sal_protect with the new blocks); the restore then
+ * reads each block from the checkpoint, whatever layout it was written with. Local: no collective
+ * calls. Return SAL_OK, or an error code to stop the job. */
+typedef int (*sal_resize_fn)(MPI_Comm comm, void *arg);
+
+/* Registers the resize function (NULL removes it). Without one, the shrink policy is refused at
+ * repair time. Local. */
+int sal_on_resize(sal_resize_fn fn, void *arg);
+
 /* The resilient loop: restores the latest checkpoint if this is a restart, then calls step() until
  * it sets *done, checkpointing at the configured interval and recovering from process failures.
  * Returns SAL_OK when done, SAL_ERR_RECOVERY when a failure could not be repaired, or step()'s
