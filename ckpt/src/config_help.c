@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <salamander/sal_config.h>
@@ -89,14 +90,26 @@ static void help_text(FILE *out, const sal_key_info_t *k)
 {
     char env[SAL_ENV_NAME_MAX];
 
+    char *line = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&line, &len);
+
     sal_config_env_name(k, env, sizeof(env));
-    fprintf(out, "%s = %s\n    %s", k->name, k->def[0] ? k->def : "(empty)",
-            sal_config_kind_name(k->kind));
-    if (k->kind != SAL_KIND_STR && k->kind != SAL_KIND_DIR) {
-        fputs(": ", out);
-        put_range(out, k, 0);
+    fprintf(out, "%s = %s\n", k->name, k->def[0] ? k->def : "(empty)");
+    if (!mem) {
+        fprintf(out, "    %s; environment %s\n", sal_config_kind_name(k->kind), env);
+    } else {
+        /* Type, accepted values and variable, wrapped like the help text (long choice lists). */
+        fputs(sal_config_kind_name(k->kind), mem);
+        if (k->kind != SAL_KIND_STR && k->kind != SAL_KIND_DIR) {
+            fputs(": ", mem);
+            put_range(mem, k, 0);
+        }
+        fprintf(mem, "; environment %s", env);
+        fclose(mem);
+        put_wrapped(out, line, 4);
+        free(line);
     }
-    fprintf(out, "; environment %s\n", env);
     put_wrapped(out, k->help, 4);
 }
 

@@ -137,7 +137,7 @@ static void test_defaults(void)
     CU_ASSERT_STRING_EQUAL(s->restart, "auto");
     CU_ASSERT_STRING_EQUAL(s->policy, "respawn");
     CU_ASSERT_EQUAL(s->max_repairs, 16);
-    CU_ASSERT_DOUBLE_EQUAL(s->finalize_timeout, 10, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s->finalize_timeout, 3, 0);
     CU_ASSERT_STRING_EQUAL(s->log_level, "info");
     ASSERT_VALUE(cfg, "keep", "2");
     ASSERT_VALUE(cfg, "interval", "10");
