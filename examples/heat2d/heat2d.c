@@ -406,6 +406,19 @@ static int run_rc_loop(struct heat *h)
     return rc;
 }
 
+/* What Salamander measured in this process (sal_stats), one line on stderr from rank 0. */
+static void print_stats(int rank)
+{
+    double ck = 0, ck_s = 0, rep = 0, rec_s = 0;
+
+    if (rank != 0 || sal_stats("checkpoints", &ck) != SAL_OK ||
+        sal_stats("checkpoint_seconds", &ck_s) != SAL_OK || sal_stats("repairs", &rep) != SAL_OK ||
+        sal_stats("recovery_seconds", &rec_s) != SAL_OK)
+        return;
+    fprintf(stderr, "heat2d: rank 0 took %.0f checkpoints (%.3f s) and %.0f repairs (%.3f s)\n", ck,
+            ck_s, rep, rec_s);
+}
+
 static int sal_failed(const char *call, int rc)
 {
     fprintf(stderr, "heat2d: %s: %s: %s\n", call, sal_strerror(rc), sal_last_error());
@@ -456,6 +469,7 @@ int main(int argc, char **argv)
     }
     if (report(&h, sal_comm()) != 0)
         goto out_abort;
+    print_stats(h.rank);
     rc = sal_finalize();
     if (rc != SAL_OK) {
         sal_failed("sal_finalize", rc);

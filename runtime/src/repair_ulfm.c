@@ -459,6 +459,9 @@ int sal_rt_repair(void)
         rc = attempt(&r);
         if (rc == SAL_OK) {
             sal_rt.repair_leader = r.leader && r.nlost > 0;
+            sal_rt_stats.revoke_seconds += r.t_revoke;
+            sal_rt_stats.shrink_seconds += r.t_shrink;
+            sal_rt_stats.replace_seconds += r.t_spawn;
             if (sal_rt.repair_leader)
                 report_phases(&r);
             install(&r);

@@ -25,8 +25,15 @@ int sal_checkpoint(void)
 
     if (rc != SAL_OK)
         return rc;
+    double t0 = sal_wall_now();
     rc = sal_ckpt_write(sal_rt.ck, sal_rt.step, &id);
     last_ckpt_time = sal_wall_now();
+    if (rc == SAL_OK) {
+        sal_rt_stats.checkpoints++;
+        sal_rt_stats.checkpoint_seconds += last_ckpt_time - t0;
+    } else if (rc == SAL_ERR_ABORTED) {
+        sal_rt_stats.checkpoints_aborted++;
+    }
     if (rc == SAL_OK)
         SAL_LOG_D("checkpoint %lld committed at step %lld", (long long)id, (long long)sal_rt.step);
     else if (rc == SAL_ERR_ABORTED && sal_rt.rank == 0)
@@ -48,6 +55,8 @@ int sal_restore(void)
     if (rc != SAL_OK)
         return rc;
     sal_rt.step = step;
+    sal_rt_stats.restores++;
+    sal_rt_stats.restore_seconds += sal_wall_now() - t0;
     sal_rt.needs_restore = 0;
     if (sal_rt.rank == 0)
         sal_event("restore", "\"id\":%lld,\"step\":%lld,\"seconds\":%.6f", (long long)id,
@@ -168,6 +177,9 @@ static int recover(void)
                          "the failure hit the first checkpoint); relaunch the job to start again");
     if (rc != SAL_OK)
         return rc;
+    sal_rt_stats.repairs++;
+    sal_rt_stats.last_recovery_seconds = sal_wall_now() - sal_rt.t_detect;
+    sal_rt_stats.recovery_seconds += sal_rt_stats.last_recovery_seconds;
     if (sal_rt.repair_leader) {
         double total = sal_wall_now() - sal_rt.t_detect;
         sal_event("resume", "\"step\":%lld,\"total_seconds\":%.6f", (long long)sal_rt.step, total);

@@ -50,6 +50,16 @@ typedef struct sal_runtime {
 
 extern sal_runtime_t sal_rt;
 
+/* Figures for sal_stats (stats.c), all per process; counts are doubles too. */
+typedef struct sal_stats {
+    double checkpoints, checkpoint_seconds, checkpoints_aborted;
+    double restores, restore_seconds;
+    double repairs, recovery_seconds, last_recovery_seconds;
+    double revoke_seconds, shrink_seconds, replace_seconds; /* summed over repairs */
+} sal_stats_t;
+
+extern sal_stats_t sal_rt_stats;
+
 /* SAL_OK when sal_init has completed and sal_finalize has not. */
 int sal_rt_check(const char *func);
 

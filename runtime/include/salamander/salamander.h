@@ -142,6 +142,14 @@ int sal_comm_dup(const char *name, MPI_Comm *comm);
  * or a replacement for a failed rank. Valid after sal_init. */
 int sal_is_restart(int *flag);
 
+/* A figure this process measured, by name ([OUT] *value). Local. Names: steps, ranks (current
+ * number of application ranks), checkpoints (committed), checkpoint_seconds (their total time),
+ * checkpoints_aborted, restores, restore_seconds, repairs (in-job recoveries this process took part
+ * in), recovery_seconds (detection to resumption, summed), last_recovery_seconds, revoke_seconds,
+ * shrink_seconds, replace_seconds (spawning or taking spares, and rebuilding the communicators).
+ * SAL_ERR_NOT_FOUND for another name. */
+int sal_stats(const char *name, double *value);
+
 /* The current step counter of sal_run. */
 int64_t sal_step(void);
 
