@@ -49,7 +49,10 @@ int sal_hostmap_init(void)
 
     if (topo)
         return SAL_OK;
-    if (hwloc_topology_init(&topo) != 0 || hwloc_topology_load(topo) != 0) {
+    /* Cores and NUMA nodes are all placement needs: no I/O device discovery (PCI, GPUs). */
+    if (hwloc_topology_init(&topo) != 0 ||
+        hwloc_topology_set_io_types_filter(topo, HWLOC_TYPE_FILTER_KEEP_NONE) != 0 ||
+        hwloc_topology_load(topo) != 0) {
         if (topo)
             hwloc_topology_destroy(topo);
         topo = NULL;
