@@ -8,7 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static double now(void) { return MPI_Wtime(); }
+static double now(void)
+{
+    return MPI_Wtime();
+}
 
 /* Survivors of a failure may hang in MPI_Finalize with Open MPI 5.0.x (ompi issue 11404). */
 static void finalize_expired(int sig)
@@ -53,7 +56,8 @@ int main(int argc, char **argv)
     MPI_Comm_size(world, &size);
     MPI_Comm_set_errhandler(world, MPI_ERRORS_RETURN);
     MPI_Barrier(world);
-    if (rank == victim) raise(SIGKILL);
+    if (rank == victim)
+        raise(SIGKILL);
     double t0 = now();
     int one = 1, sum = 0;
     int rc = MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, world);
@@ -68,20 +72,25 @@ int main(int argc, char **argv)
     MPI_Comm inter, merged, fixed;
     MPI_Info info;
     MPI_Info_create(&info);
-    char host[MPI_MAX_PROCESSOR_NAME]; int hl;
+    char host[MPI_MAX_PROCESSOR_NAME];
+    int hl;
     MPI_Get_processor_name(host, &hl);
     MPI_Info_set(info, "host", host);
     int errs;
     MPI_Comm_spawn(argv[0], MPI_ARGV_NULL, 1, info, 0, shrunk, &inter, &errs);
     MPI_Intercomm_merge(inter, 0, &merged);
-    int srank; MPI_Comm_rank(shrunk, &srank);
-    if (srank == 0) MPI_Send(&victim, 1, MPI_INT, 0, 7, inter);
+    int srank;
+    MPI_Comm_rank(shrunk, &srank);
+    if (srank == 0)
+        MPI_Send(&victim, 1, MPI_INT, 0, 7, inter);
     MPI_Comm_split(merged, 0, rank, &fixed);
     double t_spawn = now();
     MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, fixed);
-    int r2; MPI_Comm_rank(fixed, &r2);
+    int r2;
+    MPI_Comm_rank(fixed, &r2);
     if (srank == 0)
-        printf("rc class %d detect %.3f revoke %.5f shrink %.3f spawn+merge+split %.3f total %.3f sum=%d\n",
+        printf("rc class %d detect %.3f revoke %.5f shrink %.3f spawn+merge+split %.3f total %.3f "
+               "sum=%d\n",
                eclass, t_detect - t0, t_revoke - t_detect, t_shrink - t_revoke, t_spawn - t_shrink,
                t_spawn - t0, sum);
     printf("survivor old %d new %d\n", rank, r2);

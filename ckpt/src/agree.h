@@ -8,15 +8,15 @@
 #include <mpi.h>
 
 /* Collective: *flag becomes the bitwise AND of every live rank's *flag. Returns SAL_OK, or
- * SAL_ERR_PROC_FAILED when a process of comm failed (the result then still holds among survivors with
- * ULFM), or SAL_ERR_MPI. */
+ * SAL_ERR_PROC_FAILED when a process of comm failed (the result then still holds among survivors
+ * with ULFM), or SAL_ERR_MPI. */
 int sal_agree(MPI_Comm comm, int *flag);
 
 /* 1 when this build has ULFM (MPIX_* available), else 0. */
 int sal_have_ulfm(void);
 
-/* Maps an MPI return code to SAL_OK / SAL_ERR_PROC_FAILED (process failed or communicator revoked) /
- * SAL_ERR_MPI. */
+/* Maps an MPI return code to SAL_OK / SAL_ERR_PROC_FAILED (process failed or communicator revoked)
+ * / SAL_ERR_MPI. */
 int sal_mpi_status(int mpi_rc);
 
 #endif

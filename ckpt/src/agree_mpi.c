@@ -1,4 +1,5 @@
-/* Agreement without ULFM: a plain allreduce. A process failure is fatal to the job (relaunch mode). */
+/* Agreement without ULFM: a plain allreduce. A process failure is fatal to the job (relaunch mode).
+ */
 #include <mpi.h>
 
 #include <salamander/sal_error.h>

@@ -18,7 +18,8 @@ int sal_mpi_status(int mpi_rc)
     if (mpi_rc == MPI_SUCCESS)
         return SAL_OK;
     MPI_Error_class(mpi_rc, &cls);
-    if (cls == MPIX_ERR_PROC_FAILED || cls == MPIX_ERR_PROC_FAILED_PENDING || cls == MPIX_ERR_REVOKED)
+    if (cls == MPIX_ERR_PROC_FAILED || cls == MPIX_ERR_PROC_FAILED_PENDING ||
+        cls == MPIX_ERR_REVOKED)
         return SAL_ERR_PROC_FAILED;
     return SAL_ERR_MPI;
 }

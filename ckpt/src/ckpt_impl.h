@@ -18,21 +18,21 @@
 struct sal_ckpt {
     MPI_Comm comm;
     char job_dir[PATH_MAX];
-    int keep;               /* committed checkpoints retained, >= 2 */
+    int keep; /* committed checkpoints retained, >= 2 */
     int nregions;
-    sal_region_t *regions;  /* owned array; the memory they describe is the application's */
-    sal_inject_t *inject;   /* not owned; may be NULL */
-    int64_t step_hint;      /* application step for injection at the restore point */
-    int levels;             /* SAL_LVL_* requested by the levels key (L1 always) */
-    int levels_auto;        /* levels=auto: L2 added when the ranks span two hosts or more */
-    int xor_size;           /* xor_group_size */
-    int pfs_every;          /* every Nth checkpoint (by id) goes to L4 */
-    int fake_host_ranks;    /* > 0: ranks r / fake_host_ranks form one pretend host */
+    sal_region_t *regions;   /* owned array; the memory they describe is the application's */
+    sal_inject_t *inject;    /* not owned; may be NULL */
+    int64_t step_hint;       /* application step for injection at the restore point */
+    int levels;              /* SAL_LVL_* requested by the levels key (L1 always) */
+    int levels_auto;         /* levels=auto: L2 added when the ranks span two hosts or more */
+    int xor_size;            /* xor_group_size */
+    int pfs_every;           /* every Nth checkpoint (by id) goes to L4 */
+    int fake_host_ranks;     /* > 0: ranks r / fake_host_ranks form one pretend host */
     char host[SAL_HOST_LEN]; /* hostname key, else MPI_Get_processor_name */
-    char pfs_job[PATH_MAX]; /* <pfs_dir>/<job>, "" when L4 is off */
-    sal_pfs_t *pfs;         /* the flush thread, NULL when L4 is off */
-    sal_topo_t topo;        /* host list of the last collective call */
-    int warned;             /* the one-host redundancy warning was given */
+    char pfs_job[PATH_MAX];  /* <pfs_dir>/<job>, "" when L4 is off */
+    sal_pfs_t *pfs;          /* the flush thread, NULL when L4 is off */
+    sal_topo_t topo;         /* host list of the last collective call */
+    int warned;              /* the one-host redundancy warning was given */
     sal_interval_auto_t iauto;
 };
 

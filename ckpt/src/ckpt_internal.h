@@ -6,14 +6,15 @@
 
 #include "inject.h"
 
-/* Fault-injection plan consulted at the ckpt_write/ckpt_agree/ckpt_publish/restore points (not owned). */
+/* Fault-injection plan consulted at the ckpt_write/ckpt_agree/ckpt_publish/restore points (not
+ * owned). */
 void sal_ckpt_set_inject(sal_ckpt_t ck, sal_inject_t *plan);
 
 /* The application's current step, compared with injection specs at the restore point. */
 void sal_ckpt_set_step_hint(sal_ckpt_t ck, int64_t step);
 
-/* Local: *finished = 1 when the job's last run completed (sal_ckpt_mark_finished) and no checkpoint was
- * taken since. */
+/* Local: *finished = 1 when the job's last run completed (sal_ckpt_mark_finished) and no checkpoint
+ * was taken since. */
 int sal_ckpt_finished(sal_ckpt_t ck, int *finished);
 
 /* The job directory <ckpt_dir>/<job>. */

@@ -154,7 +154,7 @@ static const char *shown(const char *value, char buf[SHOWN_MAX + 4])
 {
     size_t n = 0;
 
-    for (; value[n] && n < SHOWN_MAX; n++)
+    for (; n < SHOWN_MAX && value[n]; n++)
         buf[n] = iscntrl((unsigned char)value[n]) ? '?' : value[n];
     strcpy(buf + n, value[n] ? "..." : "");
     return buf;

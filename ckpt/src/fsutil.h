@@ -15,19 +15,20 @@ int sal_dir_writable(const char *path);
 /* fsync() of a directory (makes a rename inside it durable). */
 int sal_fsync_dir(const char *path);
 
-/* Writes len bytes to path atomically: path.tmp.<pid>, fsync, rename over path, fsync the directory.
- * Never leaves a partially written path. mode applies to the new file. */
+/* Writes len bytes to path atomically: path.tmp.<pid>, fsync, rename over path, fsync the
+ * directory. Never leaves a partially written path. mode applies to the new file. */
 int sal_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Reads at most max bytes of a regular file (not following a final symlink) into a NUL-terminated
- * buffer. [OUT] *data (caller frees), *len. SAL_ERR_IO if missing/unreadable/not regular, SAL_ERR_CORRUPT
- * if larger than max. */
+ * buffer. [OUT] *data (caller frees), *len. SAL_ERR_IO if missing/unreadable/not regular,
+ * SAL_ERR_CORRUPT if larger than max. */
 int sal_read_file(const char *path, size_t max, char **data, size_t *len);
 
 /* rm -r without following symlinks; a missing path is SAL_OK. */
 int sal_remove_tree(const char *path);
 
 /* snprintf into buf that fails with SAL_ERR_INVALID_ARG instead of truncating. */
-int sal_path_join(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int sal_path_join(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -17,12 +17,12 @@ double sal_interval_daly(double cost, double mtbf);
 
 /* Running state of the adaptive interval. */
 typedef struct sal_interval_auto {
-    double mtbf_cfg;  /* configured MTBF, 0 = observed */
-    double t_start;   /* when the measurement began (seconds, any clock) */
-    double cost;      /* smoothed checkpoint cost, seconds; 0 before the first measurement */
-    int ncost;        /* measurements so far */
-    int failures;     /* failures observed */
-    double period;    /* the current interval, seconds; 0 before the first measurement */
+    double mtbf_cfg; /* configured MTBF, 0 = observed */
+    double t_start;  /* when the measurement began (seconds, any clock) */
+    double cost;     /* smoothed checkpoint cost, seconds; 0 before the first measurement */
+    int ncost;       /* measurements so far */
+    int failures;    /* failures observed */
+    double period;   /* the current interval, seconds; 0 before the first measurement */
 } sal_interval_auto_t;
 
 void sal_interval_auto_init(sal_interval_auto_t *s, double mtbf_cfg, double now);

@@ -27,8 +27,9 @@ static int post_data(int send, void *buf, int64_t len, int peer, MPI_Comm comm, 
 
     for (int64_t off = 0; off < len; off += PIECE, k++) {
         int n = (int)(len - off < PIECE ? len - off : PIECE);
-        int rc = send ? MPI_Isend((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k])
-                      : MPI_Irecv((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k]);
+        int rc = send
+                     ? MPI_Isend((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k])
+                     : MPI_Irecv((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k]);
         if (rc != MPI_SUCCESS)
             return sal_mpi_status(rc);
     }
@@ -47,7 +48,8 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
     if (!req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
     for (int i = 0; i < nsrc && rc == SAL_OK; i++)
-        rc = sal_mpi_status(MPI_Irecv(&lens[i], 1, MPI_INT64_T, srcs[i], TAG_LEN, comm, &req[nreq++]));
+        rc = sal_mpi_status(
+            MPI_Irecv(&lens[i], 1, MPI_INT64_T, srcs[i], TAG_LEN, comm, &req[nreq++]));
     if (rc == SAL_OK && dst >= 0)
         rc = sal_mpi_status(MPI_Send(&len, 1, MPI_INT64_T, dst, TAG_LEN, comm));
     if (rc == SAL_OK)
@@ -113,7 +115,8 @@ int sal_l2_send(MPI_Comm comm, const sal_topo_t *t, const char *dir, const void 
         if (lens[i] < 0) {
             *ok = 0;
         } else if (store(dir, "partner", srcs[i], bufs[i], lens[i]) != SAL_OK) {
-            SAL_LOG_E("L2: cannot store the partner copy of rank %d: %s", srcs[i], sal_last_error());
+            SAL_LOG_E("L2: cannot store the partner copy of rank %d: %s", srcs[i],
+                      sal_last_error());
             *ok = 0;
         }
     }

@@ -12,7 +12,7 @@
 #include "log.h"
 
 #define LEVELS_MAGIC "salamander-levels 1"
-#define LEVELS_MAX (64u << 20) /* largest levels file accepted */
+#define LEVELS_MAX   (64u << 20) /* largest levels file accepted */
 
 int sal_levels_parse(const char *text, int *mask, int *is_auto)
 {
@@ -35,8 +35,10 @@ int sal_levels_parse(const char *text, int *mask, int *is_auto)
         else if (strcmp(tok, "L3") == 0)
             *mask |= SAL_LVL_L3;
         else
-            return sal_error(SAL_ERR_CONFIG, "levels=\"%s\": unknown level \"%s\"; use auto or a "
-                             "comma list of L1, L2, L3 (L4 is on when pfs_dir is set)", text, tok);
+            return sal_error(SAL_ERR_CONFIG,
+                             "levels=\"%s\": unknown level \"%s\"; use auto or a "
+                             "comma list of L1, L2, L3 (L4 is on when pfs_dir is set)",
+                             text, tok);
     }
     return SAL_OK;
 }
@@ -103,8 +105,8 @@ int sal_topo_exchange(MPI_Comm comm, const char *my_host, int xor_size, sal_topo
     t->names = malloc((size_t)n * SAL_HOST_LEN);
     if (!t->names)
         return sal_error(SAL_ERR_NOMEM, "host list of %d ranks", n);
-    rc = sal_mpi_status(MPI_Allgather(mine, SAL_HOST_LEN, MPI_CHAR, t->names, SAL_HOST_LEN,
-                                      MPI_CHAR, comm));
+    rc = sal_mpi_status(
+        MPI_Allgather(mine, SAL_HOST_LEN, MPI_CHAR, t->names, SAL_HOST_LEN, MPI_CHAR, comm));
     if (rc != SAL_OK) {
         sal_topo_free(t);
         return sal_error(rc, "exchange of host names failed");
@@ -213,7 +215,8 @@ static int parse_body(const char *path, char *cur, sal_levels_info_t *info, int 
     for (int r = 0; r < *n; r++) {
         line = next_line(&cur);
         if (!line || !host_name_ok(line))
-            return sal_error(SAL_ERR_CORRUPT, "%s: host name of rank %d missing or invalid", path, r);
+            return sal_error(SAL_ERR_CORRUPT, "%s: host name of rank %d missing or invalid", path,
+                             r);
         (*hosts)[r] = line;
     }
     return SAL_OK;

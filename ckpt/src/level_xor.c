@@ -2,8 +2,8 @@
  * file reads the other members' files and parity from the checkpoint directory.
  *
  * parity.<r>.xor (all integers 64-bit little-endian):
- *   "SALXOR01" | nranks | group | size | member | chunk | lens[size] | stripe (chunk bytes) | fnv1a64
- * where the final FNV-1a covers every byte before it. */
+ *   "SALXOR01" | nranks | group | size | member | chunk | lens[size] | stripe (chunk bytes) |
+ * fnv1a64 where the final FNV-1a covers every byte before it. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,8 +96,9 @@ static int parity_parse(const char *path, const unsigned char *buf, size_t n, pa
     p->chunk = (int64_t)get64(q + 32);
     if (p->size < 2 || p->size > SAL_XOR_MAX_GROUP || p->chunk < 0 || p->chunk > (int64_t)n ||
         parity_len(p->size, p->chunk) != n)
-        return sal_error(SAL_ERR_CORRUPT, "%s: inconsistent header (size %lld, chunk %lld, %zu bytes)",
-                         path, (long long)p->size, (long long)p->chunk, n);
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s: inconsistent header (size %lld, chunk %lld, %zu bytes)", path,
+                         (long long)p->size, (long long)p->chunk, n);
     if (fnv(buf, n - 8) != get64(buf + n - 8))
         return sal_error(SAL_ERR_CORRUPT, "%s: checksum mismatch (the file is damaged)", path);
     q += 8 * HDR_WORDS;
@@ -122,8 +123,10 @@ static int encode_group(MPI_Comm gcomm, int size, int member, const void *data, 
         lens[i] = (size_t)p->lens[i];
     rc = sal_xor_chunk_size(size, lens, &chunk);
     if (rc == SAL_OK && chunk > (size_t)INT_MAX)
-        rc = sal_error(SAL_ERR_INVALID_ARG, "L3: parity stripe of %zu bytes exceeds one message; "
-                       "use a larger xor_group_size", chunk);
+        rc = sal_error(SAL_ERR_INVALID_ARG,
+                       "L3: parity stripe of %zu bytes exceeds one message; "
+                       "use a larger xor_group_size",
+                       chunk);
     if (rc != SAL_OK)
         return rc;
     send = malloc((size_t)size * chunk + 1);
@@ -134,8 +137,8 @@ static int encode_group(MPI_Comm gcomm, int size, int member, const void *data, 
     }
     rc = sal_xor_pack_encode(data, (size_t)mylen, size, member, chunk, send);
     if (rc == SAL_OK)
-        rc = sal_mpi_status(MPI_Reduce_scatter_block(send, *stripe, (int)chunk, MPI_BYTE, MPI_BXOR,
-                                                     gcomm));
+        rc = sal_mpi_status(
+            MPI_Reduce_scatter_block(send, *stripe, (int)chunk, MPI_BYTE, MPI_BXOR, gcomm));
     free(send);
     p->size = size;
     p->member = member;
@@ -180,7 +183,8 @@ int sal_l3_encode(MPI_Comm comm, const sal_topo_t *t, const char *dir, const voi
     return rc;
 }
 
-/* ---- rebuild from files ------------------------------------------------------------------------ */
+/* ---- rebuild from files ------------------------------------------------------------------------
+ */
 
 typedef struct member_files {
     char *data, *par;
@@ -220,11 +224,13 @@ static int rebuild_group(const char *dir, int r, int size, int lost, const int *
         lens[i] = (size_t)ref->lens[i];
         data[i] = i == lost ? NULL : mf[i].data;
         stripes[i] = i == lost ? NULL : mf[i].p.stripe;
-        if (i != lost && (mf[i].p.size != size || mf[i].p.member != i || mf[i].p.chunk != ref->chunk ||
-                          memcmp(mf[i].p.lens, ref->lens, (size_t)size * 8) != 0 ||
-                          mf[i].dlen != lens[i]))
-            return sal_error(SAL_ERR_CORRUPT, "L3: parity or file of rank %d does not belong to the "
-                             "group of rank %d (sizes or lengths differ)", members[i], r);
+        if (i != lost &&
+            (mf[i].p.size != size || mf[i].p.member != i || mf[i].p.chunk != ref->chunk ||
+             memcmp(mf[i].p.lens, ref->lens, (size_t)size * 8) != 0 || mf[i].dlen != lens[i]))
+            return sal_error(SAL_ERR_CORRUPT,
+                             "L3: parity or file of rank %d does not belong to the "
+                             "group of rank %d (sizes or lengths differ)",
+                             members[i], r);
     }
     out = malloc(lens[lost] + (size_t)ref->chunk + 1);
     if (!out)
@@ -237,7 +243,8 @@ static int rebuild_group(const char *dir, int r, int size, int lost, const int *
     np.member = lost;
     np.stripe = (const unsigned char *)out + lens[lost];
     if (rc == SAL_OK && parity_write(dir, r, &np) != SAL_OK)
-        SAL_LOG_W("L3: rank %d rebuilt, but its parity could not be rewritten: %s", r, sal_last_error());
+        SAL_LOG_W("L3: rank %d rebuilt, but its parity could not be rewritten: %s", r,
+                  sal_last_error());
     free(out);
     return rc;
 }
@@ -257,8 +264,10 @@ int sal_l3_rebuild_file(const char *dir, const sal_topo_t *t, int r)
         if (i != lost) {
             rc = load_member(dir, members[i], 1, &mf[i]);
             if (rc != SAL_OK)
-                rc = sal_error(SAL_ERR_RECOVERY, "L3: cannot rebuild rank %d: another member of its "
-                               "group is missing too (%s)", r, sal_last_error());
+                rc = sal_error(SAL_ERR_RECOVERY,
+                               "L3: cannot rebuild rank %d: another member of its "
+                               "group is missing too (%s)",
+                               r, sal_last_error());
         }
     if (rc == SAL_OK)
         rc = rebuild_group(dir, r, size, lost, members, mf);

@@ -15,7 +15,8 @@ typedef enum sal_log_level {
     SAL_LOG_DEBUG = 3
 } sal_log_level_t;
 
-/* Identity stamped on every line: rank -1 means "not known yet"; host NULL means "?". Thread-safe. */
+/* Identity stamped on every line: rank -1 means "not known yet"; host NULL means "?". Thread-safe.
+ */
 void sal_log_set_identity(int rank, const char *host);
 void sal_log_set_level(sal_log_level_t level);
 sal_log_level_t sal_log_get_level(void);
@@ -30,10 +31,11 @@ void sal_log_msg(sal_log_level_t level, const char *func, const char *fmt, ...)
 #define SAL_LOG_I(...) sal_log_msg(SAL_LOG_INFO, __func__, __VA_ARGS__)
 #define SAL_LOG_D(...) sal_log_msg(SAL_LOG_DEBUG, __func__, __VA_ARGS__)
 
-/* Records "<function>: message" as this thread's last error, logs it at debug level, and returns code
- * unchanged, so that a failure path reads `return sal_error(SAL_ERR_IO, "open %s: %s", p, strerror(e));`.
- * The caller decides whether the user also sees it (SAL_LOG_E). */
-int sal_error_at(int code, const char *func, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records "<function>: message" as this thread's last error, logs it at debug level, and returns
+ * code unchanged, so that a failure path reads `return sal_error(SAL_ERR_IO, "open %s: %s", p,
+ * strerror(e));`. The caller decides whether the user also sees it (SAL_LOG_E). */
+int sal_error_at(int code, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 #define sal_error(code, ...) sal_error_at((code), __func__, __VA_ARGS__)
 
 /* Clears this thread's last error. */

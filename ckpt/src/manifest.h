@@ -1,11 +1,13 @@
 /*
- * The manifest (ckpt.<id>/manifest.h5): published by rank 0 after every rank's file is written and the
- * ranks agreed. It holds the checkpoint's attributes and, for each distributed array, a virtual dataset
- * (HDF5 VDS) of the global shape mapping each rank's block from rank.<r>.h5 by relative file name, so
- * h5dump/h5py show the global array. Scalars become a [nranks] virtual dataset of per-rank values.
- * The `latest` file in the job directory names the newest published checkpoint ("ckpt.<id>\n").
+ * The manifest (ckpt.<id>/manifest.h5): published by rank 0 after every rank's file is written and
+ * the ranks agreed. It holds the checkpoint's attributes and, for each distributed array, a virtual
+ * dataset (HDF5 VDS) of the global shape mapping each rank's block from rank.<r>.h5 by relative
+ * file name, so h5dump/h5py show the global array. Scalars become a [nranks] virtual dataset of
+ * per-rank values. The `latest` file in the job directory names the newest published checkpoint
+ * ("ckpt.<id>\n").
  *
- * Everything read here is untrusted: readers validate and return SAL_ERR_CORRUPT naming file and cause.
+ * Everything read here is untrusted: readers validate and return SAL_ERR_CORRUPT naming file and
+ * cause.
  */
 #ifndef SAL_MANIFEST_H
 #define SAL_MANIFEST_H
@@ -41,12 +43,13 @@ typedef struct sal_manifest {
 int sal_manifest_write(const char *ckpt_dir, const sal_manifest_t *m);
 
 /* Reads and validates <ckpt_dir>/manifest.h5 into *m (caller frees with sal_manifest_free). Checks
- * format version, nranks >= 1, region names, types, dims, and that the blocks of every array lie inside
- * its global shape. SAL_ERR_CORRUPT / SAL_ERR_IO with the file and cause. */
+ * format version, nranks >= 1, region names, types, dims, and that the blocks of every array lie
+ * inside its global shape. SAL_ERR_CORRUPT / SAL_ERR_IO with the file and cause. */
 int sal_manifest_read(const char *ckpt_dir, sal_manifest_t *m);
 
-/* Reads the block [offset, offset+count) of a distributed array through the manifest's virtual dataset
- * into buf (row-major, prod(count) elements of the region's type): the N->M restore path. */
+/* Reads the block [offset, offset+count) of a distributed array through the manifest's virtual
+ * dataset into buf (row-major, prod(count) elements of the region's type): the N->M restore path.
+ */
 int sal_manifest_read_block(const char *ckpt_dir, const char *region, sal_type_t type, int ndims,
                             const int64_t *offset, const int64_t *count, void *buf);
 

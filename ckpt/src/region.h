@@ -8,9 +8,9 @@
 
 typedef struct sal_region {
     char name[SAL_NAME_MAX];
-    void *base;         /* application memory, prod(count) elements */
+    void *base; /* application memory, prod(count) elements */
     sal_type_t type;
-    int scalar;         /* 1: per-rank scalar (ndims 0) */
+    int scalar; /* 1: per-rank scalar (ndims 0) */
     int ndims;
     int64_t gdims[SAL_MAX_DIMS];
     int64_t offset[SAL_MAX_DIMS];
@@ -19,7 +19,8 @@ typedef struct sal_region {
 
 /* Number of elements of this rank's block (1 for a scalar). */
 int64_t sal_region_elems(const sal_region_t *r);
-/* Validates name, type, ndims and that offset+count lies inside gdims. SAL_OK or SAL_ERR_INVALID_ARG. */
+/* Validates name, type, ndims and that offset+count lies inside gdims. SAL_OK or
+ * SAL_ERR_INVALID_ARG. */
 int sal_region_check(const sal_region_t *r);
 
 #endif

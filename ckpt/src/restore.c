@@ -92,20 +92,23 @@ static const sal_manifest_region_t *find_region(const sal_manifest_t *m, const s
             continue;
         if (mr->type != r->type || mr->scalar != r->scalar || mr->ndims != r->ndims ||
             (!r->scalar && memcmp(mr->gdims, r->gdims, (size_t)r->ndims * sizeof(int64_t)) != 0)) {
-            sal_error(SAL_ERR_CORRUPT, "%s/manifest.h5: region \"%s\" has another type or shape than "
-                      "the protected one", dir, r->name);
+            sal_error(SAL_ERR_CORRUPT,
+                      "%s/manifest.h5: region \"%s\" has another type or shape than "
+                      "the protected one",
+                      dir, r->name);
             return NULL;
         }
         return mr;
     }
-    sal_error(SAL_ERR_CORRUPT, "%s/manifest.h5: protected region \"%s\" is not in the checkpoint", dir,
-              r->name);
+    sal_error(SAL_ERR_CORRUPT, "%s/manifest.h5: protected region \"%s\" is not in the checkpoint",
+              dir, r->name);
     return NULL;
 }
 
-/* N->M path: each region's block read through the manifest's virtual datasets. A scalar takes the value
- * of the old rank with the same number, or of the last old rank. */
-static int load_through_manifest(struct sal_ckpt *ck, const sal_manifest_t *m, const char *dir, int me)
+/* N->M path: each region's block read through the manifest's virtual datasets. A scalar takes the
+ * value of the old rank with the same number, or of the last old rank. */
+static int load_through_manifest(struct sal_ckpt *ck, const sal_manifest_t *m, const char *dir,
+                                 int me)
 {
     for (int i = 0; i < ck->nregions; i++) {
         sal_region_t *r = &ck->regions[i];
@@ -114,7 +117,8 @@ static int load_through_manifest(struct sal_ckpt *ck, const sal_manifest_t *m, c
             int64_t off = me < m->nranks ? me : m->nranks - 1, one = 1;
             rc = sal_manifest_read_block(dir, r->name, r->type, 1, &off, &one, r->base);
         } else {
-            rc = sal_manifest_read_block(dir, r->name, r->type, r->ndims, r->offset, r->count, r->base);
+            rc = sal_manifest_read_block(dir, r->name, r->type, r->ndims, r->offset, r->count,
+                                         r->base);
         }
         if (rc != SAL_OK)
             return rc;
@@ -146,7 +150,8 @@ static int share_levels(struct sal_ckpt *ck, int me, attempt_t *a)
     a->info.mask = SAL_LVL_L1;
     if (rc == SAL_OK && n > 0 && sal_levels_parse_text(a->dir, text, &a->info) != SAL_OK) {
         if (me == 0)
-            SAL_LOG_W("ignoring the levels record: %s; restoring from L1/L4 only", sal_last_error());
+            SAL_LOG_W("ignoring the levels record: %s; restoring from L1/L4 only",
+                      sal_last_error());
         a->info.mask = SAL_LVL_L1;
     }
     free(text);
@@ -176,7 +181,9 @@ static int read_manifest(struct sal_ckpt *ck, attempt_t *a)
 static int read_own(struct sal_ckpt *ck, const attempt_t *a, const char *dir, const char *level)
 {
     char path[PATH_MAX];
-    sal_rank_meta_t expect = {.id = a->id, .step = a->m.step, .rank = sal_comm_rank(ck->comm),
+    sal_rank_meta_t expect = {.id = a->id,
+                              .step = a->m.step,
+                              .rank = sal_comm_rank(ck->comm),
                               .nranks = sal_comm_size(ck->comm)};
     int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, expect.rank);
 
@@ -257,8 +264,10 @@ static int ensure_rank_file(const attempt_t *a, int r)
         SAL_LOG_I("checkpoint %lld: %s rebuilt from XOR parity", (long long)a->id, path);
         return SAL_OK;
     }
-    return sal_error(SAL_ERR_CORRUPT, "checkpoint %lld: %s is missing and could not be rebuilt from "
-                     "L2 or L3", (long long)a->id, path);
+    return sal_error(SAL_ERR_CORRUPT,
+                     "checkpoint %lld: %s is missing and could not be rebuilt from "
+                     "L2 or L3",
+                     (long long)a->id, path);
 }
 
 /* Collective, another rank count: rebuild missing old rank files (old rank r by new rank r mod
@@ -309,7 +318,8 @@ static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
     range[0] = mok ? -a.m.nranks : 1;
     range[1] = mok ? a.m.nranks : -1;
-    if (rc == SAL_OK && MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, ck->comm) != MPI_SUCCESS)
+    if (rc == SAL_OK &&
+        MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, ck->comm) != MPI_SUCCESS)
         rc = sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
                        (long long)id);
     *ok = 0;
@@ -360,7 +370,8 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
                       (long long)cand);
     }
     if (sal_interval_auto_failure(&ck->iauto, sal_wall_now()) && me == 0)
-        SAL_LOG_I("interval=auto: MTBF estimate now %.0f s", sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()));
+        SAL_LOG_I("interval=auto: MTBF estimate now %.0f s",
+                  sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()));
     if (step_out)
         *step_out = step;
     if (id_out)

@@ -10,12 +10,18 @@
 size_t sal_type_size(sal_type_t t)
 {
     switch (t) {
-    case SAL_CHAR: return 1;
-    case SAL_INT: return sizeof(int);
-    case SAL_INT64: return sizeof(int64_t);
-    case SAL_FLOAT: return sizeof(float);
-    case SAL_DOUBLE: return sizeof(double);
-    default: return 0;
+    case SAL_CHAR:
+        return 1;
+    case SAL_INT:
+        return sizeof(int);
+    case SAL_INT64:
+        return sizeof(int64_t);
+    case SAL_FLOAT:
+        return sizeof(float);
+    case SAL_DOUBLE:
+        return sizeof(double);
+    default:
+        return 0;
     }
 }
 
@@ -57,19 +63,20 @@ int sal_region_check(const sal_region_t *r)
                          "not starting with '.' or '-'",
                          r->name, SAL_NAME_MAX - 1);
     if (sal_type_size(r->type) == 0)
-        return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": unknown type %d", r->name, (int)r->type);
+        return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": unknown type %d", r->name,
+                         (int)r->type);
     if (r->scalar)
         return SAL_OK;
     if (r->ndims < 1 || r->ndims > SAL_MAX_DIMS)
         return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": ndims %d not in [1, %d]", r->name,
                          r->ndims, SAL_MAX_DIMS);
     for (int d = 0; d < r->ndims; d++) {
-        if (r->gdims[d] < 0 || r->offset[d] < 0 || r->count[d] < 0 ||
-            r->offset[d] > r->gdims[d] || r->count[d] > r->gdims[d] - r->offset[d])
-            return sal_error(SAL_ERR_INVALID_ARG,
-                             "region \"%s\": dimension %d block [%lld, +%lld) outside global size %lld",
-                             r->name, d, (long long)r->offset[d], (long long)r->count[d],
-                             (long long)r->gdims[d]);
+        if (r->gdims[d] < 0 || r->offset[d] < 0 || r->count[d] < 0 || r->offset[d] > r->gdims[d] ||
+            r->count[d] > r->gdims[d] - r->offset[d])
+            return sal_error(
+                SAL_ERR_INVALID_ARG,
+                "region \"%s\": dimension %d block [%lld, +%lld) outside global size %lld", r->name,
+                d, (long long)r->offset[d], (long long)r->count[d], (long long)r->gdims[d]);
     }
     return SAL_OK;
 }

@@ -188,7 +188,9 @@ static int damage_corrupt(const char *dir, int r)
 
 static int damage_level(const char *dir, const char *lvl)
 {
-    const char *kind = strcmp(lvl, "L1") == 0 ? "rank" : strcmp(lvl, "L2") == 0 ? "partner" : "parity";
+    const char *kind = strcmp(lvl, "L1") == 0   ? "rank"
+                       : strcmp(lvl, "L2") == 0 ? "partner"
+                                                : "parity";
     const char *ext = strcmp(lvl, "L3") == 0 ? "xor" : "h5";
 
     for (int r = 0; r < 4096; r++)

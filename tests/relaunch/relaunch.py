@@ -4,11 +4,13 @@
 1. Configures and builds a second Salamander tree (heat2d and salrun only) with Debian's compiler
    wrapper and mpiexec, and asserts that SAL_WITH_ULFM=AUTO came out OFF.
 2. Runs heat2d under that salrun without failures (the reference checksum), then with one rank
-   SIGKILLed and --max-restarts 2: mpiexec ends the job, salrun relaunches it, sal_init restores the
-   latest committed checkpoint, and the final checksum must equal the reference bit for bit. The event
-   log must show two "start" events of rank 0, the second with "restart": true, and a restore.
-3. When given the ULFM build's salrun and heat2d (--ulfm-salrun, --ulfm-program), recovers the same
-   failure in-job with them and prints both recovery times: from the kill to the resumed computation.
+   SIGKILLed and --max-restarts 2: mpiexec ends the job, salrun relaunches it, sal_init restores
+   the latest committed checkpoint, and the final checksum must equal the reference bit for bit.
+   The event log must show two "start" events of rank 0, the second with "restart": true, and a
+   restore.
+3. When given the ULFM build's salrun and heat2d (--ulfm-salrun, --ulfm-program), recovers the
+   same failure in-job with them and prints both recovery times: from the kill to the resumed
+   computation.
 
 Exit status 0 on success, 1 on a failed check, with the reason on stderr.
 """

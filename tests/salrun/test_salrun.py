@@ -21,6 +21,17 @@ OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--pol
 
 FAILURES = []
 
+# Event logs under data/, each with the expected `salrun report` table (<name>.report.txt) and
+# progress lines (<name>.progress.txt):
+#   recorded     heat2d on 4 ranks, recorded with
+#                SAL_MAX_REPAIRS=1 salrun -n 4 --job heat --interval 40 --restart-delay 0.1
+#                --inject 'rank=1,step=70,signal=KILL;rank=2,step=130,signal=KILL' -- heat2d
+#                (one in-job recovery; the second failure exceeds max_repairs, the job dies, salrun
+#                ends the hung mpiexec and relaunches from checkpoint 3)
+#   constructed  written by hand in the library's format: a recovery, an aborted checkpoint, a
+#                failure of two ranks that ends the launch, and a relaunch that restores
+DATA_LOGS = ("recorded", "constructed")
+
 
 def check(cond, what, result=None):
     if not cond:
@@ -277,15 +288,31 @@ def case_json_progress(args, tmp):
 
 
 def case_progress_lines(args, tmp):
-    log = os.path.join(args.data, "heat.events.jsonl")
-    r = salrun(args, ["-n", "1", "--job", "heat", "--ckpt-dir", tmp, "--log-dir", tmp, "--",
-                      args.flaky, "replay", log])
-    check(r.returncode == 0, "the replayed job finishes", r)
-    with open(os.path.join(args.data, "heat.progress.txt")) as f:
-        want = f.read().splitlines()
-    got = [l for l in r.stderr.splitlines() if l.startswith("salrun: ")][1:-1]
-    check(got == want, "one progress line per notable event:\n--- got\n%s\n--- want\n%s"
-          % ("\n".join(got), "\n".join(want)))
+    for name in DATA_LOGS:
+        log = os.path.join(args.data, name + ".events.jsonl")
+        logdir = os.path.join(tmp, name)
+        os.mkdir(logdir)
+        r = salrun(args, ["-n", "1", "--job", "heat", "--ckpt-dir", tmp, "--log-dir", logdir, "--",
+                          args.flaky, "replay", log])
+        check(r.returncode == 0, "the replayed job %s finishes" % name, r)
+        with open(os.path.join(args.data, name + ".progress.txt")) as f:
+            want = f.read().splitlines()
+        got = [l for l in r.stderr.splitlines() if l.startswith("salrun: ")][1:-1]
+        check(got == want, "one progress line per notable event of %s:\n--- got\n%s\n--- want\n%s"
+              % (name, "\n".join(got), "\n".join(want)))
+
+
+def case_mpiexec_hang(args, tmp):
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec.py")
+    r = salrun(args, ["-n", "1", "--mpiexec", fake, "--ckpt-dir", tmp, "--restart-delay", "0",
+                      "--max-restarts", "1", "--", args.flaky, "sleep", "1"],
+               env=clean_env(SAL_SALRUN_HANG_SECONDS="1"))
+    check(r.returncode == 1, "an mpiexec that outlives its program is ended, and the launch counts "
+          "as failed (the fake never exits, so the relaunch fails too): exit 1", r)
+    check(r.stderr.count("every local process of the job is gone but mpiexec has not exited "
+                         "for 1 s; ending it") == 2, "one line per hung launch", r)
+    check("mpiexec outlived the processes of its job and was ended; relaunching in 0 s "
+          "(restart 1 of 1)" in r.stderr, "the hung launch is relaunched", r)
 
 
 def processes_with(text):
@@ -325,13 +352,14 @@ def case_signal_stops(args, tmp):
 
 
 def case_report(args, tmp):
-    with open(os.path.join(args.data, "heat.report.txt")) as f:
-        want = f.read()
-    r = salrun(args, ["report", "heat.events.jsonl"], cwd=args.data)
-    check(r.returncode == 0, "report exits 0", r)
-    check(r.stdout == want, "report prints the expected table:\n--- got\n%s--- want\n%s"
-          % (r.stdout, want))
-    with open(os.path.join(args.data, "heat.events.jsonl")) as f:
+    for name in DATA_LOGS:
+        with open(os.path.join(args.data, name + ".report.txt")) as f:
+            want = f.read()
+        r = salrun(args, ["report", name + ".events.jsonl"], cwd=args.data)
+        check(r.returncode == 0, "report of %s exits 0" % name, r)
+        check(r.stdout == want, "report prints the expected table:\n--- got\n%s--- want\n%s"
+              % (r.stdout, want))
+    with open(os.path.join(args.data, "recorded.events.jsonl")) as f:
         log = f.read()
     cut = os.path.join(tmp, "cut.events.jsonl")
     with open(cut, "w") as f:

@@ -1,6 +1,7 @@
 /*
  * Unit tests of the per-rank checkpoint files (h5io.c): round trip of every element type (2-D and
- * 3-D blocks, scalars, an empty block, a block split into several chunks), file mode and temp
+ * 3-D blocks, scalars, an empty block, a block split into several chunks), stored chunks
+ * byte-identical to those of HDF5's Fletcher32 filter, file mode and temp
  * files, detection of every mismatch against the expected identity and regions, and of damaged
  * files (flipped data bit, truncation, zero length, garbage, symlink, directory, unreadable).
  */
@@ -229,9 +230,10 @@ static void test_big_block_is_split(void)
     set_region(&r, "big", a, SAL_DOUBLE, 2, (int64_t[]){BIG_ROWS, BIG_COLS}, (int64_t[]){0, 0},
                (int64_t[]){BIG_ROWS, BIG_COLS});
     CU_ASSERT_EQUAL(sal_h5_write_rank(path, &meta, &r, 1, NULL), SAL_OK);
-    /* 2100 rows of 8 KiB exceed the 16 MiB chunk cap: 2048 rows per chunk, Fletcher32 on. */
+    /* 2100 rows of 8 KiB exceed the 1 MiB chunk cap: 128 rows per chunk (the last chunk holds 52),
+     * Fletcher32 on. */
     CU_ASSERT_EQUAL(chunk_of(path, "big", chunk), 2);
-    CU_ASSERT_EQUAL(chunk[0], 2048);
+    CU_ASSERT_EQUAL(chunk[0], 128);
     CU_ASSERT_EQUAL(chunk[1], BIG_COLS);
     r.base = b;
     CU_ASSERT_EQUAL(sal_h5_read_rank(path, &meta, &r, 1), SAL_OK);
@@ -239,6 +241,102 @@ static void test_big_block_is_split(void)
     unlink(path);
     free(a);
     free(b);
+}
+
+/* Every stored chunk of dataset name in a (written directly, with a precomputed checksum) is
+ * byte-identical to the chunk HDF5's own filter pipeline stores for the same data in b. */
+static void compare_chunks(hid_t a, hid_t b, const char *name)
+{
+    hid_t da = H5Dopen2(a, name, H5P_DEFAULT), db = H5Dopen2(b, name, H5P_DEFAULT);
+    hid_t space = H5Dget_space(da);
+    hsize_t n = 0;
+
+    CU_ASSERT_FATAL(da >= 0 && db >= 0 && space >= 0);
+    CU_ASSERT_EQUAL(H5Dget_num_chunks(da, space, &n), 0);
+    CU_ASSERT(n > 0);
+    for (hsize_t i = 0; i < n; i++) {
+        hsize_t off[SAL_MAX_DIMS], sa = 0, sb = 0;
+        haddr_t addr;
+        unsigned mask = 1;
+        uint32_t fa = 1, fb = 1;
+        CU_ASSERT_EQUAL(H5Dget_chunk_info(da, space, i, off, &mask, &addr, &sa), 0);
+        CU_ASSERT_EQUAL(mask, 0);
+        CU_ASSERT_EQUAL(H5Dget_chunk_storage_size(db, off, &sb), 0);
+        CU_ASSERT_EQUAL(sa, sb);
+        if (sa == 0 || sa != sb)
+            continue;
+        unsigned char *ba = malloc(sa), *bb = malloc(sb);
+        CU_ASSERT_FATAL(ba && bb);
+        CU_ASSERT_EQUAL(H5Dread_chunk(da, H5P_DEFAULT, off, &fa, ba), 0);
+        CU_ASSERT_EQUAL(H5Dread_chunk(db, H5P_DEFAULT, off, &fb, bb), 0);
+        CU_ASSERT_EQUAL(fa, 0);
+        CU_ASSERT_EQUAL(fb, 0);
+        CU_ASSERT_EQUAL(memcmp(ba, bb, sa), 0);
+        free(ba);
+        free(bb);
+    }
+    H5Sclose(space);
+    H5Dclose(da);
+    H5Dclose(db);
+}
+
+/* Writes r with sal_h5_write_rank and again with H5Dwrite through the filter pipeline, using the
+ * dataset creation properties of the first file, and compares the stored chunks. */
+static void check_direct_chunks(const sal_region_t *r)
+{
+    char pa[PATH_MAX], pb[PATH_MAX];
+    hid_t fa, fb, da, dcpl, space, db;
+
+    path_of(pa, "direct.h5");
+    path_of(pb, "filter.h5");
+    CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank(pa, &meta, r, 1, NULL), SAL_OK);
+    fa = H5Fopen(pa, H5F_ACC_RDONLY, H5P_DEFAULT);
+    fb = H5Fcreate(pb, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT_FATAL(fa >= 0 && fb >= 0);
+    da = H5Dopen2(fa, r->name, H5P_DEFAULT);
+    dcpl = H5Dget_create_plist(da);
+    space = H5Dget_space(da);
+    db = H5Dcreate2(fb, r->name, sal_h5_file_type(r->type), space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CU_ASSERT_FATAL(db >= 0);
+    CU_ASSERT(H5Dwrite(db, sal_h5_mem_type(r->type), H5S_ALL, H5S_ALL, H5P_DEFAULT, r->base) >= 0);
+    H5Dclose(db);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+    H5Dclose(da);
+    H5Fclose(fb);
+    fb = H5Fopen(pb, H5F_ACC_RDONLY, H5P_DEFAULT);
+    compare_chunks(fa, fb, r->name);
+    H5Fclose(fa);
+    H5Fclose(fb);
+    unlink(pa);
+    unlink(pb);
+}
+
+/* The Fletcher32 values the writer computes itself match HDF5's: odd byte counts, partial last
+ * chunks (zero padding), 1- to 3-D blocks, random and all-ones data. */
+static void test_direct_chunks_match_filter(void)
+{
+    size_t n = (size_t)3 << 20;
+    unsigned char *m = malloc(n);
+    sal_region_t r;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    srand(7);
+    for (size_t i = 0; i < n; i++)
+        m[i] = (unsigned char)rand();
+    set_region(&r, "c", m, SAL_CHAR, 1, (int64_t[]){1001}, (int64_t[]){0}, (int64_t[]){1001});
+    check_direct_chunks(&r);
+    set_region(&r, "c", m, SAL_CHAR, 1, (int64_t[]){2500001}, (int64_t[]){0}, (int64_t[]){2500001});
+    check_direct_chunks(&r);
+    set_region(&r, "f", m, SAL_FLOAT, 3, (int64_t[]){5, 300, 700}, (int64_t[]){0, 0, 0},
+               (int64_t[]){3, 300, 700});
+    check_direct_chunks(&r);
+    set_region(&r, "i", m, SAL_INT, 2, (int64_t[]){9, 7}, (int64_t[]){1, 0}, (int64_t[]){8, 7});
+    check_direct_chunks(&r);
+    memset(m, 0xff, n);
+    set_region(&r, "d", m, SAL_DOUBLE, 1, (int64_t[]){300000}, (int64_t[]){0}, (int64_t[]){300000});
+    check_direct_chunks(&r);
+    free(m);
 }
 
 static void test_identity_mismatch(void)
@@ -532,6 +630,8 @@ int main(void)
     if (!s || !CU_add_test(s, "round trip of every type", test_round_trip) ||
         !CU_add_test(s, "mode 0600 under umask 0277", test_mode_with_umask) ||
         !CU_add_test(s, "big block split into chunks", test_big_block_is_split) ||
+        !CU_add_test(s, "direct chunks equal HDF5's filter output",
+                     test_direct_chunks_match_filter) ||
         !CU_add_test(s, "id/rank/nranks/step mismatch", test_identity_mismatch) ||
         !CU_add_test(s, "region mismatch", test_region_mismatch) ||
         !CU_add_test(s, "flipped data bit", test_flipped_bit) ||

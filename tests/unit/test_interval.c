@@ -57,8 +57,8 @@ static void test_auto_observed(void)
     sal_interval_auto_cost(&s, 1.0, 150.0);
     CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(1.0, SAL_MTBF_DEFAULT), 1e-9);
     /* two failures in 600 s: MTBF 300 s, the interval shrinks and the change is reported */
-    sal_interval_auto_failure(&s, 400.0);
-    CU_ASSERT_EQUAL(sal_interval_auto_failure(&s, 700.0), 1);
+    CU_ASSERT_EQUAL(sal_interval_auto_failure(&s, 400.0), 1);
+    CU_ASSERT_EQUAL(sal_interval_auto_failure(&s, 700.0), 0);
     CU_ASSERT_DOUBLE_EQUAL(sal_interval_auto_mtbf(&s, 700.0), 300.0, 1e-9);
     CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(1.0, 300.0), 1e-9);
 }
@@ -71,7 +71,8 @@ int main(void)
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 2;
     suite = CU_add_suite("interval", NULL, NULL);
-    if (!suite || !CU_add_test(suite, "young", test_young) || !CU_add_test(suite, "daly", test_daly) ||
+    if (!suite || !CU_add_test(suite, "young", test_young) ||
+        !CU_add_test(suite, "daly", test_daly) ||
         !CU_add_test(suite, "auto_configured", test_auto_configured) ||
         !CU_add_test(suite, "auto_observed", test_auto_observed)) {
         CU_cleanup_registry();

@@ -39,7 +39,8 @@ int main(int argc, char **argv)
     if (rc == SAL_OK)
         rc = sal_run(step, &s);
     if (rc == SAL_OK && rank == 0)
-        printf("consumer: salamander %s ulfm=%d v0=%g\n", SAL_VERSION_STRING, SAL_HAVE_ULFM, s.v[0]);
+        printf("consumer: salamander %s ulfm=%d v0=%g\n", SAL_VERSION_STRING, SAL_HAVE_ULFM,
+               s.v[0]);
     if (rc == SAL_OK)
         rc = sal_finalize();
     if (rc != SAL_OK) {
