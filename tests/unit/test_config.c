@@ -22,6 +22,7 @@
 
 #include "config_internal.h"
 #include "fsutil.h"
+#include "unit_main.h"
 
 #define DATA       SAL_TEST_DATA_DIR "/config/"
 #define DOCS       SAL_SOURCE_DIR "/docs/config.md"
@@ -709,10 +710,7 @@ static int suite_clean(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const sal_unit_test_t tests[] = {
         {"defaults", test_defaults},
         {"set every kind", test_set_every_kind},
         {"bad values", test_bad_values},
@@ -732,25 +730,7 @@ int main(int argc, char **argv)
         {"help", test_help},
         {"docs/config.md in sync", test_docs_in_sync},
     };
-    CU_pSuite suite;
-    int failed;
-
     if (argc == 2 && strcmp(argv[1], "--update-docs") == 0)
         return update_docs();
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite("config", suite_init, suite_clean);
-    for (size_t i = 0; suite && i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            suite = NULL;
-    if (!suite) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failed = CU_get_number_of_failures() != 0 || CU_get_number_of_suites_failed() != 0 ||
-             CU_get_number_of_tests_run() != sizeof(tests) / sizeof(tests[0]);
-    CU_cleanup_registry();
-    return failed;
+    return SAL_UNIT_MAIN("config", suite_init, suite_clean, tests);
 }

@@ -13,6 +13,7 @@
 
 #include "events.h"
 #include "fsutil.h"
+#include "unit_main.h"
 
 static char tmpdir[PATH_MAX];
 static char logdir[PATH_MAX];
@@ -299,25 +300,15 @@ static void test_escaped_bytes_parse(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    int failures;
+    static const sal_unit_test_t tests[] = {
+        {"open and standard members", test_open_and_standard_members},
+        {"closed log is a no-op", test_closed_log_is_noop},
+        {"open errors", test_open_errors},
+        {"truncation keeps valid JSON", test_truncation_keeps_valid_json},
+        {"concurrent children", test_concurrent_children_write_whole_lines},
+        {"escape edge cases", test_escape_edge_cases},
+        {"escaped bytes parse", test_escaped_bytes_parse},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite("events", suite_init, suite_clean);
-    if (!s || !CU_add_test(s, "open and standard members", test_open_and_standard_members) ||
-        !CU_add_test(s, "closed log is a no-op", test_closed_log_is_noop) ||
-        !CU_add_test(s, "open errors", test_open_errors) ||
-        !CU_add_test(s, "truncation keeps valid JSON", test_truncation_keeps_valid_json) ||
-        !CU_add_test(s, "concurrent children", test_concurrent_children_write_whole_lines) ||
-        !CU_add_test(s, "escape edge cases", test_escape_edge_cases) ||
-        !CU_add_test(s, "escaped bytes parse", test_escaped_bytes_parse)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = (int)CU_get_number_of_failures() + (int)CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("events", suite_init, suite_clean, tests);
 }

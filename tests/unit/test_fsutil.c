@@ -12,6 +12,7 @@
 #include <salamander/sal_error.h>
 
 #include "fsutil.h"
+#include "unit_main.h"
 
 static char tmpdir[PATH_MAX];
 
@@ -242,28 +243,18 @@ static void test_path_join(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    int failures;
+    static const sal_unit_test_t tests[] = {
+        {"mkdir_p nested and mode", test_mkdir_p_nested},
+        {"mkdir_p through a file", test_mkdir_p_file_component},
+        {"dir_writable and fsync_dir", test_dir_writable},
+        {"atomic write replaces", test_write_atomic_replaces},
+        {"atomic write failure", test_write_atomic_failure_leaves_no_temp},
+        {"read_file symlink and cap", test_read_file_rules},
+        {"read_file fifo", test_read_file_fifo},
+        {"remove_tree symlinks", test_remove_tree_keeps_symlink_targets},
+        {"remove_tree top symlink", test_remove_tree_top_symlink},
+        {"path_join overflow", test_path_join},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite("fsutil", suite_init, suite_clean);
-    if (!s || !CU_add_test(s, "mkdir_p nested and mode", test_mkdir_p_nested) ||
-        !CU_add_test(s, "mkdir_p through a file", test_mkdir_p_file_component) ||
-        !CU_add_test(s, "dir_writable and fsync_dir", test_dir_writable) ||
-        !CU_add_test(s, "atomic write replaces", test_write_atomic_replaces) ||
-        !CU_add_test(s, "atomic write failure", test_write_atomic_failure_leaves_no_temp) ||
-        !CU_add_test(s, "read_file symlink and cap", test_read_file_rules) ||
-        !CU_add_test(s, "read_file fifo", test_read_file_fifo) ||
-        !CU_add_test(s, "remove_tree symlinks", test_remove_tree_keeps_symlink_targets) ||
-        !CU_add_test(s, "remove_tree top symlink", test_remove_tree_top_symlink) ||
-        !CU_add_test(s, "path_join overflow", test_path_join)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = (int)CU_get_number_of_failures() + (int)CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("fsutil", suite_init, suite_clean, tests);
 }

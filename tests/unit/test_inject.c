@@ -16,6 +16,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "inject.h"
+#include "unit_main.h"
 
 static char tmpdir[PATH_MAX];
 
@@ -363,28 +364,18 @@ static void test_without_marker_dir(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    int failures;
+    static const sal_unit_test_t tests[] = {
+        {"parse full specs", test_parse_full_specs},
+        {"parse defaults and spacing", test_parse_defaults_and_spacing},
+        {"parse point and signal names", test_parse_names},
+        {"parse empty text", test_parse_empty},
+        {"parse rejects garbage", test_parse_rejects_garbage},
+        {"parse limits", test_parse_limits},
+        {"fires once with a marker", test_fires_once_with_marker},
+        {"signal and step semantics", test_signal_and_step_semantics},
+        {"hang stops progress", test_hang_stops_progress},
+        {"without a marker directory", test_without_marker_dir},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite("inject", suite_init, suite_clean);
-    if (!s || !CU_add_test(s, "parse full specs", test_parse_full_specs) ||
-        !CU_add_test(s, "parse defaults and spacing", test_parse_defaults_and_spacing) ||
-        !CU_add_test(s, "parse point and signal names", test_parse_names) ||
-        !CU_add_test(s, "parse empty text", test_parse_empty) ||
-        !CU_add_test(s, "parse rejects garbage", test_parse_rejects_garbage) ||
-        !CU_add_test(s, "parse limits", test_parse_limits) ||
-        !CU_add_test(s, "fires once with a marker", test_fires_once_with_marker) ||
-        !CU_add_test(s, "signal and step semantics", test_signal_and_step_semantics) ||
-        !CU_add_test(s, "hang stops progress", test_hang_stops_progress) ||
-        !CU_add_test(s, "without a marker directory", test_without_marker_dir)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = (int)CU_get_number_of_failures() + (int)CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("inject", suite_init, suite_clean, tests);
 }

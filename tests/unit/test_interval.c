@@ -4,6 +4,7 @@
 #include <CUnit/Basic.h>
 
 #include "interval.h"
+#include "unit_main.h"
 
 static void test_young(void)
 {
@@ -65,22 +66,12 @@ static void test_auto_observed(void)
 
 int main(void)
 {
-    CU_pSuite suite;
-    int failures;
+    static const sal_unit_test_t tests[] = {
+        {"young", test_young},
+        {"daly", test_daly},
+        {"auto_configured", test_auto_configured},
+        {"auto_observed", test_auto_observed},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    suite = CU_add_suite("interval", NULL, NULL);
-    if (!suite || !CU_add_test(suite, "young", test_young) ||
-        !CU_add_test(suite, "daly", test_daly) ||
-        !CU_add_test(suite, "auto_configured", test_auto_configured) ||
-        !CU_add_test(suite, "auto_observed", test_auto_observed)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("interval", NULL, NULL, tests);
 }

@@ -22,6 +22,7 @@
 #include "fsutil.h"
 #include "h5io.h"
 #include "manifest.h"
+#include "unit_main.h"
 
 #define ASSERT_ERR_HAS(needle)                                                                     \
     do {                                                                                           \
@@ -656,29 +657,19 @@ static void test_no_hdf5_handles_left(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    int failures;
+    static const sal_unit_test_t tests[] = {
+        {"write and read back", test_write_and_read_back},
+        {"block reads across rank files (N->M)", test_read_block_n_to_m},
+        {"bad block requests", test_read_block_bad_requests},
+        {"writer rejects bad manifests", test_write_rejects_bad_manifest},
+        {"empty global array", test_empty_global_array},
+        {"corrupt attributes", test_corrupt_attributes},
+        {"corrupt layout and names", test_corrupt_layout},
+        {"truncated, empty, symlinked, missing", test_damaged_manifest_files},
+        {"missing and damaged rank files", test_damaged_rank_files},
+        {"latest pointer", test_latest},
+        {"no HDF5 identifiers left", test_no_hdf5_handles_left},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite("manifest", suite_init, suite_clean);
-    if (!s || !CU_add_test(s, "write and read back", test_write_and_read_back) ||
-        !CU_add_test(s, "block reads across rank files (N->M)", test_read_block_n_to_m) ||
-        !CU_add_test(s, "bad block requests", test_read_block_bad_requests) ||
-        !CU_add_test(s, "writer rejects bad manifests", test_write_rejects_bad_manifest) ||
-        !CU_add_test(s, "empty global array", test_empty_global_array) ||
-        !CU_add_test(s, "corrupt attributes", test_corrupt_attributes) ||
-        !CU_add_test(s, "corrupt layout and names", test_corrupt_layout) ||
-        !CU_add_test(s, "truncated, empty, symlinked, missing", test_damaged_manifest_files) ||
-        !CU_add_test(s, "missing and damaged rank files", test_damaged_rank_files) ||
-        !CU_add_test(s, "latest pointer", test_latest) ||
-        !CU_add_test(s, "no HDF5 identifiers left", test_no_hdf5_handles_left)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = (int)CU_get_number_of_failures() + (int)CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("manifest", suite_init, suite_clean, tests);
 }

@@ -7,6 +7,7 @@
 #include <salamander/sal_error.h>
 
 #include "redundancy.h"
+#include "unit_main.h"
 
 #define MAX_RANKS 256
 #define NAME_LEN  32
@@ -337,26 +338,16 @@ static void test_invalid(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    int failures;
+    static const sal_unit_test_t tests[] = {
+        {"hash golden values", test_hash_golden},
+        {"recorded map", test_golden_map},
+        {"no self, other host, inverse", test_structure},
+        {"host loss moves only its assignments", test_host_loss},
+        {"independent of host order", test_order_independence},
+        {"load spread", test_load_spread},
+        {"single host, single rank", test_single_host_and_rank},
+        {"invalid arguments", test_invalid},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite("partner", NULL, NULL);
-    if (!s || !CU_add_test(s, "hash golden values", test_hash_golden) ||
-        !CU_add_test(s, "recorded map", test_golden_map) ||
-        !CU_add_test(s, "no self, other host, inverse", test_structure) ||
-        !CU_add_test(s, "host loss moves only its assignments", test_host_loss) ||
-        !CU_add_test(s, "independent of host order", test_order_independence) ||
-        !CU_add_test(s, "load spread", test_load_spread) ||
-        !CU_add_test(s, "single host, single rank", test_single_host_and_rank) ||
-        !CU_add_test(s, "invalid arguments", test_invalid)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("partner", NULL, NULL, tests);
 }

@@ -21,6 +21,7 @@
 #include <salamander/sal_error.h>
 
 #include "placement.h"
+#include "unit_main.h"
 
 #define T_2PKG  "pack:2 numa:1 core:4 pu:1"
 #define T_4NUMA "pack:2 numa:2 core:2 pu:1"
@@ -631,10 +632,7 @@ static void test_hostfile_bad(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const sal_unit_test_t tests[] = {
         {"same host: same cores, NUMA node, package, elsewhere", test_same_host_numa_preference},
         {"whole cores or single PUs", test_units_core_or_pu},
         {"full host: least-loaded other host", test_full_host_moves},
@@ -650,34 +648,14 @@ int main(void)
         {"API contract", test_api_contract},
         {"per-host topologies", test_host_topologies},
     };
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } file_tests[] = {
+    static const sal_unit_test_t file_tests[] = {
         {"hostfile: good", test_hostfile_good},
         {"hostfile: bad", test_hostfile_bad},
     };
-    CU_pSuite suite, files;
-    unsigned failures;
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
+    if (sal_unit_add("placement", NULL, NULL, tests, sizeof(tests) / sizeof(tests[0])) != 0 ||
+        sal_unit_add("hostfile", make_tmpdir, remove_tmpdir, file_tests,
+                     sizeof(file_tests) / sizeof(file_tests[0])) != 0)
         return 2;
-    suite = CU_add_suite("placement", NULL, NULL);
-    files = CU_add_suite("hostfile", make_tmpdir, remove_tmpdir);
-    if (!suite || !files)
-        goto out_cleanup;
-    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto out_cleanup;
-    for (size_t i = 0; i < sizeof(file_tests) / sizeof(file_tests[0]); i++)
-        if (!CU_add_test(files, file_tests[i].name, file_tests[i].fn))
-            goto out_cleanup;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-out_cleanup:
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    if (CU_get_error() != CUE_SUCCESS)
-        failures++;
-    CU_cleanup_registry();
-    return failures != 0;
+    return sal_unit_run();
 }

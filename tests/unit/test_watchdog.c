@@ -14,6 +14,7 @@
 #include <salamander/sal_error.h>
 
 #include "watchdog.h"
+#include "unit_main.h"
 
 #define TIMEOUT 0.3  /* the watchdog timeout of the children, seconds */
 #define LATEST  10.0 /* a hung child must be dead this many seconds after it started (valgrind) */
@@ -216,25 +217,15 @@ static void test_fork_child_is_inert(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    unsigned failures;
+    static const sal_unit_test_t tests[] = {
+        {"a hung process is killed with SIGKILL", test_hang_is_killed},
+        {"progress points keep it alive", test_progress_survives},
+        {"suspensions nest and restart the clock", test_suspend_survives},
+        {"waiting inside MPI is not a hang", test_mpi_wait_survives},
+        {"unwinding out of MPI forgets the call", test_unwound_is_killed},
+        {"arguments and lifecycle", test_arguments_and_lifecycle},
+        {"a forked child is inert", test_fork_child_is_inert},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite("watchdog", NULL, NULL);
-    if (!s || !CU_add_test(s, "a hung process is killed with SIGKILL", test_hang_is_killed) ||
-        !CU_add_test(s, "progress points keep it alive", test_progress_survives) ||
-        !CU_add_test(s, "suspensions nest and restart the clock", test_suspend_survives) ||
-        !CU_add_test(s, "waiting inside MPI is not a hang", test_mpi_wait_survives) ||
-        !CU_add_test(s, "unwinding out of MPI forgets the call", test_unwound_is_killed) ||
-        !CU_add_test(s, "arguments and lifecycle", test_arguments_and_lifecycle) ||
-        !CU_add_test(s, "a forked child is inert", test_fork_child_is_inert)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("watchdog", NULL, NULL, tests);
 }

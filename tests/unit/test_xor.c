@@ -9,6 +9,7 @@
 #include <salamander/sal_error.h>
 
 #include "redundancy.h"
+#include "unit_main.h"
 
 #define MAX_RANKS 128
 #define NAME_LEN  16
@@ -517,33 +518,23 @@ static void test_groups_invalid(void)
 
 int main(void)
 {
-    CU_pSuite s;
-    int failures;
+    static const sal_unit_test_t tests[] = {
+        {"accumulate", test_accumulate},
+        {"chunk index", test_chunk_index},
+        {"chunk size", test_chunk_size},
+        {"every single loss, groups of 2..8", test_every_single_loss},
+        {"nothing lost", test_nothing_lost},
+        {"two losses are unrecoverable", test_two_losses},
+        {"inconsistent parity", test_inconsistent},
+        {"exchange layouts", test_exchange_layout},
+        {"invalid arguments", test_invalid_math},
+        {"16 MiB payloads", test_large},
+        {"groups: 8 hosts x 4", test_groups_regular},
+        {"groups: random layouts", test_groups_random},
+        {"groups: one host", test_groups_one_host},
+        {"groups: host order", test_groups_order},
+        {"groups: invalid arguments", test_groups_invalid},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 2;
-    s = CU_add_suite("xor", NULL, NULL);
-    if (!s || !CU_add_test(s, "accumulate", test_accumulate) ||
-        !CU_add_test(s, "chunk index", test_chunk_index) ||
-        !CU_add_test(s, "chunk size", test_chunk_size) ||
-        !CU_add_test(s, "every single loss, groups of 2..8", test_every_single_loss) ||
-        !CU_add_test(s, "nothing lost", test_nothing_lost) ||
-        !CU_add_test(s, "two losses are unrecoverable", test_two_losses) ||
-        !CU_add_test(s, "inconsistent parity", test_inconsistent) ||
-        !CU_add_test(s, "exchange layouts", test_exchange_layout) ||
-        !CU_add_test(s, "invalid arguments", test_invalid_math) ||
-        !CU_add_test(s, "16 MiB payloads", test_large) ||
-        !CU_add_test(s, "groups: 8 hosts x 4", test_groups_regular) ||
-        !CU_add_test(s, "groups: random layouts", test_groups_random) ||
-        !CU_add_test(s, "groups: one host", test_groups_one_host) ||
-        !CU_add_test(s, "groups: host order", test_groups_order) ||
-        !CU_add_test(s, "groups: invalid arguments", test_groups_invalid)) {
-        CU_cleanup_registry();
-        return 2;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = (int)CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures != 0;
+    return SAL_UNIT_MAIN("xor", NULL, NULL, tests);
 }
