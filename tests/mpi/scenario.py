@@ -103,6 +103,12 @@ def check_events(evs, inject, recoveries, np):
                  % (e["pid"], e["rank"]))
     if not killed:
         return
+    # Every lost rank got a decision, and every respawned one a placement (host, cores, reason).
+    decided = [e for e in evs if e["event"] == "policy"]
+    placed = {e["lost_rank"] for e in evs if e["event"] == "placement"}
+    for d in decided:
+        if d["action"] == "respawn" and d["lost_rank"] not in placed:
+            fail("lost rank %d was respawned without a placement event" % d["lost_rank"])
     replacements = [e for e in started if e.get("replacement")]
     shrunk = final < np
     if not shrunk and len(replacements) < len(killed):
