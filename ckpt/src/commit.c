@@ -1,15 +1,16 @@
 /*
  * The coordinated two-phase commit:
- *   prepare  rank 0 removes uncommitted leftovers, picks id = newest + 1, creates ckpt.<id>; bcast id
- *   write    every rank writes rank.<r>.h5 (temp name, fsync, rename)
- *   redundancy  host exchange; L2 partner copies, L3 parity (level_*.c); rank 0 writes `levels`
- *   gather   rank 0 collects each rank's status, bytes, region signature and block layout
- *   agree    sal_agree() on the AND of every rank's status: any failure aborts this checkpoint
- *   publish  rank 0 writes manifest.h5, then atomically replaces `latest` (the commit point)
- *   outcome  rank 0 broadcasts the result, so every rank returns the same status
- *   retain   rank 0 deletes all but the `keep` newest checkpoints, only after publication
- *   flush    every rank queues the committed checkpoint for its L4 thread (every pfs_every-th)
+ *   prepare  rank 0 removes uncommitted leftovers, picks id = newest + 1, creates ckpt.<id>; bcast
+ * id write    every rank writes rank.<r>.h5 (temp name, fsync, rename) redundancy  host exchange;
+ * L2 partner copies, L3 parity (level_*.c); rank 0 writes `levels` gather   rank 0 collects each
+ * rank's status, bytes, region signature and block layout agree    sal_agree() on the AND of every
+ * rank's status: any failure aborts this checkpoint publish  rank 0 writes manifest.h5, then
+ * atomically replaces `latest` (the commit point) outcome  rank 0 broadcasts the result, so every
+ * rank returns the same status retain   rank 0 deletes all but the `keep` newest checkpoints, only
+ * after publication flush    every rank queues the committed checkpoint for its L4 thread (every
+ * pfs_every-th)
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,7 +33,8 @@ static size_t record_len(const struct sal_ckpt *ck)
     return REC_HEAD + (size_t)ck->nregions * 2 * SAL_MAX_DIMS;
 }
 
-/* FNV-1a over the regions' names, types and global shapes: equal on every rank of a sane program. */
+/* FNV-1a over the regions' names, types and global shapes: equal on every rank of a sane program.
+ */
 static int64_t region_signature(const struct sal_ckpt *ck)
 {
     uint64_t h = 1469598103934665603ULL;
@@ -45,7 +47,8 @@ static int64_t region_signature(const struct sal_ckpt *ck)
             words[2 + d] = r->gdims[d];
         for (p = (const unsigned char *)r->name; *p; p++)
             h = (h ^ *p) * 1099511628211ULL;
-        for (p = (const unsigned char *)words; p < (const unsigned char *)(words + 2 + SAL_MAX_DIMS); p++)
+        for (p = (const unsigned char *)words;
+             p < (const unsigned char *)(words + 2 + SAL_MAX_DIMS); p++)
             h = (h ^ *p) * 1099511628211ULL;
     }
     return (int64_t)(h >> 1);
@@ -70,16 +73,17 @@ static int64_t prepare_id(struct sal_ckpt *ck)
 {
     int64_t ids[SAL_MAX_LISTED], latest = -1, next;
     char path[PATH_MAX];
-    int n, rc;
+    int n, rc, keep_all;
 
     rc = sal_latest_read(ck->job_dir, &latest);
     if (rc != SAL_OK && rc != SAL_ERR_NO_CKPT)
         SAL_LOG_W("ignoring unreadable latest pointer in %s: %s", ck->job_dir, sal_last_error());
+    keep_all = rc != SAL_OK && rc != SAL_ERR_NO_CKPT; /* which ones were committed is unknown */
     rc = sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &n);
     if (rc != SAL_OK)
         return rc;
     next = (n > 0 && ids[0] > latest ? ids[0] : latest) + 1;
-    for (int i = 0; i < n && ids[i] > latest; i++) {
+    for (int i = 0; !keep_all && i < n && ids[i] > latest; i++) {
         if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK) {
             SAL_LOG_I("removing uncommitted checkpoint %s", path);
             sal_remove_tree(path);
@@ -118,10 +122,12 @@ static void warn_topology(struct sal_ckpt *ck, int me, int mask)
         return;
     if ((mask & SAL_LVL_L2) && sal_partner_map_scope(ck->topo.pmap) == SAL_PARTNER_SAME_HOST)
         SAL_LOG_W("L2: every rank runs on host %s, so partner copies protect against the loss of a "
-                  "process only, not of the host", ck->topo.hosts[0]);
+                  "process only, not of the host",
+                  ck->topo.hosts[0]);
     if ((mask & SAL_LVL_L3) && sal_xor_groups_shared(ck->topo.groups) > 0)
         SAL_LOG_W("L3: %d parity group(s) have two members on one host: they survive the loss of a "
-                  "process, not of that host", sal_xor_groups_shared(ck->topo.groups));
+                  "process, not of that host",
+                  sal_xor_groups_shared(ck->topo.groups));
     ck->warned = 1;
 }
 
@@ -154,7 +160,8 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int *ok, int *mas
         rc = sal_l3_encode(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
     *ok = *ok && lok;
     free(data);
-    if (rc == SAL_OK && me == 0 && sal_levels_write(dir, *mask, ck->xor_size, &ck->topo) != SAL_OK) {
+    if (rc == SAL_OK && me == 0 &&
+        sal_levels_write(dir, *mask, ck->xor_size, &ck->topo) != SAL_OK) {
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
         *ok = 0;
     }
@@ -199,7 +206,8 @@ static int build_manifest(const struct sal_ckpt *ck, const int64_t *recs, int nr
     return SAL_OK;
 }
 
-/* Rank 0: checks the gathered records. Returns 1 when every rank wrote its file and the regions match. */
+/* Rank 0: checks the gathered records. Returns 1 when every rank wrote its file and the regions
+ * match. */
 static int records_ok(const struct sal_ckpt *ck, const int64_t *recs, int nranks, int64_t *bytes)
 {
     size_t len = record_len(ck);
@@ -212,8 +220,10 @@ static int records_ok(const struct sal_ckpt *ck, const int64_t *recs, int nranks
         if (!rec[REC_OK])
             ok = 0;
         if (rec[REC_SIG] != recs[REC_SIG]) {
-            SAL_LOG_E("rank %d protects different regions than rank 0 (names, types or global shapes "
-                      "differ): every rank must protect the same regions in the same order", p);
+            SAL_LOG_E(
+                "rank %d protects different regions than rank 0 (names, types or global shapes "
+                "differ): every rank must protect the same regions in the same order",
+                p);
             ok = 0;
         }
     }
@@ -282,10 +292,11 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
 
     if (me == 0) {
         retain(ck);
-        sal_event("ckpt_commit", "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
-                  "\"level\":\"%s\",\"l4\":\"%s\"", (long long)id, (long long)step,
-                  (long long)bytes, secs, sal_levels_name(mask, lv, sizeof(lv)),
-                  l4 ? "queued" : "no");
+        sal_event("ckpt_commit",
+                  "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
+                  "\"level\":\"%s\",\"l4\":\"%s\"",
+                  (long long)id, (long long)step, (long long)bytes, secs,
+                  sal_levels_name(mask, lv, sizeof(lv)), l4 ? "queued" : "no");
     }
     if (l4)
         sal_pfs_submit(ck->pfs, id, me, sal_comm_size(ck->comm));
@@ -325,17 +336,23 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
         return sal_error(SAL_ERR_NOMEM, "checkpoint layout records");
     }
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
+    double T0 = sal_wall_now();
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
+    double T1 = sal_wall_now();
     rc = redundancy(ck, me, id, &ok, mask);
+    double T2 = sal_wall_now();
+    fprintf(stderr, "TIMING r%d write %.4f redund %.4f\n", me, T1-T0, T2-T1);
     if (rc != SAL_OK) {
         free(mine);
-        return sal_error(SAL_ERR_PROC_FAILED, "redundancy of checkpoint %lld failed", (long long)id);
+        return sal_error(SAL_ERR_PROC_FAILED, "redundancy of checkpoint %lld failed",
+                         (long long)id);
     }
     fill_record(ck, ok, mybytes, mine);
     rc = MPI_Gather(mine, (int)len, MPI_INT64_T, *recs, (int)len, MPI_INT64_T, 0, ck->comm);
     free(mine);
     if (rc != MPI_SUCCESS)
-        return sal_error(SAL_ERR_PROC_FAILED, "gathering checkpoint %lld layout failed", (long long)id);
+        return sal_error(SAL_ERR_PROC_FAILED, "gathering checkpoint %lld layout failed",
+                         (long long)id);
     if (me == 0)
         ok = ok && records_ok(ck, *recs, nranks, bytes);
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_AGREE);
@@ -343,8 +360,10 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     if (rc != SAL_OK)
         return sal_error(SAL_ERR_PROC_FAILED, "agreement on checkpoint %lld failed", (long long)id);
     if (!ok)
-        return sal_error(SAL_ERR_ABORTED, "checkpoint %lld: a rank could not write its file or its "
-                         "redundancy (partner copy, parity)", (long long)id);
+        return sal_error(SAL_ERR_ABORTED,
+                         "checkpoint %lld: a rank could not write its file or its "
+                         "redundancy (partner copy, parity)",
+                         (long long)id);
     return SAL_OK;
 }
 
@@ -362,16 +381,22 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
         return rc;
     if (me == 0)
         sal_event("ckpt_begin", "\"id\":%lld,\"step\":%lld", (long long)id, (long long)step);
+    double A0 = sal_wall_now();
     rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes, &mask);
+    double A1 = sal_wall_now();
     if (rc == SAL_OK && me == 0) {
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_PUBLISH);
         rc = publish(ck, id, step, t0, recs, bytes);
     }
+    double A2 = sal_wall_now();
     free(recs);
     if (rc != SAL_ERR_PROC_FAILED && MPI_Bcast(&rc, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS)
-        rc = sal_error(SAL_ERR_PROC_FAILED, "broadcast of checkpoint %lld outcome failed", (long long)id);
+        rc = sal_error(SAL_ERR_PROC_FAILED, "broadcast of checkpoint %lld outcome failed",
+                       (long long)id);
+    double A3 = sal_wall_now();
     if (rc == SAL_OK)
         after_commit(ck, me, id, step, bytes, mask, t0);
+    fprintf(stderr, "TIMING r%d prep %.4f wa %.4f pub %.4f bcast %.4f after %.4f\n", me, A0-t0, A1-A0, A2-A1, A3-A2, sal_wall_now()-A3);
     if (me == 0 && rc != SAL_OK) {
         if (rc == SAL_ERR_ABORTED)
             discard(ck, id);

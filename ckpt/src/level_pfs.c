@@ -4,13 +4,21 @@
  * 0's thread then waits for every rank's .done marker, copies the levels record and the manifest
  * (last), replaces the PFS `latest`, writes <job_dir>/ckpt.<id>/flushed locally, logs a "flush"
  * event and applies retention in the PFS directory. No MPI and no HDF5 call runs on this thread.
+ *
+ * The thread yields to the application: it runs at the lowest CPU priority (nice 19) and, on
+ * Linux, in the idle I/O scheduling class, and it copies with copy_file_range(2) (no user-space
+ * buffer) in pieces, so the kernel can schedule the application between them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,8 +31,16 @@
 #include "log.h"
 #include "manifest.h"
 
-#define WAIT_OTHERS_S 300.0   /* rank 0 waits this long for the other ranks' copies */
-#define WAIT_AT_EXIT_S 10.0   /* ... and this long once the handle is being destroyed */
+#define WAIT_OTHERS_S  300.0 /* rank 0 waits this long for the other ranks' copies */
+#define WAIT_AT_EXIT_S 10.0  /* ... and this long once the handle is being destroyed */
+
+enum {
+    FLUSH_NICE = 19,       /* CPU priority of the flush thread (lowest) */
+    COPY_PIECE = 8 << 20,  /* bytes per copy_file_range / read+write call */
+    IOPRIO_CLASS_IDLE = 3, /* linux/ioprio.h, not exported by libc */
+    IOPRIO_CLASS_SHIFT = 13,
+    IOPRIO_WHO_PROCESS = 1, /* a "process" is a thread id here */
+};
 
 struct sal_pfs {
     pthread_t thread;
@@ -43,6 +59,121 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Lowers the calling thread's CPU and I/O priority (Linux: both apply per thread). Failure only
+ * costs the application some speed, so it is logged, not returned. */
+static void lower_priority(void)
+{
+#ifdef SYS_gettid
+    long tid = syscall(SYS_gettid);
+
+    if (setpriority(PRIO_PROCESS, (id_t)tid, FLUSH_NICE) != 0)
+        SAL_LOG_D("L4: cannot lower the flush thread's CPU priority: %s", strerror(errno));
+#ifdef SYS_ioprio_set
+    if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, (int)tid,
+                IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT) != 0)
+        SAL_LOG_D("L4: cannot set the idle I/O class on the flush thread: %s", strerror(errno));
+#endif
+#endif
+}
+
+/* Copies with read/write from the current offsets to the end of in. */
+static int copy_rw(int in, int out, const char *src, const char *tmp, int64_t *bytes)
+{
+    char *buf = malloc(COPY_PIECE);
+    int rc = SAL_OK;
+
+    if (!buf)
+        return sal_error(SAL_ERR_NOMEM, "L4 copy buffer");
+    for (;;) {
+        ssize_t n = read(in, buf, COPY_PIECE), w = 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = sal_error(SAL_ERR_IO, "read %s: %s", src, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        while (w < n) {
+            ssize_t k = write(out, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0) {
+                free(buf);
+                return sal_error(SAL_ERR_IO, "write %s: %s", tmp, strerror(errno));
+            }
+            w += k;
+        }
+        *bytes += n;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Copies all of in to out: copy_file_range(2) piece by piece where the kernel supports it for
+ * these two files, else (or for what remains) read/write. [OUT] *bytes. */
+static int copy_data(int in, int out, const char *src, const char *tmp, int64_t *bytes)
+{
+    *bytes = 0;
+#ifdef SYS_copy_file_range
+    for (;;) {
+        long n = syscall(SYS_copy_file_range, in, NULL, out, NULL, (size_t)COPY_PIECE, 0U);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
+                      errno == EBADF))
+            break; /* not between these files: read/write from the offsets reached */
+        if (n < 0)
+            return sal_error(SAL_ERR_IO, "copy %s to %s: %s", src, tmp, strerror(errno));
+        if (n == 0)
+            return SAL_OK;
+        *bytes += n;
+    }
+#endif
+    return copy_rw(in, out, src, tmp, bytes);
+}
+
+/* src to dst durably: temporary name, fsync, rename, fsync of the directory. */
+static int copy_file(const char *src, const char *dst, int64_t *bytes)
+{
+    char tmp[PATH_MAX], dir[PATH_MAX], *slash;
+    int in, out, rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
+
+    if (rc == SAL_OK)
+        rc = sal_path_join(dir, sizeof(dir), "%s", dst);
+    if (rc != SAL_OK)
+        return rc;
+    in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (in < 0)
+        return sal_error(SAL_ERR_IO, "open %s: %s", src, strerror(errno));
+    out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0) {
+        rc = sal_error(SAL_ERR_IO, "create %s: %s", tmp, strerror(errno));
+        goto out_close_in;
+    }
+    rc = copy_data(in, out, src, tmp, bytes);
+    if (rc == SAL_OK && fchmod(out, 0600) != 0)
+        rc = sal_error(SAL_ERR_IO, "chmod %s: %s", tmp, strerror(errno));
+    if (rc == SAL_OK && fsync(out) != 0)
+        rc = sal_error(SAL_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
+    if (close(out) != 0 && rc == SAL_OK)
+        rc = sal_error(SAL_ERR_IO, "close %s: %s", tmp, strerror(errno));
+    if (rc == SAL_OK && rename(tmp, dst) != 0)
+        rc = sal_error(SAL_ERR_IO, "rename %s to %s: %s", tmp, dst, strerror(errno));
+    if (rc != SAL_OK) {
+        unlink(tmp);
+        goto out_close_in;
+    }
+    slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rc = sal_fsync_dir(dir);
+    }
+out_close_in:
+    close(in);
+    return rc;
+}
+
 static int copy_named(const struct sal_pfs *p, int64_t id, const char *name, int64_t *bytes)
 {
     char src[PATH_MAX], dst[PATH_MAX];
@@ -50,7 +181,7 @@ static int copy_named(const struct sal_pfs *p, int64_t id, const char *name, int
 
     if (rc == SAL_OK)
         rc = sal_path_join(dst, sizeof(dst), "%s/ckpt.%lld/%s", p->pfs_job, (long long)id, name);
-    return rc == SAL_OK ? sal_copy_file(src, dst, bytes) : rc;
+    return rc == SAL_OK ? copy_file(src, dst, bytes) : rc;
 }
 
 /* Rank 0: waits for every rank's marker; [OUT] *bytes = their sum. */
@@ -76,8 +207,8 @@ static int wait_markers(struct sal_pfs *p, int64_t id, int64_t *bytes)
         stop = p->stop;
         pthread_mutex_unlock(&p->mu);
         if (now_s() - t0 > (stop ? WAIT_AT_EXIT_S : WAIT_OTHERS_S))
-            return sal_error(SAL_ERR_IO, "L4: rank %d did not copy checkpoint %lld to %s",
-                             r, (long long)id, p->pfs_job);
+            return sal_error(SAL_ERR_IO, "L4: rank %d did not copy checkpoint %lld to %s", r,
+                             (long long)id, p->pfs_job);
         usleep(5000);
     }
     return SAL_OK;
@@ -96,7 +227,8 @@ static void pfs_retain(const struct sal_pfs *p, int64_t latest)
     for (int i = 0; i < n; i++) {
         if (ids[i] > latest || kept++ < p->keep)
             continue;
-        if (sal_path_join(path, sizeof(path), "%s/ckpt.%lld", p->pfs_job, (long long)ids[i]) == SAL_OK)
+        if (sal_path_join(path, sizeof(path), "%s/ckpt.%lld", p->pfs_job, (long long)ids[i]) ==
+            SAL_OK)
             sal_remove_tree(path);
     }
 }
@@ -115,11 +247,12 @@ static int publish_pfs(struct sal_pfs *p, int64_t id, double t0)
         rc = sal_latest_write(p->pfs_job, id);
     if (rc != SAL_OK)
         return rc;
-    if (sal_path_join(path, sizeof(path), "%s/ckpt.%lld/flushed", p->job_dir, (long long)id) == SAL_OK)
+    if (sal_path_join(path, sizeof(path), "%s/ckpt.%lld/flushed", p->job_dir, (long long)id) ==
+        SAL_OK)
         sal_write_file_atomic(path, "flushed\n", 8, 0600);
     pfs_retain(p, id);
-    sal_event("flush", "\"id\":%lld,\"bytes\":%lld,\"seconds\":%.6f,\"level\":\"L4\"", (long long)id,
-              (long long)bytes, now_s() - t0);
+    sal_event("flush", "\"id\":%lld,\"bytes\":%lld,\"seconds\":%.6f,\"level\":\"L4\"",
+              (long long)id, (long long)bytes, now_s() - t0);
     return SAL_OK;
 }
 
@@ -152,6 +285,7 @@ static void *flush_main(void *arg)
 {
     struct sal_pfs *p = arg;
 
+    lower_priority();
     pthread_mutex_lock(&p->mu);
     for (;;) {
         while (p->pending < 0 && !p->stop)

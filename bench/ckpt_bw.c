@@ -1,0 +1,342 @@
+/*
+ * Checkpoint bandwidth of the levels against a raw write + fsync of the same bytes to the same
+ * directory, measured in the same run (not a test).
+ *
+ *   mpiexec -n 4 ckpt_bw [--sizes 16,64] [--dir /dev/shm/ckpt_bw] [--reps 5] [--compute 0.5]
+ *
+ * For each per-rank size (MiB):
+ *  - L1, L1+L2, L1+L3 (every rank its own pretend host): each repetition writes the raw file and
+ *    then the checkpoint, back to back, so both see the same machine load. A time is the slowest
+ *    rank's; a ratio is the median over the repetitions of raw time / checkpoint time, a bandwidth
+ *    the median bandwidth.
+ *  - L4, the application-visible cost of the asynchronous flush. Each repetition runs, on two
+ *    handles (one without L4, one with it), a checkpoint followed by the same compute phase (sweeps
+ *    over the protected array, --compute seconds when nothing else runs). The visible cost of a
+ *    checkpoint is the time sal_ckpt_write takes plus the slowdown of that compute phase against
+ *    the median compute phase after the checkpoint without L4 (the flush runs during it). The
+ *    flush is then awaited outside the timed part. "L1+L4sync" is a checkpoint followed at once
+ *    by waiting for the flush: what a synchronous L4 would cost.
+ * Ends with machine-readable lines "ratio <name> <value>" and the load average (other processes
+ * compete for the cores: compare ratios within one run, not across runs).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mpi.h>
+#include <salamander/sal_ckpt.h>
+
+#include "ckpt_impl.h"
+#include "fsutil.h"
+
+enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 3 };
+static const char *const sync_name[NSYNC] = {"L1", "L1+L2", "L1+L3"};
+static const char *const sync_levels[NSYNC] = {"L1", "L1,L2", "L1,L3"};
+
+struct opts {
+    int sizes[MAX_SIZES], nsizes, reps;
+    double compute;
+    const char *dir;
+};
+
+/* One size: the per-rank buffer and what was measured. */
+struct run {
+    double *buf;
+    size_t len;
+    int rank, size;
+    long sweeps; /* compute phase: sweeps over buf */
+};
+
+static double now(void)
+{
+    return MPI_Wtime();
+}
+
+static double slowest(double t)
+{
+    MPI_Allreduce(MPI_IN_PLACE, &t, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    return t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+    double s[MAX_REPS];
+
+    memcpy(s, v, (size_t)n * sizeof(double));
+    qsort(s, (size_t)n, sizeof(double), cmp_double);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+static double raw_write(const char *dir, const struct run *u)
+{
+    char path[4096];
+    double t0;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/raw.%d", dir, u->rank);
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = now();
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    for (size_t off = 0; fd >= 0 && off < u->len;) {
+        ssize_t w = write(fd, (const char *)u->buf + off, u->len - off);
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    t0 = slowest(now() - t0);
+    unlink(path);
+    return t0;
+}
+
+/* The modelled compute phase: memory-bound sweeps over the protected array. */
+static double compute(const struct run *u)
+{
+    size_t n = u->len / sizeof(double);
+    double t0;
+
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = now();
+    for (long s = 0; s < u->sweeps; s++)
+        for (size_t i = 0; i < n; i++)
+            u->buf[i] = u->buf[i] * 0.5 + 1.0;
+    return slowest(now() - t0);
+}
+
+/* Sweeps for about `seconds` of compute, decided by rank 0 and the same on every rank. */
+static void calibrate(struct run *u, double seconds)
+{
+    double t;
+
+    u->sweeps = 1;
+    t = compute(u);
+    u->sweeps = t > 0 ? (long)(seconds / t + 0.5) : 1;
+    if (u->sweeps < 1)
+        u->sweeps = 1;
+    MPI_Bcast(&u->sweeps, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+}
+
+static int open_ckpt(const char *dir, const char *job, const char *levels, int l4, struct run *u,
+                     sal_config_t *cfg, sal_ckpt_t *ck)
+{
+    char pfs[4096];
+    int64_t n = (int64_t)(u->len / sizeof(double)), gd = n * u->size, off = n * u->rank;
+
+    snprintf(pfs, sizeof(pfs), "%s/pfs", dir);
+    if (sal_config_create(cfg) || sal_config_set(*cfg, "ckpt_dir", dir) ||
+        sal_config_set(*cfg, "levels", levels) || sal_config_set(*cfg, "fake_host_ranks", "1") ||
+        (l4 && sal_config_set(*cfg, "pfs_dir", pfs)) || sal_config_set(*cfg, "log_level", "warn") ||
+        sal_ckpt_create(MPI_COMM_WORLD, *cfg, job, ck) ||
+        sal_ckpt_protect(*ck, "data", u->buf, SAL_DOUBLE, 1, &gd, &off, &n)) {
+        fprintf(stderr, "setup: %s\n", sal_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+static void close_ckpt(const char *dir, const char *job, sal_config_t *cfg, sal_ckpt_t *ck)
+{
+    char path[4096];
+    int rank;
+
+    sal_ckpt_destroy(ck);
+    sal_config_destroy(cfg);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0) {
+        snprintf(path, sizeof(path), "%s/%s", dir, job);
+        sal_remove_tree(path);
+        snprintf(path, sizeof(path), "%s/pfs", dir);
+        sal_remove_tree(path);
+    }
+}
+
+/* Application-visible time of one checkpoint (the slowest rank's). */
+static double ckpt_once(sal_ckpt_t ck, int64_t step)
+{
+    double t0;
+
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = now();
+    if (sal_ckpt_write(ck, step, NULL) != SAL_OK)
+        fprintf(stderr, "checkpoint: %s\n", sal_last_error());
+    return slowest(now() - t0);
+}
+
+/* A synchronous configuration, paired with raw writes. [OUT] *ratio, *secs (medians). */
+static int sync_level(const struct opts *o, struct run *u, int c, double *ratio, double *secs)
+{
+    double r[MAX_REPS], t[MAX_REPS];
+    sal_config_t cfg;
+    sal_ckpt_t ck;
+
+    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], 0, u, &cfg, &ck))
+        return 1;
+    for (int i = 0; i < o->reps; i++) {
+        double raw = raw_write(o->dir, u);
+        t[i] = ckpt_once(ck, i);
+        r[i] = raw / t[i];
+    }
+    close_ckpt(o->dir, "bw_sync", &cfg, &ck);
+    *ratio = median(r, o->reps);
+    *secs = median(t, o->reps);
+    return 0;
+}
+
+/* The L4 comparison. [OUT] v[0] visible cost without L4, v[1] with the asynchronous flush,
+ * v[2] synchronous L4, v[3] the flush's remaining time after the compute phase (medians). */
+static int l4_level(const struct opts *o, struct run *u, double v[4])
+{
+    double w1[MAX_REPS], c1[MAX_REPS], w4[MAX_REPS], c4[MAX_REPS], s4[MAX_REPS], lag[MAX_REPS];
+    double vis1[MAX_REPS], vis4[MAX_REPS], base;
+    sal_config_t cf1, cf4;
+    sal_ckpt_t k1, k4;
+
+    if (open_ckpt(o->dir, "bw_nol4", "L1", 0, u, &cf1, &k1) ||
+        open_ckpt(o->dir, "bw_l4", "L1", 1, u, &cf4, &k4))
+        return 1;
+    for (int i = 0; i < o->reps; i++) {
+        double t0;
+        w1[i] = ckpt_once(k1, 2 * i);
+        c1[i] = compute(u);
+        w4[i] = ckpt_once(k4, 2 * i);
+        c4[i] = compute(u);
+        t0 = now();
+        sal_ckpt_flush_wait(k4);
+        lag[i] = slowest(now() - t0);
+        t0 = now();
+        s4[i] = ckpt_once(k4, 2 * i + 1);
+        sal_ckpt_flush_wait(k4);
+        s4[i] += slowest(now() - t0);
+    }
+    base = median(c1, o->reps);
+    for (int i = 0; i < o->reps; i++) {
+        vis1[i] = w1[i] + c1[i] - base;
+        vis4[i] = w4[i] + c4[i] - base;
+    }
+    v[0] = median(vis1, o->reps);
+    v[1] = median(vis4, o->reps);
+    v[2] = median(s4, o->reps);
+    v[3] = median(lag, o->reps);
+    close_ckpt(o->dir, "bw_l4", &cf4, &k4);
+    close_ckpt(o->dir, "bw_nol4", &cf1, &k1);
+    return 0;
+}
+
+static int parse_sizes(const char *s, int *sizes)
+{
+    int n = 0;
+    char *end;
+
+    while (*s && n < MAX_SIZES) {
+        sizes[n++] = (int)strtol(s, &end, 10);
+        s = *end == ',' ? end + 1 : end;
+        if (end == s && *s)
+            break;
+    }
+    return n;
+}
+
+static void parse_opts(int argc, char **argv, struct opts *o)
+{
+    *o = (struct opts){
+        .sizes = {16, 64}, .nsizes = 2, .reps = 5, .compute = 0.5, .dir = "/dev/shm/ckpt_bw"};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--sizes") == 0)
+            o->nsizes = parse_sizes(argv[i + 1], o->sizes);
+        else if (strcmp(argv[i], "--dir") == 0)
+            o->dir = argv[i + 1];
+        else if (strcmp(argv[i], "--reps") == 0)
+            o->reps = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--compute") == 0)
+            o->compute = atof(argv[i + 1]);
+    }
+    if (o->reps < 1 || o->reps > MAX_REPS)
+        o->reps = 5;
+}
+
+static void print_load(const char *when)
+{
+    char text[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+
+    if (f && fgets(text, sizeof(text), f))
+        text[strcspn(text, "\n")] = '\0';
+    if (f)
+        fclose(f);
+    printf("load average %s: %s\n", when, text);
+}
+
+/* One size; rank 0 prints and appends the ratio lines to ratios. */
+static void one_size(const struct opts *o, struct run *u, int mib, char *ratios, size_t cap)
+{
+    double gib = (double)u->len * u->size / (1 << 30), ratio[NSYNC], secs[NSYNC], v[4];
+    size_t used = strlen(ratios);
+
+    for (size_t i = 0; i < u->len / sizeof(double); i++)
+        u->buf[i] = (double)i * 0.5 + u->rank;
+    for (int c = 0; c < NSYNC; c++)
+        if (sync_level(o, u, c, &ratio[c], &secs[c]))
+            return;
+    calibrate(u, o->compute);
+    if (l4_level(o, u, v) || u->rank != 0)
+        return;
+    printf("%4d MiB/rank x %d ranks (medians of %d):\n", mib, u->size, o->reps);
+    for (int c = 0; c < NSYNC; c++) {
+        printf("    %-11s %7.3f s  %6.2f GiB/s  %.2fx raw\n", sync_name[c], secs[c], gib / secs[c],
+               ratio[c]);
+        used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/raw@%dMiB %.3f\n",
+                                 sync_name[c], mib, ratio[c]);
+    }
+    printf("    visible cost: no L4 %.3f s, async L4 %.3f s, sync L4 %.3f s "
+           "(compute phase %ld sweeps; flush still running after it: %.3f s)\n",
+           v[0], v[1], v[2], u->sweeps, v[3]);
+    snprintf(ratios + used, cap - used,
+             "ratio async-L4/no-L4@%dMiB %.3f\nratio async-L4/sync-L4@%dMiB %.3f\n", mib,
+             v[1] / v[0], mib, v[1] / v[2]);
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    struct run u;
+    char ratios[8192] = "";
+
+    MPI_Init(&argc, &argv);
+    parse_opts(argc, argv, &o);
+    MPI_Comm_rank(MPI_COMM_WORLD, &u.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &u.size);
+    if (u.rank == 0) {
+        sal_mkdir_p(o.dir, 0700);
+        print_load("at start");
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    for (int s = 0; s < o.nsizes; s++) {
+        u.len = (size_t)o.sizes[s] << 20;
+        u.buf = malloc(u.len);
+        if (!u.buf) {
+            fprintf(stderr, "out of memory for %d MiB\n", o.sizes[s]);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        one_size(&o, &u, o.sizes[s], ratios, sizeof(ratios));
+        free(u.buf);
+    }
+    if (u.rank == 0) {
+        print_load("at end");
+        fputs(ratios, stdout);
+    }
+    MPI_Finalize();
+    return 0;
+}

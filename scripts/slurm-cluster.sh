@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# A private Slurm cluster on this host, for tests and trials (docs/slurm.md):
+#
+#   scripts/slurm-cluster.sh up DIR [NODES]   start munged, slurmctld and NODES slurmd (default 2)
+#   scripts/slurm-cluster.sh down DIR         stop them (by the PIDs recorded under DIR)
+#   scripts/slurm-cluster.sh status DIR       print the daemons' PIDs and `sinfo`
+#   scripts/slurm-cluster.sh env DIR          print `export SLURM_CONF=...` for the clients
+#
+# Everything lives under DIR: slurm.conf, the munge key and socket, the controller's state, one
+# spool directory, PID file and log per node. The emulated nodes n1..nNODES share this host
+# (NodeHostname) and differ by port; each has CPUS_PER_NODE CPUs (default 4) whatever the host
+# has (SlurmdParameters=config_overrides). Clients find the cluster through SLURM_CONF=DIR/slurm.conf.
+#
+# `up` first stops whatever a previous run left in DIR, then waits until every node is idle and
+# prints the seconds that took. Needs Debian's slurmctld, slurmd, slurm-client and munge (scripts/setup.sh),
+# and root (slurmd runs jobs as their users). Exit status 0, or 1 with the reason on stderr.
+set -euo pipefail
+
+die() {
+    echo "slurm-cluster: error: $*" >&2
+    exit 1
+}
+
+usage() {
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+[ "$#" -ge 2 ] || usage
+CMD="$1"
+DIR="$2"
+NODES="${3:-2}"
+CPUS_PER_NODE="${CPUS_PER_NODE:-4}"
+case "$NODES" in
+'' | *[!0-9]*) die "NODES must be a number from 1 to 8, not '$NODES'" ;;
+esac
+[ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ] || die "NODES must be a number from 1 to 8, not '$NODES'"
+
+# A free TCP port on 127.0.0.1 (the kernel's choice).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The PID recorded in file $1 when that process is alive, else nothing.
+live_pid() {
+    local pid
+    pid="$(cat "$1" 2>/dev/null || true)"
+    case "$pid" in '' | *[!0-9]*) return 0 ;; esac
+    if kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+}
+
+# Sends SIGTERM to the daemons whose PID files are given, SIGKILL to those still alive after 3 s,
+# and removes the files.
+stop_pidfiles() {
+    local f pids=() pid i
+    for f in "$@"; do
+        [ -e "$f" ] || continue
+        pid="$(live_pid "$f")"
+        [ -n "$pid" ] && pids+=("$pid") && kill -TERM "$pid" 2>/dev/null
+    done
+    for i in $(seq 30); do
+        for pid in "${pids[@]}"; do
+            kill -0 "$pid" 2>/dev/null && break
+            pid=
+        done
+        [ -z "${pid:-}" ] && break
+        sleep 0.1
+    done
+    for pid in "${pids[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    for f in "$@"; do
+        rm -f "$f"
+    done
+}
+
+# Stops what DIR's PID files name: the nodes and the controller together (the nodes' job
+# processes die with their slurmstepd), then munged, which they need until they are gone.
+down() {
+    [ -d "$DIR/run" ] || return 0
+    stop_pidfiles "$DIR"/run/slurmd.*.pid "$DIR/run/slurmctld.pid"
+    stop_pidfiles "$DIR/run/munged.pid"
+}
+
+write_conf() {
+    local host="$1" ctld_port="$2" i port
+    sed -e "s|@DIR@|$DIR|g" -e "s|@HOST@|$host|g" -e "s|@CTLD_PORT@|$ctld_port|g" \
+        "$REPO/slurm/test-cluster.conf.in" >"$DIR/slurm.conf" ||
+        die "cannot write $DIR/slurm.conf from $REPO/slurm/test-cluster.conf.in"
+    for i in $(seq "$NODES"); do
+        port="$(free_port)"
+        # Weight: the scheduler fills n1 first, then n2, ...
+        echo "NodeName=n$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$port CPUs=$CPUS_PER_NODE Weight=$i State=UNKNOWN" \
+            >>"$DIR/slurm.conf"
+    done
+    echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP" >>"$DIR/slurm.conf"
+}
+
+start_munge() {
+    install -d -m 0700 "$DIR/munge"
+    # munged checks that every directory on the socket's path is not writable by others; clients
+    # that are not root need the socket directory readable: 0755.
+    chmod 0755 "$DIR/munge"
+    if [ ! -s "$DIR/munge/munge.key" ]; then
+        mungekey --create --keyfile="$DIR/munge/munge.key" 2>/dev/null ||
+            dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none
+        chmod 0400 "$DIR/munge/munge.key"
+    fi
+    munged --force --socket="$DIR/munge/munge.socket.2" --key-file="$DIR/munge/munge.key" \
+        --pid-file="$DIR/run/munged.pid" --log-file="$DIR/log/munged.log" \
+        --seed-file="$DIR/munge/munge.seed" ||
+        die "munged did not start; see $DIR/log/munged.log"
+}
+
+wait_idle() {
+    local deadline=$((SECONDS + 30)) idle
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        idle="$(sinfo -h -N -o '%T' 2>/dev/null | grep -c '^idle$' || true)"
+        [ "$idle" -eq "$NODES" ] && return 0
+        sleep 0.05
+    done
+    sinfo -N >&2 || true
+    die "the nodes are not idle after 30 s; see $DIR/log/"
+}
+
+up() {
+    local host t0 i
+    [ "$(id -u)" -eq 0 ] || die "run as root (slurmd starts jobs as their users)"
+    for b in munged mungekey slurmctld slurmd sinfo; do
+        command -v "$b" >/dev/null || PATH="$PATH:/usr/sbin" command -v "$b" >/dev/null ||
+            die "$b not found: install slurmctld slurmd slurm-client munge (scripts/setup.sh)"
+    done
+    PATH="$PATH:/usr/sbin"
+    down
+    t0="$(date +%s.%N)"
+    mkdir -p "$DIR"
+    DIR="$(cd "$DIR" && pwd)"
+    rm -rf "$DIR/state" "$DIR/spool" "$DIR/log"
+    install -d -m 0755 "$DIR/run" "$DIR/state" "$DIR/log" "$DIR/spool"
+    host="$(hostname -s)"
+    write_conf "$host" "$(free_port)"
+    export SLURM_CONF="$DIR/slurm.conf"
+    # A bring-up that fails half-way stops what it started.
+    trap down EXIT
+    start_munge
+    slurmctld -c -i -f "$SLURM_CONF" || die "slurmctld did not start; see $DIR/log/slurmctld.log"
+    for i in $(seq "$NODES"); do
+        mkdir -p "$DIR/spool/n$i"
+        slurmd -N "n$i" -f "$SLURM_CONF" || die "slurmd n$i did not start; see $DIR/log/slurmd.n$i.log"
+    done
+    wait_idle
+    trap - EXIT
+    printf 'slurm-cluster: %d node(s) idle after %.2f s; export SLURM_CONF=%s\n' "$NODES" \
+        "$(echo "$(date +%s.%N) - $t0" | bc)" "$SLURM_CONF"
+}
+
+status() {
+    local f
+    export SLURM_CONF="$DIR/slurm.conf"
+    for f in "$DIR"/run/*.pid; do
+        [ -e "$f" ] || continue
+        if kill -0 "$(cat "$f")" 2>/dev/null; then
+            echo "$(basename "$f" .pid) $(cat "$f") running"
+        else
+            echo "$(basename "$f" .pid) $(cat "$f") gone"
+        fi
+    done
+    sinfo -N
+}
+
+case "$CMD" in
+up) up ;;
+down)
+    t0="$(date +%s.%N)"
+    down
+    printf 'slurm-cluster: stopped in %.2f s\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
+    ;;
+status) status ;;
+env) echo "export SLURM_CONF=$(cd "$DIR" && pwd)/slurm.conf" ;;
+*) usage ;;
+esac

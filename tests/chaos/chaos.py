@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Randomized, reproducible fault-injection campaign over the examples (see docs/reliability.md).
+
+Each run draws, from --seed and its index: a program (heat2d, heat2d_f90 when built), a loop
+(run or rc), a recovery policy, and 1 to 3 failures, each at a random step and injection point
+(compute, ckpt_write, ckpt_agree, ckpt_publish, recovery, restore, a just-respawned rank, the leader
+rank 0, and a hang when the configuration has hang_timeout). The run is launched under salrun with
+relaunches allowed; it must end with the failure-free answer bit for bit ("identical"), or fail
+with a clear fatal message while `latest` names a complete checkpoint that a relaunch restores to
+the failure-free answer ("fatal-by-design"). Anything else counts as "lost". Exit status 1 when
+lost > 0.
+"""
+import argparse
+import collections
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+RESULT = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16}) sum=(\S+)$", re.M)
+CRASH = re.compile(r"AddressSanitizer|runtime error:|Segmentation fault|Signal: Segmentation")
+POINTS = ["compute", "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery", "restore",
+          "respawned", "leader", "hang"]
+A = None
+
+
+def result(out):
+    m = RESULT.findall(out)
+    return m[0] if len(m) == 1 else None
+
+
+def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None):
+    cmd = [A.salrun, "-n", str(A.np), "--job", "c", "--ckpt-dir", tmp, "--interval",
+           str(A.interval), "--max-restarts", str(A.max_restarts), "--restart-delay", "0",
+           "--policy", policy, "--quiet"]
+    if policy.startswith("spares"):
+        cmd += ["--spares", "2"]
+    if inject:
+        cmd += ["--inject", inject]
+    cmd += ["--", prog, "-n", str(A.grid), "-s", str(A.steps)]
+    if loop == "rc":
+        cmd += ["--loop", "rc"]
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    if restart:
+        env["SAL_RESTART"] = restart
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           errors="replace", env=env, timeout=A.timeout)
+        return p.returncode, p.stdout, cmd
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout if isinstance(e.stdout, str) else (e.stdout or b"").decode(errors="replace")
+        return None, out + "\n[chaos: timeout after %d s]" % A.timeout, cmd
+
+
+def fired(tmp):
+    path = os.path.join(tmp, "c.events.jsonl")
+    out = []
+    if os.path.exists(path):
+        for line in open(path, errors="replace"):
+            try:
+                e = json.loads(line)
+            except ValueError:
+                continue
+            if e.get("event") == "inject":
+                out.append(e)
+    return out
+
+
+def draw(rng, has_hang, policies, progs):
+    """One run's plan: (program, loop, policy, inject text, list of point labels)."""
+    prog = rng.choice(progs)
+    loop = rng.choice(["run", "rc"])
+    policy = rng.choice(policies)
+    specs, labels = [], []
+    points = [p for p in POINTS if p != "hang" or has_hang]
+    for _ in range(rng.randint(1, 3)):
+        label = rng.choice(points)
+        step = rng.randint(1, A.steps - 2)
+        rank = rng.randrange(A.np)
+        if label == "leader":
+            rank, point = 0, rng.choice(["compute", "recovery", "ckpt_write", "restore"])
+        elif label == "respawned" and specs:
+            prev = specs[-1]
+            rank, point = prev[0], "compute"
+            step = min(prev[1] + rng.randint(1, 15), A.steps - 1)
+        elif label == "respawned":
+            point = "restore"
+        elif label == "ckpt_publish":
+            rank, point = 0, "ckpt_publish"
+        elif label == "hang":
+            point = "compute"
+        else:
+            point = label
+        spec = "rank=%d,step=%d,point=%s" % (rank, step, point)
+        if label == "hang":
+            spec += ",action=hang"
+        specs.append((rank, step, spec))
+        labels.append(label)
+    return prog, loop, policy, ";".join(s[2] for s in specs), labels
+
+
+def check_restorable(prog, tmp, policy, loop, ref):
+    """A fatal run: `latest` must name a complete checkpoint that restores to the right answer."""
+    job = os.path.join(tmp, "c")
+    if not os.path.exists(os.path.join(job, "latest")):
+        return True, "no checkpoint committed yet"
+    p = subprocess.run([A.tool, "check", job], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    if p.returncode != 0:
+        return False, "latest is not a complete checkpoint: " + p.stdout.strip()
+    if os.path.exists(os.path.join(job, "finished")):
+        return True, p.stdout.strip() + " (job finished)"
+    rc, out, _ = launch(prog, tmp, "respawn", "", loop, restart="required")
+    if rc != 0 or result(out) != ref:
+        return False, "the restore of %s did not give the failure-free answer" % p.stdout.strip()
+    return True, "restored " + p.stdout.strip()
+
+
+def one_run(i, rng, refs, has_hang, policies, progs, stats):
+    prog, loop, policy, inject, labels = draw(rng, has_hang, policies, progs)
+    tmp = tempfile.mkdtemp(prefix="sal-chaos-")
+    env = {"SAL_HANG_TIMEOUT": "3"} if "hang" in labels else {}
+    t0 = time.time()
+    keep = False
+    try:
+        rc, out, cmd = launch(prog, tmp, policy, inject, loop, env)
+        ev = fired(tmp)
+        got = result(out)
+        ref = refs[(prog, policy)]
+        crash = CRASH.search(out)
+        if rc == 0 and got == ref and not crash:
+            outcome = "identical"
+        elif rc == 0 and got is not None and got != ref:
+            outcome, why = "lost", "WRONG ANSWER %s, expected %s" % (got, ref)
+        elif rc is None:
+            outcome, why = "lost", "timeout"
+        elif crash:
+            outcome, why = "lost", "crash: " + crash.group(0)
+        else:
+            clear = re.search(r"salrun: .*(failed|error)|salamander error|: error:", out)
+            ok, why = check_restorable(prog, tmp, policy, loop, ref)
+            outcome = "fatal-by-design" if ok and clear else "lost"
+            if not clear:
+                why = "no clear fatal message; " + why
+        for e in ev:
+            stats["fired:%s/%s" % (e.get("point", "?"), policy)] += 1
+        stats["fired"] += len(ev)
+        stats[outcome] += 1
+        if outcome == "identical" and ev:
+            stats["recovered"] += 1
+        for lab in labels:
+            stats["planned:%s/%s" % (lab, policy)] += 1
+        line = "run %3d %-10s loop=%-3s policy=%-16s fired=%d/%d %-15s %5.1fs  %s" % (
+            i, os.path.basename(prog), loop, policy, len(ev), len(labels), outcome,
+            time.time() - t0, inject)
+        print(line, flush=True)
+        if outcome != "identical":
+            print("        %s" % why, flush=True)
+        if outcome == "lost":
+            print("        command: %s" % " ".join(cmd))
+            print("\n".join("        | " + ln for ln in out.splitlines()[-25:]), flush=True)
+            if A.keep_lost:
+                print("        kept: %s" % tmp)
+                keep = True
+    finally:
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    global A
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--policies", default=None, help="comma list; default: every policy that works")
+    p.add_argument("--salrun", required=True)
+    p.add_argument("--program", action="append", required=True)
+    p.add_argument("--tool", required=True)
+    p.add_argument("--np", type=int, default=4)
+    p.add_argument("--grid", type=int, default=64)
+    p.add_argument("--steps", type=int, default=120)
+    p.add_argument("--interval", type=int, default=10)
+    p.add_argument("--max-restarts", type=int, default=2)
+    p.add_argument("--timeout", type=int, default=90)
+    p.add_argument("--config-def", default=None, help="config_keys.def, to detect hang_timeout")
+    p.add_argument("--keep-lost", action="store_true")
+    A = p.parse_args()
+    seed = A.seed if A.seed is not None else random.SystemRandom().randrange(1 << 31)
+    print("chaos: seed %d, %d runs, %d ranks, heat2d -n %d -s %d, interval %d" % (
+        seed, A.runs, A.np, A.grid, A.steps, A.interval), flush=True)
+    has_hang = bool(A.config_def and "hang_timeout" in open(A.config_def).read())
+    policies = A.policies.split(",") if A.policies else ["respawn", "spares,respawn", "shrink"]
+    progs = [x for x in A.program if os.access(x, os.X_OK)]
+    refs = {}
+    for prog in progs:
+        for pol in policies:
+            tmp = tempfile.mkdtemp(prefix="sal-chaos-ref-")
+            rc, out, _ = launch(prog, tmp, pol, "", "run")
+            shutil.rmtree(tmp, ignore_errors=True)
+            if rc != 0 or result(out) is None:
+                print("chaos: the failure-free run of %s with policy %s failed:\n%s"
+                      % (prog, pol, out), file=sys.stderr)
+                sys.exit(1)
+            refs[(prog, pol)] = result(out)
+    answers = set(refs.values())
+    if len(answers) != 1:
+        print("chaos: failure-free answers differ between programs/policies: %s" % refs)
+        sys.exit(1)
+    stats = collections.Counter()
+    t0 = time.time()
+    for i in range(A.runs):
+        one_run(i, random.Random("%d:%d" % (seed, i)), refs, has_hang, policies, progs, stats)
+    summary(seed, stats, time.time() - t0, policies)
+    sys.exit(1 if stats["lost"] else 0)
+
+
+def summary(seed, stats, secs, policies):
+    print("\nchaos summary (seed %d, %.0f s)" % (seed, secs))
+    print("%-16s %s" % ("injection point", " ".join("%16s" % p for p in policies)))
+    for pt in POINTS:
+        cells = ["%7d/%-8d" % (stats["fired:%s/%s" % (pt, pol)],
+                               stats["planned:%s/%s" % (pt, pol)]) for pol in policies]
+        print("%-16s %s" % (pt, " ".join("%16s" % c for c in cells)))
+    print("(fired/planned: fired counts the `inject` events by the point where they fired; planned "
+          "counts drawn failures by kind)")
+    for k in ["runs", "fired", "recovered", "identical", "fatal-by-design", "lost"]:
+        v = A.runs if k == "runs" else stats[k]
+        print("%s: %d" % (k, v))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Runs an example twice and compares its result line bit for bit.
+
+The reference is --before run with mpiexec (a plain MPI program), or else --program under salrun
+without failures. The checked run is --program under salrun (--max-restarts 0, so only in-job
+recovery counts) with the failures of --inject; each injection must have been repaired (one
+"resume" event each). The result line is the one line of the output starting with "<prefix>: ".
+Exit status 0 when identical, 1 otherwise, with the reason on stderr.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def result_line(cmd, prefix, timeout, env=None):
+    print("+ " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout, env=env)
+    sys.stdout.write(proc.stdout)
+    if proc.returncode != 0:
+        fail("%s exited with status %d" % (cmd[0], proc.returncode))
+    lines = re.findall(r"^%s: .*$" % re.escape(prefix), proc.stdout, re.M)
+    if len(lines) != 1:
+        fail("expected one '%s:' line, found %d" % (prefix, len(lines)))
+    return lines[0]
+
+
+def resumes(tmp, job):
+    path = os.path.join(tmp, job + ".events.jsonl")
+    if not os.path.exists(path):
+        fail("no event log at " + path)
+    with open(path) as f:
+        return [e for e in map(json.loads, f) if e.get("event") == "resume"]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--salrun", required=True)
+    p.add_argument("--program", required=True)
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--before", help="plain MPI program giving the reference, run with --mpiexec")
+    p.add_argument("--mpiexec")
+    p.add_argument("--np", type=int, default=4)
+    p.add_argument("--interval", default="20")
+    p.add_argument("--inject", default="")
+    p.add_argument("--timeout", type=float, default=150)
+    p.add_argument("program_args", nargs="*")
+    args = p.parse_args()
+    tmp = tempfile.mkdtemp(prefix="sal-example-")
+    try:
+        def salrun(job, inject):
+            cmd = [args.salrun, "-n", str(args.np), "--job", job, "--ckpt-dir", tmp, "--log-dir", tmp,
+                   "--interval", args.interval, "--max-restarts", "0"]
+            if inject:
+                cmd += ["--inject", inject]
+            return result_line(cmd + ["--", args.program] + args.program_args, args.prefix,
+                               args.timeout)
+
+        if args.before:
+            if not args.mpiexec:
+                fail("--before needs --mpiexec")
+            env = dict(os.environ, PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
+            ref = result_line([args.mpiexec, "-n", str(args.np), args.before] + args.program_args,
+                              args.prefix, args.timeout, env)
+        else:
+            ref = salrun("reference", "")
+        got = salrun("checked", args.inject)
+        if args.inject:
+            n = len(resumes(tmp, "checked"))
+            if n != len(args.inject.split(";")):
+                fail("%d recoveries for %d injected failures" % (n, len(args.inject.split(";"))))
+        if got != ref:
+            fail("results differ:\n  got       %s\n  reference %s" % (got, ref))
+        print("IDENTICAL: " + got)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+#!/usr/bin/env python3
+"""Runs heat2d through slurm/salamander.sbatch on the private cluster of scripts/slurm-cluster.sh.
+
+Scenarios (one per invocation; each compares heat2d's checksum line with the failure-free one):
+  reference  no failure; writes the checksum line to --reference
+  injob      a rank SIGKILLed at step 70, repaired inside the job (no requeue)
+  requeue    `scontrol requeue` while the job runs: it starts again (SLURM_RESTART_COUNT=1) from its
+             last committed checkpoint
+  signal     SIGUSR1 to the batch shell, as --signal=B:USR1@T sends it before the time limit: the
+             ranks checkpoint and stop, the script requeues the job, which resumes and finishes
+  lost_node  the node running the job is lost (its slurmd and every process of the job SIGKILLed):
+             Slurm marks it DOWN and requeues the job (--requeue) on the other node, which resumes
+             from the checkpoint
+  lost_other_node  a job on n1 and n2 (--no-kill) loses n2, which does not run the batch script:
+             Open MPI ends the job, the script waits for Slurm to declare n2 DOWN and requeues the
+             job with n2 excluded; it resumes on n1 alone
+  salrun_signal  without Slurm: SIGUSR1 to salrun stops the job after a checkpoint (status 138),
+             a second salrun resumes from it
+Prints the measured times; exit status 0 on success, 1 with the reason on stderr.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+CHECKSUM = re.compile(r"^heat2d: .*checksum=[0-9a-f]{16}.*$", re.M)
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE")
+HEAT_ARGS = ["-n", "128", "-s", "200", "--sleep-ms", "25"]
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def sh(cmd, env, check=True):
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=60)
+    if check and proc.returncode != 0:
+        fail("%s exited with status %d:\n%s" % (" ".join(cmd), proc.returncode, proc.stdout))
+    return proc.stdout
+
+
+def job_state(jid, env):
+    out = sh(["scontrol", "-o", "show", "job", jid], env, check=False)
+    m = re.search(r"JobState=(\S+)", out)
+    return m.group(1) if m else "UNKNOWN"
+
+
+def events(path):
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass  # a line being written
+    return out
+
+
+class Job:
+    def __init__(self, args, name):
+        self.args = args
+        self.work = os.path.join(args.work, name)
+        shutil.rmtree(self.work, ignore_errors=True)
+        os.makedirs(self.work)
+        self.ckpt = os.path.join(self.work, "ckpt")
+        self.log = os.path.join(self.ckpt, "heat.events.jsonl")
+        self.env = dict(os.environ, SLURM_CONF=os.path.join(args.cluster, "slurm.conf"),
+                        SALRUN=args.salrun, SAL_CKPT_DIR=self.ckpt,
+                        # The emulated nodes claim more CPUs than the host has: without this, Open
+                        # MPI believes it is not oversubscribed and its ranks spin (5x slower).
+                        OMPI_MCA_mpi_yield_when_idle="1")
+        self.env.pop("SAL_CONFIG", None)
+        self.jid = None
+
+    def submit(self, sbatch_opts, salrun_opts):
+        cmd = (["sbatch", "--parsable", "--chdir", self.work, "--output",
+                os.path.join(self.work, "job-%j.out")] + sbatch_opts +
+               [self.args.template, "--job", "heat", "--interval", "20"] + salrun_opts +
+               ["--", self.args.program] + HEAT_ARGS)
+        print("+ " + " ".join(cmd), flush=True)
+        self.t_submit = time.time()
+        self.jid = sh(cmd, self.env).strip().split(";")[0]
+        return self.jid
+
+    def wait_step(self, step, timeout=60):
+        """Waits for a committed checkpoint at a step >= step; returns the time it was seen."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if any(e.get("event") == "ckpt_commit" and e.get("step", -1) >= step
+                   for e in events(self.log)):
+                return time.time()
+            if job_state(self.jid, self.env) in TERMINAL:
+                break
+            time.sleep(0.1)
+        self.dump()
+        fail("no checkpoint at step >= %d within %d s" % (step, timeout))
+
+    def wait_end(self, timeout=120):
+        end = time.time() + timeout
+        state = "UNKNOWN"
+        while time.time() < end:
+            state = job_state(self.jid, self.env)
+            if state in TERMINAL:
+                break
+            time.sleep(0.2)
+        self.t_end = time.time()
+        print("job %s: %s after %.1f s" % (self.jid, state, self.t_end - self.t_submit))
+        if state != "COMPLETED":
+            self.dump()
+            fail("job %s ended in state %s, expected COMPLETED" % (self.jid, state))
+
+    def output(self):
+        path = os.path.join(self.work, "job-%s.out" % self.jid)
+        if not os.path.exists(path):
+            fail("no job output at " + path)
+        with open(path) as f:
+            return f.read()
+
+    def dump(self):
+        for path in glob.glob(os.path.join(self.work, "job-*.out")):
+            sys.stdout.write("---- %s\n%s" % (path, open(path).read()))
+
+    def checksum(self):
+        lines = CHECKSUM.findall(self.output())
+        if len(lines) != 1:
+            self.dump()
+            fail("expected one checksum line in the job output, found %d" % len(lines))
+        return lines[0]
+
+    def check(self, reference, restarts):
+        out = self.output()
+        counts = [int(c) for c in re.findall(r"SLURM_RESTART_COUNT=(\d+)", out)]
+        if restarts not in counts or max(counts) != restarts:
+            self.dump()
+            fail("expected SLURM_RESTART_COUNT up to %d in the job output, saw %s" % (restarts, counts))
+        line = self.checksum()
+        with open(reference) as f:
+            ref = f.read().strip()
+        if line != ref:
+            fail("checksum differs from the failure-free run:\n  got       %s\n  reference %s"
+                 % (line, ref))
+        print("IDENTICAL to the failure-free run: " + line)
+
+    def restart_after(self, t):
+        """Seconds from t to the first rank-0 start of a restarted run, and its restored step."""
+        evs = events(self.log)
+        starts = [e for e in evs if e.get("event") == "start" and e.get("rank") == 0
+                  and e.get("restart") and not e.get("replacement") and e["ts"] >= t]
+        restores = [e for e in evs if e.get("event") == "restore" and e["ts"] >= t]
+        if not starts or not restores:
+            fail("no restart from a checkpoint in the event log after the interruption")
+        return starts[0]["ts"] - t, restores[0]["step"], restores[-1]["ts"] - t
+
+
+def reference(args):
+    j = Job(args, "reference")
+    j.submit([], [])
+    j.wait_end()
+    line = j.checksum()
+    with open(args.reference, "w") as f:
+        f.write(line + "\n")
+    print("reference: " + line)
+
+
+def injob(args):
+    j = Job(args, "injob")
+    # The emulated node is called n1 while MPI_Get_processor_name gives the host's name, and Open
+    # MPI places a replacement only on a node of the allocation, by name: offer n1 as the spare
+    # host (key spare_hostfile). On a real cluster the two names agree and nothing is needed.
+    spares = os.path.join(j.work, "spares")
+    with open(spares, "w") as f:
+        f.write("n1 slots=8\n")
+    j.env["SAL_SPARE_HOSTFILE"] = spares
+    j.submit([], ["--inject", "rank=1,step=70,signal=KILL"])
+    j.wait_end()
+    j.check(args.reference, 0)
+    resumes = [e for e in events(j.log) if e.get("event") == "resume"]
+    if len(resumes) != 1:
+        fail("expected one in-job recovery (resume event), found %d" % len(resumes))
+    print("MEASURED in-job recovery: %.3f s (failure to resumed step %d)"
+          % (resumes[0]["total_seconds"], resumes[0]["step"]))
+
+
+def requeue(args):
+    j = Job(args, "requeue")
+    j.submit([], [])
+    j.wait_step(60)
+    t = time.time()
+    sh(["scontrol", "requeue", j.jid], j.env)
+    j.wait_end()
+    j.check(args.reference, 1)
+    start, step, restored = j.restart_after(t)
+    print("MEASURED requeue: %.2f s from scontrol requeue to the restarted job's sal_init, "
+          "%.2f s to the restored checkpoint (step %d)" % (start, restored, step))
+
+
+def signal_stop(args):
+    j = Job(args, "signal")
+    # The template's --signal=B:USR1@120 would need a time limit above 2 minutes: the test sends
+    # the same signal to the batch shell itself instead of waiting for the time limit.
+    j.submit(["--time=5", "--signal=B:USR1@60"], [])
+    j.wait_step(60)
+    t = time.time()
+    sh(["scancel", "--batch", "--signal=USR1", j.jid], j.env)
+    j.wait_end()
+    j.check(args.reference, 1)
+    stops = [e for e in events(j.log) if e.get("event") == "stop"]
+    if len(stops) != 1 or not stops[0].get("checkpoint"):
+        fail("expected one stop event with a committed checkpoint, found %s" % stops)
+    start, step, restored = j.restart_after(t)
+    if step != stops[0]["step"]:
+        fail("restored step %d, but the stop checkpoint was at step %d" % (step, stops[0]["step"]))
+    print("MEASURED signal: checkpoint and stop at step %d %.2f s after the signal; restarted "
+          "%.2f s after it, checkpoint restored at %.2f s"
+          % (step, stops[0]["ts"] - t, start, restored))
+
+
+def node_pids(node, jid):
+    """PIDs of the processes of job jid that run on emulated node `node` (SLURMD_NODENAME)."""
+    pids = []
+    for d in glob.glob("/proc/[0-9]*"):
+        try:
+            with open(d + "/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if (b"SLURM_JOB_ID=" + jid.encode()) in env and \
+                (b"SLURMD_NODENAME=" + node.encode()) in env:
+            pids.append(int(os.path.basename(d)))
+    return pids
+
+
+def lost_other_node(args):
+    j = Job(args, "lost_other_node")
+    # Open MPI across the two emulated nodes of one host: TCP over the loopback interface.
+    j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo", LOST_NODE_WAIT="40")
+    # --ntasks=4 (not per node): after the loss the job fits on n1 alone; 8 ranks either way
+    # (-n 8), so the checkpoint of 8 ranks is restored by 8 ranks. --max-restarts 0: a relaunch inside the
+    # allocation would try the lost node again (see slurm/salamander.sbatch).
+    j.submit(["--nodes=1-2", "--ntasks=4"], ["-n", "8", "--max-restarts", "0"])
+    j.wait_step(60, timeout=90)
+    out = j.output()
+    if "on n[1-2], SLURM_RESTART_COUNT=0" not in out:
+        j.dump()
+        fail("the job did not start on both nodes")
+    pidfile = os.path.join(args.cluster, "run", "slurmd.n2.pid")
+    with open(pidfile) as f:
+        slurmd = int(f.read().strip())
+    t = time.time()
+    os.kill(slurmd, signal.SIGKILL)
+    victims = node_pids("n2", j.jid)
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    print("killed slurmd n2 (pid %d) and the %d processes of job %s on n2"
+          % (slurmd, len(victims), j.jid))
+    try:
+        j.wait_end(timeout=150)
+    finally:
+        sh(["slurmd", "-N", "n2", "-f", j.env["SLURM_CONF"]], j.env, check=False)
+    j.check(args.reference, 1)
+    out = j.output()
+    if "requeueing job %s (lost node(s) n2)" % j.jid not in out or \
+            "on n1, SLURM_RESTART_COUNT=1" not in out:
+        j.dump()
+        fail("the job was not requeued onto n1 without the lost n2")
+    excluded = sh(["scontrol", "-o", "show", "job", j.jid], j.env)
+    if "ExcNodeList=n2" not in excluded:
+        fail("n2 is not in the job's ExcNodeList")
+    start, step, restored = j.restart_after(t)
+    print("MEASURED lost node (not the batch node): restarted on n1 alone %.2f s after the loss, "
+          "checkpoint of step %d restored at %.2f s" % (start, step, restored))
+
+
+def salrun_signal(args):
+    """Without Slurm: SIGUSR1 to salrun (as the template's trap sends it) stops the job after a
+    checkpoint with exit status 138; a second salrun resumes from that checkpoint."""
+    work = os.path.join(args.work, "salrun_signal")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    log = os.path.join(work, "heat.events.jsonl")
+    env = dict(os.environ, SAL_CHECKPOINT_SIGNAL="USR1", OMPI_MCA_mpi_yield_when_idle="1")
+    for k in [k for k in env if k.startswith("SLURM_") or k == "SAL_CONFIG"]:
+        del env[k]
+    cmd = [args.salrun, "-n", "4", "--job", "heat", "--ckpt-dir", work, "--interval", "20", "--",
+           args.program] + HEAT_ARGS
+    ref = subprocess.run(cmd[:4] + ["reference"] + cmd[5:], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=60)
+    reference_line = CHECKSUM.findall(ref.stdout)
+    if ref.returncode != 0 or len(reference_line) != 1:
+        fail("failure-free run: status %d\n%s" % (ref.returncode, ref.stdout))
+    print("+ " + " ".join(cmd), flush=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    end = time.time() + 60
+    while not any(e.get("event") == "ckpt_commit" and e.get("step", -1) >= 60
+                  for e in events(log)):
+        if time.time() > end or proc.poll() is not None:
+            proc.kill()
+            fail("no checkpoint at step >= 60:\n" + proc.communicate()[0])
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGUSR1)
+    out = proc.communicate(timeout=60)[0]
+    sys.stdout.write(out)
+    if proc.returncode != 128 + signal.SIGUSR1:
+        fail("salrun exited with status %d after SIGUSR1, expected 138" % proc.returncode)
+    stops = [e for e in events(log) if e.get("event") == "stop"]
+    if len(stops) != 1 or not stops[0].get("checkpoint") or CHECKSUM.search(out):
+        fail("expected one stop event with a committed checkpoint and no result, got %s" % stops)
+    again = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+    sys.stdout.write(again.stdout)
+    restores = [e for e in events(log) if e.get("event") == "restore"]
+    line = CHECKSUM.findall(again.stdout)
+    if again.returncode != 0 or len(line) != 1 or not restores:
+        fail("the second run did not finish from a restored checkpoint (status %d)"
+             % again.returncode)
+    if restores[0]["step"] != stops[0]["step"]:
+        fail("restored step %d, stopped at step %d" % (restores[0]["step"], stops[0]["step"]))
+    if line[0] != reference_line[0]:
+        fail("checksum differs from the failure-free run:\n  got       %s\n  reference %s"
+             % (line[0], reference_line[0]))
+    print("IDENTICAL to the failure-free run after a stop at step %d: %s"
+          % (stops[0]["step"], line[0]))
+
+
+def job_pids(jid):
+    """PIDs of every process of job jid (its environment names it) and of its slurmstepd."""
+    pids = []
+    for d in glob.glob("/proc/[0-9]*"):
+        pid = int(os.path.basename(d))
+        if pid == os.getpid():
+            continue
+        try:
+            with open(d + "/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(d + "/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if (b"SLURM_JOB_ID=" + jid.encode()) in env or \
+                (cmd.startswith(b"slurmstepd") and (b"[" + jid.encode() + b".") in cmd):
+            pids.append(pid)
+    return pids
+
+
+def lost_node(args):
+    j = Job(args, "lost_node")
+    j.submit([], [])
+    j.wait_step(60)
+    pidfile = os.path.join(args.cluster, "run", "slurmd.n1.pid")
+    with open(pidfile) as f:
+        slurmd = int(f.read().strip())
+    t = time.time()
+    os.kill(slurmd, signal.SIGKILL)
+    victims = job_pids(j.jid)
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    print("killed slurmd n1 (pid %d) and %d processes of job %s" % (slurmd, len(victims), j.jid))
+    try:
+        j.wait_end(timeout=150)
+    finally:
+        # Bring n1 back for the next tests (ReturnToService=2 makes it idle once registered).
+        sh(["slurmd", "-N", "n1", "-f", j.env["SLURM_CONF"]], j.env, check=False)
+    j.check(args.reference, 1)
+    if "on n2, SLURM_RESTART_COUNT=1" not in j.output():
+        j.dump()
+        fail("the requeued job did not run on n2")
+    start, step, restored = j.restart_after(t)
+    print("MEASURED lost node: restarted on n2 %.2f s after the node was lost (SlurmdTimeout=6), "
+          "checkpoint of step %d restored at %.2f s" % (start, step, restored))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--cluster", required=True, help="the directory of scripts/slurm-cluster.sh up")
+    p.add_argument("--salrun", required=True)
+    p.add_argument("--program", required=True, help="heat2d")
+    p.add_argument("--template", required=True, help="slurm/salamander.sbatch")
+    p.add_argument("--reference", required=True)
+    p.add_argument("--work", required=True, help="working directory (shared by the nodes)")
+    p.add_argument("scenario",
+                   choices=["reference", "injob", "requeue", "signal", "lost_node",
+                            "salrun_signal", "lost_other_node"])
+    args = p.parse_args()
+    os.environ["PATH"] += os.pathsep + "/usr/sbin"
+    {"reference": reference, "injob": injob, "requeue": requeue, "signal": signal_stop,
+     "lost_node": lost_node, "salrun_signal": salrun_signal,
+     "lost_other_node": lost_other_node}[args.scenario](args)
+
+
+if __name__ == "__main__":
+    main()
