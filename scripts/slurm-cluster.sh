@@ -35,7 +35,9 @@ CPUS_PER_NODE="${CPUS_PER_NODE:-4}"
 case "$NODES" in
 '' | *[!0-9]*) die "NODES must be a number from 1 to 8, not '$NODES'" ;;
 esac
-[ "$NODES" -ge 1 ] && [ "$NODES" -le 8 ] || die "NODES must be a number from 1 to 8, not '$NODES'"
+if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 8 ]; then
+    die "NODES must be a number from 1 to 8, not '$NODES'"
+fi
 
 # A free TCP port on 127.0.0.1 (the kernel's choice).
 free_port() {
@@ -78,7 +80,20 @@ stop_pidfiles() {
 # Stops what DIR's PID files name: the nodes and the controller together (the nodes' job
 # processes die with their slurmstepd), then munged, which they need until they are gone.
 down() {
+    local i jobs
     [ -d "$DIR/run" ] || return 0
+    # Jobs first: a slurmstepd outlives its slurmd. Cancelled through the controller, if it runs.
+    if [ -f "$DIR/slurm.conf" ] && [ -n "$(live_pid "$DIR/run/slurmctld.pid")" ]; then
+        export SLURM_CONF="$DIR/slurm.conf"
+        mapfile -t jobs < <(squeue -h -o %i 2>/dev/null)
+        if [ "${#jobs[@]}" -gt 0 ]; then
+            scancel --quiet "${jobs[@]}" 2>/dev/null || true
+            for i in $(seq 50); do
+                [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
+                sleep 0.1
+            done
+        fi
+    fi
     stop_pidfiles "$DIR"/run/slurmd.*.pid "$DIR/run/slurmctld.pid"
     stop_pidfiles "$DIR/run/munged.pid"
 }

@@ -10,7 +10,6 @@
  * after publication flush    every rank queues the committed checkpoint for its L4 thread (every
  * pfs_every-th)
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -106,6 +105,8 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
     meta.rank = sal_comm_rank(ck->comm);
     meta.nranks = sal_comm_size(ck->comm);
     rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
+    if (rc == SAL_OK) /* node-local directories: rank 0 created ckpt.<id> on its host only */
+        rc = sal_mkdir_p(dir, 0700);
     if (rc == SAL_OK)
         rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, meta.rank);
     if (rc == SAL_OK)
@@ -336,12 +337,8 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
         return sal_error(SAL_ERR_NOMEM, "checkpoint layout records");
     }
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
-    double T0 = sal_wall_now();
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
-    double T1 = sal_wall_now();
     rc = redundancy(ck, me, id, &ok, mask);
-    double T2 = sal_wall_now();
-    fprintf(stderr, "TIMING r%d write %.4f redund %.4f\n", me, T1-T0, T2-T1);
     if (rc != SAL_OK) {
         free(mine);
         return sal_error(SAL_ERR_PROC_FAILED, "redundancy of checkpoint %lld failed",
@@ -381,22 +378,17 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
         return rc;
     if (me == 0)
         sal_event("ckpt_begin", "\"id\":%lld,\"step\":%lld", (long long)id, (long long)step);
-    double A0 = sal_wall_now();
     rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes, &mask);
-    double A1 = sal_wall_now();
     if (rc == SAL_OK && me == 0) {
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_PUBLISH);
         rc = publish(ck, id, step, t0, recs, bytes);
     }
-    double A2 = sal_wall_now();
     free(recs);
     if (rc != SAL_ERR_PROC_FAILED && MPI_Bcast(&rc, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS)
         rc = sal_error(SAL_ERR_PROC_FAILED, "broadcast of checkpoint %lld outcome failed",
                        (long long)id);
-    double A3 = sal_wall_now();
     if (rc == SAL_OK)
         after_commit(ck, me, id, step, bytes, mask, t0);
-    fprintf(stderr, "TIMING r%d prep %.4f wa %.4f pub %.4f bcast %.4f after %.4f\n", me, A0-t0, A1-A0, A2-A1, A3-A2, sal_wall_now()-A3);
     if (me == 0 && rc != SAL_OK) {
         if (rc == SAL_ERR_ABORTED)
             discard(ck, id);

@@ -1,5 +1,8 @@
-/* L3: XOR parity. Encoding is one reduce-scatter per group at commit; the rebuild of a lost rank
- * file reads the other members' files and parity from the checkpoint directory.
+/* L3: XOR parity. Encoding is one reduce-scatter per group at commit. At restore (same rank count)
+ * a lost rank file is rebuilt by one XOR reduction onto its owner over the group's communicator:
+ * each surviving member contributes only its own node-local rank file and parity, so no directory
+ * needs to be shared. The rebuild into another rank's directory (N -> M restore) reads the other
+ * members' files and parity from one shared checkpoint directory instead.
  *
  * parity.<r>.xor (all integers 64-bit little-endian):
  *   "SALXOR01" | nranks | group | size | member | chunk | lens[size] | stripe (chunk bytes) |
@@ -276,4 +279,231 @@ int sal_l3_rebuild_file(const char *dir, const sal_topo_t *t, int r)
         free(mf[i].par);
     }
     return rc;
+}
+
+/* ---- rebuild over MPI --------------------------------------------------------------------------
+ */
+
+enum { REDUCE_PIECE = 1 << 30 }; /* largest single reduction, bytes */
+
+/* Where this rank stands in the rebuild of the one lost member of its group. */
+typedef struct l3_role {
+    const sal_topo_t *t;
+    const char *dir;
+    const int *members;
+    int me, group, size, member, lost;
+} l3_role_t;
+
+/* Survivor: loads its own parity and rank file and checks them against its place in the group. */
+static int load_own(const l3_role_t *g, member_files_t *mf)
+{
+    size_t lens[SAL_XOR_MAX_GROUP], chunk = 0;
+    int rc = load_member(g->dir, g->me, 1, mf);
+
+    if (rc != SAL_OK)
+        return rc;
+    if (mf->p.nranks != g->t->nranks || mf->p.group != g->group || mf->p.size != g->size ||
+        mf->p.member != g->member)
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s/parity.%d.xor records member %lld of group %lld (%lld members, "
+                         "%lld ranks), the levels record member %d of group %d (%d members, "
+                         "%d ranks)",
+                         g->dir, g->me, (long long)mf->p.member, (long long)mf->p.group,
+                         (long long)mf->p.size, (long long)mf->p.nranks, g->member, g->group,
+                         g->size, g->t->nranks);
+    for (int i = 0; i < g->size; i++)
+        lens[i] = mf->p.lens[i] < 0 ? SIZE_MAX : (size_t)mf->p.lens[i];
+    rc = sal_xor_chunk_size(g->size, lens, &chunk);
+    if (rc != SAL_OK || chunk != (size_t)mf->p.chunk || chunk > (size_t)INT_MAX)
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s/parity.%d.xor: stripe of %lld bytes does not match the lengths "
+                         "it records",
+                         g->dir, g->me, (long long)mf->p.chunk);
+    if (mf->dlen != lens[g->member])
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s/rank.%d.h5 has %zu bytes, its parity records %zu: the file changed "
+                         "after the checkpoint",
+                         g->dir, g->me, mf->dlen, lens[g->member]);
+    return SAL_OK;
+}
+
+/* Collective over gcomm: the survivors' chunk size and lengths must be equal. Each contributes
+ * v = [ok, chunk, lens...] and -v to one MIN reduction (the lost member contributes neutral
+ * values), which yields the minimum and the maximum of every entry. [OUT] *ok = 1 when every
+ * survivor could contribute and all agree; then p->chunk and p->lens hold the agreed values. */
+static int agree_header(MPI_Comm gcomm, const l3_role_t *g, parity_t *p, int *ok)
+{
+    int64_t v[2 * (2 + SAL_XOR_MAX_GROUP)];
+    int n = 2 + g->size, rc;
+
+    for (int i = 0; i < 2 * n; i++)
+        v[i] = INT64_MAX;
+    v[0] = *ok;
+    if (g->member != g->lost && *ok) {
+        v[1] = p->chunk;
+        for (int i = 0; i < g->size; i++)
+            v[2 + i] = p->lens[i];
+        for (int i = 1; i < n; i++)
+            v[n + i] = -v[i];
+    }
+    rc = sal_mpi_status(MPI_Allreduce(MPI_IN_PLACE, v, 2 * n, MPI_INT64_T, MPI_MIN, gcomm));
+    *ok = rc == SAL_OK && v[0] == 1;
+    for (int i = 1; *ok && i < n; i++)
+        *ok = v[i] == -v[n + i];
+    if (*ok) {
+        p->chunk = v[1];
+        memcpy(p->lens, v + 2, (size_t)g->size * sizeof(int64_t));
+    }
+    return rc;
+}
+
+/* Survivor's contribution, size blocks of chunk bytes: the size - 1 blocks that rebuild the lost
+ * member's data (sal_xor_pack_rebuild), then this member's data chunk of the lost member's
+ * stripe, from which the root recomputes that stripe. */
+static int pack(const l3_role_t *g, const member_files_t *mf, size_t chunk, unsigned char *send)
+{
+    int rc = sal_xor_pack_rebuild(mf->data, mf->dlen, mf->p.stripe, g->size, g->member, g->lost,
+                                  chunk, send);
+    size_t off = (size_t)sal_xor_chunk_index(g->size, g->member, g->lost) * chunk, n = 0;
+    unsigned char *last = send + (size_t)(g->size - 1) * chunk;
+
+    if (rc != SAL_OK)
+        return rc;
+    memset(last, 0, chunk);
+    if (off < mf->dlen)
+        n = mf->dlen - off < chunk ? mf->dlen - off : chunk;
+    if (n > 0)
+        memcpy(last, mf->data + off, n);
+    return SAL_OK;
+}
+
+/* Collective over gcomm: XOR of every member's buffer onto member root, in pieces. */
+static int reduce_pieces(MPI_Comm gcomm, unsigned char *buf, size_t n, int root, int is_root)
+{
+    for (size_t off = 0; off < n; off += REDUCE_PIECE) {
+        int k = (int)(n - off < REDUCE_PIECE ? n - off : REDUCE_PIECE);
+        int rc = sal_mpi_status(MPI_Reduce(is_root ? MPI_IN_PLACE : buf + off,
+                                           is_root ? buf + off : NULL, k, MPI_BYTE, MPI_BXOR, root,
+                                           gcomm));
+        if (rc != SAL_OK)
+            return rc;
+    }
+    return SAL_OK;
+}
+
+/* Root: checks the zero padding of the rebuilt data and stores rank.<r>.h5 and parity.<r>.xor. */
+static int store_rebuilt(const l3_role_t *g, const parity_t *agreed, const unsigned char *buf)
+{
+    size_t chunk = (size_t)agreed->chunk, len = (size_t)agreed->lens[g->lost];
+    size_t end = (size_t)(g->size - 1) * chunk;
+    char path[PATH_MAX];
+    parity_t np = *agreed;
+    int rc;
+
+    for (size_t i = len; i < end; i++)
+        if (buf[i] != 0)
+            return sal_error(SAL_ERR_CORRUPT,
+                             "L3: the rebuilt file of rank %d is not zero beyond its %zu bytes: "
+                             "the parity and rank files of its group do not belong together",
+                             g->me, len);
+    rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", g->dir, g->me);
+    if (rc == SAL_OK)
+        rc = sal_write_file_atomic(path, buf, len, 0600);
+    if (rc != SAL_OK)
+        return rc;
+    np.nranks = g->t->nranks;
+    np.group = g->group;
+    np.size = g->size;
+    np.member = g->lost;
+    np.stripe = buf + end;
+    if (parity_write(g->dir, g->me, &np) != SAL_OK)
+        SAL_LOG_W("L3: rank %d rebuilt, but its parity could not be rewritten: %s", g->me,
+                  sal_last_error());
+    return SAL_OK;
+}
+
+/* Collective over the group's communicator (member index = rank in gcomm). [OUT] *got. */
+static int rebuild_over(MPI_Comm gcomm, const l3_role_t *g, int *got)
+{
+    member_files_t mf;
+    int root = g->member == g->lost, ok = 1, rc;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+
+    memset(&mf, 0, sizeof(mf));
+    if (!root && load_own(g, &mf) != SAL_OK) {
+        SAL_LOG_W("L3: rank %d cannot help rebuild rank %d: %s", g->me, g->members[g->lost],
+                  sal_last_error());
+        ok = 0;
+    }
+    rc = agree_header(gcomm, g, &mf.p, &ok);
+    if (rc == SAL_OK && ok) {
+        n = (size_t)g->size * (size_t)mf.p.chunk;
+        buf = root ? calloc(n + 1, 1) : malloc(n + 1);
+        ok = buf && (root || pack(g, &mf, (size_t)mf.p.chunk, buf) == SAL_OK);
+        rc = sal_mpi_status(MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, gcomm));
+    }
+    if (rc == SAL_OK && ok)
+        rc = reduce_pieces(gcomm, buf, n, g->lost, root);
+    if (rc == SAL_OK && root && !ok)
+        SAL_LOG_W("L3: cannot rebuild rank %d: the parity or rank file of another member of its "
+                  "group is missing, damaged or does not match the group (see that rank's "
+                  "warning)",
+                  g->me);
+    else if (rc == SAL_OK && root && store_rebuilt(g, &mf.p, buf) == SAL_OK)
+        *got = 1;
+    else if (rc == SAL_OK && root)
+        SAL_LOG_W("L3: %s", sal_last_error());
+    free(buf);
+    free(mf.data);
+    free(mf.par);
+    return rc;
+}
+
+/* The lost members of the group of g, as a list for a message. */
+static void lost_list(const l3_role_t *g, const int *need, char *buf, size_t size)
+{
+    size_t k = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < g->size && k < size; i++)
+        if (need[g->members[i]]) {
+            int w = snprintf(buf + k, size - k, "%s%d", k ? ", " : "", g->members[i]);
+            k += w > 0 ? (size_t)w : 0;
+        }
+}
+
+int sal_l3_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got)
+{
+    l3_role_t g = {.t = t, .dir = dir, .lost = -1};
+    MPI_Comm gcomm = MPI_COMM_NULL;
+    int nlost = 0, rc;
+
+    MPI_Comm_rank(comm, &g.me);
+    *got = 0;
+    if (!t->groups)
+        return SAL_OK;
+    g.group = sal_xor_group_of(t->groups, g.me, &g.member);
+    g.size = sal_xor_group_members(t->groups, g.group, &g.members);
+    for (int i = 0; i < g.size; i++)
+        if (need[g.members[i]]) {
+            nlost++;
+            g.lost = g.lost < 0 ? i : g.lost;
+        }
+    if (need[g.me] && nlost > 1) {
+        char list[256];
+        lost_list(&g, need, list, sizeof(list));
+        SAL_LOG_W("L3: cannot rebuild rank %d: %d members of its parity group are lost (ranks %s) "
+                  "and parity repairs one",
+                  g.me, nlost, list);
+    }
+    rc = sal_mpi_status(
+        MPI_Comm_split(comm, nlost == 1 ? g.group : MPI_UNDEFINED, g.member, &gcomm));
+    if (rc != SAL_OK)
+        return sal_error(rc, "L3: cannot split the parity groups");
+    if (gcomm == MPI_COMM_NULL)
+        return SAL_OK;
+    rc = rebuild_over(gcomm, &g, got);
+    MPI_Comm_free(&gcomm);
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "L3: exchange of parity failed");
 }

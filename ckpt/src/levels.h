@@ -5,7 +5,7 @@
  *   level_topo.c     the levels mask, the exchanged host list (topology) and the `levels` file
  *                    that records, per checkpoint, which levels were written and with which hosts
  *   level_partner.c  L2: partner copies sent over MPI at commit and fetched back at restore
- *   level_xor.c      L3: XOR parity encoded over MPI at commit, rebuilt from files at restore
+ *   level_xor.c      L3: XOR parity encoded over MPI at commit, rebuilt over MPI at restore
  *   level_pfs.c      L4: the background thread that copies committed checkpoints (pfs_dir)
  *
  * Collective functions take the checkpoint communicator and must be called by every rank of it;
@@ -92,9 +92,18 @@ int sal_l2_restore_file(const char *dir, int r);
 int sal_l3_encode(MPI_Comm comm, const sal_topo_t *t, const char *dir, const void *data,
                   int64_t len, int *ok);
 
-/* Local: rebuilds <dir>/rank.<r>.h5 (and parity.<r>.xor) from the files and parity of the other
- * members of r's group in dir. SAL_ERR_RECOVERY when another member is missing too,
- * SAL_ERR_CORRUPT when a parity file is damaged or does not belong to the group. */
+/* Collective (same rank count as at write time): every rank with need[r] != 0 whose parity group
+ * has no other member in need rebuilds <dir>/rank.<r>.h5 (and parity.<r>.xor) from one XOR
+ * reduction over the group: each other member contributes its own <dir>/rank.<m>.h5 and
+ * parity.<m>.xor, so dir may be node-local. The survivors' parity checksums and recorded lengths
+ * are checked and must agree, the rebuilt zero padding must be zero. [OUT] *got = 1 when this rank
+ * needed and rebuilt its file. Problems are logged (two members of a group lost, a damaged or
+ * foreign parity file) and leave *got = 0; returns SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
+int sal_l3_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got);
+
+/* Local (shared directory): rebuilds <dir>/rank.<r>.h5 (and parity.<r>.xor) from the files and
+ * parity of the other members of r's group in dir. SAL_ERR_RECOVERY when another member is missing
+ * too, SAL_ERR_CORRUPT when a parity file is damaged or does not belong to the group. */
 int sal_l3_rebuild_file(const char *dir, const sal_topo_t *t, int r);
 
 /* ---- L4 (level_pfs.c) ----------------------------------------------------------------------- */

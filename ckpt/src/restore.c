@@ -4,12 +4,15 @@
  * its data from the proposal and the ranks agree; the first checkpoint every rank could load wins.
  *
  * Per rank the search is L1 (own file) -> L2 (the partner sends its copy back over MPI) -> L3 (XOR
- * rebuild from the group's files and parity) -> L4 (the PFS copy), every read verified by HDF5's
- * Fletcher32. On another rank count (N -> M) the missing rank files of the old layout are first
- * rebuilt into the checkpoint directory from partner copies or parity, then every rank reads its
- * new block through the manifest's virtual datasets (from L4 when the node-local manifest is gone).
+ * reduction of the group's files and parity over MPI) -> L4 (the PFS copy), every read verified by
+ * HDF5's Fletcher32. A rank without a node-local manifest receives it from one that has it. On
+ * another rank count (N -> M) the missing rank files of the old layout are first rebuilt into the
+ * (shared) checkpoint directory from partner copies or parity, then every rank reads its new block
+ * through the manifest's virtual datasets (from L4 when the node-local manifest is gone).
  * Everything read is validated; each fallback is logged with the file and the reason.
  */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,22 +161,64 @@ static int share_levels(struct sal_ckpt *ck, int me, attempt_t *a)
     return rc;
 }
 
-/* Local: reads the manifest (node-local, else L4) and checks the protected regions against it. */
-static int read_manifest(struct sal_ckpt *ck, attempt_t *a)
+/* Collective: rank src (the lowest rank with a valid node-local manifest) sends its file to every
+ * rank; those without one store it as their node-local <dir>/manifest.h5 and read it. Rank 0
+ * publishes the manifest on its own host only, so with node-local directories the other hosts
+ * obtain it here. [INOUT] *have. */
+static int receive_manifest(struct sal_ckpt *ck, int me, int src, attempt_t *a, int *have)
 {
-    int rc = sal_manifest_read(a->dir, &a->m);
+    char path[PATH_MAX], *buf = NULL;
+    size_t len = 0;
+    int64_t n = -1;
+    int rc = sal_path_join(path, sizeof(path), "%s/manifest.h5", a->dir);
 
-    a->mdir = a->dir;
-    if (rc != SAL_OK && a->pdir[0]) {
-        SAL_LOG_W("%s; using the L4 copy in %s", sal_last_error(), a->pdir);
+    if (me == src && rc == SAL_OK && sal_slurp(path, &buf, &len) == SAL_OK && len < INT_MAX)
+        n = (int64_t)len;
+    rc = sal_mpi_status(MPI_Bcast(&n, 1, MPI_INT64_T, src, ck->comm));
+    if (rc == SAL_OK && me != src && n > 0 && !(buf = malloc((size_t)n)))
+        rc = sal_error(SAL_ERR_NOMEM, "manifest of %lld bytes", (long long)n);
+    if (rc == SAL_OK && n > 0)
+        rc = sal_mpi_status(MPI_Bcast(buf, (int)n, MPI_BYTE, src, ck->comm));
+    if (rc == SAL_OK && !*have && n > 0 && sal_mkdir_p(a->dir, 0700) == SAL_OK &&
+        sal_write_file_atomic(path, buf, (size_t)n, 0600) == SAL_OK) {
         sal_manifest_free(&a->m);
         memset(&a->m, 0, sizeof(a->m));
-        rc = sal_manifest_read(a->pdir, &a->m);
-        a->mdir = a->pdir;
+        *have = sal_manifest_read(a->dir, &a->m) == SAL_OK;
+        if (*have)
+            SAL_LOG_I("checkpoint %lld: manifest received from rank %d", (long long)a->id, src);
     }
-    for (int i = 0; rc == SAL_OK && i < ck->nregions; i++)
+    free(buf);
+    return rc;
+}
+
+/* Collective: every rank reads the manifest (node-local, else received from another rank, else
+ * L4) and checks the protected regions against it. [OUT] *mok. */
+static int share_manifest(struct sal_ckpt *ck, int me, attempt_t *a, int *mok)
+{
+    char why[512] = "";
+    int have = sal_manifest_read(a->dir, &a->m) == SAL_OK, v[2], rc;
+
+    if (!have)
+        snprintf(why, sizeof(why), "%s", sal_last_error());
+    v[0] = have ? me : INT_MAX; /* lowest rank holding a manifest */
+    v[1] = have ? 0 : -1;       /* -1: some rank lacks one */
+    rc = sal_mpi_status(MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT, MPI_MIN, ck->comm));
+    if (rc == SAL_OK && v[1] < 0 && v[0] != INT_MAX)
+        rc = receive_manifest(ck, me, v[0], a, &have);
+    a->mdir = a->dir;
+    if (rc == SAL_OK && !have && a->pdir[0]) {
+        SAL_LOG_W("%s; using the L4 copy in %s", why, a->pdir);
+        sal_manifest_free(&a->m);
+        memset(&a->m, 0, sizeof(a->m));
+        have = sal_manifest_read(a->pdir, &a->m) == SAL_OK;
+        a->mdir = a->pdir;
+    } else if (!have) {
+        sal_error(SAL_ERR_CORRUPT, "%s", why);
+    }
+    for (int i = 0; have && i < ck->nregions; i++)
         if (!find_region(&a->m, &ck->regions[i], a->mdir))
-            rc = SAL_ERR_CORRUPT;
+            have = 0;
+    *mok = have;
     return rc;
 }
 
@@ -211,13 +256,15 @@ static int gather_need(MPI_Comm comm, int ok, int *need, int size)
 /* Collective, same rank count: L1 -> L2 -> L3 -> L4 for every rank. [OUT] *ok. */
 static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
 {
-    int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), got = 0, rc = SAL_OK;
+    int size = sal_comm_size(ck->comm), got = 0, rc = SAL_OK;
     int *need = calloc((size_t)size, sizeof(int)), n;
     const sal_topo_t *t = &a->info.topo;
 
     if (!need)
         return sal_error(SAL_ERR_NOMEM, "restore status");
     *ok = read_own(ck, a, a->dir, "L1") == SAL_OK;
+    if (!*ok && sal_mkdir_p(a->dir, 0700) != SAL_OK) /* the host's directory may be gone */
+        SAL_LOG_W("checkpoint %lld: %s", (long long)a->id, sal_last_error());
     n = gather_need(ck->comm, *ok, need, size);
     if (n > 0 && (a->info.mask & SAL_LVL_L2) && t->nranks == size) {
         rc = sal_l2_fetch(ck->comm, t, a->dir, need, &got);
@@ -225,11 +272,10 @@ static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
             *ok = read_own(ck, a, a->dir, "L2 (partner copy)") == SAL_OK;
         n = rc == SAL_OK ? gather_need(ck->comm, *ok, need, size) : -1;
     }
-    if (n > 0 && !*ok && (a->info.mask & SAL_LVL_L3) && t->nranks == size) {
-        if (sal_l3_rebuild_file(a->dir, t, me) == SAL_OK)
+    if (rc == SAL_OK && n > 0 && (a->info.mask & SAL_LVL_L3) && t->nranks == size) {
+        rc = sal_l3_fetch(ck->comm, t, a->dir, need, &got);
+        if (rc == SAL_OK && got)
             *ok = read_own(ck, a, a->dir, "L3 (XOR rebuild)") == SAL_OK;
-        else
-            SAL_LOG_W("checkpoint %lld, L3: %s", (long long)a->id, sal_last_error());
     }
     if (!*ok && a->pdir[0])
         *ok = read_own(ck, a, a->pdir, "L4") == SAL_OK;
@@ -313,7 +359,12 @@ static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
     if (rc != SAL_OK)
         return rc;
     rc = share_levels(ck, me, &a);
-    mok = rc == SAL_OK && read_manifest(ck, &a) == SAL_OK;
+    mok = 0;
+    if (rc == SAL_OK)
+        rc = share_manifest(ck, me, &a, &mok);
+    if (rc != SAL_OK)
+        rc = sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
+                       (long long)id);
     if (rc == SAL_OK && !mok)
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
     range[0] = mok ? -a.m.nranks : 1;

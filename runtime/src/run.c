@@ -204,8 +204,11 @@ int sal_begin(int64_t *step)
         return rc;
     if (!step)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL step");
+    /* From here the application's loop is watched, as sal_run's is (sal_finalize stops it). */
+    sal_watchdog_resume();
     rc = start();
     *step = sal_rt.step;
+    sal_watchdog_progress(sal_rt.step);
     if (rc == SAL_OK)
         sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
     return rc;
@@ -218,6 +221,7 @@ int sal_step_done(int64_t *step)
     if (rc != SAL_OK)
         return rc;
     sal_rt.step++;
+    sal_watchdog_progress(sal_rt.step);
     if (step)
         *step = sal_rt.step;
     rc = sal_rt_stop_check();

@@ -18,6 +18,15 @@ run() { # run <nranks> <driver args...>
     shift
     "${mpi[@]}" -n "$n" "$drv" "$@" 2>>"$T/stderr" || { cat "$T/stderr"; echo "FAILED: $*"; exit 1; }
 }
+# Node-local directories: rank r of a job with fake hosts of H ranks keeps its checkpoints in
+# $T/nodes/host<r / H>, as if every host had its own /dev/shm (Open MPI names the rank).
+run_nodes() { # run_nodes <H> <nranks> <driver args...>
+    local h=$1 n=$2
+    shift 2
+    "${mpi[@]}" -n "$n" sh -c 'export SAL_CKPT_DIR="$0/host$((OMPI_COMM_WORLD_RANK / $1))"; shift; exec "$@"' \
+        "$T/nodes" "$h" "$drv" "$@" 2>>"$T/stderr" || { cat "$T/stderr"; echo "FAILED: $*"; exit 1; }
+}
+lose_host() { rm -rf "$T/nodes/host$1" && echo "lost host $1"; }
 damage() { "$drv" damage "$@" || { echo "FAILED: damage $*"; exit 1; }; }
 expect_log() { grep -q -- "$1" "$T/stderr" || { cat "$T/stderr"; echo "FAILED: no message '$1'"; exit 1; }; }
 
@@ -57,6 +66,20 @@ h5dump) export SAL_LEVELS=L1,L2,L3 SAL_FAKE_HOST_RANKS=2
      "$drv" expect "$T/expect.bin" 2
      h5dump -d u -b LE -o "$T/dump.bin" "$D/ckpt.1/manifest.h5" >/dev/null || { echo "FAILED: h5dump"; exit 1; }
      cmp "$T/expect.bin" "$T/dump.bin" || { echo "FAILED: h5dump differs"; exit 1; } ;;
+local_l2) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=2
+     run_nodes 2 6 write 2; lose_host 1
+     run_nodes 2 6 restore 1 2 6; expect_log "restored from L2"; expect_log "manifest received" ;;
+local_l3) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=2
+     run_nodes 2 6 write 2; lose_host 2
+     run_nodes 2 6 restore 1 2 6; expect_log "restored from L3"
+     test -f "$T/nodes/host2/drv/ckpt.1/rank.4.h5" && test -f "$T/nodes/host2/drv/ckpt.1/parity.5.xor" ||
+         { echo "FAILED: rebuilt files not stored node-locally"; exit 1; }
+     # the rebuilt files are complete: losing another host is survived again
+     lose_host 1; run_nodes 2 6 restore 1 2 6 ;;
+local_l3x2) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=2 SAL_PFS_DIR=$T/pfs
+     run_nodes 2 6 write 2; lose_host 1; lose_host 2
+     run_nodes 2 6 restore 1 2 6; expect_log "members of its parity group are lost (ranks 2, 4)"
+     expect_log "restored from L4" ;;
 *)   echo "unknown case $case_name"; exit 2 ;;
 esac
 echo "PASSED $case_name"
