@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -236,11 +237,42 @@ int sal_h5_open_input(const char *path, hid_t *file)
     return rc;
 }
 
-int sal_h5_create_tmp(const char *path, char *tmp, size_t tmp_size, hid_t *file)
+static int parent_dir(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        return sal_path_join(buf, size, ".");
+    if (slash == path)
+        return sal_path_join(buf, size, "/");
+    return sal_path_join(buf, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Room for need bytes plus HDF5's metadata in the file system of path's directory. */
+static int check_room(const char *path, int64_t need)
+{
+    char dir[PATH_MAX];
+    struct statvfs fs;
+    int64_t avail, want = need + (need >> 6) + (1 << 20);
+
+    if (parent_dir(path, dir, sizeof(dir)) != SAL_OK || statvfs(dir, &fs) != 0)
+        return SAL_OK; /* unknown: the writes themselves will tell */
+    avail = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
+    if (avail >= want)
+        return SAL_OK;
+    return sal_error(SAL_ERR_IO,
+                     "cannot write %s: %s (the file system of %s has %lld bytes free, the file "
+                     "needs about %lld; free space there, or point ckpt_dir elsewhere)",
+                     path, strerror(ENOSPC), dir, (long long)avail, (long long)want);
+}
+
+int sal_h5_create_tmp(const char *path, int64_t need, char *tmp, size_t tmp_size, hid_t *file)
 {
     hid_t fapl;
     int fd, rc = sal_path_join(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
 
+    if (rc == SAL_OK)
+        rc = check_room(path, need);
     if (rc != SAL_OK)
         return rc;
     if (unlink(tmp) != 0 && errno != ENOENT)
@@ -285,16 +317,6 @@ static int sync_file(const char *path)
     return rc;
 }
 
-static int parent_dir(const char *path, char *buf, size_t size)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (!slash)
-        return sal_path_join(buf, size, ".");
-    if (slash == path)
-        return sal_path_join(buf, size, "/");
-    return sal_path_join(buf, size, "%.*s", (int)(slash - path), path);
-}
 
 int sal_h5_commit_tmp(hid_t file, const char *tmp, const char *path)
 {
@@ -820,8 +842,11 @@ int sal_h5_write_rank(const char *path, const sal_rank_meta_t *meta, const sal_r
 
     if (rc != SAL_OK)
         return rc;
+    for (int i = 0; i < nregions; i++)
+        total += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
     sal_h5_quiet(&quiet);
-    rc = sal_h5_create_tmp(path, tmp, sizeof(tmp), &file);
+    rc = sal_h5_create_tmp(path, total, tmp, sizeof(tmp), &file);
+    total = 0;
     if (rc != SAL_OK)
         goto out_restore_errors;
     rc = put_root_attrs(file, path, meta);

@@ -78,8 +78,9 @@ int sal_h5_check_input(const char *path);
 int sal_h5_open_input(const char *path, hid_t *file);
 
 /* Creates an empty HDF5 file "<path>.tmp.<pid>" with mode 0600 (the name goes to tmp). [OUT] *file.
- */
-int sal_h5_create_tmp(const char *path, char *tmp, size_t tmp_size, hid_t *file);
+ * need: the bytes the caller will write; SAL_ERR_IO naming the file system when it has less room
+ * (HDF5 cannot be relied on to fail cleanly when a write hits ENOSPC). */
+int sal_h5_create_tmp(const char *path, int64_t need, char *tmp, size_t tmp_size, hid_t *file);
 /* Closes file, fsyncs tmp, sets mode 0600, renames it over path and fsyncs the directory. On
  * failure tmp is removed and path is left as it was (unless only the directory fsync failed after
  * the rename). */

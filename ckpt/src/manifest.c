@@ -251,7 +251,7 @@ int sal_manifest_write(const char *ckpt_dir, const sal_manifest_t *m)
     if (rc != SAL_OK)
         return rc;
     sal_h5_quiet(&quiet);
-    rc = sal_h5_create_tmp(path, tmp, sizeof(tmp), &file);
+    rc = sal_h5_create_tmp(path, 0, tmp, sizeof(tmp), &file);
     if (rc != SAL_OK)
         goto out_restore_errors;
     rc = put_head(file, path, m);
