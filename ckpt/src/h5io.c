@@ -317,7 +317,6 @@ static int sync_file(const char *path)
     return rc;
 }
 
-
 int sal_h5_commit_tmp(hid_t file, const char *tmp, const char *path)
 {
     char dir[PATH_MAX];

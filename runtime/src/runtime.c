@@ -3,6 +3,7 @@
  * failure handler, the host table, the checkpoint handle and the fault-injection plan.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,19 @@ static int park_spare(void)
     return rc;
 }
 
+/* A write to the socket of a peer that died raises SIGPIPE in the writer, and its default action
+ * kills the process: a survivor would die of its peer's failure instead of seeing an MPI error
+ * (seen between the job and its spawned replacements, which talk over TCP). Ignored unless the
+ * application installed a handler of its own. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old;
+
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO))
+        signal(SIGPIPE, SIG_IGN);
+}
+
 int sal_init(int *argc, char ***argv, MPI_Comm comm)
 {
     MPI_Comm parent = MPI_COMM_NULL;
@@ -355,6 +369,7 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
     MPI_Initialized(&flag);
     if (!flag || sal_rt.initialized)
         return sal_error(SAL_ERR_STATE, "sal_init must be called once, after MPI_Init");
+    ignore_sigpipe();
     MPI_Comm_get_parent(&parent);
     rc = init_steps(argc, argv, comm, parent);
     if (sal_rt.world == MPI_COMM_NULL) {
