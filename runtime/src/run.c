@@ -207,6 +207,9 @@ int sal_begin(int64_t *step)
     /* From here the application's loop is watched, as sal_run's is (sal_finalize stops it). */
     sal_watchdog_resume();
     rc = start();
+    /* A failure during the first restore or checkpoint is repaired here, as sal_run does. */
+    while (rc == SAL_ERR_PROC_FAILED)
+        rc = recover();
     *step = sal_rt.step;
     sal_watchdog_progress(sal_rt.step);
     if (rc == SAL_OK)
