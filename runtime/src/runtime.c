@@ -146,6 +146,28 @@ int sal_rt_unpack_state(const char *buf, int len, int *oldrank)
 
 /* ---- sal_init ---- */
 
+/* The process's own arguments from /proc/self/cmdline (for callers that pass no argv, e.g. the
+ * Fortran binding): argv[1..] as a NULL-terminated array. SAL_ERR_IO when unreadable. */
+static int args_from_proc(char ***args)
+{
+    char *data = NULL, *p, *end;
+    size_t len = 0;
+    int n = 0, rc = sal_read_file("/proc/self/cmdline", 1 << 20, &data, &len);
+
+    if (rc != SAL_OK)
+        return rc;
+    end = data + len;
+    for (p = data; p < end; p += strlen(p) + 1)
+        n++;
+    *args = calloc((size_t)n + 1, sizeof(char *));
+    n = 0;
+    for (p = data; *args && p < end; p += strlen(p) + 1)
+        if (p != data && !((*args)[n++] = strdup(p)))
+            rc = sal_error(SAL_ERR_NOMEM, "argument copy");
+    free(data);
+    return *args ? rc : sal_error(SAL_ERR_NOMEM, "argument copy");
+}
+
 /* Program path and arguments, spawned again to replace a failed rank. */
 static int save_command(int *argc, char ***argv)
 {
@@ -156,6 +178,8 @@ static int save_command(int *argc, char ***argv)
         snprintf(sal_rt.exe, sizeof(sal_rt.exe), "%s", (argv && *argv) ? (*argv)[0] : "");
     else
         sal_rt.exe[n] = '\0';
+    if (!(argc && argv && *argv) && args_from_proc(&sal_rt.args) == SAL_OK)
+        return SAL_OK;
     sal_rt.args = calloc((size_t)nargs + 1, sizeof(char *));
     if (!sal_rt.args)
         return sal_error(SAL_ERR_NOMEM, "argument copy");
