@@ -178,7 +178,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--policies", default=None, help="comma list; default: every policy that works")
+    p.add_argument("--policies", default=None,
+                   help="';'-separated list (a policy may be a chain such as spares,respawn); "
+                        "default: every policy that works")
     p.add_argument("--salrun", required=True)
     p.add_argument("--program", action="append", required=True)
     p.add_argument("--tool", required=True)
@@ -195,7 +197,7 @@ def main():
     print("chaos: seed %d, %d runs, %d ranks, heat2d -n %d -s %d, interval %d" % (
         seed, A.runs, A.np, A.grid, A.steps, A.interval), flush=True)
     has_hang = bool(A.config_def and "hang_timeout" in open(A.config_def).read())
-    policies = A.policies.split(",") if A.policies else ["respawn", "spares,respawn", "shrink"]
+    policies = A.policies.split(";") if A.policies else ["respawn", "spares,respawn", "shrink"]
     progs = [x for x in A.program if os.access(x, os.X_OK)]
     refs = {}
     for prog in progs:
