@@ -97,8 +97,8 @@ int sal_run(sal_step_fn step, void *arg);
  * sal_repair, and communicators derived from sal_comm() must be created again. */
 
 /* Collective: restores the latest checkpoint if this process is a restart or a replacement, else
- * takes the step-0 checkpoint; a process failure meanwhile is repaired here. [OUT] *step: the step to
- * continue from. SAL_OK, or SAL_ERR_RECOVERY (or another error) when the job cannot go on. */
+ * takes the step-0 checkpoint; a process failure meanwhile is repaired here. [OUT] *step: the step
+ * to continue from. SAL_OK, or SAL_ERR_RECOVERY (or another error) when the job cannot go on. */
 int sal_begin(int64_t *step);
 
 /* Collective: the application completed one step. Counts it ([OUT] *step, may be NULL, receives the
