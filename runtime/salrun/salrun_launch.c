@@ -284,7 +284,7 @@ int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid)
 /* ---- supervision of a running mpiexec ---- */
 
 #define STOP_GRACE      10.0 /* seconds mpiexec may take to end after a forwarded stop signal */
-#define CHILDLESS_GRACE 3.0 /* default seconds mpiexec may live on without any child process */
+#define CHILDLESS_GRACE 3.0  /* default seconds mpiexec may live on without any child process */
 #define TERM_GRACE      5.0  /* seconds between salrun's SIGTERM and SIGKILL */
 #define CHECK_PERIOD    0.5  /* seconds between two looks at mpiexec's children */
 
