@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Randomized fault-injection campaign (docs/reliability.md):
-#   scripts/chaos.sh [--runs N] [--seed S] [--policies P1,P2] [--build DIR] [chaos.py options]
+#   scripts/chaos.sh [--runs N] [--seed S] [--policies "P1;P2"] [--build DIR] [chaos.py options]
 # Builds DIR (default $BUILD_DIR), then runs N randomized failure runs of heat2d (and heat2d_f90)
 # under salrun and prints the seed and a summary ending with "lost: K". Exit status 1 when K > 0.
 set -euo pipefail
