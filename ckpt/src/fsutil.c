@@ -121,8 +121,7 @@ int sal_fsync_dir(const char *path)
     return rc;
 }
 
-/* The directory part of path ("." when it has none). */
-static int parent_dir(const char *path, char *buf, size_t size)
+int sal_parent_dir(const char *path, char *buf, size_t size)
 {
     const char *slash = strrchr(path, '/');
 
@@ -171,7 +170,7 @@ int sal_write_file_atomic(const char *path, const void *data, size_t len, mode_t
         return sal_error(SAL_ERR_INVALID_ARG, "empty path or NULL data");
     rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     if (rc == SAL_OK)
-        rc = parent_dir(path, dir, sizeof(dir));
+        rc = sal_parent_dir(path, dir, sizeof(dir));
     if (rc != SAL_OK)
         return rc;
     unlink(tmp); /* a leftover of a crashed process that had our pid */

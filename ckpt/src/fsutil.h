@@ -27,6 +27,9 @@ int sal_read_file(const char *path, size_t max, char **data, size_t *len);
 /* rm -r without following symlinks; a missing path is SAL_OK. */
 int sal_remove_tree(const char *path);
 
+/* The directory part of path into buf ("." when it has none, "/" for a file in the root). */
+int sal_parent_dir(const char *path, char *buf, size_t size);
+
 /* snprintf into buf that fails with SAL_ERR_INVALID_ARG instead of truncating. */
 int sal_path_join(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -237,17 +237,6 @@ int sal_h5_open_input(const char *path, hid_t *file)
     return rc;
 }
 
-static int parent_dir(const char *path, char *buf, size_t size)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (!slash)
-        return sal_path_join(buf, size, ".");
-    if (slash == path)
-        return sal_path_join(buf, size, "/");
-    return sal_path_join(buf, size, "%.*s", (int)(slash - path), path);
-}
-
 /* Room for need bytes plus HDF5's metadata in the file system of path's directory. */
 static int check_room(const char *path, int64_t need)
 {
@@ -255,7 +244,7 @@ static int check_room(const char *path, int64_t need)
     struct statvfs fs;
     int64_t avail, want = need + (need >> 6) + (1 << 20);
 
-    if (parent_dir(path, dir, sizeof(dir)) != SAL_OK || statvfs(dir, &fs) != 0)
+    if (sal_parent_dir(path, dir, sizeof(dir)) != SAL_OK || statvfs(dir, &fs) != 0)
         return SAL_OK; /* unknown: the writes themselves will tell */
     avail = (int64_t)fs.f_bavail * (int64_t)fs.f_frsize;
     if (avail >= want)
@@ -334,7 +323,7 @@ int sal_h5_commit_tmp(hid_t file, const char *tmp, const char *path)
         unlink(tmp);
         return rc;
     }
-    rc = parent_dir(path, dir, sizeof(dir));
+    rc = sal_parent_dir(path, dir, sizeof(dir));
     return rc == SAL_OK ? sal_fsync_dir(dir) : rc;
 }
 
