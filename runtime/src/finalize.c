@@ -91,7 +91,7 @@ int MPI_Finalize(void)
     return rc;
 }
 
-static void arm_watchdog(double timeout)
+void sal_rt_arm_finalize_watchdog(double timeout)
 {
     int key;
 
@@ -140,7 +140,7 @@ int sal_finalize(void)
     sal_event("finish", "\"steps\":%lld,\"repairs\":%d,\"nranks\":%d,\"status\":\"%s\"",
               (long long)sal_rt.step, sal_rt.repairs, sal_rt.size, rc == SAL_OK ? "ok" : "failed");
     if (sal_rt.repairs > 0)
-        arm_watchdog(sal_rt.set->finalize_timeout);
+        sal_rt_arm_finalize_watchdog(sal_rt.set->finalize_timeout);
     sal_rt_release_spares();
     release_state();
     sal_rt.finalized = 1;

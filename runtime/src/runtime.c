@@ -365,6 +365,8 @@ static int park_spare(void)
     if (rc == SAL_ERR_STATE) {
         sal_event("spare_exit", "\"repairs\":%d", sal_rt.repairs);
         sal_events_close();
+        if (sal_rt.repairs > 0)
+            sal_rt_arm_finalize_watchdog(sal_rt.set->finalize_timeout);
         MPI_Finalize();
         exit(0);
     }

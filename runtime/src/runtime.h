@@ -111,6 +111,10 @@ int sal_rt_park(void);
 /* Application rank 0 at sal_finalize: tells every parked spare that the job is over. */
 void sal_rt_release_spares(void);
 
+/* finalize.c: after a recovered failure, MPI_Finalize may never return (Open MPI issue 11404): end
+ * the process with status 0 when it has not returned after timeout seconds (<= 0: never). */
+void sal_rt_arm_finalize_watchdog(double timeout);
+
 /* Number of application ranks of the job (world's size, also known to the spares). */
 int sal_rt_napp(void);
 
