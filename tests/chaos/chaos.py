@@ -77,6 +77,10 @@ def draw(rng, has_hang, policies, progs):
     prog = rng.choice(progs)
     loop = rng.choice(["run", "rc"])
     policy = rng.choice(policies)
+    # Shrinking needs the program's resize function (sal_on_resize); the Fortran binding has none,
+    # so heat2d_f90 is only drawn with policies that keep the number of ranks.
+    if "shrink" in policy.split(",") and prog.endswith("_f90"):
+        prog = next((p for p in progs if not p.endswith("_f90")), prog)
     specs, labels = [], []
     points = [p for p in POINTS if p != "hang" or has_hang]
     for _ in range(rng.randint(1, 3)):
