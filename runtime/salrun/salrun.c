@@ -26,9 +26,11 @@
 #include "salrun.h"
 #include "salrun_build.h"
 
-#define POLL_NS         150000000L /* event log poll period: 150 ms */
-#define MAX_DELAY       30.0       /* backoff cap, seconds */
-#define MPIEXEC_ENV_VAR "SAL_MPIEXEC"
+#define POLL_NS             150000000L /* event log poll period: 150 ms */
+#define MAX_DELAY           30.0       /* backoff cap, seconds */
+#define LAUNCH_RETRIES      2          /* new launches after mpiexec failed to start */
+#define PRTE_STARTUP_FAILED 213        /* mpiexec's status when its PMIx server did not start */
+#define MPIEXEC_ENV_VAR     "SAL_MPIEXEC"
 
 typedef struct job {
     salrun_opts_t *o;
@@ -41,6 +43,7 @@ typedef struct job {
     int restarts;
     double t0;
     long spares;                  /* ranks added to -n, parked by sal_init */
+    int launch_retries;           /* launches of mpiexec that failed to start */
     double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
 } job_t;
 
@@ -350,6 +353,20 @@ static int outcome(job_t *j, int status, int ended)
      * allocation resumes the job, not a relaunch. */
     if ((stop = salrun_signals_user()) != 0)
         return stopped(j, stop, why);
+    /* Open MPI 5's mpiexec sometimes fails to start at all ("The PMIx server's listener thread
+     * failed to start", exit status 213) when several launches start together: no rank ran, so
+     * launching again is not a restart. */
+    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == PRTE_STARTUP_FAILED &&
+        j->st.attempt_events == 0 && j->launch_retries < LAUNCH_RETRIES) {
+        j->launch_retries++;
+        salrun_say(&j->out, "relaunch", json,
+                   "%s before the job started; launching again "
+                   "(attempt %d of %d)",
+                   why, j->launch_retries + 1, LAUNCH_RETRIES + 1);
+        if ((stop = backoff(0.5 * j->launch_retries)) != 0)
+            return stopped(j, stop, "during the wait before a new launch");
+        return -1;
+    }
     if (j->restarts >= j->o->max_restarts) {
         salrun_say(&j->out, "failed", json, "job failed: %s; no restart left (--max-restarts %ld)",
                    why, j->o->max_restarts);
