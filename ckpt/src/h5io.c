@@ -780,23 +780,29 @@ static int write_region(hid_t file, const char *path, const sal_rank_meta_t *met
     return rc;
 }
 
-static int put_root_attrs(hid_t file, const char *path, const sal_rank_meta_t *meta)
+int sal_h5_put_head(hid_t file, const char *path, int64_t id, int64_t step, double time,
+                    int64_t nranks)
 {
     int rc = sal_h5_put_i64(file, path, "format_version", SAL_FORMAT_VERSION);
 
     if (rc == SAL_OK)
-        rc = sal_h5_put_i64(file, path, "id", meta->id);
+        rc = sal_h5_put_i64(file, path, "id", id);
     if (rc == SAL_OK)
-        rc = sal_h5_put_i64(file, path, "step", meta->step);
+        rc = sal_h5_put_i64(file, path, "step", step);
     if (rc == SAL_OK)
-        rc = sal_h5_put_f64(file, path, "time", meta->time);
+        rc = sal_h5_put_f64(file, path, "time", time);
     if (rc == SAL_OK)
-        rc = sal_h5_put_i64(file, path, "rank", meta->rank);
-    if (rc == SAL_OK)
-        rc = sal_h5_put_i64(file, path, "nranks", meta->nranks);
+        rc = sal_h5_put_i64(file, path, "nranks", nranks);
     if (rc == SAL_OK)
         rc = sal_h5_put_str(file, path, "library_version", SAL_VERSION_STRING);
     return rc;
+}
+
+static int put_root_attrs(hid_t file, const char *path, const sal_rank_meta_t *meta)
+{
+    int rc = sal_h5_put_head(file, path, meta->id, meta->step, meta->time, meta->nranks);
+
+    return rc == SAL_OK ? sal_h5_put_i64(file, path, "rank", meta->rank) : rc;
 }
 
 static int check_write_args(const char *path, const sal_rank_meta_t *meta,

@@ -77,6 +77,11 @@ int sal_h5_check_input(const char *path);
  * when the file is not HDF5 or is truncated. */
 int sal_h5_open_input(const char *path, hid_t *file);
 
+/* Root attributes every checkpoint file carries: format_version, id, step, time, nranks,
+ * library_version. */
+int sal_h5_put_head(hid_t file, const char *path, int64_t id, int64_t step, double time,
+                    int64_t nranks);
+
 /* Creates an empty HDF5 file "<path>.tmp.<pid>" with mode 0600 (the name goes to tmp). [OUT] *file.
  * need: the bytes the caller will write; SAL_ERR_IO naming the file system when it has less room
  * (HDF5 cannot be relied on to fail cleanly when a write hits ENOSPC). */

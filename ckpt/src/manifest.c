@@ -98,22 +98,12 @@ static int check_region(const sal_manifest_region_t *mr, int nranks, int code, c
 
 static int put_head(hid_t file, const char *path, const sal_manifest_t *m)
 {
-    int rc = sal_h5_put_i64(file, path, "format_version", SAL_FORMAT_VERSION);
+    int rc = sal_h5_put_head(file, path, m->id, m->step, m->time, m->nranks);
 
-    if (rc == SAL_OK)
-        rc = sal_h5_put_i64(file, path, "id", m->id);
-    if (rc == SAL_OK)
-        rc = sal_h5_put_i64(file, path, "step", m->step);
-    if (rc == SAL_OK)
-        rc = sal_h5_put_f64(file, path, "time", m->time);
-    if (rc == SAL_OK)
-        rc = sal_h5_put_i64(file, path, "nranks", m->nranks);
     if (rc == SAL_OK)
         rc = sal_h5_put_i64(file, path, "nregions", m->nregions);
     if (rc == SAL_OK)
         rc = sal_h5_put_i64(file, path, "bytes", m->bytes);
-    if (rc == SAL_OK)
-        rc = sal_h5_put_str(file, path, "library_version", SAL_VERSION_STRING);
     return rc;
 }
 
