@@ -3,10 +3,13 @@
  * directory, measured in the same run (not a test).
  *
  *   mpiexec -n 4 ckpt_bw [--sizes 16,64] [--dir /dev/shm/ckpt_bw] [--reps 5] [--compute 0.5]
+ *                        [--only L1|L1-newfiles|L1+L2|L1+L3|L4]
  *
  * For each per-rank size (MiB):
- *  - L1, L1+L2, L1+L3 (every rank its own pretend host): each repetition writes the raw file and
- *    then the checkpoint, back to back, so both see the same machine load. A time is the slowest
+ *  - L1, L1-newfiles (reuse_files=no: new files every time, the oldest checkpoint deleted in the
+ *    commit), L1+L2, L1+L3 (every rank its own pretend host): each repetition writes the raw file
+ * and then the checkpoint, back to back, so both see the same machine load, after WARMUP unmeasured
+ *    checkpoints (a running job's steady state: keep + 1 checkpoints exist). A time is the slowest
  *    rank's; a ratio is the median over the repetitions of raw time / checkpoint time, a bandwidth
  *    the median bandwidth.
  *  - L4, the application-visible cost of the asynchronous flush. Each repetition runs, on two
@@ -32,14 +35,17 @@
 #include "ckpt_impl.h"
 #include "fsutil.h"
 
-enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 3 };
-static const char *const sync_name[NSYNC] = {"L1", "L1+L2", "L1+L3"};
-static const char *const sync_levels[NSYNC] = {"L1", "L1,L2", "L1,L3"};
+enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 4, WARMUP = 3 };
+/* L1-newfiles: L1 with reuse_files=no, every checkpoint in new files (and the oldest deleted). */
+static const char *const sync_name[NSYNC] = {"L1", "L1-newfiles", "L1+L2", "L1+L3"};
+static const char *const sync_levels[NSYNC] = {"L1", "L1", "L1,L2", "L1,L3"};
+static const char *const sync_reuse[NSYNC] = {"yes", "no", "yes", "yes"};
 
 struct opts {
     int sizes[MAX_SIZES], nsizes, reps;
     double compute;
     const char *dir;
+    const char *only; /* --only NAME: one configuration (L1, L1+L2, L1+L3 or L4), NULL: all */
 };
 
 /* One size: the per-rank buffer and what was measured. */
@@ -128,15 +134,16 @@ static void calibrate(struct run *u, double seconds)
     MPI_Bcast(&u->sweeps, 1, MPI_LONG, 0, MPI_COMM_WORLD);
 }
 
-static int open_ckpt(const char *dir, const char *job, const char *levels, int l4, struct run *u,
-                     sal_config_t *cfg, sal_ckpt_t *ck)
+static int open_ckpt(const char *dir, const char *job, const char *levels, const char *reuse,
+                     int l4, struct run *u, sal_config_t *cfg, sal_ckpt_t *ck)
 {
     char pfs[4096];
     int64_t n = (int64_t)(u->len / sizeof(double)), gd = n * u->size, off = n * u->rank;
 
     snprintf(pfs, sizeof(pfs), "%s/pfs", dir);
     if (sal_config_create(cfg) || sal_config_set(*cfg, "ckpt_dir", dir) ||
-        sal_config_set(*cfg, "levels", levels) || sal_config_set(*cfg, "fake_host_ranks", "1") ||
+        sal_config_set(*cfg, "levels", levels) || sal_config_set(*cfg, "reuse_files", reuse) ||
+        sal_config_set(*cfg, "fake_host_ranks", "1") ||
         (l4 && sal_config_set(*cfg, "pfs_dir", pfs)) || sal_config_set(*cfg, "log_level", "warn") ||
         sal_ckpt_create(MPI_COMM_WORLD, *cfg, job, ck) ||
         sal_ckpt_protect(*ck, "data", u->buf, SAL_DOUBLE, 1, &gd, &off, &n)) {
@@ -182,11 +189,13 @@ static int sync_level(const struct opts *o, struct run *u, int c, double *ratio,
     sal_config_t cfg;
     sal_ckpt_t ck;
 
-    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], 0, u, &cfg, &ck))
+    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, u, &cfg, &ck))
         return 1;
+    for (int i = 0; i < WARMUP; i++) /* a job's steady state: keep + 1 checkpoints exist */
+        ckpt_once(ck, i);
     for (int i = 0; i < o->reps; i++) {
         double raw = raw_write(o->dir, u);
-        t[i] = ckpt_once(ck, i);
+        t[i] = ckpt_once(ck, WARMUP + i);
         r[i] = raw / t[i];
     }
     close_ckpt(o->dir, "bw_sync", &cfg, &ck);
@@ -204,8 +213,8 @@ static int l4_level(const struct opts *o, struct run *u, double v[4])
     sal_config_t cf1, cf4;
     sal_ckpt_t k1, k4;
 
-    if (open_ckpt(o->dir, "bw_nol4", "L1", 0, u, &cf1, &k1) ||
-        open_ckpt(o->dir, "bw_l4", "L1", 1, u, &cf4, &k4))
+    if (open_ckpt(o->dir, "bw_nol4", "L1", "yes", 0, u, &cf1, &k1) ||
+        open_ckpt(o->dir, "bw_l4", "L1", "yes", 1, u, &cf4, &k4))
         return 1;
     for (int i = 0; i < o->reps; i++) {
         double t0;
@@ -262,6 +271,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->reps = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--compute") == 0)
             o->compute = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--only") == 0)
+            o->only = argv[i + 1];
     }
     if (o->reps < 1 || o->reps > MAX_REPS)
         o->reps = 5;
@@ -279,6 +290,11 @@ static void print_load(const char *when)
     printf("load average %s: %s\n", when, text);
 }
 
+static int wanted(const struct opts *o, int c)
+{
+    return !o->only || strcmp(o->only, sync_name[c]) == 0;
+}
+
 /* One size; rank 0 prints and appends the ratio lines to ratios. */
 static void one_size(const struct opts *o, struct run *u, int mib, char *ratios, size_t cap)
 {
@@ -287,19 +303,31 @@ static void one_size(const struct opts *o, struct run *u, int mib, char *ratios,
 
     for (size_t i = 0; i < u->len / sizeof(double); i++)
         u->buf[i] = (double)i * 0.5 + u->rank;
-    for (int c = 0; c < NSYNC; c++)
-        if (sync_level(o, u, c, &ratio[c], &secs[c]))
+    int l4 = !o->only || strcmp(o->only, "L4") == 0;
+
+    for (int c = 0; c < NSYNC; c++) {
+        ratio[c] = secs[c] = 0;
+        if (wanted(o, c) && sync_level(o, u, c, &ratio[c], &secs[c]))
             return;
-    calibrate(u, o->compute);
-    if (l4_level(o, u, v) || u->rank != 0)
+    }
+    if (l4) {
+        calibrate(u, o->compute);
+        if (l4_level(o, u, v))
+            return;
+    }
+    if (u->rank != 0)
         return;
     printf("%4d MiB/rank x %d ranks (medians of %d):\n", mib, u->size, o->reps);
     for (int c = 0; c < NSYNC; c++) {
+        if (!wanted(o, c))
+            continue;
         printf("    %-11s %7.3f s  %6.2f GiB/s  %.2fx raw\n", sync_name[c], secs[c], gib / secs[c],
                ratio[c]);
         used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/raw@%dMiB %.3f\n",
                                  sync_name[c], mib, ratio[c]);
     }
+    if (!l4)
+        return;
     printf("    visible cost: no L4 %.3f s, async L4 %.3f s, sync L4 %.3f s "
            "(compute phase %ld sweeps; flush still running after it: %.3f s)\n",
            v[0], v[1], v[2], u->sweeps, v[3]);

@@ -109,6 +109,7 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
         return sal_error(SAL_ERR_NOMEM, "checkpoint handle");
     c->comm = comm;
     c->keep = (int)sal_config_settings(cfg)->keep;
+    c->reuse_files = sal_config_settings(cfg)->reuse_files != 0;
     rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);
     if (rc == SAL_OK)
         rc = sal_mkdir_p(c->job_dir, 0700);

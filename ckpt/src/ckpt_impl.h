@@ -18,7 +18,11 @@
 struct sal_ckpt {
     MPI_Comm comm;
     char job_dir[PATH_MAX];
-    int keep; /* committed checkpoints retained, >= 2 */
+    int keep;         /* committed checkpoints retained, >= 2 */
+    int reuse_files;  /* one more retained: its rank files are the next checkpoint's storage */
+    int64_t reuse_id; /* during sal_ckpt_write: the checkpoint whose files are overwritten, or -1 */
+    int reused_mine;  /* during sal_ckpt_write: this rank overwrote its file of reuse_id */
+    int reused_ranks; /* ... rank 0: how many ranks did */
     int nregions;
     sal_region_t *regions;   /* owned array; the memory they describe is the application's */
     sal_inject_t *inject;    /* not owned; may be NULL */

@@ -1,14 +1,16 @@
 /*
  * The coordinated two-phase commit:
- *   prepare  rank 0 removes uncommitted leftovers, picks id = newest + 1, creates ckpt.<id>; bcast
- * id write    every rank writes rank.<r>.h5 (temp name, fsync, rename) redundancy  host exchange;
- * L2 partner copies, L3 parity (level_*.c); rank 0 writes `levels` gather   rank 0 collects each
- * rank's status, bytes, region signature and block layout agree    sal_agree() on the AND of every
- * rank's status: any failure aborts this checkpoint publish  rank 0 writes manifest.h5, then
- * atomically replaces `latest` (the commit point) outcome  rank 0 broadcasts the result, so every
- * rank returns the same status retain   rank 0 deletes all but the `keep` newest checkpoints, only
- * after publication flush    every rank queues the committed checkpoint for its L4 thread (every
- * pfs_every-th)
+ * 1. prepare: rank 0 removes uncommitted leftovers, picks id = newest + 1, creates ckpt.<id>,
+ *    and broadcasts the id and the checkpoint whose rank files this one overwrites (reuse_files).
+ * 2. write: every rank writes rank.<r>.h5 (temp name, fsync, rename).
+ * 3. redundancy: host exchange; L2 partner copies, L3 parity (level_*.c); rank 0 writes `levels`.
+ * 4. gather: rank 0 collects each rank's status, bytes, region signature and block layout.
+ * 5. agree: sal_agree() on the AND of every rank's status; any failure aborts this checkpoint.
+ * 6. publish: rank 0 writes manifest.h5, then atomically replaces `latest` (the commit point).
+ * 7. outcome: rank 0 broadcasts the result, so every rank returns the same status.
+ * 8. retain: the lowest rank of each host deletes all but the `keep` newest checkpoints there
+ *    (keep + 1 with reuse_files), only after publication.
+ * 9. flush: every rank queues the committed checkpoint for its L4 thread (every pfs_every-th).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,7 @@
 #include "manifest.h"
 
 /* Per-rank record gathered by rank 0: status, bytes, signature, then offset/count per region. */
-enum { REC_OK = 0, REC_BYTES = 1, REC_SIG = 2, REC_HEAD = 3 };
+enum { REC_OK = 0, REC_BYTES = 1, REC_SIG = 2, REC_REUSED = 3, REC_HEAD = 4 };
 
 static size_t record_len(const struct sal_ckpt *ck)
 {
@@ -59,6 +61,7 @@ static void fill_record(const struct sal_ckpt *ck, int ok, int64_t bytes, int64_
     rec[REC_OK] = ok;
     rec[REC_BYTES] = bytes;
     rec[REC_SIG] = region_signature(ck);
+    rec[REC_REUSED] = ck->reused_mine;
     for (int i = 0; i < ck->nregions; i++) {
         int64_t *blk = rec + REC_HEAD + (size_t)i * 2 * SAL_MAX_DIMS;
         memcpy(blk, ck->regions[i].offset, SAL_MAX_DIMS * sizeof(int64_t));
@@ -67,8 +70,10 @@ static void fill_record(const struct sal_ckpt *ck, int ok, int64_t bytes, int64_
 }
 
 /* Rank 0: removes checkpoint directories newer than `latest` (never committed), drops the finish
- * marker, creates ckpt.<id> for the next id. Returns the id or a negative status. */
-static int64_t prepare_id(struct sal_ckpt *ck)
+ * marker, creates ckpt.<id> for the next id. Returns the id or a negative status. [OUT] *reuse: the
+ * committed checkpoint whose rank files the next one overwrites (reuse_files: the oldest beyond
+ * keep, which retention deletes after the next commit), or -1. */
+static int64_t prepare_id(struct sal_ckpt *ck, int64_t *reuse)
 {
     int64_t ids[SAL_MAX_LISTED], latest = -1, next;
     char path[PATH_MAX];
@@ -82,12 +87,14 @@ static int64_t prepare_id(struct sal_ckpt *ck)
     if (rc != SAL_OK)
         return rc;
     next = (n > 0 && ids[0] > latest ? ids[0] : latest) + 1;
-    for (int i = 0; !keep_all && i < n && ids[i] > latest; i++) {
+    int i = 0;
+    for (; !keep_all && i < n && ids[i] > latest; i++) {
         if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK) {
             SAL_LOG_I("removing uncommitted checkpoint %s", path);
             sal_remove_tree(path);
         }
     }
+    *reuse = ck->reuse_files && !keep_all && i + ck->keep < n ? ids[i + ck->keep] : -1;
     if (sal_path_join(path, sizeof(path), "%s/finished", ck->job_dir) == SAL_OK)
         unlink(path);
     rc = sal_ckpt_dir_path(ck, next, path, sizeof(path));
@@ -96,9 +103,25 @@ static int64_t prepare_id(struct sal_ckpt *ck)
     return rc == SAL_OK ? next : rc;
 }
 
+/* The file this rank's next rank file may overwrite: its own file of checkpoint reuse (NULL
+ * when there is none, or while the L4 thread may still be copying an older checkpoint). */
+static const char *reusable_file(struct sal_ckpt *ck, int64_t reuse, int rank, char *buf,
+                                 size_t size)
+{
+    char dir[PATH_MAX];
+
+    if (reuse < 0 || !sal_pfs_idle(ck->pfs) ||
+        sal_ckpt_dir_path(ck, reuse, dir, sizeof(dir)) != SAL_OK ||
+        sal_path_join(buf, size, "%s/rank.%d.h5", dir, rank) != SAL_OK)
+        return NULL;
+    return buf;
+}
+
 static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, int64_t *bytes)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
+    char dir[PATH_MAX], path[PATH_MAX], old[PATH_MAX];
+    const char *from;
+    int reused = 0;
     sal_rank_meta_t meta = {.id = id, .step = step, .time = t0};
     int rc;
 
@@ -109,8 +132,15 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
         rc = sal_mkdir_p(dir, 0700);
     if (rc == SAL_OK)
         rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, meta.rank);
-    if (rc == SAL_OK)
-        rc = sal_h5_write_rank(path, &meta, ck->regions, ck->nregions, bytes);
+    if (rc == SAL_OK) {
+        from = reusable_file(ck, ck->reuse_id, meta.rank, old, sizeof(old));
+        rc =
+            sal_h5_write_rank_reusing(path, from, &meta, ck->regions, ck->nregions, bytes, &reused);
+        ck->reused_mine = reused;
+        if (from)
+            SAL_LOG_D("checkpoint %lld: %s %s", (long long)id,
+                      reused ? "overwrote the storage of" : "could not reuse", from);
+    }
     if (rc != SAL_OK)
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
     return rc;
@@ -209,7 +239,7 @@ static int build_manifest(const struct sal_ckpt *ck, const int64_t *recs, int nr
 
 /* Rank 0: checks the gathered records. Returns 1 when every rank wrote its file and the regions
  * match. */
-static int records_ok(const struct sal_ckpt *ck, const int64_t *recs, int nranks, int64_t *bytes)
+static int records_ok(struct sal_ckpt *ck, const int64_t *recs, int nranks, int64_t *bytes)
 {
     size_t len = record_len(ck);
     int ok = 1;
@@ -218,6 +248,7 @@ static int records_ok(const struct sal_ckpt *ck, const int64_t *recs, int nranks
     for (int p = 0; p < nranks; p++) {
         const int64_t *rec = recs + (size_t)p * len;
         *bytes += rec[REC_BYTES];
+        ck->reused_ranks += rec[REC_REUSED] != 0;
         if (!rec[REC_OK])
             ok = 0;
         if (rec[REC_SIG] != recs[REC_SIG]) {
@@ -259,19 +290,41 @@ static int publish(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, con
     return rc;
 }
 
-/* Rank 0, after publication: keeps the `keep` newest checkpoint directories. */
-static void retain(struct sal_ckpt *ck)
+/* Whether this rank looks after its host's checkpoint directory: the lowest rank of each host.
+ * Hosts that share a directory (pretend hosts, a shared file system) remove the same old
+ * checkpoints side by side, which sal_remove_tree tolerates. */
+static int host_leader(const struct sal_ckpt *ck, int me)
+{
+    const sal_topo_t *t = &ck->topo;
+
+    if (me == 0)
+        return 1;
+    if (!t->hosts || me >= t->nranks)
+        return 0;
+    for (int r = 0; r < me; r++)
+        if (strcmp(t->hosts[r], t->hosts[me]) == 0)
+            return 0;
+    return 1;
+}
+
+/* The lowest rank of each host, after publication: keeps the `keep` newest checkpoint directories
+ * there (one more with reuse_files: the next checkpoint overwrites its files). */
+static void retain(struct sal_ckpt *ck, int64_t committed)
 {
     int64_t ids[SAL_MAX_LISTED];
     char path[PATH_MAX];
-    int n;
+    int n, kept = 0;
 
     if (sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &n) != SAL_OK)
         return;
-    for (int i = ck->keep; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        /* newer directories belong to the next checkpoint, already begun by faster ranks */
+        if (ids[i] > committed || kept++ < ck->keep + ck->reuse_files)
+            continue;
         if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK &&
             sal_remove_tree(path) != SAL_OK)
             SAL_LOG_W("could not delete old checkpoint %s: %s", path, sal_last_error());
+    }
 }
 
 /* Rank 0: removes the directory of an aborted checkpoint. */
@@ -283,7 +336,8 @@ static void discard(struct sal_ckpt *ck, int64_t id)
         sal_remove_tree(path);
 }
 
-/* Every rank, after a commit: retention (rank 0), the commit event, L4 queue, interval update. */
+/* Every rank, after a commit: retention (one rank per host), the commit event (rank 0), L4 queue,
+ * interval update. */
 static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int64_t bytes,
                          int mask, double t0)
 {
@@ -291,13 +345,14 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
     double secs = sal_wall_now() - t0;
     int l4 = ck->pfs && id % ck->pfs_every == 0;
 
+    if (host_leader(ck, me))
+        retain(ck, id);
     if (me == 0) {
-        retain(ck);
         sal_event("ckpt_commit",
                   "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
-                  "\"level\":\"%s\",\"l4\":\"%s\"",
+                  "\"level\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d",
                   (long long)id, (long long)step, (long long)bytes, secs,
-                  sal_levels_name(mask, lv, sizeof(lv)), l4 ? "queued" : "no");
+                  sal_levels_name(mask, lv, sizeof(lv)), l4 ? "queued" : "no", ck->reused_ranks);
     }
     if (l4)
         sal_pfs_submit(ck->pfs, id, me, sal_comm_size(ck->comm));
@@ -306,19 +361,21 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
                   sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()), ck->iauto.period);
 }
 
-/* Collective: rank 0 prepares the id; every rank learns it (or the failure). */
-static int agree_on_id(struct sal_ckpt *ck, int me, int64_t *id)
+/* Collective: rank 0 prepares the id; every rank learns it (or the failure) and the checkpoint
+ * whose files it may overwrite. */
+static int agree_on_id(struct sal_ckpt *ck, int me, int64_t *id, int64_t *reuse)
 {
-    int64_t v = 0;
+    int64_t v[2] = {0, -1};
 
     if (me == 0)
-        v = prepare_id(ck);
-    if (MPI_Bcast(&v, 1, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS)
+        v[0] = prepare_id(ck, &v[1]);
+    if (MPI_Bcast(v, 2, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the checkpoint id failed");
-    if (v < 0)
+    if (v[0] < 0)
         return sal_error(SAL_ERR_ABORTED, "rank 0 could not prepare the checkpoint directory in %s",
                          ck->job_dir);
-    *id = v;
+    *id = v[0];
+    *reuse = v[1];
     return SAL_OK;
 }
 
@@ -373,7 +430,8 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
     me = sal_comm_rank(ck->comm);
-    rc = agree_on_id(ck, me, &id);
+    ck->reused_mine = ck->reused_ranks = 0;
+    rc = agree_on_id(ck, me, &id, &ck->reuse_id);
     if (rc != SAL_OK)
         return rc;
     if (me == 0)

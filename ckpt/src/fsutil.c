@@ -321,6 +321,8 @@ static int remove_at(int dirfd, const char *name, remove_walk_t *w, int depth)
         return sal_error(SAL_ERR_IO, "%s: directories nested deeper than %d levels", w->path,
                          SAL_REMOVE_DEPTH_MAX);
     fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) /* removed meanwhile by another process */
+        return SAL_OK;
     if (fd < 0 && errno == ENOTDIR) /* EPERM was about a file, not a directory */
         return sal_error(SAL_ERR_IO, "unlink %s: %s", w->path, strerror(unlink_errno));
     if (fd < 0)

@@ -344,6 +344,10 @@ static int put_attr(hid_t obj, const char *where, const char *name, hid_t ftype,
 
     if (space < 0)
         return sal_h5_error(SAL_ERR_HDF5, "%s: dataspace of attribute %s", where, name);
+    if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) { /* a reused file's old value */
+        H5Sclose(space);
+        return sal_h5_error(SAL_ERR_HDF5, "%s: cannot replace attribute %s", where, name);
+    }
     a = H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
     if (a < 0)
         rc = sal_h5_error(SAL_ERR_HDF5, "%s: cannot create attribute %s", where, name);
@@ -746,37 +750,93 @@ static int write_data(hid_t dset, const char *where, const sal_region_t *r, cons
     return SAL_OK;
 }
 
-static int write_region(hid_t file, const char *path, const sal_rank_meta_t *meta,
-                        const sal_region_t *r)
+static hid_t create_dataset(hid_t file, const sal_region_t *r, const struct stored *s,
+                            const hsize_t *chunk, int64_t elems)
+{
+    hid_t space = H5Screate_simple(s->ndims, s->count, NULL), dcpl = make_dcpl(s, chunk, elems);
+    hid_t dset = H5I_INVALID_HID;
+
+    if (space >= 0 && dcpl >= 0)
+        dset = H5Dcreate2(file, r->name, sal_h5_file_type(r->type), space, H5P_DEFAULT, dcpl,
+                          H5P_DEFAULT);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    return dset;
+}
+
+/* Whether the dataset of a reused file has the region's file type and shape s->count and, when
+ * it has elements, is chunked exactly as chunk with the Fletcher32 filter only: then every chunk
+ * HDF5 overwrites keeps its size and its place in the file. */
+static int dataset_reusable(hid_t dset, const sal_region_t *r, const struct stored *s,
+                            const hsize_t *chunk, int64_t elems)
+{
+    hid_t type = H5Dget_type(dset), space = H5Dget_space(dset), dcpl = H5Dget_create_plist(dset);
+    hsize_t dims[SAL_MAX_DIMS], cdims[SAL_MAX_DIMS];
+    unsigned flags;
+    size_t nelem = 0;
+    int ok = type >= 0 && space >= 0 && dcpl >= 0 &&
+             H5Tequal(type, sal_h5_file_type(r->type)) > 0 &&
+             H5Sget_simple_extent_ndims(space) == s->ndims &&
+             H5Sget_simple_extent_dims(space, dims, NULL) == s->ndims;
+
+    if (ok && elems > 0)
+        ok = H5Pget_layout(dcpl) == H5D_CHUNKED &&
+             H5Pget_chunk(dcpl, SAL_MAX_DIMS, cdims) == s->ndims && H5Pget_nfilters(dcpl) == 1 &&
+             H5Pget_filter2(dcpl, 0, &flags, &nelem, NULL, 0, NULL, NULL) == H5Z_FILTER_FLETCHER32;
+    for (int d = 0; ok && d < s->ndims; d++)
+        ok = dims[d] == s->count[d] && (elems == 0 || cdims[d] == chunk[d]);
+    if (type >= 0)
+        H5Tclose(type);
+    if (space >= 0)
+        H5Sclose(space);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    return ok;
+}
+
+/* The dataset of region r: created, or (reuse) the reused file's, when it is laid out exactly as a
+ * new one would be; H5I_INVALID_HID with *mismatch set otherwise. */
+static hid_t region_dataset(hid_t file, int reuse, const sal_region_t *r, const struct stored *s,
+                            const hsize_t *chunk, int64_t elems, int *mismatch)
+{
+    hid_t dset;
+
+    if (!reuse)
+        return create_dataset(file, r, s, chunk, elems);
+    dset = H5Lexists(file, r->name, H5P_DEFAULT) > 0 ? H5Dopen2(file, r->name, H5P_DEFAULT)
+                                                     : H5I_INVALID_HID;
+    if (dset >= 0 && dataset_reusable(dset, r, s, chunk, elems))
+        return dset;
+    if (dset >= 0)
+        H5Dclose(dset);
+    *mismatch = 1;
+    return H5I_INVALID_HID;
+}
+
+static int write_region(hid_t file, int reuse, const char *path, const sal_rank_meta_t *meta,
+                        const sal_region_t *r, int *mismatch)
 {
     char where[WHERE_MAX];
     struct stored s;
     hsize_t chunk[SAL_MAX_DIMS];
     int64_t elems = sal_region_elems(r);
-    hid_t space, dcpl, dset = H5I_INVALID_HID;
+    hid_t dset;
     int rc = SAL_OK, cut = 0;
 
     snprintf(where, sizeof(where), "%s dataset %s", path, r->name);
     stored_shape(r, meta->rank, meta->nranks, &s);
     if (elems > 0)
         cut = chunk_shape(&s, sal_type_size(r->type), chunk);
-    space = H5Screate_simple(s.ndims, s.count, NULL);
-    dcpl = make_dcpl(&s, chunk, elems);
-    if (space >= 0 && dcpl >= 0)
-        dset = H5Dcreate2(file, r->name, sal_h5_file_type(r->type), space, H5P_DEFAULT, dcpl,
-                          H5P_DEFAULT);
+    dset = region_dataset(file, reuse, r, &s, chunk, elems, mismatch);
     if (dset < 0)
-        rc = sal_h5_error(SAL_ERR_HDF5, "cannot create %s", where);
-    if (rc == SAL_OK)
-        rc = put_region_attrs(dset, where, r, &s);
+        return *mismatch ? SAL_ERR_HDF5 : sal_h5_error(SAL_ERR_HDF5, "cannot create %s", where);
+    rc = put_region_attrs(dset, where, r, &s);
     if (rc == SAL_OK && elems > 0)
         rc = write_data(dset, where, r, &s, chunk, cut);
-    if (dset >= 0 && H5Dclose(dset) < 0 && rc == SAL_OK)
+    if (H5Dclose(dset) < 0 && rc == SAL_OK)
         rc = sal_h5_error(SAL_ERR_HDF5, "cannot close %s", where);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (space >= 0)
-        H5Sclose(space);
     return rc;
 }
 
@@ -825,38 +885,107 @@ static int check_write_args(const char *path, const sal_rank_meta_t *meta,
     return SAL_OK;
 }
 
-int sal_h5_write_rank(const char *path, const sal_rank_meta_t *meta, const sal_region_t *regions,
-                      int nregions, int64_t *bytes)
+/* Takes over the rank file `reuse` as tmp and opens it for writing, when it is a regular file of
+ * ours holding exactly nregions objects. SAL_OK, or an error after which reuse may be gone. */
+static int open_reused(const char *reuse, const char *tmp, int nregions, hid_t *file)
+{
+    struct stat st;
+    H5G_info_t info;
+    hid_t fapl;
+
+    if (lstat(reuse, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+        st.st_nlink != 1 || rename(reuse, tmp) != 0)
+        return SAL_ERR_IO;
+    fapl = make_fapl();
+    *file = fapl < 0 ? H5I_INVALID_HID : H5Fopen(tmp, H5F_ACC_RDWR, fapl);
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    if (*file < 0)
+        return SAL_ERR_HDF5;
+    if (H5Gget_info(*file, &info) < 0 || info.nlinks != (hsize_t)nregions) {
+        H5Fclose(*file);
+        *file = H5I_INVALID_HID;
+        return SAL_ERR_HDF5;
+    }
+    return SAL_OK;
+}
+
+/* Writes the attributes and regions into the open file; *mismatch is set when a reused file's
+ * dataset does not have the region's layout. */
+static int write_contents(hid_t file, int reuse, const char *path, const sal_rank_meta_t *meta,
+                          const sal_region_t *regions, int nregions, int64_t *total, int *mismatch)
+{
+    int rc = put_root_attrs(file, path, meta);
+
+    *total = 0;
+    for (int i = 0; i < nregions && rc == SAL_OK; i++) {
+        rc = write_region(file, reuse, path, meta, &regions[i], mismatch);
+        *total += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
+    }
+    return rc;
+}
+
+/* One attempt: into the file reuse (when not NULL) or a new one. *mismatch (reuse only): reuse
+ * could not be used, nothing was reported, the caller writes a new file. */
+static int write_rank_once(const char *path, const char *reuse, const sal_rank_meta_t *meta,
+                           const sal_region_t *regions, int nregions, int64_t need, int64_t *total,
+                           int *mismatch)
 {
     char tmp[PATH_MAX];
-    sal_h5_quiet_t quiet;
-    int64_t total = 0;
     hid_t file = H5I_INVALID_HID;
-    int rc = check_write_args(path, meta, regions, nregions);
+    int rc;
 
+    if (!reuse)
+        rc = sal_h5_create_tmp(path, need, tmp, sizeof(tmp), &file);
+    else if ((rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid())) == SAL_OK &&
+             open_reused(reuse, tmp, nregions, &file) != SAL_OK) {
+        unlink(tmp);
+        *mismatch = 1;
+        return SAL_ERR_HDF5;
+    }
+    if (rc != SAL_OK)
+        return rc;
+    rc = write_contents(file, reuse != NULL, path, meta, regions, nregions, total, mismatch);
+    if (rc == SAL_OK)
+        return sal_h5_commit_tmp(file, tmp, path);
+    sal_h5_discard_tmp(file, tmp);
+    return rc;
+}
+
+int sal_h5_write_rank_reusing(const char *path, const char *reuse, const sal_rank_meta_t *meta,
+                              const sal_region_t *regions, int nregions, int64_t *bytes,
+                              int *reused)
+{
+    sal_h5_quiet_t quiet;
+    int64_t need = 0, total = 0;
+    int mismatch = 0, rc = check_write_args(path, meta, regions, nregions);
+
+    if (reused)
+        *reused = 0;
     if (rc != SAL_OK)
         return rc;
     for (int i = 0; i < nregions; i++)
-        total += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
+        need += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
     sal_h5_quiet(&quiet);
-    rc = sal_h5_create_tmp(path, total, tmp, sizeof(tmp), &file);
-    total = 0;
-    if (rc != SAL_OK)
-        goto out_restore_errors;
-    rc = put_root_attrs(file, path, meta);
-    for (int i = 0; i < nregions && rc == SAL_OK; i++) {
-        rc = write_region(file, path, meta, &regions[i]);
-        total += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
+    if (reuse) {
+        rc = write_rank_once(path, reuse, meta, regions, nregions, need, &total, &mismatch);
+        if (rc != SAL_OK && mismatch)
+            SAL_LOG_D("%s: not reused for %s (another layout), writing a new file", reuse, path);
+        else if (rc == SAL_OK && reused)
+            *reused = 1;
     }
-    if (rc == SAL_OK)
-        rc = sal_h5_commit_tmp(file, tmp, path);
-    else
-        sal_h5_discard_tmp(file, tmp);
+    if (!reuse || mismatch)
+        rc = write_rank_once(path, NULL, meta, regions, nregions, need, &total, &mismatch);
     if (rc == SAL_OK && bytes)
         *bytes = total;
-out_restore_errors:
     sal_h5_restore(&quiet);
     return rc;
+}
+
+int sal_h5_write_rank(const char *path, const sal_rank_meta_t *meta, const sal_region_t *regions,
+                      int nregions, int64_t *bytes)
+{
+    return sal_h5_write_rank_reusing(path, NULL, meta, regions, nregions, bytes, NULL);
 }
 
 /* ---- rank files: reading --------------------------------------------------------------------- */

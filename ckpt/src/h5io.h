@@ -26,6 +26,14 @@ typedef struct sal_rank_meta {
  * file at path is created or replaced on failure. */
 int sal_h5_write_rank(const char *path, const sal_rank_meta_t *meta, const sal_region_t *regions,
                       int nregions, int64_t *bytes);
+/* Like sal_h5_write_rank, but first tries to take over the rank file reuse (an old checkpoint's,
+ * about to be deleted): when it holds the same datasets with the same types, shapes and chunks,
+ * its chunks are overwritten in place, so the file system neither allocates nor frees storage.
+ * reuse is renamed away in any case; when it does not fit, a new file is written. [OUT] *reused
+ * (may be NULL): 1 when reuse was used. */
+int sal_h5_write_rank_reusing(const char *path, const char *reuse, const sal_rank_meta_t *meta,
+                              const sal_region_t *regions, int nregions, int64_t *bytes,
+                              int *reused);
 
 /* Reads a rank file written by sal_h5_write_rank into the regions' memory. Every region must exist
  * with the same type, global dims, offset and count; the file's id/rank/nranks must match *expect.

@@ -184,7 +184,8 @@ static int copy_named(const struct sal_pfs *p, int64_t id, const char *name, int
     return rc == SAL_OK ? copy_file(src, dst, bytes) : rc;
 }
 
-/* Rank 0: waits for every rank's marker; [OUT] *bytes = their sum. */
+/* Rank 0: waits for every rank's marker; [OUT] *bytes = their sum. Gives up when a newer
+ * checkpoint is queued: a rank whose thread was still busy skipped id for it. */
 static int wait_markers(struct sal_pfs *p, int64_t id, int64_t *bytes)
 {
     double t0 = now_s();
@@ -194,6 +195,7 @@ static int wait_markers(struct sal_pfs *p, int64_t id, int64_t *bytes)
         char path[PATH_MAX], *text = NULL;
         size_t len;
         int stop;
+        int64_t newer;
         if (sal_path_join(path, sizeof(path), "%s/ckpt.%lld/rank.%d.done", p->pfs_job,
                           (long long)id, r) != SAL_OK)
             return SAL_ERR_INVALID_ARG;
@@ -205,7 +207,12 @@ static int wait_markers(struct sal_pfs *p, int64_t id, int64_t *bytes)
         }
         pthread_mutex_lock(&p->mu);
         stop = p->stop;
+        newer = p->pending;
         pthread_mutex_unlock(&p->mu);
+        if (newer > id) /* the other ranks may have skipped id for the newer one, as rank 0 will */
+            return sal_error(SAL_ERR_ABORTED,
+                             "L4: checkpoint %lld superseded by %lld before rank %d copied it",
+                             (long long)id, (long long)newer, r);
         if (now_s() - t0 > (stop ? WAIT_AT_EXIT_S : WAIT_OTHERS_S))
             return sal_error(SAL_ERR_IO, "L4: rank %d did not copy checkpoint %lld to %s", r,
                              (long long)id, p->pfs_job);
@@ -276,7 +283,9 @@ static void flush_one(struct sal_pfs *p, int64_t id)
         rc = sal_write_file_atomic(dir, text, strlen(text), 0600);
     if (rc == SAL_OK && p->rank == 0)
         rc = publish_pfs(p, id, t0);
-    if (rc != SAL_OK)
+    if (rc == SAL_ERR_ABORTED)
+        SAL_LOG_I("%s", sal_last_error());
+    else if (rc != SAL_OK)
         SAL_LOG_W("L4: flush of checkpoint %lld abandoned (the node-local copy stays valid): %s",
                   (long long)id, sal_last_error());
 }
@@ -355,6 +364,18 @@ void sal_pfs_wait_idle(sal_pfs_t *p)
     while (p->pending >= 0 || p->busy)
         pthread_cond_wait(&p->cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
+}
+
+int sal_pfs_idle(sal_pfs_t *p)
+{
+    int idle;
+
+    if (!p)
+        return 1;
+    pthread_mutex_lock(&p->mu);
+    idle = p->pending < 0 && !p->busy;
+    pthread_mutex_unlock(&p->mu);
+    return idle;
 }
 
 void sal_pfs_destroy(sal_pfs_t **pp)

@@ -120,6 +120,8 @@ void sal_pfs_submit(sal_pfs_t *p, int64_t id, int rank, int nranks);
 
 /* Blocks until the queue is empty and no copy is running. */
 void sal_pfs_wait_idle(sal_pfs_t *p);
+/* Whether the flush thread has nothing queued or running (1 when p is NULL). */
+int sal_pfs_idle(sal_pfs_t *p);
 
 /* Finishes the copy in progress and the queued one (rank 0 waits at most a few seconds for the
  * other ranks' files), joins the thread, frees *p and sets it to NULL. Accepts NULL. */

@@ -80,6 +80,17 @@ local_l3x2) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=2 SAL_PFS_DIR=$T/pfs
      run_nodes 2 6 write 2; lose_host 1; lose_host 2
      run_nodes 2 6 restore 1 2 6; expect_log "members of its parity group are lost (ranks 2, 4)"
      expect_log "restored from L4" ;;
+reuse) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=2
+     # from the fourth checkpoint on, each overwrites the files of the oldest one (on every rank);
+     # every host keeps keep + 1 = 3 checkpoints in its own directory
+     run_nodes 2 4 write 6
+     n=$(grep -c '"event":"ckpt_commit".*"reused_files":4' "$T/drv.events.jsonl")
+     [ "$n" = 3 ] || { cat "$T/drv.events.jsonl"; echo "FAILED: $n checkpoints reused 4 files, not 3"; exit 1; }
+     for h in 0 1; do
+         n=$(ls -d "$T/nodes/host$h/drv"/ckpt.* | wc -l)
+         [ "$n" = 3 ] || { ls -R "$T/nodes"; echo "FAILED: host$h keeps $n checkpoints, not 3"; exit 1; }
+     done
+     lose_host 1; run_nodes 2 4 restore 5 6 4; expect_log "restored from L2" ;;
 *)   echo "unknown case $case_name"; exit 2 ;;
 esac
 echo "PASSED $case_name"

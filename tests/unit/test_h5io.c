@@ -3,7 +3,8 @@
  * 3-D blocks, scalars, an empty block, a block split into several chunks), stored chunks
  * byte-identical to those of HDF5's Fletcher32 filter, file mode and temp
  * files, detection of every mismatch against the expected identity and regions, and of damaged
- * files (flipped data bit, truncation, zero length, garbage, symlink, directory, unreadable).
+ * files (flipped data bit, truncation, zero length, garbage, symlink, directory, unreadable), and
+ * the reuse of an old rank file in place (same inode and size, new contents) or its refusal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -176,6 +177,146 @@ static void test_round_trip(void)
     CU_ASSERT_EQUAL(sal_h5_check_rank(path, &meta, regs, NREG), SAL_OK);
     /* Rewriting replaces the file atomically; bytes may be NULL. */
     CU_ASSERT_EQUAL(sal_h5_write_rank(path, &meta, regs, NREG, NULL), SAL_OK);
+    CU_ASSERT_EQUAL(count_temps(), 0);
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* A file taken over with sal_h5_write_rank_reusing keeps its inode and size (after a little
+ * metadata growth, once) over many rewrites and reads back as the new data and identity, with the
+ * old name gone. */
+static void test_reuse_in_place(void)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    sal_rank_meta_t m = meta;
+    struct state next;
+    struct stat st0, st;
+    off_t size0, size1 = 0;
+    int reused = -1;
+
+    path_of(a, "reuse.a.h5");
+    path_of(b, "reuse.b.h5");
+    write_standard(a);
+    CU_ASSERT_EQUAL_FATAL(stat(a, &st0), 0);
+    size0 = st0.st_size;
+    next = orig;
+    for (int round = 0; round < 6; round++) {
+        const char *from = round % 2 ? b : a, *to = round % 2 ? a : b;
+        sal_region_t r[NREG];
+        int64_t bytes = 0;
+        next.u[round % 4][round] += 1.0 + round;
+        next.n = round;
+        m.id = meta.id + 1 + round;
+        m.step = meta.step + 10 * (round + 1);
+        make_regions(&next, r);
+        CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank_reusing(to, from, &m, r, NREG, &bytes, &reused),
+                              SAL_OK);
+        CU_ASSERT_EQUAL(reused, 1);
+        CU_ASSERT_EQUAL(access(from, F_OK), -1);
+        CU_ASSERT_EQUAL_FATAL(stat(to, &st), 0);
+        CU_ASSERT_EQUAL(st.st_ino, st0.st_ino);
+        /* the chunks stay where they were: at most a little metadata (replaced attributes) is
+         * added, once */
+        CU_ASSERT(st.st_size >= size0 && st.st_size <= size0 + 4096);
+        if (round == 0)
+            size1 = st.st_size;
+        CU_ASSERT_EQUAL(st.st_size, size1);
+        CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+        CU_ASSERT_EQUAL(read_standard(to, &m), SAL_OK);
+        CU_ASSERT_EQUAL(memcmp(&next, &back, sizeof(next)), 0);
+        CU_ASSERT_EQUAL(read_standard(to, &meta), SAL_ERR_CORRUPT); /* the old identity is gone */
+    }
+    CU_ASSERT_EQUAL(count_temps(), 0);
+}
+
+/* A multi-chunk block rewritten in place keeps the file's size (give or take some metadata). */
+static void test_reuse_big_block(void)
+{
+    enum { ROWS = 300, COLS = 1024 };
+    char a[PATH_MAX], b[PATH_MAX];
+    double *v = malloc(sizeof(double) * ROWS * COLS), *w = calloc(ROWS * COLS, sizeof(double));
+    const sal_rank_meta_t m0 = {.id = 1, .step = 1, .rank = 0, .nranks = 1};
+    sal_rank_meta_t m1 = m0;
+    sal_region_t r;
+    int reused = 0;
+    off_t size0;
+
+    CU_ASSERT_FATAL(v && w);
+    for (size_t i = 0; i < (size_t)ROWS * COLS; i++)
+        v[i] = (double)i / 7.0;
+    set_region(&r, "big", v, SAL_DOUBLE, 2, (int64_t[]){ROWS, COLS}, (int64_t[]){0, 0},
+               (int64_t[]){ROWS, COLS});
+    path_of(a, "reuse.big.a.h5");
+    path_of(b, "reuse.big.b.h5");
+    CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank(a, &m0, &r, 1, NULL), SAL_OK);
+    size0 = size_of(a);
+    for (size_t i = 0; i < (size_t)ROWS * COLS; i++)
+        v[i] = -v[i];
+    m1.id = 2;
+    CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank_reusing(b, a, &m1, &r, 1, NULL, &reused), SAL_OK);
+    CU_ASSERT_EQUAL(reused, 1);
+    CU_ASSERT(size_of(b) >= size0 && size_of(b) <= size0 + 4096); /* no chunk moved */
+    r.base = w;
+    CU_ASSERT_EQUAL(sal_h5_read_rank(b, &m1, &r, 1), SAL_OK);
+    CU_ASSERT_EQUAL(memcmp(v, w, sizeof(double) * ROWS * COLS), 0);
+    free(v);
+    free(w);
+}
+
+/* A file that cannot be taken over (other regions, another shape, garbage, missing, a symlink)
+ * gives a new file with the right contents; a symlink's target is left alone. */
+static void test_reuse_falls_back(void)
+{
+    char old[PATH_MAX], out[PATH_MAX], target[PATH_MAX];
+    sal_region_t r[NREG];
+    int reused = -1;
+    FILE *f;
+
+    path_of(old, "reuse.old.h5");
+    path_of(out, "reuse.out.h5");
+    path_of(target, "reuse.target");
+    make_regions(&orig, r);
+    /* fewer regions in the old file */
+    CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank(old, &meta, r, NREG - 1, NULL), SAL_OK);
+    CU_ASSERT_EQUAL(sal_h5_write_rank_reusing(out, old, &meta, r, NREG, NULL, &reused), SAL_OK);
+    CU_ASSERT_EQUAL(reused, 0);
+    CU_ASSERT_EQUAL(access(old, F_OK), -1);
+    CU_ASSERT_EQUAL(read_standard(out, &meta), SAL_OK);
+    /* same names, one block of another shape */
+    CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank(old, &meta, r, NREG, NULL), SAL_OK);
+    r[3].count[0] = 4;
+    r[3].gdims[0] = 9;
+    CU_ASSERT_EQUAL(sal_h5_write_rank_reusing(out, old, &meta, r, NREG, NULL, &reused), SAL_OK);
+    CU_ASSERT_EQUAL(reused, 0);
+    make_regions(&orig, r);
+    /* garbage, then nothing at all */
+    f = fopen(old, "w");
+    CU_ASSERT_FATAL(f != NULL);
+    fputs("not an HDF5 file", f);
+    fclose(f);
+    CU_ASSERT_EQUAL(sal_h5_write_rank_reusing(out, old, &meta, r, NREG, NULL, &reused), SAL_OK);
+    CU_ASSERT_EQUAL(reused, 0);
+    CU_ASSERT_EQUAL(read_standard(out, &meta), SAL_OK);
+    CU_ASSERT_EQUAL(sal_h5_write_rank_reusing(out, old, &meta, r, NREG, NULL, &reused), SAL_OK);
+    CU_ASSERT_EQUAL(reused, 0);
+    /* a symlink to a valid rank file elsewhere: never written through */
+    write_standard(target);
+    CU_ASSERT_EQUAL_FATAL(symlink(target, old), 0);
+    orig.n = 12345;
+    make_regions(&orig, r);
+    CU_ASSERT_EQUAL(sal_h5_write_rank_reusing(out, old, &meta, r, NREG, NULL, &reused), SAL_OK);
+    CU_ASSERT_EQUAL(reused, 0);
+    CU_ASSERT_EQUAL(read_standard(target, &meta), SAL_OK);
+    CU_ASSERT_EQUAL(back.n, -77);
+    CU_ASSERT_EQUAL(read_standard(out, &meta), SAL_OK);
+    CU_ASSERT_EQUAL(back.n, 12345);
+    orig.n = -77;
+    unlink(old);
     CU_ASSERT_EQUAL(count_temps(), 0);
 }
 
@@ -625,6 +766,9 @@ int main(void)
     static const sal_unit_test_t tests[] = {
         {"round trip of every type", test_round_trip},
         {"mode 0600 under umask 0277", test_mode_with_umask},
+        {"a file reused in place", test_reuse_in_place},
+        {"a multi-chunk block reused in place", test_reuse_big_block},
+        {"files that cannot be reused", test_reuse_falls_back},
         {"big block split into chunks", test_big_block_is_split},
         {"direct chunks equal HDF5's filter output", test_direct_chunks_match_filter},
         {"id/rank/nranks/step mismatch", test_identity_mismatch},
