@@ -45,6 +45,8 @@ typedef struct job {
     long spares;                  /* ranks added to -n, parked by sal_init */
     int launch_retries;           /* launches of mpiexec that failed to start */
     double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
+    int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
+    char exclude[4096];           /* srun: nodes Slurm reported unusable, comma separated */
 } job_t;
 
 static double mono_now(void)
@@ -172,12 +174,66 @@ static int configure(job_t *j)
     return rc;
 }
 
+/* srun or mpiexec (docs/salrun.md, "Inside a Slurm allocation"). [OUT] j->use_srun. Returns -1 to
+ * go on, else the exit status. */
+static int choose_launcher(job_t *j)
+{
+    const char *l = j->o->launcher ? j->o->launcher : "auto", *slurm = getenv("SLURM_JOB_ID");
+    int ulfm = SALRUN_HAVE_ULFM && !j->o->no_ulfm;
+    char srun[PATH_MAX];
+
+    if (strcmp(l, "srun") == 0 && ulfm) {
+        salrun_fail(SAL_ERR_INVALID_ARG,
+                    "--launcher srun runs without ULFM (Open MPI's fault tolerance needs its "
+                    "mpiexec): add --no-ulfm, or use --launcher mpiexec");
+        return SALRUN_EXIT_USAGE;
+    }
+    j->use_srun = strcmp(l, "srun") == 0 || (strcmp(l, "auto") == 0 && !ulfm && slurm && slurm[0] &&
+                                             salrun_find_exe("srun", srun, sizeof(srun)) == SAL_OK);
+    if (j->use_srun && salrun_find_exe("srun", j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
+        snprintf(srun, sizeof(srun), "%s", salrun_errmsg());
+        salrun_fail(SAL_ERR_NOT_FOUND, "--launcher srun: %s", srun);
+        return SALRUN_EXIT_NOTFOUND;
+    }
+    return -1;
+}
+
+/* The launch command: mpiexec's, or srun's avoiding the nodes in j->exclude. */
+static int build_launch(job_t *j)
+{
+    salrun_argv_free(&j->cmd);
+    return j->use_srun ? salrun_build_srun(j->o, j->mpiexec, j->exclude, &j->cmd)
+                       : salrun_build_command(j->o, j->mpiexec, &j->cmd);
+}
+
+/* Before a relaunch with srun: the nodes Slurm now reports unusable are excluded. */
+static int exclude_bad_nodes(job_t *j)
+{
+    char bad[sizeof(j->exclude)], json[sizeof(bad) + 64], esc[sizeof(bad) + 64];
+
+    if (!j->use_srun)
+        return SAL_OK;
+    salrun_slurm_bad_nodes(bad, sizeof(bad));
+    if (strcmp(bad, j->exclude) == 0)
+        return SAL_OK;
+    snprintf(j->exclude, sizeof(j->exclude), "%s", bad);
+    snprintf(json, sizeof(json), "\"nodes\":\"%s\"", sal_json_escape(esc, sizeof(esc), bad));
+    salrun_say(&j->out, "exclude", json, "Slurm reports node%s %s unusable: the relaunch avoids %s",
+               strchr(bad, ',') ? "s" : "", bad[0] ? bad : "none",
+               !bad[0] ? "no node" : strchr(bad, ',') ? "them" : "it");
+    return build_launch(j);
+}
+
 /* Everything before the first launch. Returns -1 to go on, else the exit status. */
 static int prepare(job_t *j)
 {
     char what[PATH_MAX];
+    int ex = choose_launcher(j);
 
-    if (salrun_find_exe(salrun_mpiexec_path(j->o), j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
+    if (ex >= 0)
+        return ex;
+    if (!j->use_srun &&
+        salrun_find_exe(salrun_mpiexec_path(j->o), j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
         snprintf(what, sizeof(what), "%s", salrun_errmsg());
         salrun_fail(SAL_ERR_NOT_FOUND, "mpiexec %s (use --mpiexec PATH or SAL_MPIEXEC)", what);
         return SALRUN_EXIT_NOTFOUND;
@@ -194,8 +250,7 @@ static int prepare(job_t *j)
         return SALRUN_EXIT_USAGE;
     if (j->o->np > 0)
         j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
-    if (salrun_env_defaults(j->o, &j->env_added) != SAL_OK ||
-        salrun_build_command(j->o, j->mpiexec, &j->cmd) != SAL_OK)
+    if (salrun_env_defaults(j->o, &j->env_added) != SAL_OK || build_launch(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
     return -1;
 }
@@ -237,18 +292,21 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
 
 static void describe_exit(const job_t *j, int status, int ended, char *buf, size_t size)
 {
+    const char *l = j->use_srun ? "srun" : "mpiexec";
+
     if (ended)
-        snprintf(buf, size, "mpiexec outlived the processes of its job and was ended");
+        snprintf(buf, size, "%s outlived the processes of its job and was ended", l);
     else if (WIFSIGNALED(status))
-        snprintf(buf, size, "mpiexec was killed by signal %d", WTERMSIG(status));
+        snprintf(buf, size, "%s was killed by signal %d", l, WTERMSIG(status));
     else if (WEXITSTATUS(status) != 0)
-        snprintf(buf, size, "mpiexec exited with status %d", WEXITSTATUS(status));
+        snprintf(buf, size, "%s exited with status %d", l, WEXITSTATUS(status));
     else if (salrun_stats_attempt_finished(&j->st) == 0)
         snprintf(buf, size,
-                 "mpiexec exited with status 0 but the job did not finish (no clean "
-                 "finish event: ranks died)");
+                 "%s exited with status 0 but the job did not finish (no clean "
+                 "finish event: ranks died)",
+                 l);
     else
-        snprintf(buf, size, "mpiexec exited with status 0");
+        snprintf(buf, size, "%s exited with status 0", l);
 }
 
 static const char *plural(long long n)
@@ -394,11 +452,13 @@ static void say_launch(const job_t *j)
     if (j->o->np > 0)
         snprintf(ranks, sizeof(ranks), "%ld", j->o->np);
     /* Job names hold only [A-Za-z0-9_.-] (sal_config_resolve_job): no escaping needed. */
-    snprintf(json, sizeof(json), "\"job\":\"%s\",\"nranks\":%ld,\"ulfm\":%s,\"log\":\"%s\"",
-             j->name, j->o->np, ulfm ? "true" : "false",
+    snprintf(json, sizeof(json),
+             "\"job\":\"%s\",\"nranks\":%ld,\"ulfm\":%s,\"launcher\":\"%s\",\"log\":\"%s\"",
+             j->name, j->o->np, ulfm ? "true" : "false", j->use_srun ? "srun" : "mpiexec",
              sal_json_escape(esc, sizeof(esc), j->log_path));
-    salrun_say(&j->out, "launch", json, "job '%s' on %s rank%s %s ULFM; events in %s", j->name,
-               ranks, j->o->np == 1 ? "" : "s", ulfm ? "with" : "without", j->log_path);
+    salrun_say(&j->out, "launch", json, "job '%s' on %s rank%s %s ULFM (%s); events in %s", j->name,
+               ranks, j->o->np == 1 ? "" : "s", ulfm ? "with" : "without",
+               j->use_srun ? "srun" : "mpiexec", j->log_path);
 }
 
 /* Inside a Slurm allocation (docs/slurm.md): mpiexec runs inside it (ULFM needs mpiexec, not a
@@ -441,6 +501,10 @@ static int run_job(job_t *j)
             break;
         }
         ex = outcome(j, status, ended);
+        if (ex < 0 && exclude_bad_nodes(j) != SAL_OK) {
+            fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
+            ex = SALRUN_EXIT_FAILED;
+        }
     }
     salrun_watch_close(&w);
     return ex;

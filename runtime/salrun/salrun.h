@@ -64,6 +64,7 @@ typedef struct salrun_opts {
     double restart_delay;         /* --restart-delay, default 1 s */
     const char *mpiexec;          /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
     int no_ulfm, quiet, json, dry_run;
+    const char *launcher;   /* --launcher: "auto" (default), "mpiexec" or "srun" */
     salrun_argv_t mpi_args; /* options passed through to mpiexec, in order */
     char **prog;            /* program and its arguments (points into argv), or NULL */
 } salrun_opts_t;
@@ -104,6 +105,13 @@ int salrun_env_defaults(const salrun_opts_t *o, salrun_argv_t *added);
 
 /* The full mpiexec command line: [OUT] cmd (cmd->v[0] is mpiexec). */
 int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, salrun_argv_t *cmd);
+/* The srun command line of relaunch mode inside a Slurm allocation: [OUT] cmd (cmd->v[0] is srun).
+ * exclude: comma-separated nodes the launch must avoid ("" = none). */
+int salrun_build_srun(const salrun_opts_t *o, const char *srun, const char *exclude,
+                      salrun_argv_t *cmd);
+/* Nodes of the allocation Slurm cannot use (down, drained, failing, not responding), comma
+ * separated, from sinfo (found in PATH) into buf; "" when none or when sinfo cannot tell. */
+void salrun_slurm_bad_nodes(char *buf, size_t size);
 
 /* Prints cmd preceded by the variables in env as one shell command line (quoted as needed). */
 void salrun_print_command(FILE *out, const salrun_argv_t *env, const salrun_argv_t *cmd);

@@ -30,6 +30,7 @@ typedef enum opt_id {
     O_MAX_RESTARTS,
     O_RESTART_DELAY,
     O_MPIEXEC,
+    O_LAUNCHER,
     O_NO_ULFM,
     O_QUIET,
     O_JSON,
@@ -74,6 +75,10 @@ static const option_def_t options[] = {
      "wait before the first relaunch; doubles each time, at most 30 s", "1"},
     {"--mpiexec", NULL, "PATH", O_MPIEXEC, 0, "the mpiexec to run",
      "$SAL_MPIEXEC, else " SALRUN_MPIEXEC},
+    {"--launcher", NULL, "L", O_LAUNCHER, 0,
+     "mpiexec, srun (relaunch mode only: ULFM needs mpiexec), or auto: srun inside a Slurm "
+     "allocation when the job runs without ULFM, else mpiexec",
+     "auto"},
     {"--no-ulfm", NULL, NULL, O_NO_ULFM, 0,
      "run without ULFM fault tolerance: any failure ends the launch, salrun relaunches", NULL},
     {"--quiet", NULL, NULL, O_QUIET, 0, "no progress lines, only errors", NULL},
@@ -157,6 +162,14 @@ static int apply(salrun_opts_t *o, const option_def_t *d, const char *v, salrun_
         return parse_seconds(d->name, v, 3600, &o->restart_delay);
     case O_MPIEXEC:
         o->mpiexec = v;
+        return SAL_OK;
+    case O_LAUNCHER:
+        if (strcmp(v, "auto") && strcmp(v, "mpiexec") && strcmp(v, "srun"))
+            return salrun_fail(SAL_ERR_INVALID_ARG,
+                               "invalid value \"%s\" for --launcher: expected auto, mpiexec or "
+                               "srun",
+                               v);
+        o->launcher = v;
         return SAL_OK;
     case O_NO_ULFM:
         o->no_ulfm = 1;

@@ -16,7 +16,8 @@ import tempfile
 import time
 
 OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--policy", "--inject",
-           "--config", "--max-restarts", "--restart-delay", "--mpiexec", "--no-ulfm", "--quiet",
+           "--config", "--max-restarts", "--restart-delay", "--mpiexec", "--launcher", "--no-ulfm",
+           "--quiet",
            "--json", "--dry-run", "--help", "--help-config", "--version"]
 
 FAILURES = []
@@ -154,6 +155,36 @@ def case_passthrough(args, tmp):
           "a separate option value without -- is taken for the program, with a hint", r)
     r = salrun(args, ["-n", "1", "--ckpt-dir", ckpt, "--quiet", "--map-by=slot", "--", "/bin/true"])
     check(r.returncode == 0, "mpiexec accepts the passed options (real launch)", r)
+
+
+def case_launcher(args, tmp):
+    """--launcher: srun only without ULFM; auto picks srun inside an allocation without ULFM."""
+    r = salrun(args, ["--launcher", "pbs", "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 2 and "--launcher" in r.stderr and "auto, mpiexec or srun" in r.stderr,
+          "an unknown launcher is a usage error naming the choices", r)
+    r = salrun(args, ["--dry-run", "--launcher", "srun", "--ckpt-dir", tmp, "/bin/true"])
+    if args.ulfm:
+        check(r.returncode == 2 and "--no-ulfm" in r.stderr,
+              "--launcher srun with ULFM is refused with the fix", r)
+    r, assigned, words = dry_run(args, ["--launcher", "srun", "--no-ulfm", "-n", "3", "--ckpt-dir",
+                                        tmp, "--nodes=1", "--", "/bin/true", "x"])
+    check(r.returncode == 0 and words[:1] and words[0].endswith("/srun"),
+          "--launcher srun --no-ulfm runs srun", r)
+    check(words[1:6] == ["--ntasks=3", "--kill-on-bad-exit=1", "--mpi=pmix", "--nodes", "1"]
+          and words[-2:] == ["/bin/true", "x"], "srun's options, pass-through, program", r)
+    r, _, words = dry_run(args, ["--launcher", "srun", "--no-ulfm", "--ckpt-dir", tmp,
+                                 "--mpi=pmi2", "/bin/true"])
+    check("--mpi=pmix" not in words and words[-3:-1] == ["--mpi", "pmi2"], "a user's --mpi wins", r)
+    env = clean_env(SLURM_JOB_ID="12345", SLURM_JOB_NODELIST="n1")
+    r, _, words = dry_run(args, ["--no-ulfm", "--ckpt-dir", tmp, "/bin/true"], env=env)
+    check(r.returncode == 0 and words[0].endswith("/srun"),
+          "auto: srun inside a Slurm allocation without ULFM", r)
+    if args.ulfm:
+        r, _, words = dry_run(args, ["--ckpt-dir", tmp, "/bin/true"], env=env)
+        check(r.returncode == 0 and words[0] == args.mpiexec,
+              "auto: mpiexec inside a Slurm allocation with ULFM", r)
+    r, _, words = dry_run(args, ["--no-ulfm", "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 0 and words[0] == args.mpiexec, "auto: mpiexec outside Slurm", r)
 
 
 def case_no_ulfm(args, tmp):

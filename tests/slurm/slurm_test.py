@@ -15,6 +15,9 @@ Scenarios (one per invocation; each compares heat2d's checksum line with the fai
   lost_other_node  a job on n1 and n2 (--no-kill) loses n2, which does not run the batch script:
              Open MPI ends the job, the script waits for Slurm to declare n2 DOWN and requeues the
              job with n2 excluded; it resumes on n1 alone
+  srun_relaunch  Salamander built with Open MPI 4.1 (no ULFM) inside a two-node allocation: salrun
+             launches with srun (on n1); n1 is drained and a rank killed; salrun relaunches with
+             srun --exclude=n1, on n2, from the last checkpoint
   salrun_signal  without Slurm: SIGUSR1 to salrun stops the job after a checkpoint (status 138),
              a second salrun resumes from it
 Prints the measured times; exit status 0 on success, 1 with the reason on stderr.
@@ -410,6 +413,57 @@ def lost_node(args):
           "checkpoint of step %d restored at %.2f s" % (start, step, restored))
 
 
+def srun_relaunch(args):
+    """Relaunch mode inside an allocation: Salamander built with Open MPI 4.1 (no ULFM) launches with
+    srun. The first launch runs on n1; the test drains n1 and a rank is killed: salrun relaunches
+    with srun --exclude=n1, on n2, from the last checkpoint."""
+    if not args.debian_salrun or not args.debian_program:
+        fail("srun_relaunch needs --debian-salrun and --debian-program (the Open MPI 4.1 tree)")
+    j = Job(args, "srun_relaunch")
+    j.env["SALRUN"] = args.debian_salrun
+    cmd = (["sbatch", "--parsable", "--chdir", j.work, "--output",
+            os.path.join(j.work, "job-%j.out"), "--nodes=2", "--exclusive", args.template, "--job", "heat",
+            "--interval", "20", "--nodes=1", "--inject", "rank=1,step=90,signal=KILL",
+            "--", args.debian_program] + HEAT_ARGS)
+    print("+ " + " ".join(cmd), flush=True)
+    j.t_submit = time.time()
+    j.jid = sh(cmd, j.env).strip().split(";")[0]
+    step_nodes = set()
+    drained = False
+    end = time.time() + 120
+    try:
+        while time.time() < end and job_state(j.jid, j.env) not in TERMINAL:
+            for line in sh(["squeue", "-h", "-s", "-j", j.jid, "-o", "%i %N"], j.env,
+                           check=False).splitlines():
+                parts = line.split()
+                if len(parts) == 2 and not parts[0].endswith(".batch"):
+                    step_nodes.add(parts[1])
+            if not drained and any(e.get("event") == "ckpt_commit" for e in events(j.log)):
+                sh(["scontrol", "update", "nodename=n1", "state=drain", "reason=srun_relaunch"],
+                   j.env)
+                drained = True
+            time.sleep(0.1)
+        j.wait_end()
+    finally:
+        sh(["scontrol", "update", "nodename=n1", "state=resume"], j.env, check=False)
+    out = j.output()
+    j.check(args.reference, 0)
+    if '(srun)' not in out:
+        j.dump()
+        fail("salrun did not launch with srun")
+    if "Slurm reports node n1 unusable" not in out:
+        j.dump()
+        fail("salrun did not exclude the drained node n1")
+    if "n1" not in step_nodes or "n2" not in step_nodes:
+        j.dump()
+        fail("expected job steps on n1, then on n2; saw %s" % sorted(step_nodes))
+    kill = [e["ts"] for e in events(j.log) if e.get("event") == "inject"]
+    start, step, restored = j.restart_after(kill[0] if kill else j.t_submit)
+    print("srun steps ran on %s; the relaunch avoided the drained n1" % sorted(step_nodes))
+    print("MEASURED relaunch by srun: rank 0 restarted %.2f s after the kill, checkpoint of step %d "
+          "restored at %.2f s" % (start, step, restored))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--cluster", required=True, help="the directory of scripts/slurm-cluster.sh up")
@@ -418,15 +472,17 @@ def main():
     p.add_argument("--template", required=True, help="slurm/salamander.sbatch")
     p.add_argument("--reference", required=True)
     p.add_argument("--work", required=True, help="working directory (shared by the nodes)")
+    p.add_argument("--debian-salrun", help="salrun built with Open MPI 4.1 (srun_relaunch)")
+    p.add_argument("--debian-program", help="heat2d built with Open MPI 4.1 (srun_relaunch)")
     p.add_argument("scenario",
                    choices=["reference", "injob", "requeue", "signal", "lost_node",
-                            "salrun_signal", "lost_other_node", "timelimit"])
+                            "salrun_signal", "lost_other_node", "timelimit", "srun_relaunch"])
     args = p.parse_args()
     os.environ["PATH"] += os.pathsep + "/usr/sbin"
     {"reference": reference, "injob": injob, "requeue": requeue, "signal": signal_stop,
      "lost_node": lost_node, "salrun_signal": salrun_signal,
      "lost_other_node": lost_other_node,
-     "timelimit": timelimit}[args.scenario](args)
+     "timelimit": timelimit, "srun_relaunch": srun_relaunch}[args.scenario](args)
 
 
 if __name__ == "__main__":
