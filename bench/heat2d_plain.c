@@ -47,12 +47,15 @@ int main(int argc, char **argv)
     }
     if (heat_setup(&h, MPI_COMM_WORLD) != 0)
         goto out_abort;
+    double t_loop = MPI_Wtime();
     if (run(&h) != MPI_SUCCESS) {
         fprintf(stderr, "heat2d_plain: an MPI call of the sweeps failed\n");
         goto out_abort;
     }
+    t_loop = MPI_Wtime() - t_loop;
     if (heat_report(&h, MPI_COMM_WORLD) != 0)
         goto out_abort;
+    heat_print_loop_time(&h, t_loop);
     heat_release(&h);
     MPI_Finalize();
     return 0;

@@ -170,7 +170,9 @@ int main(int argc, char **argv)
         sal_failed("sal_on_resize", rc);
         goto out_abort;
     }
+    double t_loop = MPI_Wtime();
     rc = rc_loop ? run_rc_loop(&h) : sal_run(heat_step, &h);
+    t_loop = MPI_Wtime() - t_loop;
     if (rc == SAL_ERR_STOPPED) {
         /* Checkpointed on the checkpoint signal (docs/slurm.md): end without sal_finalize, which
          * would mark the job finished, and with status 3 so the launcher sees an unfinished job. */
@@ -184,6 +186,7 @@ int main(int argc, char **argv)
     }
     if (heat_report(&h, sal_comm()) != 0)
         goto out_abort;
+    heat_print_loop_time(&h, t_loop);
     print_stats(h.rank);
     rc = sal_finalize();
     if (rc != SAL_OK) {

@@ -73,5 +73,8 @@ void heat_pause(const struct heat *h);
  *     heat2d: N=<n> steps=<s> ranks=<p> checksum=<16 hex digits> sum=<%.17g>
  * Returns 0, or -1 after printing a message. */
 int heat_report(const struct heat *h, MPI_Comm comm);
+/* Rank 0 prints "heat2d: step loop <seconds> s" on stderr: the time of the loop of sweeps, which
+ * bench/recovery compares between heat2d and heat2d_plain. */
+void heat_print_loop_time(const struct heat *h, double seconds);
 
 #endif
