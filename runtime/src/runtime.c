@@ -422,7 +422,7 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
     if (sal_rt_stop_signal_install() != SAL_OK)
         SAL_LOG_W("%s", sal_last_error());
     /* Suspended until sal_run: the application's own set-up is not watched. */
-    if (sal_watchdog_start(sal_rt.set->hang_timeout) != SAL_OK)
+    if (sal_watchdog_start_mpi(sal_rt.set->hang_timeout, sal_rt.set->mpi_hang_timeout) != SAL_OK)
         SAL_LOG_W("%s", sal_last_error());
     sal_event("start", "\"nranks\":%d,\"restart\":%s,\"replacement\":%s", sal_rt.size,
               sal_rt.needs_restore ? "true" : "false", sal_rt.is_replacement ? "true" : "false");

@@ -34,7 +34,8 @@ static pthread_cond_t wake;
 static pthread_t thread;
 static int running;        /* the thread exists and has not been told to stop */
 static int suspended;      /* nesting depth of sal_watchdog_suspend */
-static double timeout;     /* seconds */
+static double timeout;     /* seconds outside MPI without progress; 0 = not watched */
+static double mpi_timeout; /* seconds inside one blocking MPI call; 0 = not watched */
 static double period;      /* seconds between samples */
 static double last_active; /* CLOCK_MONOTONIC seconds of the last sample that saw activity */
 static pid_t owner;        /* the process that started the thread; 0 when none runs */
@@ -66,18 +67,25 @@ static int is_owner(void)
     return owner != 0 && owner == getpid();
 }
 
-/* Reports the hang and kills this process. Does not return. */
-static void fire(double idle)
+/* Reports the hang and kills this process (in_mpi: stuck in one MPI call). Does not return. */
+static void fire(double idle, int in_mpi)
 {
     long long step = (long long)atomic_load_explicit(&progress_step, memory_order_relaxed);
 
-    SAL_LOG_E(
-        "hang: no progress for %.3f s (hang_timeout=%g) at step %lld, outside MPI; killing this "
-        "process with SIGKILL so that the job recovers from it as from a crash (raise "
-        "hang_timeout if a step, checkpoint or restore legitimately takes longer)",
-        idle, timeout, step);
-    sal_event("hang", "\"step\":%lld,\"idle_seconds\":%.6f,\"hang_timeout\":%.6f", step, idle,
-              timeout);
+    if (in_mpi)
+        SAL_LOG_E("hang: inside one MPI call for %.3f s (mpi_hang_timeout=%g) at step %lld; "
+                  "killing this process with SIGKILL so that the job recovers from it as from a "
+                  "crash, or is relaunched (raise mpi_hang_timeout if a rank legitimately waits "
+                  "longer for its peers)",
+                  idle, mpi_timeout, step);
+    else
+        SAL_LOG_E("hang: no progress for %.3f s (hang_timeout=%g) at step %lld, outside MPI; "
+                  "killing this process with SIGKILL so that the job recovers from it as from a "
+                  "crash (raise hang_timeout if a step, checkpoint or restore legitimately takes "
+                  "longer)",
+                  idle, timeout, step);
+    sal_event("hang", "\"step\":%lld,\"idle_seconds\":%.6f,\"hang_timeout\":%.6f,\"in_mpi\":%s",
+              step, idle, in_mpi ? mpi_timeout : timeout, in_mpi ? "true" : "false");
     fflush(NULL);
     kill(getpid(), SIGKILL);
     for (;;)
@@ -87,6 +95,7 @@ static void fire(double idle)
 static void *watch(void *arg)
 {
     uint_fast64_t seen_progress = 0, seen_calls = 0;
+    double mpi_since = 0; /* when the MPI call in progress at the last samples was first seen */
 
     (void)arg;
     pthread_mutex_lock(&lock);
@@ -97,13 +106,19 @@ static void *watch(void *arg)
         int in_mpi = atomic_load_explicit(&mpi_depth, memory_order_relaxed) > 0;
         struct timespec deadline;
 
+        /* One MPI call in progress since the last sample (no other call entered meanwhile). */
+        mpi_since = in_mpi && c == seen_calls && !suspended ? (mpi_since > 0 ? mpi_since : now) : 0;
+        if (mpi_timeout > 0 && mpi_since > 0 && now - mpi_since >= mpi_timeout) {
+            pthread_mutex_unlock(&lock);
+            fire(now - mpi_since, 1);
+        }
         if (suspended || in_mpi || p != seen_progress || c != seen_calls) {
             last_active = now;
             seen_progress = p;
             seen_calls = c;
-        } else if (now - last_active >= timeout) {
+        } else if (timeout > 0 && now - last_active >= timeout) {
             pthread_mutex_unlock(&lock);
-            fire(now - last_active);
+            fire(now - last_active, 0);
         }
         deadline = to_timespec(now + period);
         pthread_cond_timedwait(&wake, &lock, &deadline);
@@ -135,13 +150,22 @@ static int init_wake(void)
 
 int sal_watchdog_start(double timeout_s)
 {
+    return sal_watchdog_start_mpi(timeout_s, 0);
+}
+
+int sal_watchdog_start_mpi(double timeout_s, double mpi_timeout_s)
+{
     sigset_t all, old;
+    double shortest;
     int rc;
 
     if (!isfinite(timeout_s) || timeout_s < 0)
         return sal_error(SAL_ERR_INVALID_ARG, "hang_timeout=%g: expected seconds >= 0 (0 = off)",
                          timeout_s);
-    if (timeout_s == 0)
+    if (!isfinite(mpi_timeout_s) || mpi_timeout_s < 0)
+        return sal_error(SAL_ERR_INVALID_ARG,
+                         "mpi_hang_timeout=%g: expected seconds >= 0 (0 = off)", mpi_timeout_s);
+    if (timeout_s == 0 && mpi_timeout_s == 0)
         return SAL_OK;
     if (is_owner())
         return sal_error(SAL_ERR_STATE,
@@ -151,7 +175,11 @@ int sal_watchdog_start(double timeout_s)
     if (rc != SAL_OK)
         return rc;
     timeout = timeout_s;
-    period = timeout_s / 10 < 0.001 ? 0.001 : timeout_s / 10 > 1.0 ? 1.0 : timeout_s / 10;
+    mpi_timeout = mpi_timeout_s;
+    shortest = timeout_s == 0       ? mpi_timeout_s
+               : mpi_timeout_s == 0 ? timeout_s
+                                    : (timeout_s < mpi_timeout_s ? timeout_s : mpi_timeout_s);
+    period = shortest / 10 < 0.001 ? 0.001 : shortest / 10 > 1.0 ? 1.0 : shortest / 10;
     suspended = 1;
     running = 1;
     last_active = mono_now();

@@ -6,8 +6,9 @@
  * error, writes a "hang" event and kills its own process with SIGKILL, so that ULFM reports an
  * ordinary process failure to the survivors and they repair the job. Time spent inside a blocking
  * MPI call (watchdog_pmpi.c) counts as activity: a rank waiting for a hung peer is not hung itself,
- * and only the peer that stopped is killed. A job in which every rank waits inside MPI (a deadlock)
- * is not detected.
+ * and only the peer that stopped is killed. A job in which every rank waits inside MPI (a deadlock,
+ * or a hang inside the MPI library) is detected only with mpi_hang_timeout, which kills a process
+ * that stays inside one MPI call that long.
  *
  * Lifecycle: sal_watchdog_start (the thread runs, suspended once) -> sal_watchdog_resume /
  * sal_watchdog_suspend pairs around the phases it watches -> sal_watchdog_stop (joins the thread).
@@ -29,6 +30,10 @@
  * is started). SAL_OK; SAL_ERR_INVALID_ARG for a negative or non-finite timeout; SAL_ERR_STATE when
  * it already runs; SAL_ERR_NOMEM when the thread or its condition variable cannot be created. */
 int sal_watchdog_start(double timeout_s);
+/* The same, and also fires when the process stays inside one blocking MPI call for mpi_timeout_s
+ * seconds (0 = never), outside suspensions: a safety net for hangs inside the MPI library itself
+ * (key mpi_hang_timeout). The watchdog runs when either timeout is > 0. */
+int sal_watchdog_start_mpi(double timeout_s, double mpi_timeout_s);
 
 /* Stops and joins the thread. Safe when the watchdog never started, or in a forked child. */
 void sal_watchdog_stop(void);

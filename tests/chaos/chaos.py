@@ -129,7 +129,11 @@ def check_restorable(prog, tmp, policy, loop, ref):
 def one_run(i, rng, refs, has_hang, policies, progs, stats):
     prog, loop, policy, inject, labels = draw(rng, has_hang, policies, progs)
     tmp = tempfile.mkdtemp(prefix="sal-chaos-")
-    env = {"SAL_HANG_TIMEOUT": "3"} if "hang" in labels else {}
+    # mpi_hang_timeout on every run, as on a production job: a hang inside Open MPI (a replacement
+    # lost during an agreement) becomes a failure, then a recovery or a relaunch.
+    env = {"SAL_MPI_HANG_TIMEOUT": str(A.mpi_hang_timeout)}
+    if "hang" in labels:
+        env["SAL_HANG_TIMEOUT"] = "3"
     t0 = time.time()
     keep = False
     try:
@@ -196,6 +200,8 @@ def main():
     p.add_argument("--timeout", type=int, default=90)
     p.add_argument("--config-def", default=None, help="config_keys.def, to detect hang_timeout")
     p.add_argument("--keep-lost", action="store_true")
+    p.add_argument("--mpi-hang-timeout", type=float, default=10,
+                   help="SAL_MPI_HANG_TIMEOUT of every run (0 = off; default 10)")
     A = p.parse_args()
     seed = A.seed if A.seed is not None else random.SystemRandom().randrange(1 << 31)
     print("chaos: seed %d, %d runs, %d ranks, heat2d -n %d -s %d, interval %d" % (

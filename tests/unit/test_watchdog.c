@@ -136,6 +136,55 @@ static void child_unwound_then_hangs(void)
         pause();
 }
 
+/* mpi_hang_timeout alone: one MPI call that lasts longer kills the process. */
+static void child_stuck_in_mpi(void)
+{
+    if (sal_watchdog_start_mpi(0, TIMEOUT) != SAL_OK)
+        _exit(3);
+    sal_watchdog_resume();
+    sal_watchdog_mpi_enter();
+    for (;;)
+        pause();
+}
+
+/* mpi_hang_timeout: many short MPI calls add up to more than it, and a suspended long one, are
+ * fine; with hang_timeout 0 time outside MPI is not watched. */
+static void child_short_mpi_calls(void)
+{
+    if (sal_watchdog_start_mpi(0, TIMEOUT) != SAL_OK)
+        _exit(3);
+    sal_watchdog_resume();
+    for (int i = 0; i < 40; i++) { /* 1.2 s inside MPI in calls of 30 ms */
+        sal_watchdog_mpi_enter();
+        nap(0.03);
+        sal_watchdog_mpi_leave();
+    }
+    nap(3 * TIMEOUT); /* outside MPI, no progress: not watched */
+    sal_watchdog_suspend();
+    sal_watchdog_mpi_enter();
+    nap(3 * TIMEOUT);
+    sal_watchdog_mpi_leave();
+    sal_watchdog_resume();
+    sal_watchdog_stop();
+}
+
+static void test_stuck_in_mpi_is_killed(void)
+{
+    double elapsed = 0;
+    int status = run_child(child_stuck_in_mpi, &elapsed);
+
+    CU_ASSERT(killed_by_watchdog(status));
+    CU_ASSERT(elapsed >= TIMEOUT);
+    CU_ASSERT(elapsed < LATEST);
+}
+
+static void test_short_mpi_calls_survive(void)
+{
+    double elapsed = 0;
+
+    CU_ASSERT(exited_ok(run_child(child_short_mpi_calls, &elapsed)));
+}
+
 static void test_hang_is_killed(void)
 {
     double elapsed = 0;
@@ -181,6 +230,9 @@ static void test_arguments_and_lifecycle(void)
     CU_ASSERT_EQUAL(sal_watchdog_start(-1), SAL_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(sal_watchdog_start(NAN), SAL_ERR_INVALID_ARG);
     CU_ASSERT_EQUAL(sal_watchdog_start(INFINITY), SAL_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(sal_watchdog_start_mpi(0, -1), SAL_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(sal_watchdog_start_mpi(1, NAN), SAL_ERR_INVALID_ARG);
+    CU_ASSERT_EQUAL(sal_watchdog_start_mpi(0, 0), SAL_OK); /* both off: nothing starts */
     /* Off: every call is a no-op. */
     CU_ASSERT_EQUAL(sal_watchdog_start(0), SAL_OK);
     sal_watchdog_resume();
@@ -223,6 +275,9 @@ int main(void)
         {"suspensions nest and restart the clock", test_suspend_survives},
         {"waiting inside MPI is not a hang", test_mpi_wait_survives},
         {"unwinding out of MPI forgets the call", test_unwound_is_killed},
+        {"mpi_hang_timeout: a process stuck in one MPI call is killed",
+         test_stuck_in_mpi_is_killed},
+        {"mpi_hang_timeout: short calls and suspensions are fine", test_short_mpi_calls_survive},
         {"arguments and lifecycle", test_arguments_and_lifecycle},
         {"a forked child is inert", test_fork_child_is_inert},
     };
