@@ -38,13 +38,13 @@ const sal_key_info_t sal_config_keys[] = {
 #define SAL_KEY(kind_, name_, def_, min_, max_, choices_, help_)                                   \
     {.name = #name_,                                                                               \
      .kind = SAL_KIND_##kind_,                                                                     \
-     .def = def_,                                                                                  \
+     .def = (def_),                                                                                \
      .imin = (int64_t)(min_),                                                                      \
      .imax = (int64_t)(max_),                                                                      \
      .dmin = (double)(min_),                                                                       \
      .dmax = (double)(max_),                                                                       \
-     .choices = choices_,                                                                          \
-     .help = help_,                                                                                \
+     .choices = (choices_),                                                                        \
+     .help = (help_),                                                                              \
      .offset = offsetof(sal_settings_t, name_)},
 #include "config_keys.def"
 #undef SAL_KEY
@@ -550,7 +550,7 @@ static void job_from_argv0(const char *argv0, char out[SAL_NAME_MAX])
     for (size_t i = start; i < end && n < SAL_NAME_MAX - 1; i++) {
         if (n == 0 && (argv0[i] == '.' || argv0[i] == '-'))
             continue;
-        out[n++] = name_char(argv0[i]) ? argv0[i] : '_';
+        out[n++] = (char)(name_char(argv0[i]) ? argv0[i] : '_');
     }
     out[n] = '\0';
     if (n == 0)

@@ -106,8 +106,10 @@ static void help_text(FILE *out, const sal_key_info_t *k)
             put_range(mem, k, 0);
         }
         fprintf(mem, "; environment %s", env);
-        fclose(mem);
-        put_wrapped(out, line, 4);
+        if (fclose(mem) == 0 && line)
+            put_wrapped(out, line, 4);
+        else
+            fprintf(out, "    %s; environment %s\n", sal_config_kind_name(k->kind), env);
         free(line);
     }
     put_wrapped(out, k->help, 4);

@@ -152,7 +152,7 @@ int sal_config_load_file(sal_config_t cfg, const char *path)
         return r;
     r = ini_parse_stream(ini_read_line, &c, ini_on_pair, &c);
     free(c.line);
-    fclose(c.fp);
+    (void)fclose(c.fp); /* read only */
     if (c.rc != SAL_OK)
         return c.rc;
     if (r == -2)

@@ -94,6 +94,7 @@ static size_t escape_one(const unsigned char *p, size_t n, char *out, size_t *ou
         return 1;
     }
     if (p[0] < 0x20) {
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): out is counted (*outlen), no NUL */
         memcpy(out, "\\u00", 4);
         out[4] = hex[p[0] >> 4];
         out[5] = hex[p[0] & 0xF];
@@ -107,6 +108,7 @@ static size_t escape_one(const unsigned char *p, size_t n, char *out, size_t *ou
     }
     len = utf8_len(p, n);
     if (len == 0) {
+        /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): out is counted (*outlen), no NUL */
         memcpy(out, "\\ufffd", 6);
         *outlen = 6;
         return 1;

@@ -279,6 +279,7 @@ typedef struct remove_walk {
 static int remove_at(int dirfd, const char *name, remove_walk_t *w, int depth);
 
 /* Removes every entry of the open directory fd (consumed). */
+/* NOLINTNEXTLINE(misc-no-recursion): at most SAL_REMOVE_DEPTH_MAX levels deep (remove_at) */
 static int remove_entries(int fd, remove_walk_t *w, int depth)
 {
     DIR *d = fdopendir(fd);
@@ -308,6 +309,7 @@ static int remove_entries(int fd, remove_walk_t *w, int depth)
 }
 
 /* Removes name (relative to dirfd) without following symlinks; a missing entry is fine. */
+/* NOLINTNEXTLINE(misc-no-recursion): fails beyond SAL_REMOVE_DEPTH_MAX levels */
 static int remove_at(int dirfd, const char *name, remove_walk_t *w, int depth)
 {
     int fd, rc, unlink_errno;
@@ -378,4 +380,20 @@ int sal_path_join(char *buf, size_t size, const char *fmt, ...)
                          size - 1, fmt);
     }
     return SAL_OK;
+}
+
+int sal_scan_int(const char *line, const char *key, int *v)
+{
+    size_t k = strlen(key);
+    char *end;
+    long x;
+
+    if (strncmp(line, key, k) != 0)
+        return 0;
+    errno = 0;
+    x = strtol(line + k, &end, 10);
+    if (end == line + k || errno == ERANGE || x < INT_MIN || x > INT_MAX)
+        return 0;
+    *v = (int)x;
+    return 1;
 }

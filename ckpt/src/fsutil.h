@@ -30,6 +30,11 @@ int sal_remove_tree(const char *path);
 /* The directory part of path into buf ("." when it has none, "/" for a file in the root). */
 int sal_parent_dir(const char *path, char *buf, size_t size);
 
+/* sscanf(line, "<key> %d", v) == 1 for the text records this library writes, but an out-of-range
+ * number fails instead of being undefined: line starts with key, then an int (blanks before it
+ * skipped, anything after it ignored). Returns 1 with *v set, else 0. */
+int sal_scan_int(const char *line, const char *key, int *v);
+
 /* snprintf into buf that fails with SAL_ERR_INVALID_ARG instead of truncating. */
 int sal_path_join(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -565,7 +565,7 @@ static void f32_run(struct f32 *f, const unsigned char *p, uint32_t n)
     uint32_t s = 0, t = 0;
 
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t w = (uint32_t)p[2 * i] << 8 | p[2 * i + 1];
+        uint32_t w = (uint32_t)p[2 * (size_t)i] << 8 | p[2 * (size_t)i + 1];
         s += w;
         t += (n - i) * w;
     }
@@ -587,9 +587,9 @@ static void f32_full_run(struct f32 *f, const unsigned char *p, unsigned char *d
     for (int g = 0; g < F32_RUN / 8; g++) {
         sal_v8u16 x;
         sal_v4u32 y;
-        memcpy(&x, p + 16 * g, 16);
+        memcpy(&x, p + 16 * (size_t)g, 16);
         if (dst)
-            memcpy(dst + 16 * g, &x, 16);
+            memcpy(dst + 16 * (size_t)g, &x, 16);
         x = (x << 8) | (x >> 8);
         memcpy(&y, &x, 16);
         ae += y & 0xffff;
@@ -773,7 +773,7 @@ static int dataset_reusable(hid_t dset, const sal_region_t *r, const struct stor
                             const hsize_t *chunk, int64_t elems)
 {
     hid_t type = H5Dget_type(dset), space = H5Dget_space(dset), dcpl = H5Dget_create_plist(dset);
-    hsize_t dims[SAL_MAX_DIMS], cdims[SAL_MAX_DIMS];
+    hsize_t dims[SAL_MAX_DIMS], cdims[SAL_MAX_DIMS] = {0};
     unsigned flags;
     size_t nelem = 0;
     int ok = type >= 0 && space >= 0 && dcpl >= 0 &&

@@ -69,7 +69,13 @@ int sal_h5_cause(char *buf, size_t size);
 /* sal_error() with ": <innermost HDF5 cause>" appended; returns code. */
 int sal_h5_error_at(int code, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-#define sal_h5_error(code, ...) sal_h5_error_at((code), __func__, __VA_ARGS__)
+/* Evaluates to code, as sal_error() does. */
+#define sal_h5_error(code, ...)                                                                    \
+    __extension__({                                                                                \
+        const int sal_h5_error_code_ = (code);                                                     \
+        (void)sal_h5_error_at(sal_h5_error_code_, __func__, __VA_ARGS__);                          \
+        sal_h5_error_code_;                                                                        \
+    })
 
 /* File (little-endian) and native memory types of t; H5I_INVALID_HID for an unknown type. */
 hid_t sal_h5_file_type(sal_type_t t);

@@ -339,7 +339,7 @@ static void fire(const sal_inject_spec_t *s, int64_t step)
     else
         SAL_LOG_W("inject: rank %d takes action %s at point %s, step %lld", s->rank,
                   action_name(s->action), sal_inject_point_name(s->point), (long long)step);
-    fflush(NULL);
+    (void)fflush(NULL);
     switch (s->action) {
     case SAL_INJ_EXIT:
         _exit(1);
@@ -347,7 +347,7 @@ static void fire(const sal_inject_spec_t *s, int64_t step)
         for (;;)
             sleep(3600);
     default:
-        raise(s->signal);
+        (void)raise(s->signal);
         return;
     }
 }

@@ -42,7 +42,7 @@ static int post_data(int send, void *buf, int64_t len, int peer, MPI_Comm comm, 
 static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const int *srcs,
                     int nsrc, int64_t *lens, char **bufs)
 {
-    MPI_Request *req = calloc((size_t)nsrc + 1, sizeof(*req));
+    MPI_Request *req = calloc((size_t)nsrc + 1, sizeof(MPI_Request));
     int rc = SAL_OK, nreq = 0;
 
     if (!req)
@@ -60,7 +60,7 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
     int total = dst >= 0 ? npieces(len) : 0;
     for (int i = 0; i < nsrc; i++)
         total += npieces(lens[i]);
-    req = calloc((size_t)total + 1, sizeof(*req));
+    req = calloc((size_t)total + 1, sizeof(MPI_Request));
     if (!req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
     nreq = 0;
@@ -162,7 +162,7 @@ static int gather_copies(const sal_topo_t *t, const char *dir, int me, const int
  * (receive posted before the sends), then the data (every receive and send posted, one wait). */
 int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got)
 {
-    int me = 0, from, nd, nreq = 0, total, rc;
+    int me = 0, from, nd, nreq = 0, total, rc, posted;
     int dsts[SAL_XOR_MAX_GROUP * 64];
     int64_t lens[SAL_XOR_MAX_GROUP * 64], len = -1;
     char *bufs[SAL_XOR_MAX_GROUP * 64], *mine = NULL;
@@ -178,15 +178,23 @@ int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int 
     from = need[me] ? sal_partner_of(t->pmap, me) : -1;
     rc = from >= 0 ? sal_mpi_status(MPI_Irecv(&len, 1, MPI_INT64_T, from, TAG_LEN, comm, &lreq))
                    : SAL_OK;
+    posted = from >= 0 && rc == SAL_OK;
     nd = gather_copies(t, dir, me, need, dsts, lens, bufs);
     for (int i = 0; rc == SAL_OK && i < nd; i++)
         rc = sal_mpi_status(MPI_Send(&lens[i], 1, MPI_INT64_T, dsts[i], TAG_LEN, comm));
-    if (rc == SAL_OK)
+    if (posted && rc == SAL_OK)
         rc = sal_mpi_status(MPI_Wait(&lreq, MPI_STATUS_IGNORE));
+    else if (posted) {
+        /* A send failed: withdraw the size receive, which would otherwise write len after return
+         * (cancelling a receive is local: the wait returns whatever the partner does). */
+        MPI_Cancel(&lreq);
+        MPI_Wait(&lreq, MPI_STATUS_IGNORE);
+    }
+    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker): a failed MPI_Irecv left no request */
     total = npieces(len);
     for (int i = 0; i < nd; i++)
         total += npieces(lens[i]);
-    req = calloc((size_t)total + 1, sizeof(*req));
+    req = calloc((size_t)total + 1, sizeof(MPI_Request));
     mine = len > 0 ? malloc((size_t)len) : NULL;
     if (rc == SAL_OK && (!req || (len > 0 && !mine)))
         rc = sal_error(SAL_ERR_NOMEM, "L2 restore buffers");

@@ -200,14 +200,14 @@ static int parse_body(const char *path, char *cur, sal_levels_info_t *info, int 
         return sal_error(SAL_ERR_CORRUPT, "%s: not a levels record (first line is not \"%s\")",
                          path, LEVELS_MAGIC);
     line = next_line(&cur);
-    if (!line || sscanf(line, "levels %d", &info->mask) != 1 || info->mask < 1 || info->mask > 15)
+    if (!line || !sal_scan_int(line, "levels", &info->mask) || info->mask < 1 || info->mask > 15)
         return sal_error(SAL_ERR_CORRUPT, "%s: bad \"levels\" line", path);
     line = next_line(&cur);
-    if (!line || sscanf(line, "xor_group_size %d", &info->xor_size) != 1 || info->xor_size < 2 ||
+    if (!line || !sal_scan_int(line, "xor_group_size", &info->xor_size) || info->xor_size < 2 ||
         info->xor_size > SAL_XOR_MAX_GROUP)
         return sal_error(SAL_ERR_CORRUPT, "%s: bad \"xor_group_size\" line", path);
     line = next_line(&cur);
-    if (!line || sscanf(line, "nranks %d", n) != 1 || *n < 1 || *n > (1 << 24))
+    if (!line || !sal_scan_int(line, "nranks", n) || *n < 1 || *n > (1 << 24))
         return sal_error(SAL_ERR_CORRUPT, "%s: bad \"nranks\" line", path);
     *hosts = calloc((size_t)*n, sizeof(**hosts));
     if (!*hosts)

@@ -66,6 +66,7 @@ static int parity_write(const char *dir, int r, const parity_t *p)
 
     if (!buf)
         return sal_error(SAL_ERR_NOMEM, "parity file of %zu bytes", n);
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the 8-byte magic of a binary file */
     memcpy(buf, XOR_MAGIC, 8);
     q = buf + 8;
     put64(q, (uint64_t)p->nranks);
@@ -73,7 +74,7 @@ static int parity_write(const char *dir, int r, const parity_t *p)
     put64(q + 16, (uint64_t)p->size);
     put64(q + 24, (uint64_t)p->member);
     put64(q + 32, (uint64_t)p->chunk);
-    q += 8 * HDR_WORDS;
+    q += 8 * (size_t)HDR_WORDS;
     for (int64_t i = 0; i < p->size; i++, q += 8)
         put64(q, (uint64_t)p->lens[i]);
     memcpy(q, p->stripe, (size_t)p->chunk);
@@ -104,7 +105,7 @@ static int parity_parse(const char *path, const unsigned char *buf, size_t n, pa
                          (long long)p->size, (long long)p->chunk, n);
     if (fnv(buf, n - 8) != get64(buf + n - 8))
         return sal_error(SAL_ERR_CORRUPT, "%s: checksum mismatch (the file is damaged)", path);
-    q += 8 * HDR_WORDS;
+    q += 8 * (size_t)HDR_WORDS;
     for (int64_t i = 0; i < p->size; i++, q += 8)
         p->lens[i] = (int64_t)get64(q);
     p->stripe = q;
@@ -216,7 +217,7 @@ static int rebuild_group(const char *dir, int r, int size, int lost, const int *
                          member_files_t *mf)
 {
     const void *data[SAL_XOR_MAX_GROUP], *stripes[SAL_XOR_MAX_GROUP];
-    size_t lens[SAL_XOR_MAX_GROUP];
+    size_t lens[SAL_XOR_MAX_GROUP] = {0};
     const parity_t *ref = &mf[lost == 0 ? 1 : 0].p;
     char path[PATH_MAX];
     int got = -1, rc;
@@ -450,7 +451,7 @@ static int rebuild_over(MPI_Comm gcomm, const l3_role_t *g, int *got)
                   "group is missing, damaged or does not match the group (see that rank's "
                   "warning)",
                   g->me);
-    else if (rc == SAL_OK && root && store_rebuilt(g, &mf.p, buf) == SAL_OK)
+    else if (rc == SAL_OK && root && buf && store_rebuilt(g, &mf.p, buf) == SAL_OK)
         *got = 1;
     else if (rc == SAL_OK && root)
         SAL_LOG_W("L3: %s", sal_last_error());

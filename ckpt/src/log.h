@@ -36,7 +36,14 @@ void sal_log_msg(sal_log_level_t level, const char *func, const char *fmt, ...)
  * strerror(e));`. The caller decides whether the user also sees it (SAL_LOG_E). */
 int sal_error_at(int code, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-#define sal_error(code, ...) sal_error_at((code), __func__, __VA_ARGS__)
+/* The value of sal_error() is code itself, evaluated once, rather than what sal_error_at returns
+ * (the same), so that static analysis sees that a failure path returns a failure. */
+#define sal_error(code, ...)                                                                       \
+    __extension__({                                                                                \
+        const int sal_error_code_ = (code);                                                        \
+        (void)sal_error_at(sal_error_code_, __func__, __VA_ARGS__);                                \
+        sal_error_code_;                                                                           \
+    })
 
 /* Clears this thread's last error. */
 void sal_error_clear(void);

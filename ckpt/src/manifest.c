@@ -376,7 +376,8 @@ static int check_mapping(hid_t dcpl, size_t i, const sal_manifest_region_t *mr, 
     int r = flen > 0 && (size_t)flen < sizeof(file) ? parse_source(file, nranks) : -1, nd, ok;
     hid_t vs, ss;
 
-    if (r < 0 || seen[r] || dlen <= 0 || (size_t)dlen >= sizeof(dset) || strcmp(dset, mr->name))
+    if (r < 0 || seen[r] || dlen <= 0 || (size_t)dlen >= sizeof(dset) ||
+        strcmp(dset, mr->name) != 0)
         return 0;
     seen[r] = 1;
     nd = block_of(mr, r, off, cnt);
@@ -388,7 +389,7 @@ static int check_mapping(hid_t dcpl, size_t i, const sal_manifest_region_t *mr, 
          H5Sget_simple_extent_ndims(vs) == nd && H5Sget_select_npoints(vs) == volume(nd, cnt) &&
          H5Sget_select_bounds(vs, start, end) >= 0;
     for (int d = 0; ok && d < nd; d++)
-        ok = start[d] == (hsize_t)off[d] && end[d] + 1 == (hsize_t)(off[d] + cnt[d]);
+        ok = start[d] == (hsize_t)off[d] && end[d] + 1 == (hsize_t)off[d] + (hsize_t)cnt[d];
     if (vs >= 0)
         H5Sclose(vs);
     if (ss >= 0)

@@ -232,7 +232,7 @@ int sal_partner_map_create(int nranks, const char *const hosts[], uint64_t salt,
     }
     m->nranks = nranks;
     m->nhosts = t.nhosts;
-    m->partner = malloc((size_t)nranks * sizeof(int));
+    m->partner = calloc((size_t)nranks, sizeof(int));
     m->first = malloc(((size_t)nranks + 1) * sizeof(int));
     m->sources = malloc((size_t)nranks * sizeof(int));
     if (!m->partner || !m->first || !m->sources) {

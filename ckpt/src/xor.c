@@ -106,7 +106,7 @@ int sal_xor_groups_create(int nranks, const char *const hosts[], int max_size,
     x->ngroups = group_count(&t, max_size);
     x->group_of = malloc((size_t)nranks * sizeof(int));
     x->member_of = malloc((size_t)nranks * sizeof(int));
-    x->first = malloc(((size_t)x->ngroups + 1) * sizeof(int));
+    x->first = calloc((size_t)x->ngroups + 1, sizeof(int));
     x->members = malloc((size_t)nranks * sizeof(int));
     if (!x->group_of || !x->member_of || !x->first || !x->members) {
         rc = sal_error(SAL_ERR_NOMEM, "XOR groups for %d ranks", nranks);

@@ -220,7 +220,9 @@ static int exclude_bad_nodes(job_t *j)
     snprintf(json, sizeof(json), "\"nodes\":\"%s\"", sal_json_escape(esc, sizeof(esc), bad));
     salrun_say(&j->out, "exclude", json, "Slurm reports node%s %s unusable: the relaunch avoids %s",
                strchr(bad, ',') ? "s" : "", bad[0] ? bad : "none",
-               !bad[0] ? "no node" : strchr(bad, ',') ? "them" : "it");
+               !bad[0]            ? "no node"
+               : strchr(bad, ',') ? "them"
+                                  : "it");
     return build_launch(j);
 }
 

@@ -118,6 +118,8 @@ static int parse_long(const char *opt, const char *text, long min, long max, lon
     long v;
 
     errno = 0;
+    /* Not NULL: parse_args gives every option that takes an argument its value. */
+    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
     v = strtol(text, &end, 10);
     if (errno || end == text || *end || v < min || v > max)
         return salrun_fail(SAL_ERR_INVALID_ARG,
@@ -134,6 +136,8 @@ static int parse_seconds(const char *opt, const char *text, double max, double *
     double v;
 
     errno = 0;
+    /* Not NULL: parse_args gives every option that takes an argument its value. */
+    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
     v = strtod(text, &end);
     if (errno || end == text || *end || !(v >= 0 && v <= max))
         return salrun_fail(SAL_ERR_INVALID_ARG,
@@ -164,7 +168,8 @@ static int apply(salrun_opts_t *o, const option_def_t *d, const char *v, salrun_
         o->mpiexec = v;
         return SAL_OK;
     case O_LAUNCHER:
-        if (strcmp(v, "auto") && strcmp(v, "mpiexec") && strcmp(v, "srun"))
+        /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): --launcher takes an argument */
+        if (strcmp(v, "auto") != 0 && strcmp(v, "mpiexec") != 0 && strcmp(v, "srun") != 0)
             return salrun_fail(SAL_ERR_INVALID_ARG,
                                "invalid value \"%s\" for --launcher: expected auto, mpiexec or "
                                "srun",

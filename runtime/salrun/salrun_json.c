@@ -192,6 +192,7 @@ static int parse_literal(cursor_t *c, const char *word)
 static int parse_value(cursor_t *c, salrun_json_type_t *type);
 
 /* Members of an object whose '{' was consumed; stored into obj when it is not NULL. */
+/* NOLINTNEXTLINE(misc-no-recursion): parse_nested stops at DEPTH_MAX levels */
 static int parse_members(cursor_t *c, salrun_json_t *obj)
 {
     char key[SALRUN_JSON_KEY_MAX * 4];
@@ -240,6 +241,7 @@ static int parse_members(cursor_t *c, salrun_json_t *obj)
     }
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): parse_nested stops at DEPTH_MAX levels */
 static int parse_elements(cursor_t *c)
 {
     salrun_json_type_t type;
@@ -266,6 +268,7 @@ static int parse_elements(cursor_t *c)
     }
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): stops at DEPTH_MAX levels */
 static int parse_nested(cursor_t *c, int object)
 {
     int rc;
@@ -278,6 +281,7 @@ static int parse_nested(cursor_t *c, int object)
     return rc;
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): parse_nested stops at DEPTH_MAX levels */
 static int parse_value(cursor_t *c, salrun_json_type_t *type)
 {
     if (c->p >= c->end)

@@ -364,7 +364,7 @@ int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid)
 {
     pid_t parent = getpid(), child;
 
-    fflush(NULL);
+    (void)fflush(NULL);
     child = fork();
     if (child < 0)
         return salrun_fail(SAL_ERR_IO, "fork: %s", strerror(errno));
@@ -425,7 +425,7 @@ static int has_children(pid_t pid)
         if (!f)
             continue;
         found = fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9';
-        fclose(f);
+        (void)fclose(f); /* read only */
     }
     closedir(d);
     return found;

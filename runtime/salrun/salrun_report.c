@@ -173,7 +173,7 @@ int salrun_report(const char *path, FILE *out)
         int c = getc(f), got;
 
         if (c != EOF)
-            ungetc(c, f);
+            (void)ungetc(c, f); /* one character back always fits */
         got = report_line(path, ++lineno, line, (size_t)n, c == EOF, &st);
         if (got < 0)
             rc = SALRUN_EXIT_FAILED;
@@ -190,7 +190,7 @@ int salrun_report(const char *path, FILE *out)
     if (rc == SALRUN_EXIT_OK)
         print_summary(out, path, &st, nevents);
     free(line);
-    fclose(f);
+    (void)fclose(f); /* read only */
     salrun_stats_free(&st);
     return rc;
 }

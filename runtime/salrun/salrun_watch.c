@@ -89,15 +89,14 @@ static void say_note(const salrun_out_t *out, const salrun_note_t *n, const char
 
 static void say_ckpt(const salrun_out_t *out, const salrun_note_t *n)
 {
-    char json[512], size[32], rate[48] = "";
+    char json[512], size[32], bps[44], rate[48] = "";
 
     snprintf(json, sizeof(json), "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f", n->id,
              n->step, n->bytes, n->seconds);
     salrun_fmt_bytes(size, sizeof(size), (double)n->bytes);
     if (n->seconds > 0) {
-        salrun_fmt_bytes(rate + 2, sizeof(rate) - 4, (double)n->bytes / n->seconds);
-        memcpy(rate, ", ", 2);
-        strcat(rate, "/s");
+        salrun_fmt_bytes(bps, sizeof(bps), (double)n->bytes / n->seconds);
+        snprintf(rate, sizeof(rate), ", %s/s", bps);
     }
     say_note(out, n, "checkpoint", json, "checkpoint %lld committed at step %lld (%s, %.3f s%s)",
              n->id, n->step, size, n->seconds, rate);

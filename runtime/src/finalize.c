@@ -55,8 +55,8 @@ static void *watchdog(void *arg)
         SAL_LOG_W("MPI_Finalize has not returned after %.1f s (Open MPI issue 11404); exiting with "
                   "status 0",
                   wd_timeout);
-        fflush(stdout);
-        fflush(stderr);
+        (void)fflush(stdout);
+        (void)fflush(stderr);
         _exit(0);
     }
     return NULL;

@@ -856,7 +856,7 @@ int sal_placement_load_hostfile(sal_placement_t p, const char *path)
     if (rc == SAL_OK)
         SAL_LOG_D("hostfile %s: %zu spare host(s)", path, n);
     free(list);
-    fclose(f);
+    (void)fclose(f); /* read only */
     return rc;
 }
 

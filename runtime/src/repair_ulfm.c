@@ -112,6 +112,8 @@ static int survivors(MPI_Comm old, MPI_Comm shrunk, int **alive, int *n)
     idx = malloc(sizeof(int) * (size_t)(*n + 1));
     *alive = malloc(sizeof(int) * (size_t)(*n + 1));
     if (!idx || !*alive) {
+        free(*alive);
+        *alive = NULL;
         rc = sal_error(SAL_ERR_NOMEM, "survivor list");
     } else {
         for (int i = 0; i < *n; i++)
@@ -332,7 +334,7 @@ static int send_state(const repair_t *r, const int *spawned)
 
 static int respawn(repair_t *r)
 {
-    int *spawned = malloc(sizeof(int) * (size_t)(r->nspawn + 1)), n = 0, rc = SAL_OK;
+    int *spawned = calloc((size_t)r->nspawn + 1, sizeof(int)), n = 0, rc = SAL_OK;
 
     if (!spawned)
         return sal_error(SAL_ERR_NOMEM, "respawn list");

@@ -128,10 +128,10 @@ int sal_rt_unpack_state(const char *buf, int len, int *oldrank)
         return sal_error(SAL_ERR_NOMEM, "replacement state");
     p = copy;
     line = next_line(&p);
-    if (!line || sscanf(line, "rank %d", oldrank) != 1)
+    if (!line || !sal_scan_int(line, "rank", oldrank))
         rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the rank");
     line = rc == SAL_OK ? next_line(&p) : NULL;
-    if (rc == SAL_OK && (!line || sscanf(line, "repairs %d", &sal_rt.repairs) != 1))
+    if (rc == SAL_OK && (!line || !sal_scan_int(line, "repairs", &sal_rt.repairs)))
         rc = sal_error(SAL_ERR_CORRUPT, "state from the repair leader lacks the repair count");
     line = rc == SAL_OK ? next_line(&p) : NULL;
     if (rc == SAL_OK && (!line || strncmp(line, "bind ", 5) != 0))
@@ -384,7 +384,7 @@ static void ignore_sigpipe(void)
 
     if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
         !(old.sa_flags & SA_SIGINFO))
-        signal(SIGPIPE, SIG_IGN);
+        (void)signal(SIGPIPE, SIG_IGN);
 }
 
 int sal_init(int *argc, char ***argv, MPI_Comm comm)

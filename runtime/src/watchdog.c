@@ -86,7 +86,7 @@ static void fire(double idle, int in_mpi)
                   idle, timeout, step);
     sal_event("hang", "\"step\":%lld,\"idle_seconds\":%.6f,\"hang_timeout\":%.6f,\"in_mpi\":%s",
               step, idle, in_mpi ? mpi_timeout : timeout, in_mpi ? "true" : "false");
-    fflush(NULL);
+    (void)fflush(NULL);
     kill(getpid(), SIGKILL);
     for (;;)
         pause();
