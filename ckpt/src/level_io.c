@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -14,7 +15,7 @@
 #include "levels.h"
 #include "log.h"
 
-enum { COPY_BUF = 4 << 20 };
+enum { COPY_PIECE = 8 << 20 }; /* bytes per copy_file_range or read + write call */
 
 int sal_slurp(const char *path, char **data, size_t *len)
 {
@@ -36,16 +37,16 @@ static int write_all(int fd, const char *buf, size_t len, const char *path)
     return SAL_OK;
 }
 
-static int copy_fd(int in, int out, const char *src, const char *tmp, int64_t *bytes)
+/* Copies with read/write from the current offsets to the end of in. [INOUT] *bytes. */
+static int copy_rw(int in, int out, const char *src, const char *tmp, int64_t *bytes)
 {
-    char *buf = malloc(COPY_BUF);
+    char *buf = malloc(COPY_PIECE);
     int rc = SAL_OK;
 
     if (!buf)
         return sal_error(SAL_ERR_NOMEM, "copy buffer");
-    *bytes = 0;
     for (;;) {
-        ssize_t n = read(in, buf, COPY_BUF);
+        ssize_t n = read(in, buf, COPY_PIECE);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -60,17 +61,38 @@ static int copy_fd(int in, int out, const char *src, const char *tmp, int64_t *b
         *bytes += n;
     }
     free(buf);
-    if (rc == SAL_OK && fsync(out) != 0)
-        rc = sal_error(SAL_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
     return rc;
+}
+
+/* Copies all of in to out: copy_file_range(2) piece by piece where the kernel supports it for
+ * these two files (no copy through user space), else (or for what remains) read/write. [OUT]
+ * *bytes. */
+static int copy_data(int in, int out, const char *src, const char *tmp, int64_t *bytes)
+{
+    *bytes = 0;
+#ifdef SYS_copy_file_range
+    for (;;) {
+        long n = syscall(SYS_copy_file_range, in, NULL, out, NULL, (size_t)COPY_PIECE, 0U);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
+                      errno == EBADF))
+            break; /* not between these files: read/write from the offsets reached */
+        if (n < 0)
+            return sal_error(SAL_ERR_IO, "copy %s to %s: %s", src, tmp, strerror(errno));
+        if (n == 0)
+            return SAL_OK;
+        *bytes += n;
+    }
+#endif
+    return copy_rw(in, out, src, tmp, bytes);
 }
 
 int sal_copy_file(const char *src, const char *dst, int64_t *bytes)
 {
     char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-    int in, out, rc;
+    int in, out, rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
 
-    rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
     if (rc == SAL_OK)
         rc = sal_path_join(dir, sizeof(dir), "%s", dst);
     if (rc != SAL_OK)
@@ -83,10 +105,13 @@ int sal_copy_file(const char *src, const char *dst, int64_t *bytes)
         rc = sal_error(SAL_ERR_IO, "create %s: %s", tmp, strerror(errno));
         goto out_close_in;
     }
-    rc = copy_fd(in, out, src, tmp, bytes);
-    if (fchmod(out, 0600) != 0 && rc == SAL_OK)
+    rc = copy_data(in, out, src, tmp, bytes);
+    if (rc == SAL_OK && fchmod(out, 0600) != 0)
         rc = sal_error(SAL_ERR_IO, "chmod %s: %s", tmp, strerror(errno));
-    close(out);
+    if (rc == SAL_OK && fsync(out) != 0)
+        rc = sal_error(SAL_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
+    if (close(out) != 0 && rc == SAL_OK)
+        rc = sal_error(SAL_ERR_IO, "close %s: %s", tmp, strerror(errno));
     if (rc == SAL_OK && rename(tmp, dst) != 0)
         rc = sal_error(SAL_ERR_IO, "rename %s to %s: %s", tmp, dst, strerror(errno));
     if (rc != SAL_OK) {

@@ -36,7 +36,6 @@
 
 enum {
     FLUSH_NICE = 19,       /* CPU priority of the flush thread (lowest) */
-    COPY_PIECE = 8 << 20,  /* bytes per copy_file_range / read+write call */
     IOPRIO_CLASS_IDLE = 3, /* linux/ioprio.h, not exported by libc */
     IOPRIO_CLASS_SHIFT = 13,
     IOPRIO_WHO_PROCESS = 1, /* a "process" is a thread id here */
@@ -76,104 +75,6 @@ static void lower_priority(void)
 #endif
 }
 
-/* Copies with read/write from the current offsets to the end of in. */
-static int copy_rw(int in, int out, const char *src, const char *tmp, int64_t *bytes)
-{
-    char *buf = malloc(COPY_PIECE);
-    int rc = SAL_OK;
-
-    if (!buf)
-        return sal_error(SAL_ERR_NOMEM, "L4 copy buffer");
-    for (;;) {
-        ssize_t n = read(in, buf, COPY_PIECE), w = 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = sal_error(SAL_ERR_IO, "read %s: %s", src, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        while (w < n) {
-            ssize_t k = write(out, buf + w, (size_t)(n - w));
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                free(buf);
-                return sal_error(SAL_ERR_IO, "write %s: %s", tmp, strerror(errno));
-            }
-            w += k;
-        }
-        *bytes += n;
-    }
-    free(buf);
-    return rc;
-}
-
-/* Copies all of in to out: copy_file_range(2) piece by piece where the kernel supports it for
- * these two files, else (or for what remains) read/write. [OUT] *bytes. */
-static int copy_data(int in, int out, const char *src, const char *tmp, int64_t *bytes)
-{
-    *bytes = 0;
-#ifdef SYS_copy_file_range
-    for (;;) {
-        long n = syscall(SYS_copy_file_range, in, NULL, out, NULL, (size_t)COPY_PIECE, 0U);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
-                      errno == EBADF))
-            break; /* not between these files: read/write from the offsets reached */
-        if (n < 0)
-            return sal_error(SAL_ERR_IO, "copy %s to %s: %s", src, tmp, strerror(errno));
-        if (n == 0)
-            return SAL_OK;
-        *bytes += n;
-    }
-#endif
-    return copy_rw(in, out, src, tmp, bytes);
-}
-
-/* src to dst durably: temporary name, fsync, rename, fsync of the directory. */
-static int copy_file(const char *src, const char *dst, int64_t *bytes)
-{
-    char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-    int in, out, rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
-
-    if (rc == SAL_OK)
-        rc = sal_path_join(dir, sizeof(dir), "%s", dst);
-    if (rc != SAL_OK)
-        return rc;
-    in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0)
-        return sal_error(SAL_ERR_IO, "open %s: %s", src, strerror(errno));
-    out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0) {
-        rc = sal_error(SAL_ERR_IO, "create %s: %s", tmp, strerror(errno));
-        goto out_close_in;
-    }
-    rc = copy_data(in, out, src, tmp, bytes);
-    if (rc == SAL_OK && fchmod(out, 0600) != 0)
-        rc = sal_error(SAL_ERR_IO, "chmod %s: %s", tmp, strerror(errno));
-    if (rc == SAL_OK && fsync(out) != 0)
-        rc = sal_error(SAL_ERR_IO, "fsync %s: %s", tmp, strerror(errno));
-    if (close(out) != 0 && rc == SAL_OK)
-        rc = sal_error(SAL_ERR_IO, "close %s: %s", tmp, strerror(errno));
-    if (rc == SAL_OK && rename(tmp, dst) != 0)
-        rc = sal_error(SAL_ERR_IO, "rename %s to %s: %s", tmp, dst, strerror(errno));
-    if (rc != SAL_OK) {
-        unlink(tmp);
-        goto out_close_in;
-    }
-    slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        rc = sal_fsync_dir(dir);
-    }
-out_close_in:
-    close(in);
-    return rc;
-}
-
 static int copy_named(const struct sal_pfs *p, int64_t id, const char *name, int64_t *bytes)
 {
     char src[PATH_MAX], dst[PATH_MAX];
@@ -181,7 +82,7 @@ static int copy_named(const struct sal_pfs *p, int64_t id, const char *name, int
 
     if (rc == SAL_OK)
         rc = sal_path_join(dst, sizeof(dst), "%s/ckpt.%lld/%s", p->pfs_job, (long long)id, name);
-    return rc == SAL_OK ? copy_file(src, dst, bytes) : rc;
+    return rc == SAL_OK ? sal_copy_file(src, dst, bytes) : rc;
 }
 
 /* Rank 0: waits for every rank's marker; [OUT] *bytes = their sum. Gives up when a newer

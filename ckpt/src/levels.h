@@ -127,7 +127,8 @@ int sal_pfs_idle(sal_pfs_t *p);
  * other ranks' files), joins the thread, frees *p and sets it to NULL. Accepts NULL. */
 void sal_pfs_destroy(sal_pfs_t **p);
 
-/* Copies src to dst (temp name, fsync, rename, directory fsync; mode 0600). [OUT] *bytes. */
+/* Copies src to dst (temp name, fsync, rename, directory fsync; mode 0600), with
+ * copy_file_range where the kernel supports it, else read/write. [OUT] *bytes. */
 int sal_copy_file(const char *src, const char *dst, int64_t *bytes);
 
 /* Reads the whole file path into memory. [OUT] *data (caller frees), *len. */
