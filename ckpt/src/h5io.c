@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -235,6 +236,36 @@ int sal_h5_open_input(const char *path, hid_t *file)
         rc = sal_h5_error(SAL_ERR_CORRUPT, "%s is not a readable HDF5 file", path);
     H5Pclose(fapl);
     return rc;
+}
+
+int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *arg)
+{
+    int status = 0;
+    pid_t pid;
+
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        SAL_LOG_D("cannot fork to probe %s (%s): reading it in this process", path,
+                  strerror(errno));
+        return SAL_OK;
+    }
+    if (pid == 0) {
+        /* No atexit handlers, no MPI, no messages (the parent reports): only the verdict leaves
+         * the child. */
+        int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (devnull >= 0)
+            (void)dup2(devnull, STDERR_FILENO);
+        _exit(probe(arg) == SAL_OK ? 0 : 1);
+    }
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return SAL_OK;
+    if (WIFSIGNALED(status))
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s is damaged: the HDF5 library crashed (signal %d, %s) while reading it",
+                         path, WTERMSIG(status), strsignal(WTERMSIG(status)));
+    return SAL_OK;
 }
 
 /* Room for need bytes plus HDF5's metadata in the file system of path's directory. */
@@ -1142,6 +1173,24 @@ static int load_region(hid_t file, const char *path, const sal_rank_meta_t *expe
 }
 
 static int load_rank(const char *path, const sal_rank_meta_t *expect, const sal_region_t *regions,
+                     int nregions, int with_data);
+
+struct rank_probe {
+    const char *path;
+    const sal_rank_meta_t *expect;
+    const sal_region_t *regions;
+    int nregions;
+};
+
+/* The probe of sal_h5_read_rank: the validation of the file's metadata, in a child process. */
+static int probe_rank(const void *arg)
+{
+    const struct rank_probe *p = arg;
+
+    return load_rank(p->path, p->expect, p->regions, p->nregions, 0);
+}
+
+static int load_rank(const char *path, const sal_rank_meta_t *expect, const sal_region_t *regions,
                      int nregions, int with_data)
 {
     sal_h5_quiet_t quiet;
@@ -1153,7 +1202,15 @@ static int load_rank(const char *path, const sal_rank_meta_t *expect, const sal_
         return sal_error(SAL_ERR_INVALID_ARG, "rank file %s: NULL argument or %d regions",
                          path ? path : "(null)", nregions);
     sal_h5_quiet(&quiet);
-    rc = sal_h5_open_input(path, &file);
+    rc = sal_h5_check_input(path);
+    if (rc == SAL_OK && with_data) {
+        /* HDF5 1.10 overruns buffers on some damaged object headers: validate the metadata in a
+         * child process first, then read here. */
+        struct rank_probe p = {path, expect, regions, nregions};
+        rc = sal_h5_probe(path, probe_rank, &p);
+    }
+    if (rc == SAL_OK)
+        rc = sal_h5_open_input(path, &file);
     if (rc != SAL_OK)
         goto out_restore_errors;
     rc = check_root(file, path, expect);

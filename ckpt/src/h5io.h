@@ -96,6 +96,13 @@ int sal_h5_open_input(const char *path, hid_t *file);
 int sal_h5_put_head(hid_t file, const char *path, int64_t id, int64_t step, double time,
                     int64_t nranks);
 
+/* Runs probe(arg) in a forked child process and waits for it: SAL_OK when it returned (whatever it
+ * returned: the caller then reads the file itself and gets the same verdict with its message),
+ * SAL_ERR_CORRUPT naming path and the signal when the child died (HDF5 crashing on a damaged file),
+ * SAL_OK also when fork is impossible (the read then runs unprotected). For untrusted files: HDF5
+ * 1.10 itself overruns buffers on some damaged ones (found by fuzzing). */
+int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *arg);
+
 /* Creates an empty HDF5 file "<path>.tmp.<pid>" with mode 0600 (the name goes to tmp). [OUT] *file.
  * need: the bytes the caller will write; SAL_ERR_IO naming the file system when it has less room
  * (HDF5 cannot be relied on to fail cleanly when a write hits ENOSPC). */

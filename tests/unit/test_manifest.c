@@ -650,6 +650,29 @@ static void test_latest(void)
 
 /* Every file, dataset, group, datatype and attribute the code under test opened was closed again
  * (run last). */
+/* A manifest on which HDF5 1.10 itself aborts (a damaged virtual-dataset selection, found by
+ * fuzzing): the reader reports it as damaged instead of taking the process down. */
+static void test_manifest_crashing_hdf5(void)
+{
+    char dir[PATH_MAX], path[PATH_MAX], *data = NULL;
+    size_t len = 0;
+    sal_manifest_t m;
+
+    CU_ASSERT_EQUAL_FATAL(sal_read_file(SAL_SOURCE_DIR
+                                        "/tests/fuzz/crashes/manifest/hdf5-vds-selection-overflow",
+                                        1 << 20, &data, &len),
+                          SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_path_join(dir, sizeof(dir), "%s/crashing", tmpdir), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_mkdir_p(dir, 0700), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_path_join(path, sizeof(path), "%s/manifest.h5", dir), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_write_file_atomic(path, data, len, 0600), SAL_OK);
+    free(data);
+    CU_ASSERT_EQUAL(sal_manifest_read(dir, &m), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS(path);
+    ASSERT_ERR_HAS("HDF5 library crashed");
+    CU_ASSERT_EQUAL(m.nregions, 0);
+}
+
 static void test_no_hdf5_handles_left(void)
 {
     CU_ASSERT_EQUAL(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
@@ -668,6 +691,7 @@ int main(void)
         {"truncated, empty, symlinked, missing", test_damaged_manifest_files},
         {"missing and damaged rank files", test_damaged_rank_files},
         {"latest pointer", test_latest},
+        {"a manifest that crashes HDF5", test_manifest_crashing_hdf5},
         {"no HDF5 identifiers left", test_no_hdf5_handles_left},
     };
 
