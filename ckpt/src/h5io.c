@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -238,12 +240,25 @@ int sal_h5_open_input(const char *path, hid_t *file)
     return rc;
 }
 
+/* Exit statuses of a probe that returned (a sanitizer or the C library ends a crashing one with
+ * a signal, or with another status such as AddressSanitizer's 1). */
+enum { PROBE_VALID = 90, PROBE_INVALID = 91 };
+/* A probe that has not finished after probe_timeout seconds is taken for HDF5 looping on the file
+ * (reading the metadata of a valid file takes milliseconds). */
+#define PROBE_POLL_S 0.001
+static double probe_timeout = 60.0;
+
+void sal_h5_probe_set_timeout(double seconds)
+{
+    probe_timeout = seconds > 0 ? seconds : 60.0;
+}
+
 int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *arg)
 {
     int status = 0;
     pid_t pid;
 
-    fflush(NULL);
+    (void)fflush(NULL);
     pid = fork();
     if (pid < 0) {
         SAL_LOG_D("cannot fork to probe %s (%s): reading it in this process", path,
@@ -256,15 +271,35 @@ int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *ar
         int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (devnull >= 0)
             (void)dup2(devnull, STDERR_FILENO);
-        _exit(probe(arg) == SAL_OK ? 0 : 1);
+        _exit(probe(arg) == SAL_OK ? PROBE_VALID : PROBE_INVALID);
     }
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
+    for (long polls = 0;; polls++) {
+        struct timespec nap = {0, (long)(PROBE_POLL_S * 1e9)};
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 && errno != EINTR)
             return SAL_OK;
+        if ((double)polls * PROBE_POLL_S >= probe_timeout) { /* HDF5 may loop forever */
+            kill(pid, SIGKILL);
+            while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+            return sal_error(SAL_ERR_CORRUPT,
+                             "%s is damaged: the HDF5 library did not finish reading it in %g s",
+                             path, probe_timeout);
+        }
+        nanosleep(&nap, NULL);
+    }
     if (WIFSIGNALED(status))
         return sal_error(SAL_ERR_CORRUPT,
                          "%s is damaged: the HDF5 library crashed (signal %d, %s) while reading it",
                          path, WTERMSIG(status), strsignal(WTERMSIG(status)));
+    if (!WIFEXITED(status) ||
+        (WEXITSTATUS(status) != PROBE_VALID && WEXITSTATUS(status) != PROBE_INVALID))
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s is damaged: the HDF5 library crashed while reading it (the reading "
+                         "process exited with status %d)",
+                         path, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return SAL_OK;
 }
 

@@ -98,10 +98,14 @@ int sal_h5_put_head(hid_t file, const char *path, int64_t id, int64_t step, doub
 
 /* Runs probe(arg) in a forked child process and waits for it: SAL_OK when it returned (whatever it
  * returned: the caller then reads the file itself and gets the same verdict with its message),
- * SAL_ERR_CORRUPT naming path and the signal when the child died (HDF5 crashing on a damaged file),
+ * SAL_ERR_CORRUPT naming path and the cause when the child died (HDF5 crashing on a damaged file:
+ * a signal, or an exit status other than the probe's) or did not finish in 60 s (HDF5 looping),
  * SAL_OK also when fork is impossible (the read then runs unprotected). For untrusted files: HDF5
  * 1.10 itself overruns buffers on some damaged ones (found by fuzzing). */
 int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *arg);
+/* Seconds after which sal_h5_probe kills a probe and reports the file as damaged (default 60; a
+ * value <= 0 restores it). For tests. */
+void sal_h5_probe_set_timeout(double seconds);
 
 /* Creates an empty HDF5 file "<path>.tmp.<pid>" with mode 0600 (the name goes to tmp). [OUT] *file.
  * need: the bytes the caller will write; SAL_ERR_IO naming the file system when it has less room

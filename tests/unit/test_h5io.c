@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,58 @@ static void test_reuse_falls_back(void)
     orig.n = -77;
     unlink(old);
     CU_ASSERT_EQUAL(count_temps(), 0);
+}
+
+static int probe_ok(const void *arg)
+{
+    (void)arg;
+    return SAL_OK;
+}
+
+static int probe_invalid(const void *arg)
+{
+    (void)arg;
+    return SAL_ERR_CORRUPT;
+}
+
+static int probe_segv(const void *arg)
+{
+    (void)arg;
+    raise(SIGSEGV);
+    return SAL_OK;
+}
+
+static int probe_exits(const void *arg)
+{
+    (void)arg;
+    _exit(1); /* what AddressSanitizer does after a report */
+}
+
+static int probe_loops(const void *arg)
+{
+    (void)arg;
+    for (;;)
+        pause();
+    return SAL_OK;
+}
+
+/* sal_h5_probe: a probe that returns (either verdict) is fine; one that dies, exits on its own or
+ * does not finish makes the file damaged, named in the message. */
+static void test_probe(void)
+{
+    const char *path = "/some/file.h5";
+
+    CU_ASSERT_EQUAL(sal_h5_probe(path, probe_ok, NULL), SAL_OK);
+    CU_ASSERT_EQUAL(sal_h5_probe(path, probe_invalid, NULL), SAL_OK);
+    CU_ASSERT_EQUAL(sal_h5_probe(path, probe_segv, NULL), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS(path);
+    ASSERT_ERR_HAS("crashed (signal 11");
+    CU_ASSERT_EQUAL(sal_h5_probe(path, probe_exits, NULL), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS("exited with status 1");
+    sal_h5_probe_set_timeout(0.2);
+    CU_ASSERT_EQUAL(sal_h5_probe(path, probe_loops, NULL), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS("did not finish reading it in 0.2 s");
+    sal_h5_probe_set_timeout(0);
 }
 
 /* The umask must not change the final mode. */
@@ -766,6 +819,7 @@ int main(void)
     static const sal_unit_test_t tests[] = {
         {"round trip of every type", test_round_trip},
         {"mode 0600 under umask 0277", test_mode_with_umask},
+        {"probes in a child process", test_probe},
         {"a file reused in place", test_reuse_in_place},
         {"a multi-chunk block reused in place", test_reuse_big_block},
         {"files that cannot be reused", test_reuse_falls_back},
