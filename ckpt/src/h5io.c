@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,6 +255,29 @@ void sal_h5_probe_set_timeout(double seconds)
     probe_timeout = seconds > 0 ? seconds : 60.0;
 }
 
+/* Blocks until the child pid has ended or probe_timeout has passed, without polling where Linux
+ * has pidfd_open (5.3+). Returns 1 when it ended, 0 after the timeout, -1 when it cannot tell (the
+ * caller then polls). */
+static int wait_child(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0U), n;
+    struct pollfd pfd;
+
+    if (fd < 0)
+        return -1;
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    while ((n = poll(&pfd, 1, (int)(probe_timeout * 1000))) < 0 && errno == EINTR)
+        ;
+    close(fd);
+    return n > 0 ? 1 : n == 0 ? 0 : -1;
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
 int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *arg)
 {
     int status = 0;
@@ -273,6 +298,7 @@ int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *ar
             (void)dup2(devnull, STDERR_FILENO);
         _exit(probe(arg) == SAL_OK ? PROBE_VALID : PROBE_INVALID);
     }
+    int ended = wait_child(pid);
     for (long polls = 0;; polls++) {
         struct timespec nap = {0, (long)(PROBE_POLL_S * 1e9)};
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -280,7 +306,7 @@ int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *ar
             break;
         if (r < 0 && errno != EINTR)
             return SAL_OK;
-        if ((double)polls * PROBE_POLL_S >= probe_timeout) { /* HDF5 may loop forever */
+        if (ended == 0 || (double)polls * PROBE_POLL_S >= probe_timeout) { /* HDF5 looping */
             kill(pid, SIGKILL);
             while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
