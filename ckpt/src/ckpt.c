@@ -108,6 +108,7 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
     if (!c)
         return sal_error(SAL_ERR_NOMEM, "checkpoint handle");
     c->comm = comm;
+    c->own_first_id = -1;
     c->keep = (int)sal_config_settings(cfg)->keep;
     c->reuse_files = sal_config_settings(cfg)->reuse_files != 0;
     rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);

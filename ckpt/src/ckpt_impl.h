@@ -23,6 +23,8 @@ struct sal_ckpt {
     int64_t reuse_id; /* during sal_ckpt_write: the checkpoint whose files are overwritten, or -1 */
     int reused_mine;  /* during sal_ckpt_write: this rank overwrote its file of reuse_id */
     int reused_ranks; /* ... rank 0: how many ranks did */
+    int64_t own_first_id; /* the first checkpoint this handle committed, -1 before: from it on,
+                           * the files are this run's own and read without a probe */
     int nregions;
     sal_region_t *regions;   /* owned array; the memory they describe is the application's */
     sal_inject_t *inject;    /* not owned; may be NULL */

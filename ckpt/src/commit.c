@@ -345,6 +345,8 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
     double secs = sal_wall_now() - t0;
     int l4 = ck->pfs && id % ck->pfs_every == 0;
 
+    if (ck->own_first_id < 0)
+        ck->own_first_id = id;
     if (host_leader(ck, me))
         retain(ck, id);
     if (me == 0) {

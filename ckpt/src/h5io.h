@@ -106,6 +106,11 @@ int sal_h5_probe(const char *path, int (*probe)(const void *arg), const void *ar
 /* Seconds after which sal_h5_probe kills a probe and reports the file as damaged (default 60; a
  * value <= 0 restores it). For tests. */
 void sal_h5_probe_set_timeout(double seconds);
+/* Whether the readers of rank files and manifests probe them in a child process first (default 1).
+ * The restore turns it off for checkpoints this process committed itself in this run, whose files
+ * it wrote moments ago: an in-job recovery then costs no fork. */
+void sal_h5_set_probing(int on);
+int sal_h5_probing(void);
 
 /* Creates an empty HDF5 file "<path>.tmp.<pid>" with mode 0600 (the name goes to tmp). [OUT] *file.
  * need: the bytes the caller will write; SAL_ERR_IO naming the file system when it has less room

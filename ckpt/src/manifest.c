@@ -584,7 +584,7 @@ int sal_manifest_read(const char *ckpt_dir, sal_manifest_t *m)
     /* HDF5 1.10 aborts on some damaged virtual-dataset mappings (a buffer overflow caught by
      * _FORTIFY_SOURCE while it decodes a selection): read the file in a child process first. */
     rc = sal_h5_check_input(path);
-    if (rc == SAL_OK)
+    if (rc == SAL_OK && sal_h5_probing())
         rc = sal_h5_probe(path, probe_manifest, path);
     if (rc == SAL_OK)
         rc = read_manifest_file(path, m);

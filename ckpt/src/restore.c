@@ -358,6 +358,9 @@ static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
         rc = sal_path_join(a.pdir, sizeof(a.pdir), "%s/ckpt.%lld", ck->pfs_job, (long long)id);
     if (rc != SAL_OK)
         return rc;
+    /* Files of a checkpoint this process committed in this run are its own: no child-process probe
+     * (docs/format.md, "What a reader checks"). */
+    sal_h5_set_probing(!(ck->own_first_id >= 0 && id >= ck->own_first_id));
     rc = share_levels(ck, me, &a);
     mok = 0;
     if (rc == SAL_OK)
@@ -378,6 +381,7 @@ static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
         rc = load_same_n(ck, &a, ok);
     else if (rc == SAL_OK && range[0] == -range[1] && range[1] > 0)
         rc = load_n_to_m(ck, &a, ok);
+    sal_h5_set_probing(1);
     if (*ok)
         *step = a.m.step;
     sal_manifest_free(&a.m);
