@@ -333,10 +333,10 @@ static int probe_invalid(const void *arg)
     return SAL_ERR_CORRUPT;
 }
 
-static int probe_segv(const void *arg)
+static int probe_killed(const void *arg)
 {
     (void)arg;
-    raise(SIGSEGV);
+    raise(SIGKILL); /* a signal no sanitizer turns into an exit status */
     return SAL_OK;
 }
 
@@ -362,9 +362,9 @@ static void test_probe(void)
 
     CU_ASSERT_EQUAL(sal_h5_probe(path, probe_ok, NULL), SAL_OK);
     CU_ASSERT_EQUAL(sal_h5_probe(path, probe_invalid, NULL), SAL_OK);
-    CU_ASSERT_EQUAL(sal_h5_probe(path, probe_segv, NULL), SAL_ERR_CORRUPT);
+    CU_ASSERT_EQUAL(sal_h5_probe(path, probe_killed, NULL), SAL_ERR_CORRUPT);
     ASSERT_ERR_HAS(path);
-    ASSERT_ERR_HAS("crashed (signal 11");
+    ASSERT_ERR_HAS("crashed (signal 9");
     CU_ASSERT_EQUAL(sal_h5_probe(path, probe_exits, NULL), SAL_ERR_CORRUPT);
     ASSERT_ERR_HAS("exited with status 1");
     sal_h5_probe_set_timeout(0.2);
