@@ -402,11 +402,30 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* 1 when pid has a child process, 0 when it has none, -1 when Linux's
+/* Whether process pid is a zombie (exited, not yet collected by its parent). */
+static int is_zombie(long pid)
+{
+    char path[64], buf[256], *close_paren;
+    FILE *f;
+    int zombie = 0;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 1; /* gone meanwhile */
+    /* "pid (comm) S ...": the state follows the last ')' (comm may hold spaces and parentheses). */
+    if (fgets(buf, sizeof(buf), f) && (close_paren = strrchr(buf, ')')) != NULL)
+        zombie = close_paren[1] == ' ' && close_paren[2] == 'Z';
+    (void)fclose(f);
+    return zombie;
+}
+
+/* 1 when pid has a live child process, 0 when it has none (or only zombies: an mpiexec that no
+ * longer collects its exited ranks is as good as childless), -1 when Linux's
  * /proc/<pid>/task/<tid>/children cannot tell. */
 static int has_children(pid_t pid)
 {
-    char path[64], buf[16];
+    char path[64], buf[512];
     struct dirent *de;
     int found = -1;
     DIR *d;
@@ -424,8 +443,15 @@ static int has_children(pid_t pid)
         f = fopen(path, "r");
         if (!f)
             continue;
-        found = fgets(buf, sizeof(buf), f) && buf[0] >= '0' && buf[0] <= '9';
-        (void)fclose(f); /* read only */
+        if (found < 0)
+            found = 0;
+        while (found != 1 && fscanf(f, "%511s", buf) == 1) {
+            char *end;
+            long child = strtol(buf, &end, 10);
+            if (*end == '\0' && child > 0 && !is_zombie(child))
+                found = 1;
+        }
+        (void)fclose(f);
     }
     closedir(d);
     return found;
