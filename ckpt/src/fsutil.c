@@ -142,8 +142,12 @@ static int write_error(const char *path, int err)
     return sal_error(SAL_ERR_IO, "write %s: %s", path, strerror(err));
 }
 
-/* Writes all of data, retrying after EINTR and short writes, then fsyncs. */
-static int write_all(int fd, const char *path, const void *data, size_t len)
+int sal_tmp_name(const char *path, char *buf, size_t size)
+{
+    return sal_path_join(buf, size, "%s.tmp.%ld", path, (long)getpid());
+}
+
+int sal_write_all(int fd, const char *path, const void *data, size_t len)
 {
     const char *p = data;
 
@@ -156,7 +160,15 @@ static int write_all(int fd, const char *path, const void *data, size_t len)
         p += w;
         len -= (size_t)w;
     }
-    if (fsync(fd) != 0)
+    return SAL_OK;
+}
+
+/* sal_write_all, then fsync. */
+static int write_all(int fd, const char *path, const void *data, size_t len)
+{
+    int rc = sal_write_all(fd, path, data, len);
+
+    if (rc == SAL_OK && fsync(fd) != 0)
         return write_error(path, errno);
     return SAL_OK;
 }
@@ -168,7 +180,7 @@ int sal_write_file_atomic(const char *path, const void *data, size_t len, mode_t
 
     if (!path || !path[0] || (!data && len > 0))
         return sal_error(SAL_ERR_INVALID_ARG, "empty path or NULL data");
-    rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    rc = sal_tmp_name(path, tmp, sizeof(tmp));
     if (rc == SAL_OK)
         rc = sal_parent_dir(path, dir, sizeof(dir));
     if (rc != SAL_OK)

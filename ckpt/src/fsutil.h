@@ -35,6 +35,13 @@ int sal_parent_dir(const char *path, char *buf, size_t size);
  * skipped, anything after it ignored). Returns 1 with *v set, else 0. */
 int sal_scan_int(const char *line, const char *key, int *v);
 
+/* The temporary name every durable writer uses for path: "<path>.tmp.<pid>". */
+int sal_tmp_name(const char *path, char *buf, size_t size);
+
+/* Writes all of data to fd, retrying after EINTR and short writes; ENOSPC is named as a full file
+ * system. SAL_ERR_IO naming path otherwise. */
+int sal_write_all(int fd, const char *path, const void *data, size_t len);
+
 /* snprintf into buf that fails with SAL_ERR_INVALID_ARG instead of truncating. */
 int sal_path_join(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -362,7 +362,7 @@ static int check_room(const char *path, int64_t need)
 int sal_h5_create_tmp(const char *path, int64_t need, char *tmp, size_t tmp_size, hid_t *file)
 {
     hid_t fapl;
-    int fd, rc = sal_path_join(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
+    int fd, rc = sal_tmp_name(path, tmp, tmp_size);
 
     if (rc == SAL_OK)
         rc = check_room(path, need);
@@ -1041,7 +1041,7 @@ static int write_rank_once(const char *path, const char *reuse, const sal_rank_m
 
     if (!reuse)
         rc = sal_h5_create_tmp(path, need, tmp, sizeof(tmp), &file);
-    else if ((rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid())) == SAL_OK &&
+    else if ((rc = sal_tmp_name(path, tmp, sizeof(tmp))) == SAL_OK &&
              open_reused(reuse, tmp, nregions, &file) != SAL_OK) {
         unlink(tmp);
         *mismatch = 1;

@@ -11,6 +11,7 @@
 
 #include <hdf5.h>
 
+#include "log.h"
 #include "region.h"
 
 typedef struct sal_rank_meta {
@@ -70,12 +71,7 @@ int sal_h5_cause(char *buf, size_t size);
 int sal_h5_error_at(int code, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Evaluates to code, as sal_error() does. */
-#define sal_h5_error(code, ...)                                                                    \
-    __extension__({                                                                                \
-        const int sal_h5_error_code_ = (code);                                                     \
-        (void)sal_h5_error_at(sal_h5_error_code_, __func__, __VA_ARGS__);                          \
-        sal_h5_error_code_;                                                                        \
-    })
+#define sal_h5_error(code, ...) sal_error_via(sal_h5_error_at, code, __VA_ARGS__)
 
 /* File (little-endian) and native memory types of t; H5I_INVALID_HID for an unknown type. */
 hid_t sal_h5_file_type(sal_type_t t);

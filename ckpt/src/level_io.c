@@ -22,21 +22,6 @@ int sal_slurp(const char *path, char **data, size_t *len)
     return sal_read_file(path, (size_t)1 << 40, data, len);
 }
 
-/* Writes all of buf to fd. */
-static int write_all(int fd, const char *buf, size_t len, const char *path)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return sal_error(SAL_ERR_IO, "write %s: %s", path, strerror(errno));
-        buf += w;
-        len -= (size_t)w;
-    }
-    return SAL_OK;
-}
-
 /* Copies with read/write from the current offsets to the end of in. [INOUT] *bytes. */
 static int copy_rw(int in, int out, const char *src, const char *tmp, int64_t *bytes)
 {
@@ -55,7 +40,7 @@ static int copy_rw(int in, int out, const char *src, const char *tmp, int64_t *b
         }
         if (n == 0)
             break;
-        rc = write_all(out, buf, (size_t)n, tmp);
+        rc = sal_write_all(out, tmp, buf, (size_t)n);
         if (rc != SAL_OK)
             break;
         *bytes += n;
@@ -90,11 +75,11 @@ static int copy_data(int in, int out, const char *src, const char *tmp, int64_t 
 
 int sal_copy_file(const char *src, const char *dst, int64_t *bytes)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX], *slash;
-    int in, out, rc = sal_path_join(tmp, sizeof(tmp), "%s.tmp.%ld", dst, (long)getpid());
+    char tmp[PATH_MAX], dir[PATH_MAX];
+    int in, out, rc = sal_tmp_name(dst, tmp, sizeof(tmp));
 
     if (rc == SAL_OK)
-        rc = sal_path_join(dir, sizeof(dir), "%s", dst);
+        rc = sal_parent_dir(dst, dir, sizeof(dir));
     if (rc != SAL_OK)
         return rc;
     in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -118,11 +103,7 @@ int sal_copy_file(const char *src, const char *dst, int64_t *bytes)
         unlink(tmp);
         goto out_close_in;
     }
-    slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        rc = sal_fsync_dir(dir);
-    }
+    rc = sal_fsync_dir(dir);
 out_close_in:
     close(in);
     return rc;

@@ -36,14 +36,16 @@ void sal_log_msg(sal_log_level_t level, const char *func, const char *fmt, ...)
  * strerror(e));`. The caller decides whether the user also sees it (SAL_LOG_E). */
 int sal_error_at(int code, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* The value of sal_error() is code itself, evaluated once, rather than what sal_error_at returns
- * (the same), so that static analysis sees that a failure path returns a failure. */
-#define sal_error(code, ...)                                                                       \
+/* Calls fn(code, __func__, fmt, ...) and evaluates to code itself, evaluated once, rather than to
+ * what fn returns (the same), so that static analysis sees that a failure path returns a failure.
+ * sal_error() and the other error recorders (sal_h5_error) are built on it. */
+#define sal_error_via(fn, code, ...)                                                               \
     __extension__({                                                                                \
         const int sal_error_code_ = (code);                                                        \
-        (void)sal_error_at(sal_error_code_, __func__, __VA_ARGS__);                                \
+        (void)fn(sal_error_code_, __func__, __VA_ARGS__);                                          \
         sal_error_code_;                                                                           \
     })
+#define sal_error(code, ...) sal_error_via(sal_error_at, code, __VA_ARGS__)
 
 /* Clears this thread's last error. */
 void sal_error_clear(void);
