@@ -46,7 +46,7 @@ typedef struct job {
     int launch_retries;           /* launches of mpiexec that failed to start */
     double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
     int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
-    char exclude[4096];           /* srun: nodes Slurm reported unusable, comma separated */
+    salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
 } job_t;
 
 static double mono_now(void)
@@ -198,32 +198,42 @@ static int choose_launcher(job_t *j)
     return -1;
 }
 
-/* The launch command: mpiexec's, or srun's avoiding the nodes in j->exclude. */
+/* The launch command: mpiexec's on the hosts left, or srun's avoiding the excluded nodes. */
 static int build_launch(job_t *j)
 {
+    char exclude[4096];
+    salrun_argv_t args = {0};
+    int rc;
+
     salrun_argv_free(&j->cmd);
-    return j->use_srun ? salrun_build_srun(j->o, j->mpiexec, j->exclude, &j->cmd)
-                       : salrun_build_command(j->o, j->mpiexec, &j->cmd);
+    if (j->use_srun)
+        return salrun_build_srun(
+            j->o, j->mpiexec, salrun_hosts_excluded(&j->hosts, exclude, sizeof(exclude)), &j->cmd);
+    rc = salrun_hosts_args(&j->hosts, j->o, &args);
+    if (rc == SAL_OK)
+        rc = salrun_build_command(j->o, j->mpiexec, &args, &j->cmd);
+    salrun_argv_free(&args);
+    return rc;
 }
 
-/* Before a relaunch with srun: the nodes Slurm now reports unusable are excluded. */
-static int exclude_bad_nodes(job_t *j)
+/* Before a relaunch: the hosts that failed are left out (salrun_hosts.c). */
+static int exclude_failed_hosts(job_t *j)
 {
-    char bad[sizeof(j->exclude)], json[sizeof(bad) + 64], esc[sizeof(bad) + 64];
+    size_t changed = 0;
+    int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->use_srun, &j->out, &changed);
 
-    if (!j->use_srun)
-        return SAL_OK;
-    salrun_slurm_bad_nodes(bad, sizeof(bad));
-    if (strcmp(bad, j->exclude) == 0)
-        return SAL_OK;
-    snprintf(j->exclude, sizeof(j->exclude), "%s", bad);
-    snprintf(json, sizeof(json), "\"nodes\":\"%s\"", sal_json_escape(esc, sizeof(esc), bad));
-    salrun_say(&j->out, "exclude", json, "Slurm reports node%s %s unusable: the relaunch avoids %s",
-               strchr(bad, ',') ? "s" : "", bad[0] ? bad : "none",
-               !bad[0]            ? "no node"
-               : strchr(bad, ',') ? "them"
-                                  : "it");
-    return build_launch(j);
+    return rc == SAL_OK && changed > 0 ? build_launch(j) : rc;
+}
+
+/* The hosts of the job; the hostfile of relaunches goes next to the event log. */
+static int load_hosts(job_t *j)
+{
+    char path[sizeof(j->log_path)];
+    const char *slash = strrchr(j->log_path, '/');
+
+    snprintf(path, sizeof(path), "%.*s/%s.hosts", slash ? (int)(slash - j->log_path) : 1,
+             slash ? j->log_path : ".", j->name);
+    return salrun_hosts_load(&j->hosts, j->o, j->use_srun, path);
 }
 
 /* Everything before the first launch. Returns -1 to go on, else the exit status. */
@@ -248,7 +258,7 @@ static int prepare(job_t *j)
                                          : "");
         return SALRUN_EXIT_NOTFOUND;
     }
-    if (configure(j) != SAL_OK)
+    if (configure(j) != SAL_OK || load_hosts(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
     if (j->o->np > 0)
         j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
@@ -318,22 +328,27 @@ static const char *plural(long long n)
 
 static void summary(const job_t *j, const char *how, int exit_status)
 {
-    char json[768], job[300], steps[48] = "";
+    char json[768 + 2 * 4096], job[300], steps[48] = "", bad[4096], esc[2 * 4096], hosts[4200] = "";
     double wall = mono_now() - j->t0;
     const salrun_stats_t *st = &j->st;
 
     if (st->steps > 0)
         snprintf(steps, sizeof(steps), "%lld steps, ", st->steps);
-    snprintf(json, sizeof(json),
-             "\"job\":\"%s\",\"status\":\"%s\",\"exit\":%d,\"steps\":%lld,\"checkpoints\":%lld,"
-             "\"failures\":%d,\"recoveries\":%d,\"restarts\":%d,\"seconds\":%.3f",
-             sal_json_escape(job, sizeof(job), j->name), how, exit_status, st->steps, st->ckpts,
-             st->nfailures, st->nrecoveries, j->restarts, wall);
+    salrun_hosts_excluded(&j->hosts, bad, sizeof(bad));
+    if (bad[0])
+        snprintf(hosts, sizeof(hosts), ", host%s %s left out", strchr(bad, ',') ? "s" : "", bad);
+    snprintf(
+        json, sizeof(json),
+        "\"job\":\"%s\",\"status\":\"%s\",\"exit\":%d,\"steps\":%lld,\"checkpoints\":%lld,"
+        "\"failures\":%d,\"recoveries\":%d,\"restarts\":%d,\"excluded\":\"%s\",\"seconds\":%.3f",
+        sal_json_escape(job, sizeof(job), j->name), how, exit_status, st->steps, st->ckpts,
+        st->nfailures, st->nrecoveries, j->restarts, sal_json_escape(esc, sizeof(esc), bad), wall);
     salrun_say(&j->out, "summary", json,
-               "job '%s' %s: %s%lld checkpoint%s, %d failure%s, %d recover%s, %d restart%s, %.2f s",
+               "job '%s' %s: %s%lld checkpoint%s, %d failure%s, %d recover%s, %d restart%s%s, "
+               "%.2f s",
                j->name, how, steps, st->ckpts, plural(st->ckpts), st->nfailures,
                plural(st->nfailures), st->nrecoveries, st->nrecoveries == 1 ? "y" : "ies",
-               j->restarts, plural(j->restarts), wall);
+               j->restarts, plural(j->restarts), hosts, wall);
 }
 
 /* Waits seconds, forwarding signals; returns the stop signal if one arrived, else 0. */
@@ -485,7 +500,7 @@ static void say_slurm(const job_t *j)
 static int run_job(job_t *j)
 {
     salrun_watch_t *w = NULL;
-    int status = 0, ended = 0, ex = -1;
+    int status = 0, ended = 0, ex = -1, stop;
 
     if (salrun_signals_install() != SAL_OK ||
         salrun_watch_open(j->log_path, &j->out, &j->st, &w) != SAL_OK) {
@@ -503,9 +518,12 @@ static int run_job(job_t *j)
             break;
         }
         ex = outcome(j, status, ended);
-        if (ex < 0 && exclude_bad_nodes(j) != SAL_OK) {
+        if (ex < 0 && exclude_failed_hosts(j) != SAL_OK) {
             fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
+            summary(j, "failed", SALRUN_EXIT_FAILED);
             ex = SALRUN_EXIT_FAILED;
+        } else if (ex < 0 && (stop = salrun_signals_forward(0)) != 0) {
+            ex = stopped(j, stop, "while the hosts were checked before a relaunch");
         }
     }
     salrun_watch_close(&w);
@@ -542,6 +560,7 @@ static int run(salrun_opts_t *o)
     }
     salrun_argv_free(&j.env_added);
     salrun_argv_free(&j.cmd);
+    salrun_hosts_free(&j.hosts);
     salrun_stats_free(&j.st);
     return ex;
 }

@@ -15,6 +15,7 @@
 #define SALRUN_H
 
 #include <stddef.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -62,6 +63,8 @@ typedef struct salrun_opts {
     const char *config_file;      /* --config, NULL = not given */
     long max_restarts;            /* --max-restarts, default 3 */
     double restart_delay;         /* --restart-delay, default 1 s */
+    const char *hostfile;         /* --hostfile, NULL = not given */
+    double probe_timeout;         /* --probe-timeout, default 20 s, 0 = no probe */
     const char *mpiexec;          /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
     int no_ulfm, quiet, json, dry_run;
     const char *launcher;   /* --launcher: "auto" (default), "mpiexec" or "srun" */
@@ -103,15 +106,14 @@ int salrun_find_exe(const char *name, char *path, size_t size);
  */
 int salrun_env_defaults(const salrun_opts_t *o, salrun_argv_t *added);
 
-/* The full mpiexec command line: [OUT] cmd (cmd->v[0] is mpiexec). */
-int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, salrun_argv_t *cmd);
+/* The full mpiexec command line with the pass-through options args (salrun_hosts_args): [OUT] cmd
+ * (cmd->v[0] is mpiexec). */
+int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, const salrun_argv_t *args,
+                         salrun_argv_t *cmd);
 /* The srun command line of relaunch mode inside a Slurm allocation: [OUT] cmd (cmd->v[0] is srun).
  * exclude: comma-separated nodes the launch must avoid ("" = none). */
 int salrun_build_srun(const salrun_opts_t *o, const char *srun, const char *exclude,
                       salrun_argv_t *cmd);
-/* Nodes of the allocation Slurm cannot use (down, drained, failing, not responding), comma
- * separated, from sinfo (found in PATH) into buf; "" when none or when sinfo cannot tell. */
-void salrun_slurm_bad_nodes(char *buf, size_t size);
 
 /* Prints cmd preceded by the variables in env as one shell command line (quoted as needed). */
 void salrun_print_command(FILE *out, const salrun_argv_t *env, const salrun_argv_t *cmd);
@@ -146,6 +148,44 @@ typedef struct salrun_keeper {
 } salrun_keeper_t;
 
 void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out);
+
+/* ---- salrun_hosts.c ---- */
+
+typedef struct salrun_host {
+    char *name;
+    char *why; /* NULL while the job may use it, else why the relaunches leave it out */
+} salrun_host_t;
+
+/* The hosts of a job (docs/salrun.md, "Hosts that fail"). */
+typedef struct salrun_hosts {
+    salrun_host_t *v; /* every host named, once, in order */
+    size_t n, nexcluded;
+    salrun_argv_t lines;        /* the hostfile of relaunches before exclusions, one line each */
+    salrun_argv_t line_host;    /* the host of each line ("" for "^host" and relative entries) */
+    char source[PATH_MAX + 64]; /* "hostfile F", "--host LIST" or "the Slurm allocation LIST" */
+    char path[PATH_MAX];        /* where the hostfile of relaunches is written */
+} salrun_hosts_t;
+
+/* The hosts of the job from --hostfile, a passed-through --host, or the Slurm allocation (none:
+ * h->n == 0). path: the hostfile that relaunches will use once a host is excluded.
+ * SAL_ERR_IO / SAL_ERR_INVALID_ARG naming the file and line for an unreadable or invalid
+ * hostfile. */
+int salrun_hosts_load(salrun_hosts_t *h, const salrun_opts_t *o, int use_srun, const char *path);
+void salrun_hosts_free(salrun_hosts_t *h);
+/* Before a relaunch: excludes the hosts Slurm reports unusable and those whose probe fails or
+ * outlasts o->probe_timeout, one progress line each, then writes the hostfile of relaunches.
+ * [OUT] *changed: hosts newly excluded. SAL_ERR_NOT_FOUND when no host is left. */
+int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
+                       int use_srun, const salrun_out_t *out, size_t *changed);
+/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] true` or srun's. */
+int salrun_hosts_probe_command(const salrun_opts_t *o, const char *launcher, int use_srun,
+                               const char *host, salrun_argv_t *cmd);
+/* mpiexec's pass-through options: o->mpi_args, with --host replaced by --hostfile PATH once a
+ * host is excluded, and salrun's --hostfile. [OUT] args (appended). */
+int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args);
+/* Comma lists of the hosts left / excluded into buf; salrun_hosts_left returns how many. */
+size_t salrun_hosts_left(const salrun_hosts_t *h, char *buf, size_t size);
+const char *salrun_hosts_excluded(const salrun_hosts_t *h, char *buf, size_t size);
 
 /* ---- salrun_stats.c ---- */
 

@@ -29,6 +29,8 @@ typedef enum opt_id {
     O_CONFIG,
     O_MAX_RESTARTS,
     O_RESTART_DELAY,
+    O_HOSTFILE,
+    O_PROBE_TIMEOUT,
     O_MPIEXEC,
     O_LAUNCHER,
     O_NO_ULFM,
@@ -73,6 +75,14 @@ static const option_def_t options[] = {
      "relaunches after the job dies (0 = never relaunch)", "3"},
     {"--restart-delay", NULL, "SECONDS", O_RESTART_DELAY, 0,
      "wait before the first relaunch; doubles each time, at most 30 s", "1"},
+    {"--hostfile", "--machinefile", "FILE", O_HOSTFILE, 0,
+     "hosts for mpiexec, one per line with optional slots=N; a relaunch leaves out the hosts "
+     "that failed",
+     "the local host, or the Slurm allocation"},
+    {"--probe-timeout", NULL, "SECONDS", O_PROBE_TIMEOUT, 0,
+     "before a relaunch, each host of the job must start a process within this time or it is "
+     "left out (0 = no probe)",
+     "20"},
     {"--mpiexec", NULL, "PATH", O_MPIEXEC, 0, "the mpiexec to run",
      "$SAL_MPIEXEC, else " SALRUN_MPIEXEC},
     {"--launcher", NULL, "L", O_LAUNCHER, 0,
@@ -164,6 +174,11 @@ static int apply(salrun_opts_t *o, const option_def_t *d, const char *v, salrun_
         return parse_long(d->name, v, 0, 1000000, &o->max_restarts);
     case O_RESTART_DELAY:
         return parse_seconds(d->name, v, 3600, &o->restart_delay);
+    case O_HOSTFILE:
+        o->hostfile = v;
+        return SAL_OK;
+    case O_PROBE_TIMEOUT:
+        return parse_seconds(d->name, v, 3600, &o->probe_timeout);
     case O_MPIEXEC:
         o->mpiexec = v;
         return SAL_OK;
@@ -222,6 +237,7 @@ static void opts_init(salrun_opts_t *o)
     o->np = -1;
     o->max_restarts = 3;
     o->restart_delay = 1.0;
+    o->probe_timeout = 20.0;
 }
 
 static int parse_report(int argc, char **argv, salrun_opts_t *o, salrun_action_t *action)

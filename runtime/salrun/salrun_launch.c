@@ -138,7 +138,8 @@ static int export_sal_vars(salrun_argv_t *cmd)
     return rc;
 }
 
-int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, salrun_argv_t *cmd)
+int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, const salrun_argv_t *args,
+                         salrun_argv_t *cmd)
 {
     int rc = salrun_argv_push(cmd, mpiexec);
 
@@ -154,8 +155,8 @@ int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, salrun_arg
     }
     if (rc == SAL_OK)
         rc = export_sal_vars(cmd);
-    for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++)
-        rc = salrun_argv_push(cmd, o->mpi_args.v[i]);
+    for (size_t i = 0; rc == SAL_OK && i < args->n; i++)
+        rc = salrun_argv_push(cmd, args->v[i]);
     for (char **p = o->prog; rc == SAL_OK && p && *p; p++)
         rc = salrun_argv_push(cmd, *p);
     return rc;
@@ -188,82 +189,6 @@ int salrun_build_srun(const salrun_opts_t *o, const char *srun, const char *excl
     for (char **p = o->prog; rc == SAL_OK && p && *p; p++)
         rc = salrun_argv_push(cmd, *p);
     return rc;
-}
-
-/* Runs argv (no shell) and reads up to size - 1 bytes of its standard output into buf. */
-static int capture(char *const argv[], char *buf, size_t size)
-{
-    int fd[2], status;
-    size_t used = 0;
-    pid_t pid;
-
-    buf[0] = '\0';
-    if (pipe(fd) != 0)
-        return -1;
-    pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(fd[1], STDOUT_FILENO);
-        close(fd[0]);
-        close(fd[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    for (;;) {
-        ssize_t n = read(fd[0], buf + used, size - 1 - used);
-        if (n > 0 && used + (size_t)n < size - 1) {
-            used += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        break;
-    }
-    buf[used] = '\0';
-    close(fd[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-/* Appends name to the comma list buf unless it is there already. */
-static void add_node(char *buf, size_t size, const char *name)
-{
-    size_t used = strlen(buf), len = strlen(name);
-    const char *p = buf;
-
-    for (; (p = strstr(p, name)) != NULL; p += len)
-        if ((p == buf || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
-            return;
-    if (len && used + len + 2 <= size)
-        snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
-}
-
-void salrun_slurm_bad_nodes(char *buf, size_t size)
-{
-    const char *nodes = getenv("SLURM_JOB_NODELIST");
-    char sinfo[PATH_MAX], list[4096], raw[8192];
-    char *argv[] = {sinfo,         "--noheader", "--Node", "--states=down,drain,fail,no_respond",
-                    "--format=%N", "--nodes",    list,     NULL};
-
-    if (size)
-        buf[0] = '\0';
-    if (!nodes || !nodes[0] || size < 2 || salrun_find_exe("sinfo", sinfo, sizeof(sinfo)) != SAL_OK)
-        return;
-    snprintf(list, sizeof(list), "%s", nodes);
-    if (capture(argv, raw, sizeof(raw)) != 0)
-        return;
-    /* one node per line, repeated once per partition */
-    for (char *save = NULL, *line = strtok_r(raw, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        line[strcspn(line, " \t")] = '\0';
-        add_node(buf, size, line);
-    }
 }
 
 /* Writes s for a POSIX shell: as is when it holds only safe characters, else in single quotes. */

@@ -15,6 +15,8 @@ Scenarios (one per invocation; each compares heat2d's checksum line with the fai
   lost_other_node  a job on n1 and n2 (--no-kill) loses n2, which does not run the batch script:
              Open MPI ends the job, the script waits for Slurm to declare n2 DOWN and requeues the
              job with n2 excluded; it resumes on n1 alone
+  relaunch_other_node  the same loss of n2, recovered by salrun inside the allocation: it probes
+             the nodes, leaves n2 out and relaunches on n1 alone with a hostfile (no requeue)
   srun_relaunch  Salamander built with Open MPI 4.1 (no ULFM) inside a two-node allocation: salrun
              launches with srun (on n1); n1 is drained and a rank killed; salrun relaunches with
              srun --exclude=n1, on n2, from the last checkpoint
@@ -250,27 +252,16 @@ def lost_other_node(args):
     # Open MPI across the two emulated nodes of one host: TCP over the loopback interface.
     j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo", LOST_NODE_WAIT="40")
     # --ntasks=4 (not per node): after the loss the job fits on n1 alone; 8 ranks either way
-    # (-n 8), so the checkpoint of 8 ranks is restored by 8 ranks. --max-restarts 0: a relaunch inside the
-    # allocation would try the lost node again (see slurm/salamander.sbatch).
+    # (-n 8), so the checkpoint of 8 ranks is restored by 8 ranks. --max-restarts 0: salrun gives up
+    # at once, so that the template's requeue path is tested (relaunch_other_node tests salrun's
+    # own relaunch without the lost node).
     j.submit(["--nodes=1-2", "--ntasks=4"], ["-n", "8", "--max-restarts", "0"])
     j.wait_step(60, timeout=90)
     out = j.output()
     if "on n[1-2], SLURM_RESTART_COUNT=0" not in out:
         j.dump()
         fail("the job did not start on both nodes")
-    pidfile = os.path.join(args.cluster, "run", "slurmd.n2.pid")
-    with open(pidfile) as f:
-        slurmd = int(f.read().strip())
-    t = time.time()
-    os.kill(slurmd, signal.SIGKILL)
-    victims = node_pids("n2", j.jid)
-    for pid in victims:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    print("killed slurmd n2 (pid %d) and the %d processes of job %s on n2"
-          % (slurmd, len(victims), j.jid))
+    t = kill_node(args, j, "n2")
     try:
         j.wait_end(timeout=150)
     finally:
@@ -287,6 +278,59 @@ def lost_other_node(args):
     start, step, restored = j.restart_after(t)
     print("MEASURED lost node (not the batch node): restarted on n1 alone %.2f s after the loss, "
           "checkpoint of step %d restored at %.2f s" % (start, step, restored))
+
+
+def kill_node(args, j, node):
+    """SIGKILLs the slurmd of the emulated node and every process of job j on it; returns the time."""
+    pidfile = os.path.join(args.cluster, "run", "slurmd.%s.pid" % node)
+    with open(pidfile) as f:
+        slurmd = int(f.read().strip())
+    t = time.time()
+    os.kill(slurmd, signal.SIGKILL)
+    victims = node_pids(node, j.jid)
+    for pid in victims:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    print("killed slurmd %s (pid %d) and the %d processes of job %s on %s"
+          % (node, slurmd, len(victims), j.jid, node))
+    return t
+
+
+def relaunch_other_node(args):
+    j = Job(args, "relaunch_other_node")
+    j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo")
+    j.submit(["--nodes=1-2", "--ntasks=4"], ["-n", "8"])
+    j.wait_step(60, timeout=90)
+    if "on n[1-2], SLURM_RESTART_COUNT=0" not in j.output():
+        j.dump()
+        fail("the job did not start on both nodes")
+    t = kill_node(args, j, "n2")
+    try:
+        j.wait_end(timeout=120)
+    finally:
+        sh(["slurmd", "-N", "n2", "-f", j.env["SLURM_CONF"]], j.env, check=False)
+    j.check(args.reference, 0)
+    out = j.output()
+    probe = re.search(r"salrun: host n2 left out of the relaunches: its probe `mpiexec --host n2 "
+                      r"-n 1 true` (exited with status \d+ after|did not end within) ([0-9.]+) s", out)
+    if not probe or "salrun: the relaunches run on 1 host: n1 (hostfile " not in out:
+        j.dump()
+        fail("salrun did not leave the lost n2 out of its relaunch")
+    if "requeueing" in out:
+        j.dump()
+        fail("the job was requeued: salrun should have recovered inside the allocation")
+    hosts = open(os.path.join(j.ckpt, "heat.hosts")).read()
+    if [l for l in hosts.splitlines() if not l.startswith("#")] != ["n1"]:
+        fail("the hostfile of the relaunches should name n1 alone:\n" + hosts)
+    if not re.search(r"job 'heat' finished: .*1 restart, host n2 left out", out):
+        j.dump()
+        fail("the summary line does not name the excluded n2")
+    start, step, restored = j.restart_after(t)
+    print("MEASURED lost node, relaunch inside the allocation: n2's probe failed in %s s; restarted "
+          "on n1 %.2f s after the loss, checkpoint of step %d restored at %.2f s"
+          % (probe.group(2), start, step, restored))
 
 
 def salrun_signal(args):
@@ -451,7 +495,7 @@ def srun_relaunch(args):
     if '(srun)' not in out:
         j.dump()
         fail("salrun did not launch with srun")
-    if "Slurm reports node n1 unusable" not in out:
+    if not re.search(r"host n1 left out of the relaunches: Slurm reports it drain(ing|ed)", out):
         j.dump()
         fail("salrun did not exclude the drained node n1")
     if "n1" not in step_nodes or "n2" not in step_nodes:
@@ -476,12 +520,13 @@ def main():
     p.add_argument("--debian-program", help="heat2d built with Open MPI 4.1 (srun_relaunch)")
     p.add_argument("scenario",
                    choices=["reference", "injob", "requeue", "signal", "lost_node",
-                            "salrun_signal", "lost_other_node", "timelimit", "srun_relaunch"])
+                            "salrun_signal", "lost_other_node", "relaunch_other_node",
+                            "timelimit", "srun_relaunch"])
     args = p.parse_args()
     os.environ["PATH"] += os.pathsep + "/usr/sbin"
     {"reference": reference, "injob": injob, "requeue": requeue, "signal": signal_stop,
      "lost_node": lost_node, "salrun_signal": salrun_signal,
-     "lost_other_node": lost_other_node,
+     "lost_other_node": lost_other_node, "relaunch_other_node": relaunch_other_node,
      "timelimit": timelimit, "srun_relaunch": srun_relaunch}[args.scenario](args)
 
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""A stand-in for mpiexec on a cluster where host "slow-host" hangs: salrun's probe of it
+(`--host slow-host ... true`) never ends, and a launch whose hostfile names it fails with status 1.
+Any other launch runs the program (the first word after the options salrun adds). With
+$FAKE_PROBE_PIDS set, each probe appends its pid to that file, so that the test can check salrun
+killed it."""
+import os
+import subprocess
+import sys
+import time
+
+args = sys.argv[1:]
+if "--host" in args and args[args.index("--host") + 1] == "slow-host":
+    if os.environ.get("FAKE_PROBE_PIDS"):
+        with open(os.environ["FAKE_PROBE_PIDS"], "a") as f:
+            f.write("%d\n" % os.getpid())
+    while True:
+        time.sleep(60)
+if "--hostfile" in args:
+    with open(args[args.index("--hostfile") + 1]) as f:
+        if any(line.split()[:1] == ["slow-host"] for line in f):
+            print("fake mpiexec: cannot start a daemon on slow-host", file=sys.stderr)
+            sys.exit(1)
+while args and args[0] in ("--with-ft", "-n", "-x", "--hostfile", "--host"):
+    args = args[2:]
+sys.exit(subprocess.run(args).returncode)
