@@ -282,7 +282,7 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
     int rc;
 
     memset(&k, 0, sizeof(k));
-    rc = salrun_spawn(&j->cmd, &k.pid);
+    rc = salrun_spawn(&j->cmd, 0, &k.pid);
     if (rc != SAL_OK)
         return rc;
     for (;;) {

@@ -128,7 +128,11 @@ int salrun_signals_forward(pid_t pid);
 int salrun_signals_user(void);
 
 /* fork + execv of cmd->v (no shell); the child dies with SIGTERM when salrun dies. [OUT] *pid. */
-int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid);
+enum {
+    SALRUN_SPAWN_PROBE = 1 /* a process group of its own, no input or output, SIGKILL (not SIGTERM)
+                              when salrun dies */
+};
+int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid);
 
 typedef struct salrun_out salrun_out_t;
 

@@ -15,13 +15,11 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -416,36 +414,6 @@ int salrun_hosts_probe_command(const salrun_opts_t *o, const char *launcher, int
     return rc;
 }
 
-/* Starts cmd in a process group of its own (so that a probe that hangs is killed with everything
- * it started), with no input or output. */
-static int probe_start(const salrun_argv_t *cmd, pid_t *pid)
-{
-    pid_t parent = getpid(), child;
-
-    (void)fflush(NULL);
-    child = fork();
-    if (child < 0)
-        return salrun_fail(SAL_ERR_IO, "fork: %s", strerror(errno));
-    if (child == 0) {
-        int null = open("/dev/null", O_RDWR);
-
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(SALRUN_EXIT_FAILED);
-        if (null >= 0) {
-            dup2(null, STDIN_FILENO);
-            dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
-        }
-        execv(cmd->v[0], cmd->v);
-        _exit(SALRUN_EXIT_NOTFOUND);
-    }
-    (void)setpgid(child, child);
-    *pid = child;
-    return SAL_OK;
-}
-
 typedef struct probe {
     pid_t pid;
     size_t host;
@@ -510,7 +478,7 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
             rc = salrun_hosts_probe_command(o, launcher, use_srun, h->v[todo[next]].name, &cmd);
             if (rc == SAL_OK) {
                 describe(&cmd, use_srun, run[nrun].what, sizeof(run[nrun].what));
-                rc = probe_start(&cmd, &run[nrun].pid);
+                rc = salrun_spawn(&cmd, SALRUN_SPAWN_PROBE, &run[nrun].pid);
             }
             salrun_argv_free(&cmd);
             if (rc == SAL_OK) {

@@ -20,6 +20,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,7 +286,7 @@ int salrun_signals_forward(pid_t pid)
 
 /* ---- fork + exec ---- */
 
-int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid)
+int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid)
 {
     pid_t parent = getpid(), child;
 
@@ -295,19 +296,29 @@ int salrun_spawn(const salrun_argv_t *cmd, pid_t *pid)
         return salrun_fail(SAL_ERR_IO, "fork: %s", strerror(errno));
     if (child == 0) {
         struct sigaction dfl;
+        int null;
 
         memset(&dfl, 0, sizeof(dfl));
         dfl.sa_handler = SIG_DFL;
         for (size_t i = 0; i < NFORWARDED; i++)
             sigaction(forwarded[i], &dfl, NULL);
+        if (flags & SALRUN_SPAWN_PROBE)
+            setpgid(0, 0);
         /* mpiexec must not outlive salrun (which would then neither stop nor relaunch it). */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        prctl(PR_SET_PDEATHSIG, flags & SALRUN_SPAWN_PROBE ? SIGKILL : SIGTERM);
         if (getppid() != parent)
             _exit(SALRUN_EXIT_FAILED);
+        if ((flags & SALRUN_SPAWN_PROBE) && (null = open("/dev/null", O_RDWR)) >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
         execv(cmd->v[0], cmd->v);
         fprintf(stderr, "salrun: error: cannot execute %s: %s\n", cmd->v[0], strerror(errno));
         _exit(SALRUN_EXIT_NOTFOUND);
     }
+    if (flags & SALRUN_SPAWN_PROBE)
+        (void)setpgid(child, child); /* also here: the caller may signal the group at once */
     *pid = child;
     return SAL_OK;
 }

@@ -255,17 +255,7 @@ def lost_other_node(args):
     # (-n 8), so the checkpoint of 8 ranks is restored by 8 ranks. --max-restarts 0: salrun gives up
     # at once, so that the template's requeue path is tested (relaunch_other_node tests salrun's
     # own relaunch without the lost node).
-    j.submit(["--nodes=1-2", "--ntasks=4"], ["-n", "8", "--max-restarts", "0"])
-    j.wait_step(60, timeout=90)
-    out = j.output()
-    if "on n[1-2], SLURM_RESTART_COUNT=0" not in out:
-        j.dump()
-        fail("the job did not start on both nodes")
-    t = kill_node(args, j, "n2")
-    try:
-        j.wait_end(timeout=150)
-    finally:
-        sh(["slurmd", "-N", "n2", "-f", j.env["SLURM_CONF"]], j.env, check=False)
+    t = lose_n2(args, j, ["-n", "8", "--max-restarts", "0"], 150)
     j.check(args.reference, 1)
     out = j.output()
     if "requeueing job %s (lost node(s) n2)" % j.jid not in out or \
@@ -298,19 +288,26 @@ def kill_node(args, j, node):
     return t
 
 
-def relaunch_other_node(args):
-    j = Job(args, "relaunch_other_node")
-    j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo")
-    j.submit(["--nodes=1-2", "--ntasks=4"], ["-n", "8"])
+def lose_n2(args, j, salrun_opts, timeout):
+    """Runs job j on n1 and n2 (--ntasks=4 in total, so that it fits on n1 alone), loses n2 after the
+    checkpoint of step 60 and waits for the job's end; n2 is brought back. Returns the loss time."""
+    j.submit(["--nodes=1-2", "--ntasks=4"], salrun_opts)
     j.wait_step(60, timeout=90)
     if "on n[1-2], SLURM_RESTART_COUNT=0" not in j.output():
         j.dump()
         fail("the job did not start on both nodes")
     t = kill_node(args, j, "n2")
     try:
-        j.wait_end(timeout=120)
+        j.wait_end(timeout=timeout)
     finally:
         sh(["slurmd", "-N", "n2", "-f", j.env["SLURM_CONF"]], j.env, check=False)
+    return t
+
+
+def relaunch_other_node(args):
+    j = Job(args, "relaunch_other_node")
+    j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo")
+    t = lose_n2(args, j, ["-n", "8"], 120)
     j.check(args.reference, 0)
     out = j.output()
     probe = re.search(r"salrun: host n2 left out of the relaunches: its probe `mpiexec --host n2 "
