@@ -12,6 +12,11 @@
  * with ULFM), or SAL_ERR_MPI. */
 int sal_agree(MPI_Comm comm, int *flag);
 
+/* Revokes comm: with ULFM every pending and later operation on it completes with an error, on
+ * every rank (the runtime's repair revokes and replaces it next), SAL_OK; without ULFM nothing
+ * happens and SAL_ERR_UNSUPPORTED is returned. */
+int sal_revoke(MPI_Comm comm);
+
 /* 1 when this build has ULFM (MPIX_* available), else 0. */
 int sal_have_ulfm(void);
 

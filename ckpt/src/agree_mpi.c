@@ -22,3 +22,9 @@ int sal_agree(MPI_Comm comm, int *flag)
 
     return sal_mpi_status(MPI_Allreduce(&in, flag, 1, MPI_INT, MPI_BAND, comm));
 }
+
+int sal_revoke(MPI_Comm comm)
+{
+    (void)comm;
+    return SAL_ERR_UNSUPPORTED;
+}

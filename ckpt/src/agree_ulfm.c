@@ -28,3 +28,8 @@ int sal_agree(MPI_Comm comm, int *flag)
 {
     return sal_mpi_status(MPIX_Comm_agree(comm, flag));
 }
+
+int sal_revoke(MPI_Comm comm)
+{
+    return sal_mpi_status(MPIX_Comm_revoke(comm)) == SAL_ERR_MPI ? SAL_ERR_MPI : SAL_OK;
+}

@@ -165,7 +165,7 @@ static void warn_topology(struct sal_ckpt *ck, int me, int mask)
 /* Collective: the redundancy levels of checkpoint id after the rank files are written. [INOUT] *ok
  * (this rank's status so far). [OUT] *mask: the levels written. SAL_ERR_PROC_FAILED when a
  * collective failed; every other problem clears *ok. */
-static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int *ok, int *mask)
+static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int *ok, int *mask)
 {
     char dir[PATH_MAX], path[PATH_MAX], host[SAL_HOST_LEN];
     char *data = NULL;
@@ -184,6 +184,8 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int *ok, int *mas
         sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK &&
         sal_slurp(path, &data, &len) == SAL_OK)
         dlen = (int64_t)len;
+    if (rc == SAL_OK && (*mask & (SAL_LVL_L2 | SAL_LVL_L3)))
+        sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_COPY);
     if (rc == SAL_OK && (*mask & SAL_LVL_L2))
         rc = sal_l2_send(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
     *ok = *ok && lok;
@@ -397,7 +399,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     }
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
-    rc = redundancy(ck, me, id, &ok, mask);
+    rc = redundancy(ck, me, id, step, &ok, mask);
     if (rc != SAL_OK) {
         free(mine);
         return sal_error(SAL_ERR_PROC_FAILED, "redundancy of checkpoint %lld failed",

@@ -24,8 +24,8 @@ struct sal_inject {
     char *marker_dir;                /* NULL: fire without a marker */
 };
 
-static const char *const point_names[SAL_INJ_NPOINTS] = {"compute",      "ckpt_write", "ckpt_agree",
-                                                         "ckpt_publish", "recovery",   "restore"};
+static const char *const point_names[SAL_INJ_NPOINTS] = {
+    "compute", "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery", "restore", "ckpt_copy"};
 static const char *const action_names[] = {"signal", "hang", "exit"};
 
 static const struct {
@@ -35,9 +35,10 @@ static const struct {
                     {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"INT", SIGINT},
                     {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
 
-#define N_SIGNAL_NAMES   (sizeof(signal_names) / sizeof(signal_names[0]))
-#define KEYS_ACCEPTED    "rank, step, point, signal, action"
-#define POINTS_ACCEPTED  "compute, ckpt_write, ckpt_agree, ckpt_publish, recovery, restore"
+#define N_SIGNAL_NAMES (sizeof(signal_names) / sizeof(signal_names[0]))
+#define KEYS_ACCEPTED  "rank, step, point, signal, action"
+#define POINTS_ACCEPTED                                                                            \
+    "compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore"
 #define SIGNALS_ACCEPTED "KILL, TERM, SEGV, ABRT, BUS, INT, USR1, USR2, HUP or a number 1..64"
 #define ACTIONS_ACCEPTED "signal, hang, exit"
 

@@ -4,7 +4,7 @@
  * Grammar: spec (';' spec)*, spec = item (',' item)*, item = key '=' value with keys
  *   rank=<int>                 rank that fails (required)
  *   step=<int>                 the step at which it fails (default 0 = first opportunity)
- *   point=compute|ckpt_write|ckpt_agree|ckpt_publish|recovery|restore   (default compute)
+ *   point=compute|ckpt_write|ckpt_copy|ckpt_agree|ckpt_publish|recovery|restore  (default compute)
  *   signal=KILL|TERM|SEGV|ABRT|BUS|INT|USR1|USR2|HUP|<number 1..64>   (default KILL; also SIGKILL
  *                              etc.; only with action=signal)
  *   action=signal|hang|exit    (default signal; hang = stop making progress, exit = _exit(1))
@@ -26,6 +26,7 @@ typedef enum sal_inject_point {
     SAL_INJ_CKPT_PUBLISH,
     SAL_INJ_RECOVERY,
     SAL_INJ_RESTORE,
+    SAL_INJ_CKPT_COPY, /* before the partner copy / parity exchange (L2, L3) */
     SAL_INJ_NPOINTS
 } sal_inject_point_t;
 

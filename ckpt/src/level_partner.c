@@ -36,31 +36,69 @@ static int post_data(int send, void *buf, int64_t len, int peer, MPI_Comm comm, 
     return SAL_OK;
 }
 
+/* n requests, all MPI_REQUEST_NULL (so that ending an exchange may wait on the unposted ones). */
+static MPI_Request *new_requests(int n)
+{
+    MPI_Request *req = malloc(((size_t)n + 1) * sizeof(MPI_Request));
+
+    for (int i = 0; req && i <= n; i++)
+        req[i] = MPI_REQUEST_NULL;
+    return req;
+}
+
+/* Ends an exchange whose requests are req[0..nreq), receives first (nrecv of them): waits for them
+ * when everything so far succeeded (rc). A failed exchange may leave requests pending, and a
+ * receive that completes after its buffer was freed writes into freed memory: with ULFM the
+ * communicator is revoked, which completes every pending operation on it on every rank (the
+ * failure is repaired next, and the repair revokes it anyway); without ULFM the receives are
+ * cancelled, which completes them locally, and the sends are released. Returns rc, or the wait's
+ * status. */
+static int end_exchange(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc)
+{
+    if (rc == SAL_OK)
+        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    if (rc == SAL_OK || nreq == 0)
+        return rc;
+    if (sal_revoke(comm) == SAL_OK) {
+        MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+        return rc;
+    }
+    for (int i = 0; i < nreq; i++) {
+        if (req[i] == MPI_REQUEST_NULL)
+            continue;
+        if (i < nrecv) {
+            MPI_Cancel(&req[i]);
+            MPI_Wait(&req[i], MPI_STATUS_IGNORE);
+        } else {
+            MPI_Request_free(&req[i]);
+        }
+    }
+    return rc;
+}
+
 /* Point-to-point transfer: this rank sends (data, len) to dst (-1: none) and receives one buffer
  * from each of nsrc sources. [OUT] lens[i] (-1 when the source had nothing), bufs[i] (caller
  * frees). */
 static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const int *srcs,
                     int nsrc, int64_t *lens, char **bufs)
 {
-    MPI_Request *req = calloc((size_t)nsrc + 1, sizeof(MPI_Request));
-    int rc = SAL_OK, nreq = 0;
+    MPI_Request *req = new_requests(nsrc);
+    int rc = SAL_OK, nreq = 0, nrecv, total;
 
     if (!req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
-    for (int i = 0; i < nsrc && rc == SAL_OK; i++)
-        rc = sal_mpi_status(
-            MPI_Irecv(&lens[i], 1, MPI_INT64_T, srcs[i], TAG_LEN, comm, &req[nreq++]));
+    for (int i = 0; i < nsrc && rc == SAL_OK; i++, nreq++)
+        rc = sal_mpi_status(MPI_Irecv(&lens[i], 1, MPI_INT64_T, srcs[i], TAG_LEN, comm, &req[i]));
     if (rc == SAL_OK && dst >= 0)
         rc = sal_mpi_status(MPI_Send(&len, 1, MPI_INT64_T, dst, TAG_LEN, comm));
-    if (rc == SAL_OK)
-        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    rc = end_exchange(comm, req, nreq, nreq, rc);
     free(req);
     if (rc != SAL_OK)
         return sal_error(rc, "exchange of partner copy sizes failed");
-    int total = dst >= 0 ? npieces(len) : 0;
+    total = dst >= 0 ? npieces(len) : 0;
     for (int i = 0; i < nsrc; i++)
         total += npieces(lens[i]);
-    req = calloc((size_t)total + 1, sizeof(MPI_Request));
+    req = new_requests(total);
     if (!req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
     nreq = 0;
@@ -72,11 +110,11 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
             rc = post_data(0, bufs[i], lens[i], srcs[i], comm, req + nreq);
         nreq += npieces(lens[i]);
     }
+    nrecv = nreq;
     if (rc == SAL_OK && dst >= 0)
         rc = post_data(1, (void *)data, len, dst, comm, req + nreq);
     nreq += dst >= 0 ? npieces(len) : 0;
-    if (rc == SAL_OK)
-        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    rc = end_exchange(comm, req, nreq, nrecv, rc);
     free(req);
     return rc == SAL_OK ? SAL_OK : sal_error(rc, "transfer of partner copies failed");
 }
@@ -184,17 +222,15 @@ int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int 
         rc = sal_mpi_status(MPI_Send(&lens[i], 1, MPI_INT64_T, dsts[i], TAG_LEN, comm));
     if (posted && rc == SAL_OK)
         rc = sal_mpi_status(MPI_Wait(&lreq, MPI_STATUS_IGNORE));
-    else if (posted) {
-        /* A send failed: withdraw the size receive, which would otherwise write len after return
-         * (cancelling a receive is local: the wait returns whatever the partner does). */
-        MPI_Cancel(&lreq);
-        MPI_Wait(&lreq, MPI_STATUS_IGNORE);
-    }
-    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker): a failed MPI_Irecv left no request */
+    else if (posted) /* a send failed: the size receive must not write len after return */
+        end_exchange(comm, &lreq, 1, 1, rc);
+    /* end_exchange ended lreq through a pointer, which the MPI checker does not follow; a failed
+     * MPI_Irecv left no request. */
+    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker) */
     total = npieces(len);
     for (int i = 0; i < nd; i++)
         total += npieces(lens[i]);
-    req = calloc((size_t)total + 1, sizeof(MPI_Request));
+    req = new_requests(total);
     mine = len > 0 ? malloc((size_t)len) : NULL;
     if (rc == SAL_OK && (!req || (len > 0 && !mine)))
         rc = sal_error(SAL_ERR_NOMEM, "L2 restore buffers");
@@ -205,8 +241,8 @@ int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int 
         rc = post_data(1, bufs[i], lens[i], dsts[i], comm, req + nreq);
         nreq += npieces(lens[i]);
     }
-    if (rc == SAL_OK)
-        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
+    if (req)
+        rc = end_exchange(comm, req, nreq, npieces(len), rc);
     if (rc == SAL_OK && len > 0 && store(dir, "rank", me, mine, len) == SAL_OK)
         *got = 1;
     else if (rc == SAL_OK && from >= 0)

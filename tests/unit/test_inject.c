@@ -116,6 +116,7 @@ static void test_parse_names(void)
     }
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_CKPT_PUBLISH), "ckpt_publish");
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_RESTORE), "restore");
+    CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_CKPT_COPY), "ckpt_copy");
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
         snprintf(text, sizeof(text), "rank=1,signal=%s", signals[i]);
         plan = parse_ok(text);
@@ -161,7 +162,7 @@ static void test_parse_rejects_garbage(void)
         {"rank=1 2", "'rank=1 2'", "integer"},
         {"rank=2147483648", "'rank=2147483648'", "larger than 2147483647"},
         {"rank=1,step=99999999999999999999", "'step=99999999999999999999'", "larger than"},
-        {"rank=1,point=nowhere", "'point=nowhere'", "compute, ckpt_write, ckpt_agree"},
+        {"rank=1,point=nowhere", "'point=nowhere'", "compute, ckpt_write, ckpt_copy, ckpt_agree"},
         {"rank=1,point=COMPUTE", "'point=COMPUTE'", "recovery, restore"},
         {"rank=1,signal=FOO", "'signal=FOO'", "KILL, TERM"},
         {"rank=1,signal=0", "'signal=0'", "1..64"},
