@@ -38,8 +38,17 @@ def run(args, tmp, inject):
     for kv in args.env:
         key, _, value = kv.partition("=")
         env[key] = value
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=args.timeout, env=env)
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=args.timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        out = e.output.decode(errors="replace") if isinstance(e.output, bytes) else e.output
+        sys.stdout.write(out or "")
+        log = os.path.join(tmp, "scenario.events.jsonl")
+        if os.path.exists(log):
+            with open(log) as f:
+                sys.stdout.write("---- last events\n" + "".join(f.readlines()[-12:]))
+        fail("salrun did not end within %g s" % args.timeout)
     sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
         fail("salrun exited with status %d" % proc.returncode)
@@ -127,7 +136,8 @@ def main():
     p.add_argument("--salrun-arg", action="append", default=[], metavar="ARG",
                    help="one more argument for salrun (repeat), e.g. --salrun-arg=--spares")
     p.add_argument("--reference", required=True)
-    p.add_argument("--timeout", type=float, default=150)
+    # A scenario takes 1-3 s; 60 s leaves room for a loaded machine and keeps a hang cheap.
+    p.add_argument("--timeout", type=float, default=60)
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                    help="set in the environment of salrun and the ranks, e.g. SAL_HANG_TIMEOUT=2")
     p.add_argument("--recoveries", type=int, default=None,
