@@ -2,9 +2,10 @@
 """Randomized, reproducible fault-injection campaign over the examples (see docs/reliability.md).
 
 Each run draws, from --seed and its index: a program (heat2d, heat2d_f90 when built), a loop
-(run or rc), a recovery policy, and 1 to 3 failures, each at a random step and injection point
-(compute, ckpt_write, ckpt_agree, ckpt_publish, recovery, restore, a just-respawned rank, the leader
-rank 0, and a hang when the configuration has hang_timeout). The run is launched under salrun with
+(run or rc), a recovery policy, 1 to 3 failures, each at a random step and injection point
+(compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, a just-respawned
+rank, the leader rank 0, and a hang when the configuration has hang_timeout), and the checkpoint
+levels (auto = L1 on one host, L1,L2 or L1,L3; ckpt_copy only fires with L2 or L3). The run is launched under salrun with
 relaunches allowed; it must end with the failure-free answer bit for bit ("identical"), or fail
 with a clear fatal message while `latest` names a complete checkpoint that a relaunch restores to
 the failure-free answer ("fatal-by-design"). Anything else counts as "lost". Exit status 1 when
@@ -24,8 +25,9 @@ import time
 
 RESULT = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16}) sum=(\S+)$", re.M)
 CRASH = re.compile(r"AddressSanitizer|runtime error:|Segmentation fault|Signal: Segmentation")
-POINTS = ["compute", "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery", "restore",
+POINTS = ["compute", "ckpt_write", "ckpt_copy", "ckpt_agree", "ckpt_publish", "recovery", "restore",
           "respawned", "leader", "hang"]
+LEVELS = ["auto", "L1,L2", "L1,L3"]
 A = None
 
 
@@ -73,7 +75,7 @@ def fired(tmp):
 
 
 def draw(rng, has_hang, policies, progs):
-    """One run's plan: (program, loop, policy, inject text, list of point labels)."""
+    """One run's plan: (program, loop, policy, inject text, list of point labels, levels)."""
     prog = rng.choice(progs)
     loop = rng.choice(["run", "rc"])
     policy = rng.choice(policies)
@@ -106,7 +108,8 @@ def draw(rng, has_hang, policies, progs):
             spec += ",action=hang"
         specs.append((rank, step, spec))
         labels.append(label)
-    return prog, loop, policy, ";".join(s[2] for s in specs), labels
+    levels = rng.choice(LEVELS[1:] if "ckpt_copy" in labels else LEVELS)
+    return prog, loop, policy, ";".join(s[2] for s in specs), labels, levels
 
 
 def check_restorable(prog, tmp, policy, loop, ref):
@@ -127,11 +130,11 @@ def check_restorable(prog, tmp, policy, loop, ref):
 
 
 def one_run(i, rng, refs, has_hang, policies, progs, stats):
-    prog, loop, policy, inject, labels = draw(rng, has_hang, policies, progs)
+    prog, loop, policy, inject, labels, levels = draw(rng, has_hang, policies, progs)
     tmp = tempfile.mkdtemp(prefix="sal-chaos-")
     # mpi_hang_timeout on every run, as on a production job: a hang inside Open MPI (a replacement
     # lost during an agreement) becomes a failure, then a recovery or a relaunch.
-    env = {"SAL_MPI_HANG_TIMEOUT": str(A.mpi_hang_timeout)}
+    env = {"SAL_MPI_HANG_TIMEOUT": str(A.mpi_hang_timeout), "SAL_LEVELS": levels}
     if "hang" in labels:
         env["SAL_HANG_TIMEOUT"] = "3"
     t0 = time.time()
@@ -164,8 +167,8 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
             stats["recovered"] += 1
         for lab in labels:
             stats["planned:%s/%s" % (lab, policy)] += 1
-        line = "run %3d %-10s loop=%-3s policy=%-16s fired=%d/%d %-15s %5.1fs  %s" % (
-            i, os.path.basename(prog), loop, policy, len(ev), len(labels), outcome,
+        line = "run %3d %-10s loop=%-3s policy=%-16s levels=%-5s fired=%d/%d %-15s %5.1fs  %s" % (
+            i, os.path.basename(prog), loop, policy, levels, len(ev), len(labels), outcome,
             time.time() - t0, inject)
         print(line, flush=True)
         if outcome != "identical":
