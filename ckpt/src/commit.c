@@ -299,14 +299,7 @@ static int host_leader(const struct sal_ckpt *ck, int me)
 {
     const sal_topo_t *t = &ck->topo;
 
-    if (me == 0)
-        return 1;
-    if (!t->hosts || me >= t->nranks)
-        return 0;
-    for (int r = 0; r < me; r++)
-        if (strcmp(t->hosts[r], t->hosts[me]) == 0)
-            return 0;
-    return 1;
+    return me == 0 || (t->first && me < t->nranks && t->first[me]);
 }
 
 /* The lowest rank of each host, after publication: keeps the `keep` newest checkpoint directories

@@ -227,12 +227,16 @@ static hid_t make_fapl(void)
 
 int sal_h5_open_input(const char *path, hid_t *file)
 {
-    hid_t fapl;
     int rc = sal_h5_check_input(path);
 
-    if (rc != SAL_OK)
-        return rc;
-    fapl = make_fapl();
+    return rc == SAL_OK ? sal_h5_open_checked(path, file) : rc;
+}
+
+int sal_h5_open_checked(const char *path, hid_t *file)
+{
+    hid_t fapl = make_fapl();
+    int rc = SAL_OK;
+
     if (fapl < 0)
         return sal_h5_error(SAL_ERR_HDF5, "cannot open %s", path);
     *file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
@@ -1017,23 +1021,19 @@ static int open_reused(const char *reuse, const char *tmp, int nregions, hid_t *
 /* Writes the attributes and regions into the open file; *mismatch is set when a reused file's
  * dataset does not have the region's layout. */
 static int write_contents(hid_t file, int reuse, const char *path, const sal_rank_meta_t *meta,
-                          const sal_region_t *regions, int nregions, int64_t *total, int *mismatch)
+                          const sal_region_t *regions, int nregions, int *mismatch)
 {
     int rc = put_root_attrs(file, path, meta);
 
-    *total = 0;
-    for (int i = 0; i < nregions && rc == SAL_OK; i++) {
+    for (int i = 0; i < nregions && rc == SAL_OK; i++)
         rc = write_region(file, reuse, path, meta, &regions[i], mismatch);
-        *total += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
-    }
     return rc;
 }
 
 /* One attempt: into the file reuse (when not NULL) or a new one. *mismatch (reuse only): reuse
  * could not be used, nothing was reported, the caller writes a new file. */
 static int write_rank_once(const char *path, const char *reuse, const sal_rank_meta_t *meta,
-                           const sal_region_t *regions, int nregions, int64_t need, int64_t *total,
-                           int *mismatch)
+                           const sal_region_t *regions, int nregions, int64_t need, int *mismatch)
 {
     char tmp[PATH_MAX];
     hid_t file = H5I_INVALID_HID;
@@ -1049,7 +1049,7 @@ static int write_rank_once(const char *path, const char *reuse, const sal_rank_m
     }
     if (rc != SAL_OK)
         return rc;
-    rc = write_contents(file, reuse != NULL, path, meta, regions, nregions, total, mismatch);
+    rc = write_contents(file, reuse != NULL, path, meta, regions, nregions, mismatch);
     if (rc == SAL_OK)
         return sal_h5_commit_tmp(file, tmp, path);
     sal_h5_discard_tmp(file, tmp);
@@ -1061,7 +1061,7 @@ int sal_h5_write_rank_reusing(const char *path, const char *reuse, const sal_ran
                               int *reused)
 {
     sal_h5_quiet_t quiet;
-    int64_t need = 0, total = 0;
+    int64_t need = 0;
     int mismatch = 0, rc = check_write_args(path, meta, regions, nregions);
 
     if (reused)
@@ -1072,16 +1072,16 @@ int sal_h5_write_rank_reusing(const char *path, const char *reuse, const sal_ran
         need += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
     sal_h5_quiet(&quiet);
     if (reuse) {
-        rc = write_rank_once(path, reuse, meta, regions, nregions, need, &total, &mismatch);
+        rc = write_rank_once(path, reuse, meta, regions, nregions, need, &mismatch);
         if (rc != SAL_OK && mismatch)
             SAL_LOG_D("%s: not reused for %s (another layout), writing a new file", reuse, path);
         else if (rc == SAL_OK && reused)
             *reused = 1;
     }
     if (!reuse || mismatch)
-        rc = write_rank_once(path, NULL, meta, regions, nregions, need, &total, &mismatch);
+        rc = write_rank_once(path, NULL, meta, regions, nregions, need, &mismatch);
     if (rc == SAL_OK && bytes)
-        *bytes = total;
+        *bytes = need; /* the bytes of every region, all written */
     sal_h5_restore(&quiet);
     return rc;
 }
@@ -1275,7 +1275,8 @@ static int load_rank(const char *path, const sal_rank_meta_t *expect, const sal_
         return sal_error(SAL_ERR_INVALID_ARG, "rank file %s: NULL argument or %d regions",
                          path ? path : "(null)", nregions);
     sal_h5_quiet(&quiet);
-    rc = sal_h5_check_input(path);
+    /* The probe (probe = 0) runs in a child forked after its parent's check. */
+    rc = probe ? sal_h5_check_input(path) : SAL_OK;
     if (rc == SAL_OK && probe && probing) {
         /* HDF5 1.10 overruns buffers on some damaged object headers: validate the metadata in a
          * child process first, then read here. */
@@ -1283,7 +1284,7 @@ static int load_rank(const char *path, const sal_rank_meta_t *expect, const sal_
         rc = sal_h5_probe(path, probe_rank, &p);
     }
     if (rc == SAL_OK)
-        rc = sal_h5_open_input(path, &file);
+        rc = sal_h5_open_checked(path, &file);
     if (rc != SAL_OK)
         goto out_restore_errors;
     rc = check_root(file, path, expect);

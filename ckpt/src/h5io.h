@@ -86,6 +86,8 @@ int sal_h5_check_input(const char *path);
 /* sal_h5_check_input, then opens path read-only. [OUT] *file. SAL_ERR_CORRUPT with HDF5's cause
  * when the file is not HDF5 or is truncated. */
 int sal_h5_open_input(const char *path, hid_t *file);
+/* sal_h5_open_input for a path that sal_h5_check_input has just accepted (no second check). */
+int sal_h5_open_checked(const char *path, hid_t *file);
 
 /* Root attributes every checkpoint file carries: format_version, id, step, time, nranks,
  * library_version. */

@@ -64,6 +64,7 @@ void sal_topo_free(sal_topo_t *t)
     sal_xor_groups_destroy(&t->groups);
     free(t->names);
     free(t->hosts);
+    free(t->first);
     memset(t, 0, sizeof(*t));
 }
 
@@ -73,15 +74,17 @@ static int topo_build(sal_topo_t *t, int xor_size)
     int rc;
 
     t->hosts = calloc((size_t)t->nranks, sizeof(*t->hosts));
-    if (!t->hosts)
+    t->first = calloc((size_t)t->nranks + 1, 1);
+    if (!t->hosts || !t->first)
         return sal_error(SAL_ERR_NOMEM, "host list");
     for (int r = 0; r < t->nranks; r++)
         t->hosts[r] = t->names + (size_t)r * SAL_HOST_LEN;
-    t->nhosts = 1;
-    for (int r = 1; r < t->nranks; r++) {
+    t->nhosts = 0;
+    for (int r = 0; r < t->nranks; r++) {
         int seen = 0;
         for (int q = 0; q < r && !seen; q++)
             seen = strcmp(t->hosts[q], t->hosts[r]) == 0;
+        t->first[r] = !seen;
         t->nhosts += !seen;
     }
     if (t->nranks < 2)

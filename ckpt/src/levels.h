@@ -34,8 +34,9 @@ const char *sal_levels_name(int mask, char *buf, size_t size);
 /* Who runs where, as of one exchange of host names over a communicator. */
 typedef struct sal_topo {
     int nranks;
-    char *names;        /* nranks * SAL_HOST_LEN bytes */
-    const char **hosts; /* [nranks] into names */
+    char *names;          /* nranks * SAL_HOST_LEN bytes */
+    const char **hosts;   /* [nranks] into names */
+    unsigned char *first; /* [nranks] 1 for the lowest rank of each host */
     int nhosts;
     sal_partner_map_t *pmap;  /* NULL when nranks == 1 */
     sal_xor_groups_t *groups; /* NULL when nranks == 1 */

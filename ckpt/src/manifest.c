@@ -539,12 +539,13 @@ static int read_regions(hid_t file, const char *path, sal_manifest_t *m, int64_t
     return rc;
 }
 
-/* Opens and reads the manifest at path into m (the caller frees it). */
+/* Opens and reads the manifest at path, which sal_h5_check_input accepted, into m (the caller
+ * frees it). */
 static int read_manifest_file(const char *path, sal_manifest_t *m)
 {
     int64_t nregions = 0;
     hid_t file = H5I_INVALID_HID;
-    int rc = sal_h5_open_input(path, &file);
+    int rc = sal_h5_open_checked(path, &file);
 
     if (rc != SAL_OK)
         return rc;

@@ -49,14 +49,6 @@ typedef struct job {
     salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
 } job_t;
 
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* SAL_MPIEXEC names salrun's mpiexec, not a configuration key: it is taken out of the environment
  * so that neither the configuration check below nor the ranks see it. */
 static void take_mpiexec_env(salrun_opts_t *o)
@@ -329,7 +321,7 @@ static const char *plural(long long n)
 static void summary(const job_t *j, const char *how, int exit_status)
 {
     char json[768 + 2 * 4096], job[300], steps[48] = "", bad[4096], esc[2 * 4096], hosts[4200] = "";
-    double wall = mono_now() - j->t0;
+    double wall = salrun_now() - j->t0;
     const salrun_stats_t *st = &j->st;
 
     if (st->steps > 0)
@@ -354,10 +346,10 @@ static void summary(const job_t *j, const char *how, int exit_status)
 /* Waits seconds, forwarding signals; returns the stop signal if one arrived, else 0. */
 static int backoff(double seconds)
 {
-    double end = mono_now() + seconds;
+    double end = salrun_now() + seconds;
     int stop;
 
-    while (!(stop = salrun_signals_forward(0)) && mono_now() < end)
+    while (!(stop = salrun_signals_forward(0)) && salrun_now() < end)
         sleep_poll();
     return stop;
 }
@@ -507,7 +499,7 @@ static int run_job(job_t *j)
         fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
         return SALRUN_EXIT_FAILED;
     }
-    j->t0 = mono_now();
+    j->t0 = salrun_now();
     say_launch(j);
     say_slurm(j);
     while (ex < 0) {

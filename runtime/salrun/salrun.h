@@ -33,6 +33,9 @@ enum {
 int salrun_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *salrun_errmsg(void);
 
+/* Seconds on CLOCK_MONOTONIC: every delay and duration salrun measures. */
+double salrun_now(void);
+
 /* A growable NULL-terminated array of owned strings. */
 typedef struct salrun_argv {
     char **v;
@@ -181,14 +184,10 @@ void salrun_hosts_free(salrun_hosts_t *h);
  * [OUT] *changed: hosts newly excluded. SAL_ERR_NOT_FOUND when no host is left. */
 int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
                        int use_srun, const salrun_out_t *out, size_t *changed);
-/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] true` or srun's. */
-int salrun_hosts_probe_command(const salrun_opts_t *o, const char *launcher, int use_srun,
-                               const char *host, salrun_argv_t *cmd);
 /* mpiexec's pass-through options: o->mpi_args, with --host replaced by --hostfile PATH once a
  * host is excluded, and salrun's --hostfile. [OUT] args (appended). */
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args);
-/* Comma lists of the hosts left / excluded into buf; salrun_hosts_left returns how many. */
-size_t salrun_hosts_left(const salrun_hosts_t *h, char *buf, size_t size);
+/* The comma list of the hosts left out into buf; returns buf. */
 const char *salrun_hosts_excluded(const salrun_hosts_t *h, char *buf, size_t size);
 
 /* ---- salrun_stats.c ---- */

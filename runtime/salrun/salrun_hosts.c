@@ -34,14 +34,6 @@
 #define HOSTFILE_MAX   ((size_t)4 << 20) /* larger hostfiles are refused */
 #define HOST_CHARS     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@^+:[]"
 
-static double mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Runs argv (no shell) and reads up to size - 1 bytes of its standard output into buf. 0 when it
  * exited with status 0. */
 static int capture(char *const argv[], char *buf, size_t size)
@@ -378,15 +370,12 @@ static int is_reach_option(const char *w)
     return 0;
 }
 
-int salrun_hosts_probe_command(const salrun_opts_t *o, const char *launcher, int use_srun,
-                               const char *host, salrun_argv_t *cmd)
+/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] TRUTH` or srun's. */
+static int probe_command(const salrun_opts_t *o, const char *launcher, int use_srun,
+                         const char *truth, const char *host, salrun_argv_t *cmd)
 {
-    char truth[PATH_MAX];
-    int rc;
+    int rc = salrun_argv_push(cmd, launcher);
 
-    if (salrun_find_exe("true", truth, sizeof(truth)) != SAL_OK)
-        snprintf(truth, sizeof(truth), "/bin/true");
-    rc = salrun_argv_push(cmd, launcher);
     if (rc == SAL_OK && use_srun) {
         rc = salrun_argv_pushf(cmd, "--nodelist=%s", host);
         for (const char *const *a =
@@ -435,7 +424,7 @@ static void describe(const salrun_argv_t *cmd, int use_srun, char *buf, size_t s
 static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salrun_out_t *out,
                       int *rc)
 {
-    double t = mono() - p->t0;
+    double t = salrun_now() - p->t0;
     int status = 0;
     pid_t r = waitpid(p->pid, &status, WNOHANG);
 
@@ -467,15 +456,18 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
 {
     probe_t run[PROBE_PARALLEL];
     size_t next = 0, nrun = 0;
+    char truth[PATH_MAX];
     int rc = SAL_OK;
 
+    if (salrun_find_exe("true", truth, sizeof(truth)) != SAL_OK)
+        snprintf(truth, sizeof(truth), "/bin/true");
     while (rc == SAL_OK && (next < n || nrun > 0)) {
         struct timespec nap = {0, 20000000L};
 
         while (rc == SAL_OK && nrun < PROBE_PARALLEL && next < n) {
             salrun_argv_t cmd = {0};
 
-            rc = salrun_hosts_probe_command(o, launcher, use_srun, h->v[todo[next]].name, &cmd);
+            rc = probe_command(o, launcher, use_srun, truth, h->v[todo[next]].name, &cmd);
             if (rc == SAL_OK) {
                 describe(&cmd, use_srun, run[nrun].what, sizeof(run[nrun].what));
                 rc = salrun_spawn(&cmd, SALRUN_SPAWN_PROBE, &run[nrun].pid);
@@ -483,7 +475,7 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
             salrun_argv_free(&cmd);
             if (rc == SAL_OK) {
                 run[nrun].host = todo[next];
-                run[nrun++].t0 = mono();
+                run[nrun++].t0 = salrun_now();
             }
             next++;
         }
@@ -532,7 +524,8 @@ static int write_hostfile(const salrun_hosts_t *h)
     return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
 }
 
-size_t salrun_hosts_left(const salrun_hosts_t *h, char *buf, size_t size)
+/* The comma list of the hosts left into buf; returns how many. */
+static size_t hosts_left(const salrun_hosts_t *h, char *buf, size_t size)
 {
     size_t left = 0;
 
@@ -560,8 +553,8 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
                        int use_srun, const salrun_out_t *out, size_t *changed)
 {
     size_t before = h->nexcluded, n = 0, nprobed, *todo;
-    char left[4096], json[8400], esc[8200];
-    double t0 = mono();
+    char left[4096], bad[4096], json[8400], esc[8200];
+    double t0 = salrun_now();
     int rc;
 
     *changed = 0;
@@ -581,10 +574,10 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
     if (rc != SAL_OK)
         return rc;
     *changed = h->nexcluded - before;
-    n = salrun_hosts_left(h, left, sizeof(left));
+    n = hosts_left(h, left, sizeof(left));
     snprintf(json, sizeof(json),
              "\"hosts\":%zu,\"probed\":%zu,\"left\":\"%s\",\"excluded\":%zu,\"seconds\":%.3f", h->n,
-             nprobed, sal_json_escape(esc, sizeof(esc), left), h->nexcluded, mono() - t0);
+             nprobed, sal_json_escape(esc, sizeof(esc), left), h->nexcluded, salrun_now() - t0);
     if (n == 0)
         return salrun_fail(SAL_ERR_NOT_FOUND,
                            "every host of %s failed (see the lines above): no host is left to "
@@ -595,16 +588,15 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
                    h->n == 1 ? "" : "s");
     else if (*changed == 0 && nprobed > 0)
         salrun_say(out, "hosts", json, "%zu host%s probed in %.2f s: none failed", nprobed,
-                   nprobed == 1 ? "" : "s", mono() - t0);
+                   nprobed == 1 ? "" : "s", salrun_now() - t0);
     if (*changed == 0)
         return SAL_OK;
     if (!use_srun && (rc = write_hostfile(h)) != SAL_OK)
         return rc;
     if (use_srun)
-        snprintf(esc, sizeof(esc), "--exclude=%s", salrun_hosts_excluded(h, left, sizeof(left)));
+        snprintf(esc, sizeof(esc), "--exclude=%s", salrun_hosts_excluded(h, bad, sizeof(bad)));
     else
         snprintf(esc, sizeof(esc), "hostfile %s", h->path);
-    n = salrun_hosts_left(h, left, sizeof(left));
     salrun_say(out, "hosts", json, "the relaunches run on %zu host%s: %s (%s)", n,
                n == 1 ? "" : "s", left, esc);
     return SAL_OK;

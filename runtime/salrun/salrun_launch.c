@@ -27,8 +27,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -330,14 +328,6 @@ int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid)
 #define TERM_GRACE      5.0  /* seconds between salrun's SIGTERM and SIGKILL */
 #define CHECK_PERIOD    0.5  /* seconds between two looks at mpiexec's children */
 
-static double mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Whether process pid is a zombie (exited, not yet collected by its parent). */
 static int is_zombie(long pid)
 {
@@ -433,7 +423,7 @@ static void end_childless(salrun_keeper_t *k, const salrun_out_t *out, double no
 void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out)
 {
     int stop = salrun_signals_forward(k->pid);
-    double now = mono();
+    double now = salrun_now();
 
     if (stop && k->t_stop == 0)
         k->t_stop = now;

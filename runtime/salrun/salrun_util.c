@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <salamander/sal_error.h>
 
@@ -67,4 +68,12 @@ void salrun_argv_free(salrun_argv_t *a)
     free(a->v);
     a->v = NULL;
     a->n = a->cap = 0;
+}
+
+double salrun_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

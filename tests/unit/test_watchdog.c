@@ -168,52 +168,52 @@ static void child_short_mpi_calls(void)
     sal_watchdog_stop();
 }
 
-static void test_stuck_in_mpi_is_killed(void)
+/* child is killed by the watchdog between TIMEOUT and LATEST seconds after its start. */
+static void expect_killed_in_time(void (*child)(void))
 {
     double elapsed = 0;
-    int status = run_child(child_stuck_in_mpi, &elapsed);
+    int status = run_child(child, &elapsed);
 
     CU_ASSERT(killed_by_watchdog(status));
     CU_ASSERT(elapsed >= TIMEOUT);
     CU_ASSERT(elapsed < LATEST);
+}
+
+static void expect_survives(void (*child)(void))
+{
+    double elapsed = 0;
+
+    CU_ASSERT(exited_ok(run_child(child, &elapsed)));
+}
+
+static void test_stuck_in_mpi_is_killed(void)
+{
+    expect_killed_in_time(child_stuck_in_mpi);
 }
 
 static void test_short_mpi_calls_survive(void)
 {
-    double elapsed = 0;
-
-    CU_ASSERT(exited_ok(run_child(child_short_mpi_calls, &elapsed)));
+    expect_survives(child_short_mpi_calls);
 }
 
 static void test_hang_is_killed(void)
 {
-    double elapsed = 0;
-    int status = run_child(child_hangs, &elapsed);
-
-    CU_ASSERT(killed_by_watchdog(status));
-    CU_ASSERT(elapsed >= TIMEOUT);
-    CU_ASSERT(elapsed < LATEST);
+    expect_killed_in_time(child_hangs);
 }
 
 static void test_progress_survives(void)
 {
-    double elapsed = 0;
-
-    CU_ASSERT(exited_ok(run_child(child_progresses, &elapsed)));
+    expect_survives(child_progresses);
 }
 
 static void test_suspend_survives(void)
 {
-    double elapsed = 0;
-
-    CU_ASSERT(exited_ok(run_child(child_suspended, &elapsed)));
+    expect_survives(child_suspended);
 }
 
 static void test_mpi_wait_survives(void)
 {
-    double elapsed = 0;
-
-    CU_ASSERT(exited_ok(run_child(child_waits_in_mpi, &elapsed)));
+    expect_survives(child_waits_in_mpi);
 }
 
 static void test_unwound_is_killed(void)
