@@ -45,7 +45,8 @@ module salamander
                                  SAL_ERR_STATE = -9, SAL_ERR_UNSUPPORTED = -10, &
                                  SAL_ERR_RECOVERY = -11, SAL_ERR_ABORTED = -12, &
                                  SAL_ERR_HDF5 = -13, SAL_ERR_EXISTS = -14, SAL_ERR_NOT_FOUND = -15, &
-                                 SAL_ERR_STOPPED = -16
+                                 SAL_ERR_STOPPED = -16, &
+                                 SAL_ERR_UNRESTORABLE = -17
    ! sal_type_t (sal_types.h)
    integer(c_int), parameter :: SAL_INT = 2, SAL_INT64 = 3, SAL_FLOAT = 4, SAL_DOUBLE = 5
    integer, parameter, public :: SAL_MAX_DIMS = 8, SAL_NAME_MAX = 64

@@ -45,6 +45,8 @@ const char *sal_strerror(int status)
         return "not found";
     case SAL_ERR_STOPPED:
         return "stopped by the checkpoint signal";
+    case SAL_ERR_UNRESTORABLE:
+        return "committed checkpoints exist but none can be restored";
     default:
         return "unknown status";
     }

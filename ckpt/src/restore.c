@@ -10,6 +10,12 @@
  * (shared) checkpoint directory from partner copies or parity, then every rank reads its new block
  * through the manifest's virtual datasets (from L4 when the node-local manifest is gone).
  * Everything read is validated; each fallback is logged with the file and the reason.
+ *
+ * All or nothing: every read goes into a staging copy of the protected regions, and the
+ * application's memory is written only after every rank agreed that it holds the same checkpoint.
+ * A job with committed checkpoints none of which can be restored fails with SAL_ERR_UNRESTORABLE,
+ * naming the checkpoints, the ranks whose data is missing and the levels that would have covered
+ * them, and leaves the protected regions as they were.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -31,18 +37,30 @@ typedef struct attempt {
     char dir[PATH_MAX];  /* node-local ckpt.<id> */
     char pdir[PATH_MAX]; /* L4 ckpt.<id>, "" when L4 is off */
     const char *mdir;    /* where the manifest was read: dir or pdir */
+    sal_region_t *stage; /* the regions' staging copy that the reads fill (ck->nregions) */
     sal_levels_info_t info;
     sal_manifest_t m;
 } attempt_t;
 
+/* What rank 0 reports of a checkpoint that could not be restored. */
+typedef struct tried {
+    int64_t step; /* -1: unknown (no manifest) */
+    int mask;     /* levels written, SAL_LVL_* */
+} tried_t;
+
+/* End markers of the proposal broadcast by rank 0. */
+enum { END_NONE = -1, END_ALL_FAILED = -2 };
+
 /* Committed ids of one job directory, newest first, not newer than its `latest`. Without a readable
- * `latest` every directory is a candidate (the pointer may be the damaged part). */
-static int committed(const char *job_dir, int64_t *ids, int *n)
+ * `latest` every directory is a candidate (the pointer may be the damaged part). [OUT] *had = 1
+ * when a `latest` pointer exists, readable or not: the job committed a checkpoint there. */
+static int committed(const char *job_dir, int64_t *ids, int *n, int *had)
 {
     int64_t latest = -1;
     int rc = sal_latest_read(job_dir, &latest), all, k = 0;
 
     *n = 0;
+    *had = rc != SAL_ERR_NO_CKPT;
     if (rc == SAL_ERR_NO_CKPT)
         return SAL_OK;
     if (rc != SAL_OK) {
@@ -66,16 +84,18 @@ static int cmp_desc(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Rank 0: the node-local and L4 candidates merged, newest first, without duplicates. */
-static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n)
+/* Rank 0: the node-local and L4 candidates merged, newest first, without duplicates. [OUT] *had = 1
+ * when the job committed a checkpoint (a `latest` pointer or a candidate exists). */
+static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
 {
     int64_t pfs[SAL_MAX_LISTED];
-    int np = 0, k = 0, rc = committed(ck->job_dir, ids, n);
+    int np = 0, k = 0, had_pfs = 0, rc = committed(ck->job_dir, ids, n, had);
 
     if (rc != SAL_OK)
         SAL_LOG_W("node-local checkpoints: %s", sal_last_error());
-    if (ck->pfs_job[0] && committed(ck->pfs_job, pfs, &np) != SAL_OK)
+    if (ck->pfs_job[0] && committed(ck->pfs_job, pfs, &np, &had_pfs) != SAL_OK)
         SAL_LOG_W("L4 checkpoints: %s", sal_last_error());
+    *had = *had || had_pfs || *n > 0 || np > 0;
     for (int i = 0; i < np && *n < SAL_MAX_LISTED; i++)
         ids[(*n)++] = pfs[i];
     qsort(ids, (size_t)*n, sizeof(int64_t), cmp_desc);
@@ -108,13 +128,15 @@ static const sal_manifest_region_t *find_region(const sal_manifest_t *m, const s
     return NULL;
 }
 
-/* N->M path: each region's block read through the manifest's virtual datasets. A scalar takes the
- * value of the old rank with the same number, or of the last old rank. */
-static int load_through_manifest(struct sal_ckpt *ck, const sal_manifest_t *m, const char *dir,
+/* N->M path: each region's block read through the manifest's virtual datasets into the staging
+ * copy. A scalar takes the value of the old rank with the same number, or of the last old rank. */
+static int load_through_manifest(const struct sal_ckpt *ck, const attempt_t *a, const char *dir,
                                  int me)
 {
+    const sal_manifest_t *m = &a->m;
+
     for (int i = 0; i < ck->nregions; i++) {
-        sal_region_t *r = &ck->regions[i];
+        sal_region_t *r = &a->stage[i];
         int rc;
         if (r->scalar) {
             int64_t off = me < m->nranks ? me : m->nranks - 1, one = 1;
@@ -233,7 +255,7 @@ static int read_own(struct sal_ckpt *ck, const attempt_t *a, const char *dir, co
     int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, expect.rank);
 
     if (rc == SAL_OK)
-        rc = sal_h5_read_rank(path, &expect, ck->regions, ck->nregions);
+        rc = sal_h5_read_rank(path, &expect, a->stage, ck->nregions);
     if (rc != SAL_OK)
         SAL_LOG_W("checkpoint %lld, %s: %s", (long long)a->id, level, sal_last_error());
     else if (strcmp(level, "L1") != 0)
@@ -329,7 +351,7 @@ static int load_n_to_m(struct sal_ckpt *ck, attempt_t *a, int *ok)
         if (MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_LAND, ck->comm) != MPI_SUCCESS)
             return sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
                              (long long)a->id);
-        *ok = all && load_through_manifest(ck, &a->m, a->dir, me) == SAL_OK;
+        *ok = all && load_through_manifest(ck, a, a->dir, me) == SAL_OK;
         if (*ok || !a->pdir[0])
             return SAL_OK;
         SAL_LOG_W("checkpoint %lld: %s; trying the L4 copy", (long long)a->id, sal_last_error());
@@ -340,12 +362,13 @@ static int load_n_to_m(struct sal_ckpt *ck, attempt_t *a, int *ok)
             return SAL_OK;
         }
     }
-    *ok = load_through_manifest(ck, &a->m, a->pdir, me) == SAL_OK;
+    *ok = load_through_manifest(ck, a, a->pdir, me) == SAL_OK;
     return SAL_OK;
 }
 
-/* Collective: tries checkpoint id. [OUT] *ok (this rank's data is loaded), *step. */
-static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
+/* Collective: tries checkpoint id, reading into stage. [OUT] *ok (this rank's data is staged),
+ * *tried (its step and levels, for the report when it cannot be restored). */
+static int load(struct sal_ckpt *ck, int64_t id, sal_region_t *stage, int *ok, tried_t *tried)
 {
     int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), rc, mok;
     int range[2];
@@ -353,6 +376,7 @@ static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
 
     memset(&a, 0, sizeof(a));
     a.id = id;
+    a.stage = stage;
     rc = sal_ckpt_dir_path(ck, id, a.dir, sizeof(a.dir));
     if (rc == SAL_OK && ck->pfs_job[0])
         rc = sal_path_join(a.pdir, sizeof(a.pdir), "%s/ckpt.%lld", ck->pfs_job, (long long)id);
@@ -382,53 +406,217 @@ static int load(struct sal_ckpt *ck, int64_t id, int *ok, int64_t *step)
     else if (rc == SAL_OK && range[0] == -range[1] && range[1] > 0)
         rc = load_n_to_m(ck, &a, ok);
     sal_h5_set_probing(1);
-    if (*ok)
-        *step = a.m.step;
+    tried->step = mok ? a.m.step : -1;
+    tried->mask = a.info.mask;
     sal_manifest_free(&a.m);
     sal_levels_info_free(&a.info);
     return rc;
 }
 
+static void stage_free(const struct sal_ckpt *ck, sal_region_t **stage)
+{
+    for (int i = 0; *stage && i < ck->nregions; i++)
+        free((*stage)[i].base);
+    free(*stage);
+    *stage = NULL;
+}
+
+/* The staging copy of the protected regions: the same descriptors over buffers of the same size.
+ * [OUT] *stage (free with stage_free). */
+static int stage_alloc(const struct sal_ckpt *ck, sal_region_t **stage)
+{
+    sal_region_t *s = calloc((size_t)(ck->nregions > 0 ? ck->nregions : 1), sizeof(*s));
+    size_t bytes = 0;
+    int i = 0;
+
+    *stage = s;
+    if (!s)
+        return sal_error(SAL_ERR_NOMEM, "restore staging descriptors");
+    for (; i < ck->nregions; i++) {
+        bytes = (size_t)sal_region_elems(&ck->regions[i]) * sal_type_size(ck->regions[i].type);
+        s[i] = ck->regions[i];
+        s[i].base = malloc(bytes ? bytes : 1);
+        if (!s[i].base)
+            goto out_free;
+    }
+    return SAL_OK;
+
+out_free:
+    stage_free(ck, stage);
+    return sal_error(SAL_ERR_NOMEM,
+                     "restore staging buffer of %zu bytes for region \"%s\" (a restore needs "
+                     "the protected memory twice)",
+                     bytes, ck->regions[i].name);
+}
+
+/* The agreed checkpoint into the application's memory. */
+static void stage_commit(struct sal_ckpt *ck, const sal_region_t *stage)
+{
+    for (int i = 0; i < ck->nregions; i++)
+        memcpy(ck->regions[i].base, stage[i].base,
+               (size_t)sal_region_elems(&ck->regions[i]) * sal_type_size(ck->regions[i].type));
+}
+
+/* "2-3,7" of the ranks r with !ok[r], into buf. */
+static void rank_ranges(const int *ok, int size, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int r = 0; r < size && used < len; r++) {
+        int e = r;
+        if (ok[r])
+            continue;
+        while (e + 1 < size && !ok[e + 1])
+            e++;
+        used += (size_t)snprintf(buf + used, len - used, e > r ? "%s%d-%d" : "%s%d", used ? "," : "",
+                                 r, e);
+        r = e;
+    }
+}
+
+/* Collective, after the ranks disagreed on checkpoint id: rank 0 appends "ckpt <id> (step S, levels
+ * L): no data for ranks R" to report (len bytes). SAL_OK or SAL_ERR_PROC_FAILED. */
+static int report_missing(struct sal_ckpt *ck, int me, int ok, int64_t id, const tried_t *t,
+                          char *report, size_t len)
+{
+    int size = sal_comm_size(ck->comm), *all = me == 0 ? calloc((size_t)size, sizeof(int)) : NULL;
+    char ranks[256], lv[64], step[48] = "";
+    size_t used = strlen(report);
+
+    if (me == 0 && !all)
+        return sal_error(SAL_ERR_NOMEM, "restore report");
+    if (MPI_Gather(&ok, 1, MPI_INT, all, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS) {
+        free(all);
+        return sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
+                         (long long)id);
+    }
+    if (me == 0 && used + 1 < len) {
+        rank_ranges(all, size, ranks, sizeof(ranks));
+        if (t->step >= 0)
+            snprintf(step, sizeof(step), "step %lld, ", (long long)t->step);
+        snprintf(report + used, len - used, "%scheckpoint %lld (%slevels %s): no data for rank%s %s",
+                 used ? "; " : "", (long long)id, step, sal_levels_name(t->mask, lv, sizeof(lv)),
+                 strchr(ranks, ',') || strchr(ranks, '-') ? "s" : "", ranks);
+    }
+    free(all);
+    return SAL_OK;
+}
+
+/* Rank 0: the levels a checkpoint written with mask lacked that would have covered the loss of
+ * node-local files, or a note that every written level failed, into buf. */
+static void uncovered(const struct sal_ckpt *ck, int mask, char *buf, size_t len)
+{
+    const char *l2 = (mask & SAL_LVL_L2) ? "" : ", L2 (a partner copy on another host)";
+    const char *l3 = (mask & SAL_LVL_L3) ? "" : ", L3 (XOR parity across hosts)";
+    const char *l4 = ck->pfs_job[0] ? "" : ", L4 (a copy in pfs_dir)";
+    char list[192];
+
+    snprintf(list, sizeof(list), "%s%s%s", l2, l3, l4);
+    if (list[0])
+        snprintf(buf, len, "levels that would have covered them: %s", list + 2);
+    else
+        snprintf(buf, len, "every level written failed for them (see the warnings above)");
+}
+
+/* Every rank: the SAL_ERR_UNRESTORABLE error, with rank 0's report shared so that each rank's
+ * sal_last_error() names the checkpoints and the ranks. */
+static int unrestorable(struct sal_ckpt *ck, int me, int count, int newest_mask, char *report,
+                        size_t len)
+{
+    char cover[256] = "";
+
+    if (me == 0)
+        uncovered(ck, newest_mask, cover, sizeof(cover));
+    if (MPI_Bcast(&count, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS ||
+        MPI_Bcast(report, (int)len, MPI_CHAR, 0, ck->comm) != MPI_SUCCESS ||
+        MPI_Bcast(cover, (int)sizeof(cover), MPI_CHAR, 0, ck->comm) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the restore report failed");
+    report[len - 1] = '\0';
+    cover[sizeof(cover) - 1] = '\0';
+    return sal_error(SAL_ERR_UNRESTORABLE,
+                     "job directory %s%s%s: none of the %d committed checkpoint%s can be restored "
+                     "on every rank, and no protected region was changed: %s%s%s%s; bring the "
+                     "lost files back and relaunch, or set restart=never to start over from step 0",
+                     ck->job_dir, ck->pfs_job[0] ? " (L4: " : "", ck->pfs_job[0] ? ck->pfs_job : "",
+                     count, count == 1 ? "" : "s", report[0] ? report : "no checkpoint directory is left",
+                     cover[0] ? " (" : "", cover, cover[0] ? ")" : "");
+}
+
 int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
 {
-    int64_t ids[SAL_MAX_LISTED], cand = -1, step = 0;
-    int n = 0, me, next = 0;
+    int64_t ids[SAL_MAX_LISTED], cand = END_NONE;
+    int n = 0, me, next = 0, had = 0, newest_mask = SAL_LVL_L1, rc, ok;
+    char report[640] = "";
+    sal_region_t *stage = NULL;
+    tried_t tried = {-1, SAL_LVL_L1};
 
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
     me = sal_comm_rank(ck->comm);
-    if (me == 0 && candidates(ck, ids, &n) != SAL_OK)
+    if (me == 0 && candidates(ck, ids, &n, &had) != SAL_OK)
         SAL_LOG_E("%s", sal_last_error());
+    rc = stage_alloc(ck, &stage);
+    ok = rc == SAL_OK;
+    if (sal_agree(ck->comm, &ok) != SAL_OK) {
+        stage_free(ck, &stage);
+        return sal_error(SAL_ERR_PROC_FAILED, "agreement on the restore's staging memory failed");
+    }
+    if (!ok) {
+        stage_free(ck, &stage);
+        return rc != SAL_OK ? rc : sal_error(SAL_ERR_NOMEM, "another rank could not allocate "
+                                                            "its restore staging memory");
+    }
     for (;;) {
-        int ok = 0, rc;
+        int mine;
         if (me == 0)
-            cand = next < n ? ids[next++] : -1;
-        if (MPI_Bcast(&cand, 1, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS)
-            return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the checkpoint to restore failed");
-        if (cand < 0)
-            return sal_error(SAL_ERR_NO_CKPT, "no committed checkpoint in %s%s%s can be restored",
-                             ck->job_dir, ck->pfs_job[0] ? " or " : "", ck->pfs_job);
+            cand = next < n ? ids[next++] : had ? END_ALL_FAILED : END_NONE;
+        if (MPI_Bcast(&cand, 1, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS) {
+            rc = sal_error(SAL_ERR_PROC_FAILED, "broadcast of the checkpoint to restore failed");
+            break;
+        }
+        if (cand == END_NONE) {
+            rc = sal_error(SAL_ERR_NO_CKPT, "no committed checkpoint in %s%s%s", ck->job_dir,
+                           ck->pfs_job[0] ? " or " : "", ck->pfs_job);
+            break;
+        }
+        if (cand == END_ALL_FAILED) {
+            rc = unrestorable(ck, me, n, newest_mask, report, sizeof(report));
+            break;
+        }
         sal_inject_point(ck->inject, me, ck->step_hint, SAL_INJ_RESTORE);
-        rc = load(ck, cand, &ok, &step);
+        rc = load(ck, cand, stage, &ok, &tried);
         if (rc == SAL_ERR_PROC_FAILED)
-            return rc;
+            break;
         if (!ok)
             SAL_LOG_E("cannot restore checkpoint %lld on this rank", (long long)cand);
-        rc = sal_agree(ck->comm, &ok);
+        mine = ok;
+        if (sal_agree(ck->comm, &ok) != SAL_OK) {
+            rc = sal_error(SAL_ERR_PROC_FAILED, "agreement on restoring checkpoint %lld failed",
+                           (long long)cand);
+            break;
+        }
+        if (ok) {
+            stage_commit(ck, stage);
+            break;
+        }
+        if (next == 1)
+            newest_mask = tried.mask;
+        rc = report_missing(ck, me, mine, cand, &tried, report, sizeof(report));
         if (rc != SAL_OK)
-            return sal_error(SAL_ERR_PROC_FAILED, "agreement on restoring checkpoint %lld failed",
-                             (long long)cand);
-        if (ok)
             break;
         if (me == 0)
             SAL_LOG_W("checkpoint %lld is not readable by every rank; trying an older one",
                       (long long)cand);
     }
+    stage_free(ck, &stage);
+    if (rc != SAL_OK)
+        return rc;
     if (sal_interval_auto_failure(&ck->iauto, sal_wall_now()) && me == 0)
         SAL_LOG_I("interval=auto: MTBF estimate now %.0f s",
                   sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()));
     if (step_out)
-        *step_out = step;
+        *step_out = tried.step;
     if (id_out)
         *id_out = cand;
     return SAL_OK;

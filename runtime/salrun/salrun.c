@@ -309,6 +309,12 @@ static void describe_exit(const job_t *j, int status, int ended, char *buf, size
                  "%s exited with status 0 but the job did not finish (no clean "
                  "finish event: ranks died)",
                  l);
+    else if (salrun_stats_attempt_finished(&j->st) < 0 && !j->o->trust_exit)
+        snprintf(buf, size,
+                 "%s exited with status 0 but this launch wrote no event to %s: salrun cannot "
+                 "tell whether the job finished (give --log-dir on a file system this host "
+                 "shares; --trust-exit for a program that does not use Salamander)",
+                 l, j->log_path);
     else
         snprintf(buf, size, "%s exited with status 0", l);
 }
@@ -357,7 +363,7 @@ static int backoff(double seconds)
 /* The JSON members of a launch's end: the exit status or signal of mpiexec and the reason. */
 static void exit_json(int status, const char *why, char *buf, size_t size)
 {
-    char esc[300];
+    char esc[2 * (PATH_MAX + 600)];
 
     snprintf(buf, size, "\"%s\":%d,\"reason\":\"%s\"", WIFSIGNALED(status) ? "signal" : "status",
              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
@@ -402,7 +408,7 @@ static int finished_anyway(job_t *j, int ended, const char *why, const char *jso
 /* One launch's outcome: an exit status to end with, or -1 to relaunch. */
 static int outcome(job_t *j, int status, int ended)
 {
-    char why[256], json[512], more[128];
+    char why[PATH_MAX + 600], json[2 * (PATH_MAX + 600) + 128], more[128];
     int stop = salrun_signals_forward(0), fin = salrun_stats_attempt_finished(&j->st);
     double delay;
 
@@ -410,12 +416,20 @@ static int outcome(job_t *j, int status, int ended)
     exit_json(status, why, json, sizeof(json));
     if (stop)
         return stopped(j, stop, why);
-    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fin != 0) {
+    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+        (fin == 1 || (fin < 0 && j->o->trust_exit))) {
         summary(j, "finished", SALRUN_EXIT_OK);
         return SALRUN_EXIT_OK;
     }
     if (fin == 1)
         return finished_anyway(j, ended, why, json);
+    if (j->st.attempt_unrestorable) {
+        salrun_say(&j->out, "failed", json,
+                   "job failed: %s; not relaunched (a relaunch would find the same checkpoints)",
+                   j->st.unrestorable);
+        summary(j, "failed", SALRUN_EXIT_FAILED);
+        return SALRUN_EXIT_FAILED;
+    }
     /* Asked to checkpoint and stop (key checkpoint_signal, docs/slurm.md): the batch system's next
      * allocation resumes the job, not a relaunch. */
     if ((stop = salrun_signals_user()) != 0)

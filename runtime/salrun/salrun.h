@@ -70,6 +70,7 @@ typedef struct salrun_opts {
     double probe_timeout;         /* --probe-timeout, default 20 s, 0 = no probe */
     const char *mpiexec;          /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
     int no_ulfm, quiet, json, dry_run;
+    int trust_exit;         /* --trust-exit: a launch without events that exits 0 succeeded */
     const char *launcher;   /* --launcher: "auto" (default), "mpiexec" or "srun" */
     salrun_argv_t mpi_args; /* options passed through to mpiexec, in order */
     char **prog;            /* program and its arguments (points into argv), or NULL */
@@ -257,6 +258,8 @@ typedef struct salrun_stats {
     int in_recovery;
     long long attempt_events; /* events since salrun_stats_new_attempt */
     int attempt_finish_ok, attempt_finish_failed;
+    int attempt_unrestorable; /* an "unrestorable" event: a relaunch would fail the same way */
+    char unrestorable[1024];  /* ... its reason */
 } salrun_stats_t;
 
 void salrun_stats_init(salrun_stats_t *st);

@@ -34,6 +34,7 @@ typedef enum opt_id {
     O_MPIEXEC,
     O_LAUNCHER,
     O_NO_ULFM,
+    O_TRUST_EXIT,
     O_QUIET,
     O_JSON,
     O_DRY_RUN,
@@ -91,6 +92,10 @@ static const option_def_t options[] = {
      "auto"},
     {"--no-ulfm", NULL, NULL, O_NO_ULFM, 0,
      "run without ULFM fault tolerance: any failure ends the launch, salrun relaunches", NULL},
+    {"--trust-exit", NULL, NULL, O_TRUST_EXIT, 0,
+     "for a program that does not use Salamander: mpiexec's exit status 0 means success (else "
+     "success needs every rank's finish in the event log)",
+     NULL},
     {"--quiet", NULL, NULL, O_QUIET, 0, "no progress lines, only errors", NULL},
     {"--json", NULL, NULL, O_JSON, 0, "progress lines on stderr as JSON objects", NULL},
     {"--dry-run", NULL, NULL, O_DRY_RUN, 0,
@@ -193,6 +198,9 @@ static int apply(salrun_opts_t *o, const option_def_t *d, const char *v, salrun_
         return SAL_OK;
     case O_NO_ULFM:
         o->no_ulfm = 1;
+        return SAL_OK;
+    case O_TRUST_EXIT:
+        o->trust_exit = 1;
         return SAL_OK;
     case O_QUIET:
         o->quiet = 1;

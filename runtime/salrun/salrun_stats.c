@@ -45,6 +45,7 @@ void salrun_stats_new_attempt(salrun_stats_t *st)
     st->attempt_events = 0;
     st->attempt_finish_ok = 0;
     st->attempt_finish_failed = 0;
+    st->attempt_unrestorable = 0;
     reset_phases(st);
 }
 
@@ -214,6 +215,14 @@ static void on_finish(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t
     }
 }
 
+/* Printed by salrun when the launch ends (it decides that launch's outcome), not as a note. */
+static void on_unrestorable(salrun_stats_t *st, const salrun_json_t *ev)
+{
+    st->attempt_unrestorable = 1;
+    if (!salrun_json_str(ev, "reason", st->unrestorable, sizeof(st->unrestorable)))
+        snprintf(st->unrestorable, sizeof(st->unrestorable), "(no reason in the event)");
+}
+
 int salrun_stats_add(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t *note)
 {
     char type[64];
@@ -251,5 +260,7 @@ int salrun_stats_add(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t 
         return on_resume(st, ev, note);
     else if (strcmp(type, "finish") == 0)
         on_finish(st, ev, note);
+    else if (strcmp(type, "unrestorable") == 0)
+        on_unrestorable(st, ev);
     return SAL_OK;
 }

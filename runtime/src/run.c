@@ -125,6 +125,11 @@ static int start(void)
     last_ckpt_time = sal_wall_now();
     if (sal_rt.needs_restore) {
         rc = sal_restore();
+        if (rc == SAL_ERR_UNRESTORABLE && sal_rt.rank == 0) {
+            char esc[2 * 1024];
+            sal_event("unrestorable", "\"reason\":\"%s\"",
+                      sal_json_escape(esc, sizeof(esc), sal_last_error()));
+        }
         if (rc == SAL_ERR_NO_CKPT && !sal_rt.is_replacement) {
             SAL_LOG_W("no checkpoint can be restored; starting job '%s' from step 0", sal_rt.job);
             sal_rt.needs_restore = 0;

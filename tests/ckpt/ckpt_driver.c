@@ -8,6 +8,9 @@
  *   ckpt_driver restore <id> <step> <old_nranks>
  *                                      restores; fails unless checkpoint <id> of step <step> was
  *                                      restored and every value is the one written
+ *   ckpt_driver unrestorable <text>    fills the arrays with the values of step 999, restores; fails
+ *                                      unless the restore returns SAL_ERR_UNRESTORABLE, its message
+ *                                      holds <text> on every rank and no value changed
  *   ckpt_driver expect <file> <step>   writes the expected global array (little-endian doubles)
  *   ckpt_driver damage <ckpt dir> <what> [arg]
  *                                      what = host <k>: delete what fake host k held (rank files,
@@ -108,6 +111,31 @@ static int do_restore(app_t *a, int64_t want_id, int64_t want_step, int old_n)
         printf("restored %lld step %lld on %d ranks: %d wrong values\n", (long long)id,
                (long long)step, a->size, bad);
     return bad || id != want_id || step != want_step;
+}
+
+/* Every committed checkpoint lacks data of some rank: the restore must fail as a whole and leave
+ * every rank's memory as it was, including on the ranks whose own files were intact. */
+static int do_unrestorable(app_t *a, const char *text)
+{
+    int rc, bad = 0;
+
+    fill(a, 999);
+    rc = sal_ckpt_restore(a->ck, NULL, NULL);
+    if (rc != SAL_ERR_UNRESTORABLE || !strstr(sal_last_error(), text)) {
+        fprintf(stderr, "rank %d: restore returned %s, not SAL_ERR_UNRESTORABLE with '%s': %s\n",
+                a->rank, sal_strerror(rc), text, sal_last_error());
+        bad++;
+    }
+    else if (a->rank == 0)
+        fprintf(stderr, "restore: %s\n", sal_last_error());
+    for (int64_t i = 0; i < a->cnt[0]; i++)
+        for (int64_t j = 0; j < G1; j++)
+            bad += a->u[i * G1 + j] != value(999, a->off[0] + i, j);
+    bad += a->scalar != 999 * 10 + a->rank;
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (a->rank == 0)
+        printf("unrestorable on %d ranks: %d wrong values or statuses\n", a->size, bad);
+    return bad != 0;
 }
 
 static int do_expect(const char *file, int64_t step)
@@ -232,6 +260,8 @@ int main(int argc, char **argv)
         rc = do_write(&a, atoi(argv[2]));
     else if (argc > 4 && strcmp(argv[1], "restore") == 0)
         rc = do_restore(&a, atoll(argv[2]), atoll(argv[3]), atoi(argv[4]));
+    else if (argc > 2 && strcmp(argv[1], "unrestorable") == 0)
+        rc = do_unrestorable(&a, argv[2]);
     sal_ckpt_destroy(&a.ck);
     sal_events_close();
     sal_config_destroy(&a.cfg);

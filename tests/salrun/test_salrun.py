@@ -18,7 +18,7 @@ import time
 
 OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--policy", "--inject",
            "--config", "--max-restarts", "--restart-delay", "--hostfile", "--machinefile",
-           "--probe-timeout", "--mpiexec", "--launcher", "--no-ulfm",
+           "--probe-timeout", "--mpiexec", "--launcher", "--no-ulfm", "--trust-exit",
            "--quiet",
            "--json", "--dry-run", "--help", "--help-config", "--version"]
 
@@ -155,7 +155,8 @@ def case_passthrough(args, tmp):
     r = salrun(args, ["--dry-run", "--ckpt-dir", ckpt, "--mca", "btl", "tcp", "/bin/true"])
     check(r.returncode == 127 and "`--`" in r.stderr,
           "a separate option value without -- is taken for the program, with a hint", r)
-    r = salrun(args, ["-n", "1", "--ckpt-dir", ckpt, "--quiet", "--map-by=slot", "--", "/bin/true"])
+    r = salrun(args, ["-n", "1", "--ckpt-dir", ckpt, "--quiet", "--trust-exit", "--map-by=slot",
+                      "--", "/bin/true"])
     check(r.returncode == 0, "mpiexec accepts the passed options (real launch)", r)
 
 
@@ -257,9 +258,11 @@ def case_bad_inject(args, tmp):
 
 
 def flaky_run(args, tmp, mode, extra):
+    """salrun on salrun_flaky MODE; modes that write no events run with --trust-exit."""
     marker = os.path.join(tmp, "marker")
-    return salrun(args, extra + ["--ckpt-dir", tmp, "--restart-delay", "0.1", "--",
-                                 args.flaky, mode, marker])
+    trust = ["--trust-exit"] if mode == "exit" else []
+    return salrun(args, extra + trust + ["--ckpt-dir", tmp, "--restart-delay", "0.1", "--",
+                                         args.flaky, mode, marker])
 
 
 def case_relaunch(args, tmp):
@@ -291,6 +294,20 @@ def case_killed_without_finish(args, tmp):
     check("job finished after 20 steps" in r.stderr, "finish line", r)
     check(re.search(r"job 'fake' finished: 20 steps, 2 checkpoints, 0 failures, 0 recoveries, "
                     r"1 restart, ", r.stderr), "summary line", r)
+
+
+def case_no_events(args, tmp):
+    """A launch that exits 0 without a single event (a log salrun cannot see, ranks killed by a
+    launcher that exits 0) is not a success: relaunched, then a failure naming the log."""
+    r = salrun(args, ["-n", "1", "--ckpt-dir", tmp, "--restart-delay", "0.1", "--max-restarts",
+                      "1", "--", "/bin/true"])
+    check(r.returncode == 1, "no event and exit status 0: exit 1", r)
+    check("exited with status 0 but this launch wrote no event to %s/true.events.jsonl: salrun "
+          "cannot tell whether the job finished" % tmp in r.stderr, "the reason names the log", r)
+    check("restart 1 of 1" in r.stderr and "no restart left" in r.stderr,
+          "relaunched as a failure", r)
+    r = salrun(args, ["-n", "1", "--ckpt-dir", tmp, "--trust-exit", "--", "/bin/true"])
+    check(r.returncode == 0 and "finished" in r.stderr, "--trust-exit: exit status 0 is success", r)
 
 
 def case_finished_then_failed(args, tmp):
@@ -357,8 +374,8 @@ def hosts_run(args, tmp, hostfile_text, extra, env=None):
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:
         f.write(hostfile_text)
-    r = salrun(args, ["-n", "2", "--hostfile", hosts, "--ckpt-dir", tmp, "--restart-delay", "0.1"]
-               + extra + ["--", args.flaky, "sleep", "0"], env=env)
+    r = salrun(args, ["-n", "2", "--hostfile", hosts, "--ckpt-dir", tmp, "--restart-delay", "0.1",
+                      "--trust-exit"] + extra + ["--", args.flaky, "sleep", "0"], env=env)
     with open(hosts) as f:
         check(f.read() == hostfile_text, "the user's hostfile is left as it was")
     written = os.path.join(tmp, "salrun_flaky.hosts")
@@ -389,7 +406,7 @@ def case_host_left_out(args, tmp):
 def case_host_option(args, tmp):
     """mpiexec's --host passed through: the same, the relaunch gets a hostfile instead."""
     me = socket.gethostname()
-    r = salrun(args, ["-n", "2", "--ckpt-dir", tmp, "--restart-delay", "0.1",
+    r = salrun(args, ["-n", "2", "--ckpt-dir", tmp, "--restart-delay", "0.1", "--trust-exit",
                       "--host=%s:2,%s:2" % (me, NO_HOST), "--", args.flaky, "sleep", "0"])
     check(r.returncode == 0, "the job finishes on the host left: exit 0", r)
     check("salrun: host %s left out of the relaunches" % NO_HOST in r.stderr, "host left out", r)

@@ -30,7 +30,8 @@ typedef enum sal_status {
     SAL_ERR_HDF5 = -13,        /* the HDF5 library reported an error */
     SAL_ERR_EXISTS = -14,      /* a name is already in use (e.g. a protected region) */
     SAL_ERR_NOT_FOUND = -15,   /* a named object does not exist */
-    SAL_ERR_STOPPED = -16      /* stopped by the checkpoint signal after a checkpoint: relaunch */
+    SAL_ERR_STOPPED = -16,     /* stopped by the checkpoint signal after a checkpoint: relaunch */
+    SAL_ERR_UNRESTORABLE = -17 /* the job has committed checkpoints but none can be restored */
 } sal_status_t;
 
 /* Short constant description of a status code; never NULL ("unknown status" for foreign values). */

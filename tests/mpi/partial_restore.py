@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""A relaunch that finds committed checkpoints none of which every rank can read must fail loudly.
+
+What the loss of the host of ranks 2-3 does to node-local L1, on one host:
+  1. heat2d runs without ULFM and is killed at step 170 (checkpoints at steps 50, 100, 150);
+  2. the node-local files of ranks 2 and 3 are deleted from every checkpoint;
+  3. the relaunch must not start over from step 0 with the data of a later step in the arrays of
+     ranks 0-1 (the silent wrong answer): it fails with the checkpoints and ranks named, salrun
+     does not relaunch it, and no checksum is printed;
+  4. with restart=never the user starts over on purpose and gets the failure-free answer.
+Exit status 0 when every check holds, 1 with the reasons on stderr.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
+HEAT = ["-n", "256", "-s", "400"]
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def salrun(args, tmp, job, extra, env_extra=None, want=None):
+    cmd = [args.salrun, "-n", "4", "--job", job, "--ckpt-dir", tmp, "--interval", "50",
+           "--restart-delay", "0"] + extra + ["--", args.program] + HEAT
+    print("+ " + " ".join(cmd), flush=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
+    env.update(env_extra or {})
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=args.timeout, env=env)
+    sys.stdout.write(proc.stdout)
+    if want is not None and proc.returncode != want:
+        fail("salrun exited with status %d, not %d" % (proc.returncode, want))
+    return proc
+
+
+def checksum(proc):
+    sums = CHECKSUM.findall(proc.stdout)
+    if len(sums) != 1:
+        fail("expected one checksum line, found %d" % len(sums))
+    return sums[0]
+
+
+def lose_ranks(job_dir, ranks):
+    gone = 0
+    for root, _, files in os.walk(job_dir):
+        for name in files:
+            if any(name.startswith("rank.%d." % r) for r in ranks):
+                os.unlink(os.path.join(root, name))
+                gone += 1
+    print("deleted %d node-local files of ranks %s" % (gone, ranks), flush=True)
+    if gone < 3:
+        fail("expected the files of ranks %s in at least 3 checkpoints, deleted %d" % (ranks, gone))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--salrun", required=True)
+    p.add_argument("--program", required=True)
+    p.add_argument("--timeout", type=float, default=60)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sal-partial-") as tmp:
+        ref = checksum(salrun(args, tmp, "ref", ["--max-restarts", "0"], want=0))
+        salrun(args, tmp, "j", ["--max-restarts", "0", "--no-ulfm", "--inject", "rank=2,step=170"],
+               want=1)
+        lose_ranks(os.path.join(tmp, "j"), (2, 3))
+        out = salrun(args, tmp, "j", ["--max-restarts", "3"], want=1).stdout
+        if CHECKSUM.search(out):
+            fail("the relaunch printed a checksum: it computed from lost checkpoints")
+        if "starting job 'j' from step 0" in out:
+            fail("the relaunch started over from step 0 without being asked to")
+        for what in ("none of the 3 committed checkpoints can be restored",
+                     "checkpoint 3 (step 150, levels L1): no data for ranks 2-3",
+                     "checkpoint 1 (step 50, levels L1): no data for ranks 2-3",
+                     "levels that would have covered them: L2",
+                     "not relaunched (a relaunch would find the same checkpoints)"):
+            if what not in out:
+                fail("missing from the output: %r" % what)
+        if out.count("salrun: job restarted on 4 ranks") != 1:
+            fail("expected exactly one launch of the unrestorable job")
+        fresh = checksum(salrun(args, tmp, "j", ["--max-restarts", "0"],
+                                env_extra={"SAL_RESTART": "never"}, want=0))
+        if fresh != ref:
+            fail("restart=never: checksum %s, failure-free %s" % (fresh, ref))
+    print("PASSED: unrestorable checkpoints fail the relaunch; restart=never gives %s" % ref)
+
+
+if __name__ == "__main__":
+    main()
