@@ -469,8 +469,8 @@ static void rank_ranges(const int *ok, int size, char *buf, size_t len)
             continue;
         while (e + 1 < size && !ok[e + 1])
             e++;
-        used += (size_t)snprintf(buf + used, len - used, e > r ? "%s%d-%d" : "%s%d", used ? "," : "",
-                                 r, e);
+        used += (size_t)snprintf(buf + used, len - used, e > r ? "%s%d-%d" : "%s%d",
+                                 used ? "," : "", r, e);
         r = e;
     }
 }
@@ -495,8 +495,9 @@ static int report_missing(struct sal_ckpt *ck, int me, int ok, int64_t id, const
         rank_ranges(all, size, ranks, sizeof(ranks));
         if (t->step >= 0)
             snprintf(step, sizeof(step), "step %lld, ", (long long)t->step);
-        snprintf(report + used, len - used, "%scheckpoint %lld (%slevels %s): no data for rank%s %s",
-                 used ? "; " : "", (long long)id, step, sal_levels_name(t->mask, lv, sizeof(lv)),
+        snprintf(report + used, len - used,
+                 "%scheckpoint %lld (%slevels %s): no data for rank%s %s", used ? "; " : "",
+                 (long long)id, step, sal_levels_name(t->mask, lv, sizeof(lv)),
                  strchr(ranks, ',') || strchr(ranks, '-') ? "s" : "", ranks);
     }
     free(all);
@@ -539,8 +540,9 @@ static int unrestorable(struct sal_ckpt *ck, int me, int count, int newest_mask,
                      "on every rank, and no protected region was changed: %s%s%s%s; bring the "
                      "lost files back and relaunch, or set restart=never to start over from step 0",
                      ck->job_dir, ck->pfs_job[0] ? " (L4: " : "", ck->pfs_job[0] ? ck->pfs_job : "",
-                     count, count == 1 ? "" : "s", report[0] ? report : "no checkpoint directory is left",
-                     cover[0] ? " (" : "", cover, cover[0] ? ")" : "");
+                     count, count == 1 ? "" : "s",
+                     report[0] ? report : "no checkpoint directory is left", cover[0] ? " (" : "",
+                     cover, cover[0] ? ")" : "");
 }
 
 int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
@@ -564,8 +566,9 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
     }
     if (!ok) {
         stage_free(ck, &stage);
-        return rc != SAL_OK ? rc : sal_error(SAL_ERR_NOMEM, "another rank could not allocate "
-                                                            "its restore staging memory");
+        return rc != SAL_OK ? rc
+                            : sal_error(SAL_ERR_NOMEM, "another rank could not allocate "
+                                                       "its restore staging memory");
     }
     for (;;) {
         int mine;

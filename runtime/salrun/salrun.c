@@ -31,6 +31,7 @@
 #define LAUNCH_RETRIES      2          /* new launches after mpiexec failed to start */
 #define PRTE_STARTUP_FAILED 213        /* mpiexec's status when its PMIx server did not start */
 #define MPIEXEC_ENV_VAR     "SAL_MPIEXEC"
+#define LEFTOVER_GRACE      2.0 /* seconds a leftover process has between SIGTERM and SIGKILL */
 
 typedef struct job {
     salrun_opts_t *o;
@@ -282,6 +283,9 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
 
         salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
+        /* A rank that wrote an event existed, even when every look at mpiexec's children came
+         * before the ranks started or after they had exited (a short launch on a busy host). */
+        k.seen_children |= j->st.attempt_events > 0;
         r = waitpid(k.pid, status, WNOHANG);
         if (r == k.pid)
             break;
@@ -503,12 +507,27 @@ static void say_slurm(const job_t *j)
                restarts > 0 ? " (requeued: the job resumes from its last checkpoint)" : "");
 }
 
+/* Ends what a launch left behind (ranks whose mpiexec died are salrun's children: it is their
+ * subreaper), with a line naming them. */
+static void end_leftovers(job_t *j)
+{
+    char pids[512], json[640];
+    int n = salrun_end_leftovers(LEFTOVER_GRACE, pids, sizeof(pids));
+
+    if (n == 0)
+        return;
+    snprintf(json, sizeof(json), "\"count\":%d,\"pids\":\"%s\"", n, pids);
+    salrun_say(&j->out, "leftovers", json,
+               "%d process%s of the launch outlived mpiexec (pid%s %s); ended", n,
+               n == 1 ? "" : "es", n == 1 ? "" : "s", pids);
+}
+
 static int run_job(job_t *j)
 {
     salrun_watch_t *w = NULL;
     int status = 0, ended = 0, ex = -1, stop;
 
-    if (salrun_signals_install() != SAL_OK ||
+    if (salrun_adopt_orphans() != SAL_OK || salrun_signals_install() != SAL_OK ||
         salrun_watch_open(j->log_path, &j->out, &j->st, &w) != SAL_OK) {
         fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
         return SALRUN_EXIT_FAILED;
@@ -523,6 +542,7 @@ static int run_job(job_t *j)
             ex = SALRUN_EXIT_FAILED;
             break;
         }
+        end_leftovers(j);
         ex = outcome(j, status, ended);
         if (ex < 0 && exclude_failed_hosts(j) != SAL_OK) {
             fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
@@ -532,6 +552,7 @@ static int run_job(job_t *j)
             ex = stopped(j, stop, "while the hosts were checked before a relaunch");
         }
     }
+    end_leftovers(j);
     salrun_watch_close(&w);
     return ex;
 }

@@ -143,10 +143,10 @@ typedef struct salrun_out salrun_out_t;
 /* Supervision of one running mpiexec, called every poll period until it exits:
  *  - forwards the signals salrun received;
  *  - when a stop signal (SIGINT/SIGTERM/SIGHUP) has not ended mpiexec within 10 s, kills it;
- *  - when mpiexec has had no child process for 10 s ($SAL_SALRUN_HANG_SECONDS) after it had some
- *    (every local process of the job is gone, yet mpiexec waits: seen with Open MPI 5 under
- *    --with-ft ulfm after MPI_Abort), sends it SIGTERM, then SIGKILL 5 s later; the launch then
- *    counts as failed.
+ *  - when mpiexec has had no child process for 3 s ($SAL_SALRUN_HANG_SECONDS) after it had some
+ *    (seen_children: a child was seen, or a rank wrote an event) (every local process of the job
+ *    is gone, yet mpiexec waits: seen with Open MPI 5 under --with-ft ulfm after MPI_Abort), sends
+ *    it SIGTERM, then SIGKILL 5 s later; the launch then counts as failed.
  * Zero-initialise, then set pid. */
 typedef struct salrun_keeper {
     pid_t pid;
@@ -156,6 +156,16 @@ typedef struct salrun_keeper {
 } salrun_keeper_t;
 
 void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out);
+
+/* Makes salrun the child subreaper of everything it starts: a process whose parent dies (a rank of
+ * an mpiexec that was killed) becomes salrun's child instead of init's, so that
+ * salrun_end_leftovers can end it. SAL_OK or SAL_ERR_IO. */
+int salrun_adopt_orphans(void);
+
+/* Ends every child process salrun still has (SIGTERM, SIGKILL after grace seconds) and reaps it,
+ * with the children those leave behind in turn; call it when no launch or probe runs. Returns how
+ * many processes were ended; [OUT] pids lists them ("123 456", truncated to size). */
+int salrun_end_leftovers(double grace, char *pids, size_t size);
 
 /* ---- salrun_hosts.c ---- */
 

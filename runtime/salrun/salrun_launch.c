@@ -27,6 +27,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -440,4 +442,81 @@ void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out)
         kill(k->pid, SIGKILL);
         k->killed = 1;
     }
+}
+
+/* ---- processes left behind ---- */
+
+int salrun_adopt_orphans(void)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        return salrun_fail(SAL_ERR_IO, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
+    return SAL_OK;
+}
+
+/* The live children of this process into kids (at most max); returns their number. */
+static int own_children(pid_t *kids, int max)
+{
+    char path[64], buf[32];
+    struct dirent *de;
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+
+    while (d && n < max && (de = readdir(d))) {
+        FILE *f;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", de->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        while (n < max && fscanf(f, "%31s", buf) == 1)
+            kids[n++] = (pid_t)strtol(buf, NULL, 10);
+        (void)fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Reaps every child that has exited; returns how many are still alive. */
+static int reap_exited(void)
+{
+    pid_t kids[256];
+    int status;
+
+    while (waitpid(-1, &status, WNOHANG) > 0)
+        ;
+    return own_children(kids, 256);
+}
+
+int salrun_end_leftovers(double grace, char *pids, size_t size)
+{
+    pid_t kids[256], seen[256];
+    int ended = 0, n;
+    size_t used = 0;
+    double t0 = salrun_now();
+
+    if (size)
+        pids[0] = '\0';
+    /* Each round ends the current children; their own children are adopted and ended next. */
+    for (int round = 0; round < 16 && reap_exited() > 0; round++) {
+        n = own_children(kids, 256);
+        for (int i = 0; i < n; i++) {
+            int known = 0;
+            for (int k = 0; k < ended && k < 256; k++)
+                known |= seen[k] == kids[i];
+            if (!known && ended < 256)
+                seen[ended] = kids[i];
+            if (!known && used < size)
+                used += (size_t)snprintf(pids + used, size - used, "%s%ld", used ? " " : "",
+                                         (long)kids[i]);
+            ended += !known;
+            kill(kids[i], known ? SIGKILL : SIGTERM);
+        }
+        while (reap_exited() > 0 && salrun_now() - t0 < grace * (round + 1)) {
+            struct timespec ts = {0, 20000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return ended;
 }

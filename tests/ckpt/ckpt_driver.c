@@ -8,13 +8,11 @@
  *   ckpt_driver restore <id> <step> <old_nranks>
  *                                      restores; fails unless checkpoint <id> of step <step> was
  *                                      restored and every value is the one written
- *   ckpt_driver unrestorable <text>    fills the arrays with the values of step 999, restores; fails
- *                                      unless the restore returns SAL_ERR_UNRESTORABLE, its message
- *                                      holds <text> on every rank and no value changed
- *   ckpt_driver expect <file> <step>   writes the expected global array (little-endian doubles)
- *   ckpt_driver damage <ckpt dir> <what> [arg]
- *                                      what = host <k>: delete what fake host k held (rank files,
- *                                      parity, the partner copies it stored); rank <r>: delete
+ *   ckpt_driver unrestorable <text>    fills the arrays with the values of step 999, restores;
+ * fails unless the restore returns SAL_ERR_UNRESTORABLE, its message holds <text> on every rank and
+ * no value changed ckpt_driver expect <file> <step>   writes the expected global array
+ * (little-endian doubles) ckpt_driver damage <ckpt dir> <what> [arg] what = host <k>: delete what
+ * fake host k held (rank files, parity, the partner copies it stored); rank <r>: delete
  *                                      rank.<r>.h5; corrupt <r>: flip bytes in rank.<r>.h5's data;
  *                                      level <L1|L2|L3>: delete every file of that level
  */
@@ -125,8 +123,7 @@ static int do_unrestorable(app_t *a, const char *text)
         fprintf(stderr, "rank %d: restore returned %s, not SAL_ERR_UNRESTORABLE with '%s': %s\n",
                 a->rank, sal_strerror(rc), text, sal_last_error());
         bad++;
-    }
-    else if (a->rank == 0)
+    } else if (a->rank == 0)
         fprintf(stderr, "restore: %s\n", sal_last_error());
     for (int64_t i = 0; i < a->cnt[0]; i++)
         for (int64_t j = 0; j < G1; j++)
