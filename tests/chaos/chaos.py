@@ -8,8 +8,10 @@ rank, the leader rank 0, and a hang when the configuration has hang_timeout), an
 levels (auto = L1 on one host, L1,L2 or L1,L3; ckpt_copy only fires with L2 or L3). The run is launched under salrun with
 relaunches allowed; it must end with the failure-free answer bit for bit ("identical"), or fail
 with a clear fatal message while `latest` names a complete checkpoint that a relaunch restores to
-the failure-free answer ("fatal-by-design"). Anything else counts as "lost". Exit status 1 when
-lost > 0.
+the failure-free answer ("fatal-by-design"). Anything else counts as "lost". After every run,
+every process of that run still alive once salrun has exited counts in "leaked" (and is killed).
+With --load, busy loops keep every core busy for the whole campaign. Exit status 1 when lost > 0
+or leaked > 0.
 """
 import argparse
 import collections
@@ -23,12 +25,16 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import run  # noqa: E402
+
 RESULT = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16}) sum=(\S+)$", re.M)
 CRASH = re.compile(r"AddressSanitizer|runtime error:|Segmentation fault|Signal: Segmentation")
 POINTS = ["compute", "ckpt_write", "ckpt_copy", "ckpt_agree", "ckpt_publish", "recovery", "restore",
           "respawned", "leader", "hang"]
 LEVELS = ["auto", "L1,L2", "L1,L3"]
 A = None
+LEAKED = []  # processes that outlived their run's salrun
 
 
 def result(out):
@@ -51,13 +57,15 @@ def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None):
     env.update(env_extra or {})
     if restart:
         env["SAL_RESTART"] = restart
-    try:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           errors="replace", env=env, timeout=A.timeout)
-        return p.returncode, p.stdout, cmd
-    except subprocess.TimeoutExpired as e:
-        out = e.stdout if isinstance(e.stdout, str) else (e.stdout or b"").decode(errors="replace")
-        return None, out + "\n[chaos: timeout after %d s]" % A.timeout, cmd
+    p = run(cmd, timeout=A.timeout, env=env)
+    out = p.output
+    if p.timed_out:
+        out += "\n[chaos: timeout after %d s]" % A.timeout
+    if p.leftovers:
+        LEAKED.extend(p.leftovers)
+        out += "\n[chaos: %d processes outlived salrun: %s]" % (len(p.leftovers),
+                                                              "; ".join(p.leftovers))
+    return p.returncode, out, cmd
 
 
 def fired(tmp):
@@ -139,6 +147,7 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
         env["SAL_HANG_TIMEOUT"] = "3"
     t0 = time.time()
     keep = False
+    leaked_before = len(LEAKED)
     try:
         rc, out, cmd = launch(prog, tmp, policy, inject, loop, env)
         ev = fired(tmp)
@@ -159,6 +168,10 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
             outcome = "fatal-by-design" if ok and clear else "lost"
             if not clear:
                 why = "no clear fatal message; " + why
+        if len(LEAKED) > leaked_before:
+            outcome, why = "lost", "processes outlived salrun: %s" % "; ".join(
+                LEAKED[leaked_before:])
+            stats["leaked"] += len(LEAKED) - leaked_before
         for e in ev:
             stats["fired:%s/%s" % (e.get("point", "?"), policy)] += 1
         stats["fired"] += len(ev)
@@ -205,10 +218,23 @@ def main():
     p.add_argument("--keep-lost", action="store_true")
     p.add_argument("--mpi-hang-timeout", type=float, default=10,
                    help="SAL_MPI_HANG_TIMEOUT of every run (0 = off; default 10)")
+    p.add_argument("--load", type=int, nargs="?", const=os.cpu_count() or 2, default=0,
+                   metavar="N", help="N busy loops (default: one per core) compete with the runs "
+                                     "for the whole campaign")
     A = p.parse_args()
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(A.load)]
+    try:
+        campaign()
+    finally:
+        for b in busy:
+            b.kill()
+            b.wait()
+
+
+def campaign():
     seed = A.seed if A.seed is not None else random.SystemRandom().randrange(1 << 31)
-    print("chaos: seed %d, %d runs, %d ranks, heat2d -n %d -s %d, interval %d" % (
-        seed, A.runs, A.np, A.grid, A.steps, A.interval), flush=True)
+    print("chaos: seed %d, %d runs, %d ranks, heat2d -n %d -s %d, interval %d, %d busy loops" % (
+        seed, A.runs, A.np, A.grid, A.steps, A.interval, A.load), flush=True)
     has_hang = bool(A.config_def and "hang_timeout" in open(A.config_def).read())
     policies = A.policies.split(";") if A.policies else ["respawn", "spares,respawn", "shrink"]
     progs = [x for x in A.program if os.access(x, os.X_OK)]
@@ -232,7 +258,7 @@ def main():
     for i in range(A.runs):
         one_run(i, random.Random("%d:%d" % (seed, i)), refs, has_hang, policies, progs, stats)
     summary(seed, stats, time.time() - t0, policies)
-    sys.exit(1 if stats["lost"] else 0)
+    sys.exit(1 if stats["lost"] or stats["leaked"] else 0)
 
 
 def summary(seed, stats, secs, policies):
@@ -244,7 +270,7 @@ def summary(seed, stats, secs, policies):
         print("%-16s %s" % (pt, " ".join("%16s" % c for c in cells)))
     print("(fired/planned: fired counts the `inject` events by the point where they fired; planned "
           "counts drawn failures by kind)")
-    for k in ["runs", "fired", "recovered", "identical", "fatal-by-design", "lost"]:
+    for k in ["runs", "fired", "recovered", "identical", "fatal-by-design", "lost", "leaked"]:
         v = A.runs if k == "runs" else stats[k]
         print("%s: %d" % (k, v))
 

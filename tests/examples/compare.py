@@ -12,9 +12,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import run  # noqa: E402
 
 
 def fail(msg):
@@ -24,9 +26,12 @@ def fail(msg):
 
 def result_line(cmd, prefix, timeout, env=None):
     print("+ " + " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout, env=env)
+    proc = run(cmd, timeout=timeout, env=env)
     sys.stdout.write(proc.stdout)
+    if proc.timed_out:
+        fail("%s did not end within %g s" % (cmd[0], timeout))
+    if proc.leftovers:
+        fail("processes outlived %s: %s" % (cmd[0], "; ".join(proc.leftovers)))
     if proc.returncode != 0:
         fail("%s exited with status %d" % (cmd[0], proc.returncode))
     lines = re.findall(r"^%s: .*$" % re.escape(prefix), proc.stdout, re.M)

@@ -24,6 +24,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import run  # noqa: E402
+
 CHECKSUM = re.compile(r"^heat2d: .*checksum=[0-9a-f]{16}.*$", re.M)
 CRASH = re.compile(r"AddressSanitizer|runtime error:|Segmentation fault|SIGSEGV|signal 11|"
                    r"core dumped|Traceback|Assertion .* failed|Aborted")
@@ -43,9 +46,12 @@ def salrun(tmp, extra=(), env=None, prog_args=None, timeout=120):
     full_env = dict(os.environ)
     full_env.update(env or {})
     print("+ " + " ".join(cmd), flush=True)
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                       errors="replace", env=full_env, timeout=timeout)
+    p = run(cmd, timeout=timeout, env=full_env)
     sys.stdout.write(p.stdout)
+    if p.timed_out:
+        fail("salrun did not end within %g s" % timeout)
+    if p.leftovers:
+        fail("processes outlived salrun: %s" % "; ".join(p.leftovers))
     print("exit status %d" % p.returncode, flush=True)
     if CRASH.search(p.stdout):
         fail("crash signature in the output: %r" % CRASH.search(p.stdout).group(0))

@@ -13,9 +13,11 @@ Exit status 0 when every check holds, 1 with the reasons on stderr.
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import run  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
 HEAT = ["-n", "256", "-s", "400"]
@@ -32,9 +34,12 @@ def salrun(args, tmp, job, extra, env_extra=None, want=None):
     print("+ " + " ".join(cmd), flush=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
     env.update(env_extra or {})
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=args.timeout, env=env)
-    sys.stdout.write(proc.stdout)
+    proc = run(cmd, timeout=args.timeout, env=env)
+    sys.stdout.write(proc.output)
+    if proc.timed_out:
+        fail("salrun did not end within %g s" % args.timeout)
+    if proc.leftovers:
+        fail("processes outlived salrun: %s" % "; ".join(proc.leftovers))
     if want is not None and proc.returncode != want:
         fail("salrun exited with status %d, not %d" % (proc.returncode, want))
     return proc

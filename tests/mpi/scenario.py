@@ -14,9 +14,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import run as run_cmd  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=[0-9a-f]{16}.*$", re.M)
 
@@ -38,18 +40,16 @@ def run(args, tmp, inject):
     for kv in args.env:
         key, _, value = kv.partition("=")
         env[key] = value
-    try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              timeout=args.timeout, env=env)
-    except subprocess.TimeoutExpired as e:
-        out = e.output.decode(errors="replace") if isinstance(e.output, bytes) else e.output
-        sys.stdout.write(out or "")
+    proc = run_cmd(cmd, timeout=args.timeout, env=env)
+    sys.stdout.write(proc.output)
+    if proc.timed_out:
         log = os.path.join(tmp, "scenario.events.jsonl")
         if os.path.exists(log):
             with open(log) as f:
                 sys.stdout.write("---- last events\n" + "".join(f.readlines()[-12:]))
         fail("salrun did not end within %g s" % args.timeout)
-    sys.stdout.write(proc.stdout)
+    if proc.leftovers:
+        fail("processes outlived salrun: %s" % "; ".join(proc.leftovers))
     if proc.returncode != 0:
         fail("salrun exited with status %d" % proc.returncode)
     lines = CHECKSUM.findall(proc.stdout)

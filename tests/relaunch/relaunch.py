@@ -19,11 +19,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import kill_session, session_members  # noqa: E402
+
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=[0-9a-f]{16}.*$", re.M)
 ULFM_STATUS = re.compile(r"Salamander: ULFM (ON|OFF) \(MPI: ([^,]*),")
@@ -104,8 +109,9 @@ def run(salrun, heat2d, tmp, job, env, extra, timeout):
            "--interval", "20"] + extra + ["--", heat2d]
     show(cmd)
     with tempfile.TemporaryFile(mode="w+") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env)
-        watchdog = threading.Timer(timeout, proc.kill)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+        watchdog = threading.Timer(timeout, kill_session, (proc.pid, signal.SIGKILL))
         watchdog.start()
         lines = []
         for line in proc.stderr:
@@ -120,6 +126,10 @@ def run(salrun, heat2d, tmp, job, env, extra, timeout):
     sys.stdout.flush()
     if expired:
         fail("salrun (job %s) did not end within %d s and was killed" % (job, timeout))
+    left = session_members(proc.pid)
+    if left:
+        kill_session(proc.pid, signal.SIGKILL)
+        fail("processes outlived salrun (job %s): %s" % (job, left))
     if status != 0:
         fail("salrun (job %s) exited with status %d" % (job, status))
     sums = CHECKSUM.findall(stdout)

@@ -16,6 +16,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import run  # noqa: E402
+
 OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--policy", "--inject",
            "--config", "--max-restarts", "--restart-delay", "--hostfile", "--machinefile",
            "--probe-timeout", "--mpiexec", "--launcher", "--no-ulfm", "--trust-exit",
@@ -58,8 +61,11 @@ def clean_env(**extra):
 def salrun(args, cmd, env=None, cwd=None, timeout=25):
     full = [args.salrun] + cmd
     print("+ " + " ".join(shlex.quote(c) for c in full), flush=True)
-    return subprocess.run(full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=env if env is not None else clean_env(), cwd=cwd, timeout=timeout)
+    r = run(full, timeout=timeout, env=env if env is not None else clean_env(), cwd=cwd,
+            stderr=subprocess.PIPE)
+    check(not r.timed_out, "salrun ends within %g s" % timeout, r)
+    check(not r.leftovers, "no process outlives salrun: %s" % r.leftovers, r)
+    return r
 
 
 def dry_run(args, cmd, env=None):
@@ -506,6 +512,44 @@ def case_signal_stops(args, tmp):
     while time.time() < deadline and processes_with(tmp):
         time.sleep(0.1)
     check(not processes_with(tmp), "the job's processes are gone after SIGTERM")
+
+
+def case_mpiexec_killed(args, tmp):
+    """mpiexec SIGKILLed under a running job: its ranks are orphans, which salrun adopts (child
+    subreaper), ends and reaps; nothing of the job is left."""
+    cmd = [args.salrun, "-n", "2", "--ckpt-dir", tmp, "--max-restarts", "0", "--trust-exit", "--",
+           args.flaky, "sleep", "30", tmp]
+    print("+ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=clean_env(), start_new_session=True)
+    deadline = time.time() + 15
+    ranks = []
+    while time.time() < deadline and len(ranks) < 2:
+        ranks = [q for q in processes_with(tmp) if q != p.pid and q not in children_of(p.pid)]
+        time.sleep(0.1)
+    launcher = children_of(p.pid)
+    check(len(ranks) == 2 and len(launcher) == 1, "2 ranks under one mpiexec: %r %r"
+          % (ranks, launcher))
+    for pid in launcher:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        out, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
+    check(p.returncode == 1, "the launch failed and no restart is left: exit 1", r)
+    check(re.search(r"salrun: 2 processes of the launch outlived mpiexec \(pids \d+ \d+\); ended",
+                    err), "one line names the ranks salrun ended", r)
+    check(not [q for q in processes_with(tmp) if q in ranks], "the orphaned ranks are gone")
+
+
+def children_of(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
 
 
 def case_report(args, tmp):

@@ -1,0 +1,86 @@
+"""Runs a command under test so that nothing it starts outlives the test.
+
+The command gets a session of its own (setsid): Open MPI's launcher gives every rank a process group
+of its own, but ranks, daemons and their children stay in the session. When the command ends, or
+when its time is up (SIGTERM first, so that salrun forwards it and ends its job; SIGKILL to the
+whole session `grace` seconds later), every process still in the session is a leftover: it is
+killed and reported, and the caller fails the test on it.
+
+    from procs import run
+    r = run(cmd, timeout=60, env=env)
+    r.returncode   # None when the time ran out
+    r.output       # stdout and stderr together (or stdout only with stderr=subprocess.PIPE)
+    r.leftovers    # ["1234 prterun --with-ft ...", ...]: processes that outlived the command
+"""
+import os
+import signal
+import subprocess
+import time
+
+
+class Result:
+    def __init__(self, returncode, output, stderr, leftovers, timed_out):
+        self.returncode = returncode
+        self.output = output
+        self.stdout = output
+        self.stderr = stderr
+        self.leftovers = leftovers
+        self.timed_out = timed_out
+
+
+def session_members(sid):
+    """(pid, command line) of every live process of session sid."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] == "Z" or int(fields[3]) != sid:
+                continue
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        found.append((int(name), cmd))
+    return found
+
+
+def kill_session(sid, sig):
+    for pid, _ in session_members(sid):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def run(cmd, timeout, env=None, cwd=None, stderr=subprocess.STDOUT, grace=15, settle=2):
+    """Runs cmd (a list) in a new session; see the module's docstring. settle: seconds the session
+    may take to empty after the command exited (an mpiexec's ranks exiting) before what is left
+    counts as leftovers."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                            errors="replace", env=env, cwd=cwd, start_new_session=True)
+    sid = proc.pid
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            kill_session(sid, signal.SIGKILL)
+            out, err = proc.communicate()
+    end = time.monotonic() + (0 if timed_out else settle)
+    left = session_members(sid)
+    while left and time.monotonic() < end:
+        time.sleep(0.1)
+        left = session_members(sid)
+    if left:
+        kill_session(sid, signal.SIGKILL)
+    leftovers = ["%d %s" % (pid, cmdline[:200]) for pid, cmdline in left]
+    return Result(None if timed_out else proc.returncode, out or "", err or "", leftovers,
+                  timed_out)
