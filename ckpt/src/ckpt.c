@@ -15,6 +15,7 @@
 #include <salamander/sal_ckpt.h>
 
 #include "agree.h"
+#include "bound.h"
 #include "ckpt_internal.h"
 #include "config_internal.h"
 #include "events.h"
@@ -109,6 +110,8 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
         return sal_error(SAL_ERR_NOMEM, "checkpoint handle");
     c->comm = comm;
     c->own_first_id = -1;
+    c->last_committed = -1;
+    c->id_floor = -1;
     c->keep = (int)sal_config_settings(cfg)->keep;
     c->reuse_files = sal_config_settings(cfg)->reuse_files != 0;
     rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);
@@ -116,6 +119,9 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
         rc = sal_mkdir_p(c->job_dir, 0700);
     if (rc == SAL_OK)
         rc = setup_levels(c, sal_config_settings(cfg), job);
+    if (rc == SAL_OK)
+        rc = sal_bound_configure(sal_config_settings(cfg)->protocol_timeout,
+                                 sal_config_settings(cfg)->protocol_timeout_factor);
     if (rc != SAL_OK) {
         sal_pfs_destroy(&c->pfs);
         free(c);
@@ -129,6 +135,7 @@ void sal_ckpt_destroy(sal_ckpt_t *ck)
 {
     if (!ck || !*ck)
         return;
+    sal_bound_shutdown();
     sal_pfs_destroy(&(*ck)->pfs);
     sal_topo_free(&(*ck)->topo);
     free((*ck)->regions);
@@ -278,6 +285,23 @@ int sal_ckpt_list_dirs(const char *job_dir, int64_t *ids, int max, int *n)
     closedir(d);
     qsort(ids, (size_t)*n, sizeof(int64_t), cmp_desc);
     return SAL_OK;
+}
+
+/* Local: this rank's view of one job directory: [OUT] *limit = its `latest` (-1 when there is
+ * none; INT64_MAX when it exists but cannot be read: every directory may be committed), *newest =
+ * its newest ckpt.<id> directory (-1 when none). */
+void sal_job_view(const char *job_dir, int64_t *limit, int64_t *newest)
+{
+    int64_t ids[SAL_MAX_LISTED];
+    int rc = sal_latest_read(job_dir, limit), n = 0;
+
+    if (rc == SAL_ERR_NO_CKPT) {
+        *limit = -1;
+    } else if (rc != SAL_OK) {
+        SAL_LOG_W("%s; considering every checkpoint directory of %s", sal_last_error(), job_dir);
+        *limit = INT64_MAX;
+    }
+    *newest = sal_ckpt_list_dirs(job_dir, ids, SAL_MAX_LISTED, &n) == SAL_OK && n > 0 ? ids[0] : -1;
 }
 
 int sal_ckpt_dir_path(const struct sal_ckpt *ck, int64_t id, char *buf, size_t size)

@@ -23,8 +23,12 @@ struct sal_ckpt {
     int64_t reuse_id; /* during sal_ckpt_write: the checkpoint whose files are overwritten, or -1 */
     int reused_mine;  /* during sal_ckpt_write: this rank overwrote its file of reuse_id */
     int reused_ranks; /* ... rank 0: how many ranks did */
-    int64_t own_first_id; /* the first checkpoint this handle committed, -1 before: from it on,
-                           * the files are this run's own and read without a probe */
+    int64_t own_first_id;   /* the first checkpoint this handle committed, -1 before: from it on,
+                             * the files are this run's own and read without a probe */
+    int64_t last_committed; /* the newest checkpoint this handle committed or restored, or -1:
+                             * committed whatever this host's `latest` says */
+    int64_t id_floor;       /* ids below it were used on some host (learnt at the first
+                             * checkpoint of the handle): new checkpoints take higher ones */
     int nregions;
     sal_region_t *regions;   /* owned array; the memory they describe is the application's */
     sal_inject_t *inject;    /* not owned; may be NULL */
@@ -59,6 +63,10 @@ int sal_comm_size(MPI_Comm comm);
 
 /* Ids of every ckpt.<id> directory of the job directory, newest first, at most max. [OUT] *n. */
 int sal_ckpt_list_dirs(const char *job_dir, int64_t *ids, int max, int *n);
+/* Local: this rank's view of one job directory: [OUT] *limit = its `latest` (-1 when there is
+ * none; INT64_MAX when it exists but cannot be read), *newest = its newest ckpt.<id> directory
+ * (-1 when none). */
+void sal_job_view(const char *job_dir, int64_t *limit, int64_t *newest);
 /* <job_dir>/ckpt.<id> into buf. */
 int sal_ckpt_dir_path(const struct sal_ckpt *ck, int64_t id, char *buf, size_t size);
 

@@ -17,6 +17,11 @@ void sal_ckpt_set_step_hint(sal_ckpt_t ck, int64_t step);
  * was taken since. */
 int sal_ckpt_finished(sal_ckpt_t ck, int *finished);
 
+/* Collective: *any = 1 when a host of the job (or L4) holds a `latest` pointer, readable or not:
+ * the job committed a checkpoint, even when rank 0's host lost its own. SAL_OK or
+ * SAL_ERR_PROC_FAILED. */
+int sal_ckpt_any_committed(sal_ckpt_t ck, int *any);
+
 /* The job directory <ckpt_dir>/<job>. */
 const char *sal_ckpt_job_dir(sal_ckpt_t ck);
 

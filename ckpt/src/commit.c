@@ -19,6 +19,7 @@
 #include <salamander/sal_ckpt.h>
 
 #include "agree.h"
+#include "bound.h"
 #include "ckpt_impl.h"
 #include "events.h"
 #include "fsutil.h"
@@ -83,10 +84,14 @@ static int64_t prepare_id(struct sal_ckpt *ck, int64_t *reuse)
     if (rc != SAL_OK && rc != SAL_ERR_NO_CKPT)
         SAL_LOG_W("ignoring unreadable latest pointer in %s: %s", ck->job_dir, sal_last_error());
     keep_all = rc != SAL_OK && rc != SAL_ERR_NO_CKPT; /* which ones were committed is unknown */
+    /* This host's pointer may be older than what the job committed (a relaunch on a host that
+     * replaced a lost one): what this handle restored or committed is committed too. */
+    latest = ck->last_committed > latest ? ck->last_committed : latest;
     rc = sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &n);
     if (rc != SAL_OK)
         return rc;
     next = (n > 0 && ids[0] > latest ? ids[0] : latest) + 1;
+    next = next > ck->id_floor ? next : ck->id_floor;
     int i = 0;
     for (; !keep_all && i < n && ids[i] > latest; i++) {
         if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK) {
@@ -162,6 +167,16 @@ static void warn_topology(struct sal_ckpt *ck, int me, int mask)
     ck->warned = 1;
 }
 
+/* Whether this rank looks after its host's checkpoint directory: the lowest rank of each host.
+ * Hosts that share a directory (pretend hosts, a shared file system) remove the same old
+ * checkpoints side by side, which sal_remove_tree tolerates. */
+static int host_leader(const struct sal_ckpt *ck, int me)
+{
+    const sal_topo_t *t = &ck->topo;
+
+    return me == 0 || (t->first && me < t->nranks && t->first[me]);
+}
+
 /* Collective: the redundancy levels of checkpoint id after the rank files are written. [INOUT] *ok
  * (this rank's status so far). [OUT] *mask: the levels written. SAL_ERR_PROC_FAILED when a
  * collective failed; every other problem clears *ok. */
@@ -193,7 +208,8 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
         rc = sal_l3_encode(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
     *ok = *ok && lok;
     free(data);
-    if (rc == SAL_OK && me == 0 &&
+    /* The levels record is on every host, like `latest` and the manifest (after_commit). */
+    if (rc == SAL_OK && host_leader(ck, me) &&
         sal_levels_write(dir, *mask, ck->xor_size, &ck->topo) != SAL_OK) {
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
         *ok = 0;
@@ -292,16 +308,6 @@ static int publish(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, con
     return rc;
 }
 
-/* Whether this rank looks after its host's checkpoint directory: the lowest rank of each host.
- * Hosts that share a directory (pretend hosts, a shared file system) remove the same old
- * checkpoints side by side, which sal_remove_tree tolerates. */
-static int host_leader(const struct sal_ckpt *ck, int me)
-{
-    const sal_topo_t *t = &ck->topo;
-
-    return me == 0 || (t->first && me < t->nranks && t->first[me]);
-}
-
 /* The lowest rank of each host, after publication: keeps the `keep` newest checkpoint directories
  * there (one more with reuse_files: the next checkpoint overwrites its files). */
 static void retain(struct sal_ckpt *ck, int64_t committed)
@@ -331,6 +337,42 @@ static void discard(struct sal_ckpt *ck, int64_t id)
         sal_remove_tree(path);
 }
 
+/* Collective, after publication: every host keeps the manifest and the `latest` pointer of the
+ * commit, so that the loss of any one host, rank 0's included, loses no committed checkpoint (the
+ * restore pools what the hosts hold). Rank 0 broadcasts its manifest file; the lowest rank of each
+ * other host writes it, then the pointer. A failure here is logged: the commit stands. */
+static void replicate_commit(struct sal_ckpt *ck, int me, int64_t id)
+{
+    char dir[PATH_MAX], path[PATH_MAX], *buf = NULL;
+    size_t len = 0;
+    int64_t n = -1;
+    int mine = me != 0 && host_leader(ck, me), have;
+
+    if (ck->topo.nhosts < 2) /* one directory: rank 0's copies are everyone's */
+        return;
+    if (sal_ckpt_dir_path(ck, id, dir, sizeof(dir)) != SAL_OK ||
+        sal_path_join(path, sizeof(path), "%s/manifest.h5", dir) != SAL_OK)
+        path[0] = '\0';
+    if (me == 0 && path[0] && sal_slurp(path, &buf, &len) == SAL_OK && len < INT_MAX)
+        n = (int64_t)len;
+    if (MPI_Bcast(&n, 1, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS || n <= 0)
+        goto out;
+    if (me != 0)
+        buf = malloc((size_t)n);
+    have = buf != NULL;
+    if (MPI_Allreduce(MPI_IN_PLACE, &have, 1, MPI_INT, MPI_MIN, ck->comm) != MPI_SUCCESS || !have ||
+        MPI_Bcast(buf, (int)n, MPI_BYTE, 0, ck->comm) != MPI_SUCCESS)
+        goto out;
+    if (mine && buf && path[0] && sal_write_file_atomic(path, buf, (size_t)n, 0600) != SAL_OK)
+        SAL_LOG_W("checkpoint %lld: this host's copy of the manifest: %s", (long long)id,
+                  sal_last_error());
+out:
+    if (mine && sal_latest_write(ck->job_dir, id) != SAL_OK)
+        SAL_LOG_W("checkpoint %lld: this host's copy of latest: %s", (long long)id,
+                  sal_last_error());
+    free(buf);
+}
+
 /* Every rank, after a commit: retention (one rank per host), the commit event (rank 0), L4 queue,
  * interval update. */
 static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int64_t bytes,
@@ -342,6 +384,8 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
 
     if (ck->own_first_id < 0)
         ck->own_first_id = id;
+    ck->last_committed = id;
+    replicate_commit(ck, me, id);
     if (host_leader(ck, me))
         retain(ck, id);
     if (me == 0) {
@@ -364,6 +408,20 @@ static int agree_on_id(struct sal_ckpt *ck, int me, int64_t *id, int64_t *reuse)
 {
     int64_t v[2] = {0, -1};
 
+    /* Rank 0's host may be new (its directory empty) while other hosts hold an earlier run's
+     * checkpoints: ids must not go back, or a later restore would take the earlier run's
+     * checkpoint for the newest. A handle looks at its directory once (a fresh process: at the
+     * start, or a replacement); the exchange itself runs every time, on every rank alike. */
+    if (ck->id_floor < 0) {
+        int64_t limit, newest;
+        sal_job_view(ck->job_dir, &limit, &newest);
+        v[0] = (limit == INT64_MAX || newest > limit ? newest : limit) + 1;
+    }
+    v[0] = v[0] > ck->id_floor ? v[0] : ck->id_floor;
+    if (MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_INT64_T, MPI_MAX, ck->comm) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "exchange of the checkpoint ids failed");
+    ck->id_floor = v[0];
+    v[0] = 0;
     if (me == 0)
         v[0] = prepare_id(ck, &v[1]);
     if (MPI_Bcast(v, 2, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS)
@@ -383,7 +441,8 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
 {
     size_t len = record_len(ck);
     int64_t *mine = calloc(len, sizeof(int64_t)), mybytes = 0;
-    int nranks = sal_comm_size(ck->comm), ok, rc;
+    char what[96];
+    int nranks = sal_comm_size(ck->comm), ok, rc, failed;
 
     *recs = me == 0 ? calloc(len * (size_t)nranks, sizeof(int64_t)) : NULL;
     if (!mine || (me == 0 && !*recs)) {
@@ -392,24 +451,28 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     }
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
-    rc = redundancy(ck, me, id, step, &ok, mask);
-    if (rc != SAL_OK) {
-        free(mine);
-        return sal_error(SAL_ERR_PROC_FAILED, "redundancy of checkpoint %lld failed",
-                         (long long)id);
-    }
+    /* Every rank reaches the agreement, whatever its exchanges returned: under ULFM a collective
+     * can fail on one rank and succeed on the others, which then wait in the agreement for it
+     * (they would wait forever: a revoke does not end an agreement). A failure seen here votes
+     * 0 and is reported after the agreement. */
+    failed = redundancy(ck, me, id, step, &ok, mask) != SAL_OK;
     fill_record(ck, ok, mybytes, mine);
-    rc = MPI_Gather(mine, (int)len, MPI_INT64_T, *recs, (int)len, MPI_INT64_T, 0, ck->comm);
+    if (!failed)
+        failed = MPI_Gather(mine, (int)len, MPI_INT64_T, *recs, (int)len, MPI_INT64_T, 0,
+                            ck->comm) != MPI_SUCCESS;
     free(mine);
-    if (rc != MPI_SUCCESS)
-        return sal_error(SAL_ERR_PROC_FAILED, "gathering checkpoint %lld layout failed",
-                         (long long)id);
-    if (me == 0)
-        ok = ok && records_ok(ck, *recs, nranks, bytes);
+    ok = ok && !failed;
+    if (me == 0 && ok)
+        ok = records_ok(ck, *recs, nranks, bytes);
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_AGREE);
+    snprintf(what, sizeof(what), "the commit agreement of checkpoint %lld", (long long)id);
+    /* Peers write as much as this rank: its own time so far is the cost the wait scales with. */
+    sal_bound_enter(what, sal_wall_now() - t0);
     rc = sal_agree(ck->comm, &ok);
-    if (rc != SAL_OK)
-        return sal_error(SAL_ERR_PROC_FAILED, "agreement on checkpoint %lld failed", (long long)id);
+    sal_bound_leave();
+    if (rc != SAL_OK || failed)
+        return sal_error(SAL_ERR_PROC_FAILED, "checkpoint %lld: a process failed during its %s",
+                         (long long)id, failed ? "exchanges" : "agreement");
     if (!ok)
         return sal_error(SAL_ERR_ABORTED,
                          "checkpoint %lld: a rank could not write its file or its "

@@ -1,7 +1,8 @@
 /*
- * Restore: rank 0 proposes committed checkpoints newest first (node-local ones not newer than
- * `latest`, merged with the L4 copies not newer than the PFS `latest`); every rank tries to obtain
- * its data from the proposal and the ranks agree; the first checkpoint every rank could load wins.
+ * Restore: the ranks pool what their hosts hold (every host keeps a `latest` pointer and its
+ * checkpoint directories; L4 has its own), and rank 0 proposes the checkpoints not newer than the
+ * newest `latest` of any host, newest first; every rank tries to obtain its data from the proposal
+ * and the ranks agree; the first checkpoint every rank could load wins.
  *
  * Per rank the search is L1 (own file) -> L2 (the partner sends its copy back over MPI) -> L3 (XOR
  * reduction of the group's files and parity over MPI) -> L4 (the PFS copy), every read verified by
@@ -25,7 +26,9 @@
 #include <salamander/sal_ckpt.h>
 
 #include "agree.h"
+#include "bound.h"
 #include "ckpt_impl.h"
+#include "ckpt_internal.h"
 #include "fsutil.h"
 #include "h5io.h"
 #include "log.h"
@@ -51,58 +54,73 @@ typedef struct tried {
 /* End markers of the proposal broadcast by rank 0. */
 enum { END_NONE = -1, END_ALL_FAILED = -2 };
 
-/* Committed ids of one job directory, newest first, not newer than its `latest`. Without a readable
- * `latest` every directory is a candidate (the pointer may be the damaged part). [OUT] *had = 1
- * when a `latest` pointer exists, readable or not: the job committed a checkpoint there. */
-static int committed(const char *job_dir, int64_t *ids, int *n, int *had)
-{
-    int64_t latest = -1;
-    int rc = sal_latest_read(job_dir, &latest), all, k = 0;
+/* Checkpoint ids considered by a restore: the WINDOW newest at or below the newest `latest` of any
+ * host. Retention keeps far fewer (keep, 2 by default). */
+#define WINDOW 64
 
-    *n = 0;
-    *had = rc != SAL_ERR_NO_CKPT;
-    if (rc == SAL_ERR_NO_CKPT)
-        return SAL_OK;
-    if (rc != SAL_OK) {
-        SAL_LOG_W("%s; considering every checkpoint directory with a manifest", sal_last_error());
-        latest = INT64_MAX;
+/* Local: sets bit (top - id) of *bits for every ckpt.<id> directory of job_dir in (top-WINDOW,
+ * top]. */
+static void mark_dirs(const char *job_dir, int64_t top, uint64_t *bits)
+{
+    int64_t ids[SAL_MAX_LISTED];
+    int n = 0;
+
+    if (sal_ckpt_list_dirs(job_dir, ids, SAL_MAX_LISTED, &n) != SAL_OK)
+        return;
+    for (int i = 0; i < n; i++)
+        if (ids[i] <= top && top - ids[i] < WINDOW)
+            *bits |= (uint64_t)1 << (top - ids[i]);
+}
+
+/* Collective: the committed checkpoints of the job as every host sees them together, newest
+ * first: the directories of any host (node-local, and L4) not newer than the newest `latest` of
+ * any host, so that the loss of one host, rank 0's included, loses no committed checkpoint.
+ * [OUT] ids, *n; *had = 1 when the job committed a checkpoint (a `latest` exists somewhere).
+ * SAL_OK or SAL_ERR_PROC_FAILED. */
+static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
+{
+    int64_t v[2], w[2], top;
+    uint64_t bits = 0;
+
+    sal_job_view(ck->job_dir, &v[0], &v[1]);
+    if (ck->pfs_job[0]) {
+        sal_job_view(ck->pfs_job, &w[0], &w[1]);
+        v[0] = w[0] > v[0] ? w[0] : v[0];
+        v[1] = w[1] > v[1] ? w[1] : v[1];
     }
-    rc = sal_ckpt_list_dirs(job_dir, ids, SAL_MAX_LISTED, &all);
-    if (rc != SAL_OK)
-        return rc;
-    for (int i = 0; i < all; i++)
-        if (ids[i] <= latest)
-            ids[k++] = ids[i];
-    *n = k;
+    if (MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT64_T, MPI_MAX, ck->comm) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "exchange of the committed checkpoints failed");
+    *had = v[0] >= 0;
+    /* A `latest` may name a directory that is gone: the window starts at the newest that exists. */
+    top = v[0] < v[1] ? v[0] : v[1];
+    if (top >= 0) {
+        mark_dirs(ck->job_dir, top, &bits);
+        if (ck->pfs_job[0])
+            mark_dirs(ck->pfs_job, top, &bits);
+    }
+    if (MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_UINT64_T, MPI_BOR, ck->comm) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "exchange of the committed checkpoints failed");
+    *n = 0;
+    for (int k = 0; k < WINDOW; k++)
+        if (bits & ((uint64_t)1 << k))
+            ids[(*n)++] = top - k;
     return SAL_OK;
 }
 
-static int cmp_desc(const void *a, const void *b)
+int sal_ckpt_any_committed(sal_ckpt_t ck, int *any)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    int64_t v[2], w[2];
 
-    return (x < y) - (x > y);
-}
-
-/* Rank 0: the node-local and L4 candidates merged, newest first, without duplicates. [OUT] *had = 1
- * when the job committed a checkpoint (a `latest` pointer or a candidate exists). */
-static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
-{
-    int64_t pfs[SAL_MAX_LISTED];
-    int np = 0, k = 0, had_pfs = 0, rc = committed(ck->job_dir, ids, n, had);
-
-    if (rc != SAL_OK)
-        SAL_LOG_W("node-local checkpoints: %s", sal_last_error());
-    if (ck->pfs_job[0] && committed(ck->pfs_job, pfs, &np, &had_pfs) != SAL_OK)
-        SAL_LOG_W("L4 checkpoints: %s", sal_last_error());
-    *had = *had || had_pfs || *n > 0 || np > 0;
-    for (int i = 0; i < np && *n < SAL_MAX_LISTED; i++)
-        ids[(*n)++] = pfs[i];
-    qsort(ids, (size_t)*n, sizeof(int64_t), cmp_desc);
-    for (int i = 0; i < *n; i++)
-        if (k == 0 || ids[k - 1] != ids[i])
-            ids[k++] = ids[i];
-    *n = k;
+    if (!ck || !any)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL argument");
+    sal_job_view(ck->job_dir, &v[0], &v[1]);
+    if (ck->pfs_job[0]) {
+        sal_job_view(ck->pfs_job, &w[0], &w[1]);
+        v[0] = w[0] > v[0] ? w[0] : v[0];
+    }
+    if (MPI_Allreduce(MPI_IN_PLACE, v, 1, MPI_INT64_T, MPI_MAX, ck->comm) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "exchange of the committed checkpoints failed");
+    *any = v[0] >= 0;
     return SAL_OK;
 }
 
@@ -151,25 +169,32 @@ static int load_through_manifest(const struct sal_ckpt *ck, const attempt_t *a, 
     return SAL_OK;
 }
 
-/* Collective: rank 0 reads the levels record (node-local, else L4) and broadcasts it; every rank
- * parses it into a->info. Without a record a->info.mask is L1 only. */
+/* Collective: the lowest rank that can read the levels record (node-local, else L4; every host
+ * keeps one) broadcasts it; every rank parses it into a->info. Without a record a->info.mask is L1
+ * only. */
 static int share_levels(struct sal_ckpt *ck, int me, attempt_t *a)
 {
     char *text = NULL;
     size_t len = 0;
     int64_t n = -1;
-    int rc;
+    int rc, src;
 
-    if (me == 0 && (sal_levels_load_text(a->dir, &text, &len) == SAL_OK ||
-                    (a->pdir[0] && sal_levels_load_text(a->pdir, &text, &len) == SAL_OK)))
+    if (sal_levels_load_text(a->dir, &text, &len) == SAL_OK ||
+        (a->pdir[0] && sal_levels_load_text(a->pdir, &text, &len) == SAL_OK))
         n = (int64_t)len;
-    rc = sal_mpi_status(MPI_Bcast(&n, 1, MPI_INT64_T, 0, ck->comm));
-    if (rc == SAL_OK && me != 0 && n > 0) {
+    src = n >= 0 ? me : INT_MAX;
+    rc = sal_mpi_status(MPI_Allreduce(MPI_IN_PLACE, &src, 1, MPI_INT, MPI_MIN, ck->comm));
+    if (rc == SAL_OK && src != INT_MAX)
+        rc = sal_mpi_status(MPI_Bcast(&n, 1, MPI_INT64_T, src, ck->comm));
+    else
+        n = -1;
+    if (rc == SAL_OK && me != src && n > 0) {
+        free(text);
         text = malloc((size_t)n + 1);
         rc = text ? SAL_OK : sal_error(SAL_ERR_NOMEM, "levels record");
     }
     if (rc == SAL_OK && n > 0) {
-        rc = sal_mpi_status(MPI_Bcast(text, (int)n, MPI_CHAR, 0, ck->comm));
+        rc = sal_mpi_status(MPI_Bcast(text, (int)n, MPI_CHAR, src, ck->comm));
         text[n] = '\0';
     }
     a->info.mask = SAL_LVL_L1;
@@ -549,15 +574,16 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
 {
     int64_t ids[SAL_MAX_LISTED], cand = END_NONE;
     int n = 0, me, next = 0, had = 0, newest_mask = SAL_LVL_L1, rc, ok;
-    char report[640] = "";
+    char report[640] = "", what[96];
+    double t0;
     sal_region_t *stage = NULL;
     tried_t tried = {-1, SAL_LVL_L1};
 
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
     me = sal_comm_rank(ck->comm);
-    if (me == 0 && candidates(ck, ids, &n, &had) != SAL_OK)
-        SAL_LOG_E("%s", sal_last_error());
+    if (candidates(ck, ids, &n, &had) != SAL_OK)
+        return SAL_ERR_PROC_FAILED;
     rc = stage_alloc(ck, &stage);
     ok = rc == SAL_OK;
     if (sal_agree(ck->comm, &ok) != SAL_OK) {
@@ -571,7 +597,7 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
                                                        "its restore staging memory");
     }
     for (;;) {
-        int mine;
+        int mine, failed;
         if (me == 0)
             cand = next < n ? ids[next++] : had ? END_ALL_FAILED : END_NONE;
         if (MPI_Bcast(&cand, 1, MPI_INT64_T, 0, ck->comm) != MPI_SUCCESS) {
@@ -588,19 +614,26 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
             break;
         }
         sal_inject_point(ck->inject, me, ck->step_hint, SAL_INJ_RESTORE);
-        rc = load(ck, cand, stage, &ok, &tried);
-        if (rc == SAL_ERR_PROC_FAILED)
-            break;
-        if (!ok)
+        t0 = sal_wall_now();
+        /* Every rank reaches the agreement, whatever load's exchanges returned (commit.c says
+         * why); a failure seen in them votes 0. */
+        failed = load(ck, cand, stage, &ok, &tried) == SAL_ERR_PROC_FAILED;
+        ok = ok && !failed;
+        if (!ok && !failed)
             SAL_LOG_E("cannot restore checkpoint %lld on this rank", (long long)cand);
         mine = ok;
-        if (sal_agree(ck->comm, &ok) != SAL_OK) {
+        snprintf(what, sizeof(what), "the agreement on restoring checkpoint %lld", (long long)cand);
+        sal_bound_enter(what, sal_wall_now() - t0); /* peers read as much as this rank */
+        rc = sal_agree(ck->comm, &ok);
+        sal_bound_leave();
+        if (rc != SAL_OK || failed) {
             rc = sal_error(SAL_ERR_PROC_FAILED, "agreement on restoring checkpoint %lld failed",
                            (long long)cand);
             break;
         }
         if (ok) {
             stage_commit(ck, stage);
+            ck->last_committed = cand > ck->last_committed ? cand : ck->last_committed;
             break;
         }
         if (next == 1)

@@ -210,6 +210,7 @@ typedef enum salrun_note_kind {
     SALRUN_NOTE_CKPT,       /* checkpoint committed (id, step, bytes, seconds) */
     SALRUN_NOTE_CKPT_ABORT, /* checkpoint aborted (id, step, text = reason) */
     SALRUN_NOTE_INJECT,     /* fault injected (rank, step, text = point/action) */
+    SALRUN_NOTE_BOUND,      /* a protocol step overran its bound (rank, text = step, seconds) */
     SALRUN_NOTE_FAILURE,    /* ranks failed (ranks, hosts) */
     SALRUN_NOTE_RECOVERED,  /* in-job recovery done (phase[], seconds = total, step) */
     SALRUN_NOTE_RESTORED,   /* checkpoint restored at start (id, step, seconds) */

@@ -107,6 +107,14 @@ static void on_ckpt(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t *
     note->kind = SALRUN_NOTE_CKPT;
 }
 
+static void on_bound(const salrun_json_t *ev, salrun_note_t *note)
+{
+    if (!salrun_json_str(ev, "step", note->text, sizeof(note->text)))
+        snprintf(note->text, sizeof(note->text), "a protocol step");
+    salrun_json_num(ev, "bound_seconds", &note->seconds);
+    note->kind = SALRUN_NOTE_BOUND;
+}
+
 static void on_inject(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t *note)
 {
     char point[64] = "?", action[64] = "signal";
@@ -246,6 +254,8 @@ int salrun_stats_add(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t 
         on_ckpt(st, ev, note, type[5] == 'c');
     else if (strcmp(type, "inject") == 0)
         on_inject(st, ev, note);
+    else if (strcmp(type, "bound") == 0)
+        on_bound(ev, note);
     else if (strcmp(type, "failure") == 0)
         return on_failure(st, ev, note);
     else if (strcmp(type, "revoke") == 0)

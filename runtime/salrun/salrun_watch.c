@@ -155,6 +155,14 @@ void salrun_note_print(const salrun_out_t *out, const salrun_note_t *n)
                  "checkpoint %lld at step %lld aborted (%s); the previous one stays valid", n->id,
                  n->step, n->text);
         break;
+    case SALRUN_NOTE_BOUND:
+        snprintf(json, sizeof(json), "\"rank\":%lld,\"step\":\"%s\",\"bound_seconds\":%.3f",
+                 n->rank, sal_json_escape(esc, sizeof(esc), n->text), n->seconds);
+        say_note(out, n, "bound", json,
+                 "rank %lld: %s overran its bound of %.3g s; the rank ended itself so that the "
+                 "job recovers or is relaunched",
+                 n->rank, n->text, n->seconds);
+        break;
     case SALRUN_NOTE_INJECT:
         snprintf(json, sizeof(json), "\"rank\":%lld,\"step\":%lld,\"what\":\"%s\"", n->rank,
                  n->step, sal_json_escape(esc, sizeof(esc), n->text));

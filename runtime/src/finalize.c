@@ -19,6 +19,7 @@
 #include <salamander/salamander.h>
 
 #include "agree.h"
+#include "bound.h"
 #include "ckpt_impl.h"
 #include "events.h"
 #include "hostmap.h"
@@ -130,7 +131,10 @@ int sal_finalize(void)
     if (rc != SAL_OK)
         return rc;
     sal_watchdog_stop();
+    /* The ranks arrive here a step, a checkpoint or a restore apart at most. */
+    sal_bound_enter("the agreement of sal_finalize", sal_rt.longest_work);
     rc = sal_agree(sal_rt.world, &ok);
+    sal_bound_leave();
     if (rc == SAL_OK)
         rc = sal_ckpt_mark_finished(sal_rt.ck);
     if (rc != SAL_OK)

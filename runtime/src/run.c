@@ -9,6 +9,7 @@
 
 #include <salamander/salamander.h>
 
+#include "bound.h"
 #include "ckpt_impl.h"
 #include "ckpt_internal.h"
 #include "events.h"
@@ -17,6 +18,13 @@
 #include "watchdog.h"
 
 static double last_ckpt_time;
+
+/* Records the cost of a step, checkpoint or restore for the protocol bounds (bound.h). */
+static void see_work(double seconds)
+{
+    if (seconds > sal_rt.longest_work)
+        sal_rt.longest_work = seconds;
+}
 
 int sal_checkpoint(void)
 {
@@ -28,6 +36,7 @@ int sal_checkpoint(void)
     double t0 = sal_wall_now();
     rc = sal_ckpt_write(sal_rt.ck, sal_rt.step, &id);
     last_ckpt_time = sal_wall_now();
+    see_work(last_ckpt_time - t0);
     if (rc == SAL_OK) {
         sal_rt_stats.checkpoints++;
         sal_rt_stats.checkpoint_seconds += last_ckpt_time - t0;
@@ -57,6 +66,7 @@ int sal_restore(void)
     sal_rt.step = step;
     sal_rt_stats.restores++;
     sal_rt_stats.restore_seconds += sal_wall_now() - t0;
+    see_work(sal_wall_now() - t0);
     sal_rt.needs_restore = 0;
     if (sal_rt.rank == 0)
         sal_event("restore", "\"id\":%lld,\"step\":%lld,\"seconds\":%.6f", (long long)id,
@@ -94,9 +104,11 @@ static int run_steps(sal_step_fn fn, void *arg)
         sal_watchdog_progress(sal_rt.step);
         sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
         sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
+        double t0 = sal_wall_now();
         sal_rt.in_step = 1;
         rc = fn(sal_rt.world, sal_rt.step, arg, &done);
         sal_rt.in_step = 0;
+        see_work(sal_wall_now() - t0);
         if (rc != SAL_OK) {
             SAL_LOG_E("step %lld returned %s; stopping", (long long)sal_rt.step, sal_strerror(rc));
             return rc;
@@ -157,8 +169,15 @@ static int recover(void)
         sal_rt.t_detect = sal_wall_now();
     /* A repair may spawn processes: it is watched by ULFM, not by the hang watchdog. */
     sal_watchdog_unwound();
+    sal_bound_unwound();
     sal_watchdog_suspend();
+    double t0 = sal_wall_now();
+    /* The survivors wait in the repair for each other and for the replacements to start. */
+    sal_bound_enter("the repair after a process failure", sal_rt.longest_repair);
     rc = sal_rt_repair();
+    sal_bound_leave();
+    if (sal_wall_now() - t0 > sal_rt.longest_repair)
+        sal_rt.longest_repair = sal_wall_now() - t0;
     sal_watchdog_resume();
     if (rc != SAL_OK)
         return rc;

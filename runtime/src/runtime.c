@@ -241,21 +241,18 @@ static void reset_inject_markers(const char *job_dir)
 }
 
 /* Collective (not in a replacement): restart when restart=auto|required finds a committed
- * checkpoint of an unfinished job. Rank 0 decides for everyone. */
+ * checkpoint of an unfinished job. Any host's `latest` counts (rank 0's host may be a new one);
+ * rank 0 decides whether the job had finished. */
 static int decide_restart(void)
 {
-    int64_t latest = -1;
-    int finished = 0, flag = 0;
+    int finished = 0, flag = 0, any = 0;
 
+    if (strcmp(sal_rt.set->restart, "never") != 0 &&
+        sal_ckpt_any_committed(sal_rt.ck, &any) != SAL_OK)
+        return sal_error(SAL_ERR_MPI, "exchange of the restart decision failed");
     if (sal_rt.rank == 0 && strcmp(sal_rt.set->restart, "never") != 0) {
-        /* An unreadable `latest` may hide committed checkpoints: the restore scans the directories.
-         */
-        if (sal_ckpt_latest(sal_rt.ck, &latest) != SAL_OK) {
-            SAL_LOG_W("%s; trying to restore from the checkpoint directories", sal_last_error());
-            latest = INT64_MAX;
-        }
         sal_ckpt_finished(sal_rt.ck, &finished);
-        flag = latest >= 0 && !finished;
+        flag = any && !finished;
         if (!flag && strcmp(sal_rt.set->restart, "required") == 0)
             flag = -1;
     }

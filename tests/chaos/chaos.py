@@ -92,7 +92,7 @@ def draw(rng, has_hang, policies, progs):
     if "shrink" in policy.split(",") and prog.endswith("_f90"):
         prog = next((p for p in progs if not p.endswith("_f90")), prog)
     specs, labels = [], []
-    points = [p for p in POINTS if p != "hang" or has_hang]
+    points = [p for p in (A.points.split(",") if A.points else POINTS) if p != "hang" or has_hang]
     for _ in range(rng.randint(1, 3)):
         label = rng.choice(points)
         step = rng.randint(1, A.steps - 2)
@@ -140,9 +140,11 @@ def check_restorable(prog, tmp, policy, loop, ref):
 def one_run(i, rng, refs, has_hang, policies, progs, stats):
     prog, loop, policy, inject, labels, levels = draw(rng, has_hang, policies, progs)
     tmp = tempfile.mkdtemp(prefix="sal-chaos-")
-    # mpi_hang_timeout on every run, as on a production job: a hang inside Open MPI (a replacement
-    # lost during an agreement) becomes a failure, then a recovery or a relaunch.
-    env = {"SAL_MPI_HANG_TIMEOUT": str(A.mpi_hang_timeout), "SAL_LEVELS": levels}
+    # Default settings unless --mpi-hang-timeout is given: the protocol bounds (protocol_timeout)
+    # must turn every hang of Salamander's own steps into a recovery or a relaunch.
+    env = {"SAL_LEVELS": levels}
+    if A.mpi_hang_timeout > 0:
+        env["SAL_MPI_HANG_TIMEOUT"] = str(A.mpi_hang_timeout)
     if "hang" in labels:
         env["SAL_HANG_TIMEOUT"] = "3"
     t0 = time.time()
@@ -216,8 +218,11 @@ def main():
     p.add_argument("--timeout", type=int, default=90)
     p.add_argument("--config-def", default=None, help="config_keys.def, to detect hang_timeout")
     p.add_argument("--keep-lost", action="store_true")
-    p.add_argument("--mpi-hang-timeout", type=float, default=10,
-                   help="SAL_MPI_HANG_TIMEOUT of every run (0 = off; default 10)")
+    p.add_argument("--mpi-hang-timeout", type=float, default=0,
+                   help="SAL_MPI_HANG_TIMEOUT of every run (default 0: the library's default)")
+    p.add_argument("--points", default=None,
+                   help="comma-separated injection points to draw from (default: all of %s)"
+                        % ",".join(POINTS))
     p.add_argument("--load", type=int, nargs="?", const=os.cpu_count() or 2, default=0,
                    metavar="N", help="N busy loops (default: one per core) compete with the runs "
                                      "for the whole campaign")

@@ -78,6 +78,13 @@ h5dump) export SAL_LEVELS=L1,L2,L3 SAL_FAKE_HOST_RANKS=2
 local_l2) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=2
      run_nodes 2 6 write 2; lose_host 1
      run_nodes 2 6 restore 1 2 6; expect_log "restored from L2"; expect_log "manifest received" ;;
+local_l2_rank0) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=2
+     # the host of rank 0 is lost with its `latest`, manifest and levels record: the other hosts'
+     # pointers and files still name and hold checkpoint 1
+     run_nodes 2 6 write 2; lose_host 0
+     run_nodes 2 6 restore 1 2 6; expect_log "restored from L2"; expect_log "manifest received"
+     test -f "$T/nodes/host1/drv/latest" && test -f "$T/nodes/host2/drv/latest" ||
+         { echo "FAILED: the other hosts keep no latest"; exit 1; } ;;
 local_l3) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=2
      run_nodes 2 6 write 2; lose_host 2
      run_nodes 2 6 restore 1 2 6; expect_log "restored from L3"

@@ -1,0 +1,47 @@
+/*
+ * Time bounds of Salamander's own protocol steps.
+ *
+ * A protocol step (the commit agreement of a checkpoint, the agreement that ends a restore, a
+ * repair, the start-up exchanges) waits for its peers. A fault can leave it waiting forever: a
+ * peer that died where the MPI library does not report it (seen with Open MPI 5.0.11 in
+ * MPIX_Comm_agree, docs/reliability.md), a peer stuck elsewhere. Each such step runs between
+ * sal_bound_enter and sal_bound_leave with a bound of
+ *
+ *     protocol_timeout + protocol_timeout_factor x cost
+ *
+ * seconds, where cost is the measured cost of the work the step waits for (this rank's own part of
+ * it, measured in this run: its write time for the commit agreement, its read time for a restore,
+ * the longest earlier repair for a repair). When the step has not left by then, a thread of this
+ * process logs an error naming the step, the rank and the bound, writes a "bound" event and kills
+ * the process with SIGKILL: the other ranks see an ordinary process failure and repair it, and when
+ * every rank was stuck the launch ends and salrun relaunches the job from its last checkpoint.
+ *
+ * Lifecycle: sal_bound_configure (starts the thread when protocol_timeout > 0; again to change the
+ * values) -> sal_bound_enter / sal_bound_leave pairs (they nest; the innermost step is reported,
+ * every armed deadline is checked) -> sal_bound_shutdown (joins the thread). With protocol_timeout
+ * 0 every call is a no-op. enter and leave take a mutex and signal a condition variable: a few
+ * microseconds, for steps that take milliseconds or more. fork: a child has no thread; its calls
+ * are no-ops.
+ */
+#ifndef SAL_BOUND_H
+#define SAL_BOUND_H
+
+/* floor_s: protocol_timeout (0 = off); factor: protocol_timeout_factor. SAL_OK, SAL_ERR_INVALID_ARG
+ * for a negative or non-finite value, SAL_ERR_NOMEM when the thread cannot be started. */
+int sal_bound_configure(double floor_s, double factor);
+
+/* Arms the bound of the step named step (copied; e.g. "commit agreement of checkpoint 4") whose
+ * measured cost is cost_s seconds. Returns the bound in seconds (0 when bounds are off). */
+double sal_bound_enter(const char *step, double cost_s);
+/* Disarms the innermost armed step. */
+void sal_bound_leave(void);
+/* Disarms every step: the caller left them without returning (a failure handler's longjmp). */
+void sal_bound_unwound(void);
+
+/* The bound a step of cost cost_s would get (0 when bounds are off). */
+double sal_bound_of(double cost_s);
+
+/* Stops and joins the thread; bounds are off until the next sal_bound_configure. */
+void sal_bound_shutdown(void);
+
+#endif
