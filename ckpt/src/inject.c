@@ -31,9 +31,9 @@ static const char *const action_names[] = {"signal", "hang", "exit"};
 static const struct {
     const char *name;
     int sig;
-} signal_names[] = {{"KILL", SIGKILL}, {"TERM", SIGTERM}, {"SEGV", SIGSEGV},
-                    {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"INT", SIGINT},
-                    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"HUP", SIGHUP}};
+} signal_names[] = {{"KILL", SIGKILL}, {"TERM", SIGTERM}, {"SEGV", SIGSEGV}, {"ABRT", SIGABRT},
+                    {"BUS", SIGBUS},   {"INT", SIGINT},   {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
+                    {"HUP", SIGHUP},   {"STOP", SIGSTOP}};
 
 #define N_SIGNAL_NAMES (sizeof(signal_names) / sizeof(signal_names[0]))
 #define KEYS_ACCEPTED  "rank, step, point, signal, action"

@@ -46,6 +46,7 @@ typedef struct job {
     long spares;                  /* ranks added to -n, parked by sal_init */
     int launch_retries;           /* launches of mpiexec that failed to start */
     double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
+    double protocol_timeout;      /* key protocol_timeout: 0 = no protocol bounds */
     int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
     salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
 } job_t;
@@ -106,6 +107,7 @@ static int check_config(job_t *j, sal_config_t cfg)
     j->spares = (long)set->spares;
     j->hb_period = set->heartbeat_period;
     j->hb_timeout = set->heartbeat_timeout;
+    j->protocol_timeout = set->protocol_timeout;
     if (set->log_dir[0])
         snprintf(dir, sizeof(dir), "%s", set->log_dir);
     else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
@@ -272,6 +274,8 @@ static void sleep_poll(void)
 static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
 {
     salrun_keeper_t k;
+    long long seen = -1;
+    double t_event = salrun_now();
     int rc;
 
     memset(&k, 0, sizeof(k));
@@ -281,6 +285,18 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
     for (;;) {
         pid_t r;
 
+        if (j->st.attempt_events != seen) {
+            seen = j->st.attempt_events;
+            t_event = salrun_now();
+        }
+        /* Ranks that overran a protocol bound killed themselves; when nothing of the job has
+         * written an event for protocol_timeout seconds since, what is left of it is stuck (e.g. a
+         * stopped rank that the others waited for): end the launch, which relaunches. */
+        if (j->st.attempt_bound && j->protocol_timeout > 0 && !k.ended &&
+            salrun_now() - t_event >= j->protocol_timeout)
+            salrun_keeper_end(&k, &j->out,
+                              "a protocol step overran its bound and the job has "
+                              "written no event since");
         salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
         /* A rank that wrote an event existed, even when every look at mpiexec's children came

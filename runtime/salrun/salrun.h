@@ -156,6 +156,9 @@ typedef struct salrun_keeper {
 } salrun_keeper_t;
 
 void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out);
+/* Ends mpiexec now (SIGTERM, SIGKILL 5 s later), with a line giving why; the launch counts as
+ * failed. */
+void salrun_keeper_end(salrun_keeper_t *k, const salrun_out_t *out, const char *why);
 
 /* Makes salrun the child subreaper of everything it starts: a process whose parent dies (a rank of
  * an mpiexec that was killed) becomes salrun's child instead of init's, so that
@@ -270,6 +273,7 @@ typedef struct salrun_stats {
     long long attempt_events; /* events since salrun_stats_new_attempt */
     int attempt_finish_ok, attempt_finish_failed;
     int attempt_unrestorable; /* an "unrestorable" event: a relaunch would fail the same way */
+    int attempt_bound;        /* "bound" events: ranks that overran a protocol bound */
     char unrestorable[1024];  /* ... its reason */
 } salrun_stats_t;
 

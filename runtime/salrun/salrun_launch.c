@@ -422,6 +422,16 @@ static void end_childless(salrun_keeper_t *k, const salrun_out_t *out, double no
     }
 }
 
+void salrun_keeper_end(salrun_keeper_t *k, const salrun_out_t *out, const char *why)
+{
+    double now = salrun_now();
+
+    salrun_say(out, "mpiexec_ended", NULL, "%s: ending mpiexec", why);
+    kill(k->pid, SIGTERM);
+    k->ended = 1;
+    k->t_term = now;
+}
+
 void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out)
 {
     int stop = salrun_signals_forward(k->pid);

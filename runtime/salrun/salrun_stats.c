@@ -46,6 +46,7 @@ void salrun_stats_new_attempt(salrun_stats_t *st)
     st->attempt_finish_ok = 0;
     st->attempt_finish_failed = 0;
     st->attempt_unrestorable = 0;
+    st->attempt_bound = 0;
     reset_phases(st);
 }
 
@@ -107,8 +108,9 @@ static void on_ckpt(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t *
     note->kind = SALRUN_NOTE_CKPT;
 }
 
-static void on_bound(const salrun_json_t *ev, salrun_note_t *note)
+static void on_bound(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t *note)
 {
+    st->attempt_bound++;
     if (!salrun_json_str(ev, "step", note->text, sizeof(note->text)))
         snprintf(note->text, sizeof(note->text), "a protocol step");
     salrun_json_num(ev, "bound_seconds", &note->seconds);
@@ -255,7 +257,7 @@ int salrun_stats_add(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t 
     else if (strcmp(type, "inject") == 0)
         on_inject(st, ev, note);
     else if (strcmp(type, "bound") == 0)
-        on_bound(ev, note);
+        on_bound(st, ev, note);
     else if (strcmp(type, "failure") == 0)
         return on_failure(st, ev, note);
     else if (strcmp(type, "revoke") == 0)
