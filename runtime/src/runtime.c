@@ -318,6 +318,40 @@ static int split_job(MPI_Comm comm)
     return SAL_OK;
 }
 
+/* Collective over comm: SAL_OK when rc is SAL_OK on every rank; else every rank fails, the ranks
+ * whose own rc was SAL_OK with a message naming the ranks that failed (their own message says why).
+ */
+static int start_agreed(MPI_Comm comm, int rc)
+{
+    int size = 0, me = 0, nbad = 0, *all;
+    char ranks[256] = "";
+    size_t used = 0;
+
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &me);
+    all = calloc((size_t)size, sizeof(int));
+    if (!all)
+        return sal_error(SAL_ERR_NOMEM, "start-up status of %d ranks", size);
+    if (MPI_Allgather(&rc, 1, MPI_INT, all, 1, MPI_INT, comm) != MPI_SUCCESS) {
+        free(all);
+        return sal_error(SAL_ERR_MPI, "exchange of the start-up status failed");
+    }
+    for (int r = 0; r < size; r++) {
+        if (all[r] == SAL_OK)
+            continue;
+        if (nbad++ < 16 && used < sizeof(ranks))
+            used +=
+                (size_t)snprintf(ranks + used, sizeof(ranks) - used, "%s%d", used ? "," : "", r);
+    }
+    free(all);
+    if (rc != SAL_OK || nbad == 0)
+        return rc;
+    return sal_error(SAL_ERR_CONFIG,
+                     "rank%s %s%s of %d could not start (%s own message%s why); every rank stops",
+                     nbad == 1 ? "" : "s", ranks, nbad > 16 ? ",..." : "", size,
+                     nbad == 1 ? "its" : "their", nbad == 1 ? " says" : "s say");
+}
+
 /* Every step of sal_init that runs before the ranks agree on the outcome. */
 static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
 {
@@ -327,6 +361,12 @@ static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
     rc = save_command(argc, argv);
     if (rc == SAL_OK)
         rc = load_config(sal_rt.exe);
+    /* A fresh start agrees on the configuration before the first collective of its own: a rank
+     * whose configuration failed (a config file that exists on some hosts only) would otherwise
+     * leave the others waiting forever in split_job. A replacement's failure is seen by the
+     * survivors' repair. */
+    if (parent == MPI_COMM_NULL && (rc = start_agreed(comm, rc)) != SAL_OK)
+        return rc;
     if (rc == SAL_OK && parent != MPI_COMM_NULL) {
         sal_rt.is_replacement = 1;
         rc = sal_rt_join(parent);
