@@ -33,6 +33,14 @@ double sal_wall_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double sal_mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 int sal_comm_rank(MPI_Comm comm)
 {
     int r = -1;
@@ -70,7 +78,7 @@ static int setup_levels(struct sal_ckpt *c, const sal_settings_t *set, const cha
         rc = sal_path_join(c->pfs_job, sizeof(c->pfs_job), "%s/%s", set->pfs_dir, job);
     if (rc == SAL_OK && c->pfs_job[0])
         rc = sal_pfs_create(c->job_dir, c->pfs_job, c->keep, &c->pfs);
-    sal_interval_auto_init(&c->iauto, set->mtbf, sal_wall_now());
+    sal_interval_auto_init(&c->iauto, set->mtbf, sal_mono_now());
     return rc;
 }
 

@@ -57,7 +57,10 @@ double sal_ckpt_auto_interval(struct sal_ckpt *ck);
 /* Blocks until the L4 flush thread of this rank is idle (no-op without L4). Local. */
 void sal_ckpt_flush_wait(struct sal_ckpt *ck);
 
+/* Seconds on CLOCK_REALTIME: only to stamp events. */
 double sal_wall_now(void);
+/* Seconds on CLOCK_MONOTONIC: every duration and deadline (a clock step changes neither). */
+double sal_mono_now(void);
 int sal_comm_rank(MPI_Comm comm);
 int sal_comm_size(MPI_Comm comm);
 

@@ -379,7 +379,7 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
                          int mask, double t0)
 {
     char lv[32];
-    double secs = sal_wall_now() - t0;
+    double secs = sal_mono_now() - t0;
     int l4 = ck->pfs && id % ck->pfs_every == 0;
 
     if (ck->own_first_id < 0)
@@ -397,9 +397,9 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
     }
     if (l4)
         sal_pfs_submit(ck->pfs, id, me, sal_comm_size(ck->comm));
-    if (sal_interval_auto_cost(&ck->iauto, secs, sal_wall_now()) && me == 0)
+    if (sal_interval_auto_cost(&ck->iauto, secs, sal_mono_now()) && me == 0)
         sal_event("interval", "\"cost\":%.6f,\"mtbf\":%.1f,\"seconds\":%.3f", ck->iauto.cost,
-                  sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()), ck->iauto.period);
+                  sal_interval_auto_mtbf(&ck->iauto, sal_mono_now()), ck->iauto.period);
 }
 
 /* Collective: rank 0 prepares the id; every rank learns it (or the failure) and the checkpoint
@@ -467,7 +467,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_AGREE);
     snprintf(what, sizeof(what), "the commit agreement of checkpoint %lld", (long long)id);
     /* Peers write as much as this rank: its own time so far is the cost the wait scales with. */
-    sal_bound_enter(what, sal_wall_now() - t0);
+    sal_bound_enter(what, sal_mono_now() - t0);
     rc = sal_agree(ck->comm, &ok);
     sal_bound_leave();
     if (rc != SAL_OK || failed)
@@ -483,7 +483,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
 
 int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
 {
-    double t0 = sal_wall_now();
+    double t0 = sal_mono_now();
     int64_t id = -1, bytes = 0, *recs = NULL;
     int me, rc, mask = SAL_LVL_L1;
 

@@ -614,7 +614,7 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
             break;
         }
         sal_inject_point(ck->inject, me, ck->step_hint, SAL_INJ_RESTORE);
-        t0 = sal_wall_now();
+        t0 = sal_mono_now();
         /* Every rank reaches the agreement, whatever load's exchanges returned (commit.c says
          * why); a failure seen in them votes 0. */
         failed = load(ck, cand, stage, &ok, &tried) == SAL_ERR_PROC_FAILED;
@@ -623,7 +623,7 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
             SAL_LOG_E("cannot restore checkpoint %lld on this rank", (long long)cand);
         mine = ok;
         snprintf(what, sizeof(what), "the agreement on restoring checkpoint %lld", (long long)cand);
-        sal_bound_enter(what, sal_wall_now() - t0); /* peers read as much as this rank */
+        sal_bound_enter(what, sal_mono_now() - t0); /* peers read as much as this rank */
         rc = sal_agree(ck->comm, &ok);
         sal_bound_leave();
         if (rc != SAL_OK || failed) {
@@ -648,9 +648,9 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
     stage_free(ck, &stage);
     if (rc != SAL_OK)
         return rc;
-    if (sal_interval_auto_failure(&ck->iauto, sal_wall_now()) && me == 0)
+    if (sal_interval_auto_failure(&ck->iauto, sal_mono_now()) && me == 0)
         SAL_LOG_I("interval=auto: MTBF estimate now %.0f s",
-                  sal_interval_auto_mtbf(&ck->iauto, sal_wall_now()));
+                  sal_interval_auto_mtbf(&ck->iauto, sal_mono_now()));
     if (step_out)
         *step_out = tried.step;
     if (id_out)

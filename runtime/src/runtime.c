@@ -55,7 +55,7 @@ static void on_mpi_error(MPI_Comm *comm, int *err, ...)
         return;
     }
     if (sal_rt.t_detect == 0)
-        sal_rt.t_detect = sal_wall_now();
+        sal_rt.t_detect = sal_mono_now();
     sal_rt_revoke(sal_rt.world);
     sal_rt_revoke(sal_rt.full); /* wakes the parked spares */
     sal_rt_revoke_derived();

@@ -45,7 +45,7 @@ typedef struct sal_runtime {
     int repair_leader;    /* this process led the last repair (reports its outcome) */
     volatile int in_step; /* the application's step() is running: failures unwind with longjmp */
     jmp_buf unwind;
-    double t_detect; /* wall time the current failure was first seen, 0 when none */
+    double t_detect; /* monotonic time the current failure was first seen, 0 when none */
     /* Measured costs that protocol bounds scale with (bound.h): the longest step, checkpoint or
      * restore of this process, and the longest repair, in seconds. */
     double longest_work, longest_repair;
