@@ -269,6 +269,14 @@ static void sleep_poll(void)
     nanosleep(&ts, NULL);
 }
 
+/* Seconds without an event after a "bound" event before salrun ends the launch. */
+static double stuck_quiet(double protocol_timeout)
+{
+    double q = protocol_timeout / 2;
+
+    return q < 2 ? 2 : q > 10 ? 10 : q;
+}
+
 /* Runs one launch to its end, following the event log. [OUT] *status from waitpid, *ended when
  * salrun ended an mpiexec that outlived its job. */
 static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
@@ -289,11 +297,12 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
             seen = j->st.attempt_events;
             t_event = salrun_now();
         }
-        /* Ranks that overran a protocol bound killed themselves; when nothing of the job has
-         * written an event for protocol_timeout seconds since, what is left of it is stuck (e.g. a
-         * stopped rank that the others waited for): end the launch, which relaunches. */
+        /* Ranks that overran a protocol bound killed themselves; the survivors of such a loss
+         * write their failure event within a second. When nothing of the job has written an event
+         * for half the bound since (2 to 10 s), what is left of it is stuck (e.g. a stopped rank
+         * that the others waited for): end the launch, which relaunches. */
         if (j->st.attempt_bound && j->protocol_timeout > 0 && !k.ended &&
-            salrun_now() - t_event >= j->protocol_timeout)
+            salrun_now() - t_event >= stuck_quiet(j->protocol_timeout))
             salrun_keeper_end(&k, &j->out,
                               "a protocol step overran its bound and the job has "
                               "written no event since");
