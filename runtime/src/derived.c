@@ -76,7 +76,10 @@ static int create(derived_t *d)
     }
     d->created = 1;
     if (d->comm != MPI_COMM_NULL)
-        return sal_rt_set_errhandler(d->comm);
+        /* the handler sal_init created for the resilient communicator (errors.c) */
+        return MPI_Comm_set_errhandler(d->comm, sal_rt.errh) == MPI_SUCCESS
+                   ? SAL_OK
+                   : sal_error(SAL_ERR_MPI, "cannot install the failure handler");
     return SAL_OK;
 }
 

@@ -7,17 +7,6 @@
 #include "log.h"
 #include "runtime.h"
 
-int sal_rt_is_failure(int err)
-{
-    (void)err;
-    return 0;
-}
-
-void sal_rt_revoke(MPI_Comm comm)
-{
-    (void)comm;
-}
-
 int sal_rt_repair(void)
 {
     return sal_error(SAL_ERR_RECOVERY,

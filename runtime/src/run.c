@@ -74,6 +74,32 @@ int sal_restore(void)
     return SAL_OK;
 }
 
+/* Collective at a step boundary: when any rank received the checkpoint signal, takes a checkpoint
+ * and returns SAL_ERR_STOPPED; SAL_OK when none did. */
+static int stop_check(void)
+{
+    int stop = 0, rc = sal_rt_stop_requested(&stop);
+
+    if (rc != SAL_OK || !stop)
+        return rc;
+    rc = sal_checkpoint();
+    if (rc == SAL_ERR_PROC_FAILED)
+        return rc; /* recovered first; the ranks that saw the signal still hold it */
+    sal_rt_stop_done();
+    if (sal_rt.rank == 0) {
+        sal_event("stop", "\"signal\":\"%s\",\"step\":%lld,\"checkpoint\":%s",
+                  sal_rt.set->checkpoint_signal, (long long)sal_rt.step,
+                  rc == SAL_OK ? "true" : "false");
+        SAL_LOG_I("SIG%s received: checkpoint at step %lld %s; stopping",
+                  sal_rt.set->checkpoint_signal, (long long)sal_rt.step,
+                  rc == SAL_OK ? "committed" : "aborted (the previous one stays valid)");
+    }
+    return sal_error(SAL_ERR_STOPPED,
+                     "stopped by SIG%s at step %lld after a checkpoint; relaunch "
+                     "the job to resume from it",
+                     sal_rt.set->checkpoint_signal, (long long)sal_rt.step);
+}
+
 /* Collective: 1 when a checkpoint is due after sal_rt.step completed steps. Time-based intervals
  * are decided by rank 0 so that every rank takes the same decision. */
 static int checkpoint_due(int *due)
@@ -117,7 +143,7 @@ static int run_steps(sal_step_fn fn, void *arg)
         sal_watchdog_progress(sal_rt.step);
         if (done)
             return SAL_OK;
-        rc = sal_rt_stop_check();
+        rc = stop_check();
         if (rc != SAL_OK)
             return rc;
         rc = checkpoint_due(&due);
@@ -251,7 +277,7 @@ int sal_step_done(int64_t *step)
     sal_watchdog_progress(sal_rt.step);
     if (step)
         *step = sal_rt.step;
-    rc = sal_rt_stop_check();
+    rc = stop_check();
     if (rc == SAL_OK)
         rc = checkpoint_due(&due);
     if (rc == SAL_OK && due)

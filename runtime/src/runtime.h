@@ -126,8 +126,10 @@ int sal_rt_napp(void);
 /* Installs the handler of the checkpoint signal (nothing when the key is "none"). */
 int sal_rt_stop_signal_install(void);
 
-/* Collective at a step boundary: when any rank received the checkpoint signal, takes a checkpoint
- * and returns SAL_ERR_STOPPED; SAL_OK when none did; SAL_ERR_PROC_FAILED on a process failure. */
-int sal_rt_stop_check(void);
+/* Collective over sal_rt.world at a step boundary (when the key is not "none"): [OUT] *stop = 1
+ * when any rank received the checkpoint signal. SAL_OK, or SAL_ERR_PROC_FAILED with a message. */
+int sal_rt_stop_requested(int *stop);
+/* Forgets the signal once the stop it asked for was handled (run.c). */
+void sal_rt_stop_done(void);
 
 #endif

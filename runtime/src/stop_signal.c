@@ -5,14 +5,12 @@
  * any of them received it, take a checkpoint and stop with SAL_ERR_STOPPED, so that the job resumes
  * from that checkpoint in its next allocation.
  *
- * Invariant: sal_rt_stop_check is called at the same step boundary by every rank of sal_rt.world
- * (it is collective when the key is not "none").
+ * Invariant: sal_rt_stop_requested is called at the same step boundary by every rank of
+ * sal_rt.world (it is collective when the key is not "none"); run.c takes the checkpoint.
  */
 #include <signal.h>
 #include <string.h>
 
-#include "ckpt_internal.h"
-#include "events.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -43,30 +41,21 @@ int sal_rt_stop_signal_install(void)
     return SAL_OK;
 }
 
-int sal_rt_stop_check(void)
+int sal_rt_stop_requested(int *stop)
 {
-    int any = stop_seen, rc;
+    int any = stop_seen;
 
+    *stop = 0;
     if (!stop_signo)
         return SAL_OK;
     if (MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, sal_rt.world) != MPI_SUCCESS)
-        return SAL_ERR_PROC_FAILED;
-    if (!any)
-        return SAL_OK;
-    rc = sal_checkpoint();
-    if (rc == SAL_ERR_PROC_FAILED)
-        return rc; /* recovered first; the ranks that saw the signal still hold stop_seen */
+        return sal_error(SAL_ERR_PROC_FAILED,
+                         "a process failed while the ranks checked for the checkpoint signal");
+    *stop = any;
+    return SAL_OK;
+}
+
+void sal_rt_stop_done(void)
+{
     stop_seen = 0;
-    if (sal_rt.rank == 0) {
-        sal_event("stop", "\"signal\":\"%s\",\"step\":%lld,\"checkpoint\":%s",
-                  sal_rt.set->checkpoint_signal, (long long)sal_rt.step,
-                  rc == SAL_OK ? "true" : "false");
-        SAL_LOG_I("SIG%s received: checkpoint at step %lld %s; stopping",
-                  sal_rt.set->checkpoint_signal, (long long)sal_rt.step,
-                  rc == SAL_OK ? "committed" : "aborted (the previous one stays valid)");
-    }
-    return sal_error(SAL_ERR_STOPPED,
-                     "stopped by SIG%s at step %lld after a checkpoint; relaunch "
-                     "the job to resume from it",
-                     sal_rt.set->checkpoint_signal, (long long)sal_rt.step);
 }
