@@ -1,9 +1,12 @@
 /*
  * Time bounds of Salamander's own protocol steps (contract in bound.h).
  *
- * One thread per process sleeps on a CLOCK_MONOTONIC condition variable until the earliest armed
- * deadline, or until a step is entered or left. Deadlines live in a small stack: steps nest (a
- * repair contains agreements), and every armed deadline is checked.
+ * One thread per process wakes every `period` seconds (protocol_timeout / 10, between 10 ms and
+ * 1 s) on a CLOCK_MONOTONIC condition variable and checks the armed deadlines: entering or leaving
+ * a step only takes the lock, it never wakes the thread (a wake per step cost a context switch per
+ * rank and checkpoint on oversubscribed cores). A step therefore ends its process between its bound
+ * and its bound + period. Deadlines live in a small stack: steps nest (a repair contains
+ * agreements), and every armed deadline is checked.
  */
 #include <math.h>
 #include <pthread.h>
@@ -81,19 +84,19 @@ static void *watch(void *arg)
     (void)arg;
     pthread_mutex_lock(&lock);
     while (running) {
-        double now = mono_now(), next = now + 3600;
+        double now = mono_now(), period = floor_s / 10;
         int n = depth < MAX_NESTED ? depth : MAX_NESTED;
+        struct timespec deadline;
 
         for (int i = 0; i < n; i++) {
-            double end = stack[i].start + stack[i].bound;
-            if (now >= end) {
+            if (now >= stack[i].start + stack[i].bound) {
                 armed_t a = stack[i];
                 pthread_mutex_unlock(&lock);
                 fire(&a, now);
             }
-            next = end < next ? end : next;
         }
-        struct timespec deadline = to_timespec(next);
+        period = period < 0.01 ? 0.01 : period > 1 ? 1 : period;
+        deadline = to_timespec(now + period);
         pthread_cond_timedwait(&wake, &lock, &deadline);
     }
     pthread_mutex_unlock(&lock);
@@ -170,7 +173,6 @@ double sal_bound_enter(const char *step, double cost_s)
             snprintf(a->step, sizeof(a->step), "%s", step);
             a->start = mono_now();
             a->bound = b;
-            pthread_cond_signal(&wake);
         }
         depth++;
     }
@@ -181,20 +183,15 @@ double sal_bound_enter(const char *step, double cost_s)
 void sal_bound_leave(void)
 {
     pthread_mutex_lock(&lock);
-    if (active() && depth > 0) {
+    if (active() && depth > 0)
         depth--;
-        pthread_cond_signal(&wake);
-    }
     pthread_mutex_unlock(&lock);
 }
 
 void sal_bound_unwound(void)
 {
     pthread_mutex_lock(&lock);
-    if (depth > 0) {
-        depth = 0;
-        pthread_cond_signal(&wake);
-    }
+    depth = 0;
     pthread_mutex_unlock(&lock);
 }
 

@@ -17,11 +17,11 @@
  * every rank was stuck the launch ends and salrun relaunches the job from its last checkpoint.
  *
  * Lifecycle: sal_bound_configure (starts the thread when protocol_timeout > 0; again to change the
- * values) -> sal_bound_enter / sal_bound_leave pairs (they nest; the innermost step is reported,
- * every armed deadline is checked) -> sal_bound_shutdown (joins the thread). With protocol_timeout
- * 0 every call is a no-op. enter and leave take a mutex and signal a condition variable: a few
- * microseconds, for steps that take milliseconds or more. fork: a child has no thread; its calls
- * are no-ops.
+ * values) -> sal_bound_enter / sal_bound_leave pairs (they nest; every armed deadline is checked)
+ * -> sal_bound_shutdown (joins the thread). With protocol_timeout 0 every call is a no-op. enter
+ * and leave only take a mutex; the thread checks the deadlines every protocol_timeout / 10 seconds
+ * (10 ms to 1 s), so a step ends its process at most that long after its bound. fork: a child has
+ * no thread; its calls are no-ops.
  */
 #ifndef SAL_BOUND_H
 #define SAL_BOUND_H
