@@ -3,7 +3,7 @@
 
     scripts/deps.py BUILD_DIR [--dot FILE] [--list]
 
-For every object file of the targets salamander-ckpt, salamander-runtime and salrun, `nm` gives the
+For every object file of the targets salamander-base, salamander-ckpt, salamander-runtime and salrun, `nm` gives the
 symbols it defines and the ones it uses; file A depends on file B when A uses a symbol B defines.
 Prints the number of files and edges and every circle (a strongly connected component of two files
 or more: files that depend on each other through some chain), with the symbols on its edges.
@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-TARGETS = ("salamander-ckpt.dir", "salamander-runtime.dir", "salrun.dir")
+TARGETS = ("salamander-base.dir", "salamander-ckpt.dir", "salamander-runtime.dir", "salrun.dir")
 
 
 def objects(build):
