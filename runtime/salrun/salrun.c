@@ -287,6 +287,7 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
     int rc;
 
     memset(&k, 0, sizeof(k));
+    k.remote = salrun_hosts_remote(&j->hosts);
     rc = salrun_spawn(&j->cmd, 0, &k.pid);
     if (rc != SAL_OK)
         return rc;

@@ -549,6 +549,14 @@ const char *salrun_hosts_excluded(const salrun_hosts_t *h, char *buf, size_t siz
     return buf;
 }
 
+int salrun_hosts_remote(const salrun_hosts_t *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (!h->v[i].why && !is_local(h->v[i].name))
+            return 1;
+    return 0;
+}
+
 int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
                        int use_srun, const salrun_out_t *out, size_t *changed)
 {

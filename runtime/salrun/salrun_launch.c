@@ -399,7 +399,7 @@ static double childless_grace(void)
 /* Ends mpiexec when it lives on without any process of its job (see salrun_keeper_t). */
 static void end_childless(salrun_keeper_t *k, const salrun_out_t *out, double now)
 {
-    int c = has_children(k->pid);
+    int c = k->remote ? 1 : has_children(k->pid);
     double grace;
 
     k->t_check = now;

@@ -102,17 +102,18 @@ static int apply_config(void)
     rc = sal_events_open(logdir, sal_rt.job);
     if (rc != SAL_OK)
         SAL_LOG_W("no event log: %s", sal_last_error());
-    return SAL_OK;
+    return sal_path_join(sal_rt.marker_dir, sizeof(sal_rt.marker_dir), "%s/%s.inject", logdir,
+                         sal_rt.job);
 }
 
 /* Removes the fired-markers of a previous job with the same name, so a fresh start injects again.
  */
-static void reset_inject_markers(const char *job_dir)
+static void reset_inject_markers(const char *dir)
 {
     char path[PATH_MAX];
 
     for (int i = 0; i < sal_inject_count(sal_rt.inject); i++)
-        if (sal_path_join(path, sizeof(path), "%s/inject.%d.fired", job_dir, i) == SAL_OK)
+        if (sal_path_join(path, sizeof(path), "%s/inject.%d.fired", dir, i) == SAL_OK)
             unlink(path);
 }
 
@@ -140,7 +141,7 @@ static int decide_restart(void)
                          "to restore in %s",
                          sal_rt.job, sal_rt.set->ckpt_dir);
     if (!flag && sal_rt.rank == 0)
-        reset_inject_markers(sal_ckpt_job_dir(sal_rt.ck));
+        reset_inject_markers(sal_rt.marker_dir);
     sal_rt.needs_restore = flag;
     return SAL_OK;
 }
@@ -151,8 +152,10 @@ static int setup_ckpt(void)
 
     if (rc == SAL_OK)
         rc = sal_inject_parse(sal_rt.set->inject, &sal_rt.inject);
+    if (rc == SAL_OK && sal_inject_count(sal_rt.inject) > 0)
+        rc = sal_mkdir_p(sal_rt.marker_dir, 0700);
     if (rc == SAL_OK)
-        rc = sal_inject_set_marker_dir(sal_rt.inject, sal_ckpt_job_dir(sal_rt.ck));
+        rc = sal_inject_set_marker_dir(sal_rt.inject, sal_rt.marker_dir);
     if (rc == SAL_OK)
         sal_ckpt_set_inject(sal_rt.ck, sal_rt.inject);
     return rc;

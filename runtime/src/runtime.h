@@ -49,6 +49,10 @@ typedef struct sal_runtime {
     /* Measured costs that protocol bounds scale with (bound.h): the longest step, checkpoint or
      * restore of this process, and the longest repair, in seconds. */
     double longest_work, longest_repair;
+    /* <log_dir>/<job>.inject: the fired-markers of fault injection, where every host sees them
+     * (the log directory is on a file system salrun's host shares), so that a spec fires once per
+     * job whichever host its rank runs on */
+    char marker_dir[4096];
 } sal_runtime_t;
 
 extern sal_runtime_t sal_rt;

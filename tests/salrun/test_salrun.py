@@ -353,7 +353,10 @@ def case_progress_lines(args, tmp):
         check(r.returncode == 0, "the replayed job %s finishes" % name, r)
         with open(os.path.join(args.data, name + ".progress.txt")) as f:
             want = f.read().splitlines()
-        got = [l for l in r.stderr.splitlines() if l.startswith("salrun: ")][1:-1]
+        # Open MPI 5's mpiexec sometimes fails to start when launches start together (status 213,
+        # docs/salrun.md); salrun's line about launching again is not one of the job's events.
+        got = [l for l in r.stderr.splitlines() if l.startswith("salrun: ")
+               and "before the job started; launching again" not in l][1:-1]
         check(got == want, "one progress line per notable event of %s:\n--- got\n%s\n--- want\n%s"
               % (name, "\n".join(got), "\n".join(want)))
 

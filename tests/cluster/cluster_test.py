@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""heat2d on the emulated cluster of scripts/cluster.sh (4 hosts x 2 ranks), compared bit for bit
+with a failure-free run on the same hosts:
+
+  reference  the failure-free run (written to --work/reference)
+  rank_kill  rank 5 (host node3) SIGKILLed at step 70: in-job respawn, identical
+  host_lost  host node3 lost (every process on it, its /dev/shm) once checkpoint 3 is committed:
+             Open MPI 5.0.11's launcher ends the job (mpiexec exits 0), salrun sees no finish,
+             leaves node3 out (its probe fails) and relaunches on the 3 hosts left; ranks 4-5 are
+             restored from their L2 partner copies on other hosts; identical
+  host0_lost the same with the host of rank 0 (node1), which held `latest`, the manifest and the
+             levels record: every other host keeps them, nothing committed is lost
+
+Each run: salrun with the hostfile and the options of `cluster.sh mpiexec-args`, --map-by
+slot:oversubscribe, the event log in --work (shared by every host, like a cluster's shared file
+system), checkpoints in each host's own /dev/shm. No process may outlive salrun.
+Exit status 0 when the case passes, 1 with the reason on stderr.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import run  # noqa: E402
+
+CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
+HEAT = ["-n", "128", "-s", "160"]
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def cluster(a, *args):
+    return subprocess.run([a.cluster] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=60)
+
+
+def salrun(a, job, extra, during=None):
+    work = os.path.join(a.work, job)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    hostfile = os.path.join(work, "hosts")
+    with open(hostfile, "w") as f:
+        f.write(cluster(a, "hostfile", "2").stdout)
+    mpi = cluster(a, "mpiexec-args").stdout.split()
+    cmd = ([a.salrun, "-n", "8", "--job", job, "--log-dir", work, "--interval", "20",
+            "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "10"] + extra + mpi
+           + ["--map-by", "slot:oversubscribe", "--", a.program] + HEAT)
+    print("+ " + " ".join(cmd), flush=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
+    env["SAL_CKPT_DIR"] = "/dev/shm/sal-cluster-test"
+    if during:
+        threading.Thread(target=during, args=(os.path.join(work, job + ".events.jsonl"),),
+                         daemon=True).start()
+    p = run(cmd, timeout=a.timeout, env=env)
+    sys.stdout.write(p.output)
+    if p.timed_out:
+        fail("salrun did not end within %g s" % a.timeout)
+    if p.leftovers:
+        fail("processes outlived salrun: %s" % "; ".join(p.leftovers))
+    if p.returncode != 0:
+        fail("salrun exited with status %d" % p.returncode)
+    sums = CHECKSUM.findall(p.output)
+    if len(sums) != 1:
+        fail("expected one checksum line, found %d" % len(sums))
+    with open(os.path.join(work, job + ".events.jsonl")) as f:
+        return sums[0], p.output, [json.loads(line) for line in f]
+
+
+def lose_host_after(a, k, ckpt_id):
+    def watch(log):
+        deadline = time.time() + a.timeout
+        while time.time() < deadline:
+            if os.path.exists(log):
+                with open(log) as f:
+                    if any('"ckpt_commit"' in l and '"id":%d,' % ckpt_id in l for l in f):
+                        print(cluster(a, "kill", str(k)).stdout, flush=True)
+                        return
+            time.sleep(0.05)
+    return watch
+
+
+def reference(a):
+    path = os.path.join(a.work, "reference")
+    if not os.path.exists(path):
+        fail("no reference: run the reference case first (fixture cluster_ref)")
+    with open(path) as f:
+        return f.read().strip()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--cluster", required=True)
+    p.add_argument("--salrun", required=True)
+    p.add_argument("--program", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--timeout", type=float, default=150)
+    p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost"])
+    a = p.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    # fresh hosts: every node-local /dev/shm empty, no host marked lost
+    up = cluster(a, "up", "4")
+    if up.returncode != 0:
+        fail("scripts/cluster.sh up 4 failed:\n" + up.stdout)
+    if a.case == "reference":
+        got, _, _ = salrun(a, "ref", ["--max-restarts", "0"])
+        with open(os.path.join(a.work, "reference"), "w") as f:
+            f.write(got + "\n")
+        print("PASSED: reference %s" % got)
+        return
+    ref = reference(a)
+    if a.case == "rank_kill":
+        got, _, evs = salrun(a, "kill", ["--max-restarts", "0", "--inject", "rank=5,step=70"])
+        resumes = [e for e in evs if e["event"] == "resume"]
+        if len(resumes) != 1:
+            fail("expected one in-job recovery, found %d" % len(resumes))
+        place = [e for e in evs if e["event"] == "placement"]
+        print("replacement placed on %s, cores %s (%s)" % (
+            place[0]["to_host"], place[0]["cpuset"], place[0]["reason"]) if place else "")
+    else:
+        k = 3 if a.case == "host_lost" else 1
+        got, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, k, 3))
+        if "host node%d left out of the relaunches" % k not in out:
+            fail("node%d was not left out of the relaunch" % k)
+        restores = [e for e in evs if e["event"] == "restore"]
+        if not restores or restores[-1]["id"] < 3:
+            fail("the relaunch did not restore checkpoint 3 or newer: %r" % restores)
+        if "restored from L2" not in out and "manifest received" not in out:
+            fail("no rank was restored from a partner copy")
+    if got != ref:
+        fail("checksum %s, failure-free %s" % (got, ref))
+    print("PASSED: %s identical to the failure-free run (%s)" % (a.case, ref))
+
+
+if __name__ == "__main__":
+    main()
