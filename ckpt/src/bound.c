@@ -19,6 +19,7 @@
 #include <salamander/sal_error.h>
 
 #include "bound.h"
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 
@@ -38,27 +39,6 @@ static pid_t owner; /* the process that started the thread */
 static double floor_s, factor = 1;
 static armed_t stack[MAX_NESTED];
 static int depth; /* entered steps; only the first MAX_NESTED are armed */
-
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static struct timespec to_timespec(double t)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)t;
-    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
 
 /* Reports the step that overran its bound and kills this process. Does not return. */
 static void fire(const armed_t *a, double now)
@@ -84,7 +64,7 @@ static void *watch(void *arg)
     (void)arg;
     pthread_mutex_lock(&lock);
     while (running) {
-        double now = mono_now(), period = floor_s / 10;
+        double now = sal_clock_mono(), period = floor_s / 10;
         int n = depth < MAX_NESTED ? depth : MAX_NESTED;
         struct timespec deadline;
 
@@ -96,7 +76,7 @@ static void *watch(void *arg)
             }
         }
         period = period < 0.01 ? 0.01 : period > 1 ? 1 : period;
-        deadline = to_timespec(now + period);
+        deadline = sal_clock_timespec(now + period);
         pthread_cond_timedwait(&wake, &lock, &deadline);
     }
     pthread_mutex_unlock(&lock);
@@ -171,7 +151,7 @@ double sal_bound_enter(const char *step, double cost_s)
         if (depth < MAX_NESTED) {
             armed_t *a = &stack[depth];
             snprintf(a->step, sizeof(a->step), "%s", step);
-            a->start = mono_now();
+            a->start = sal_clock_mono();
             a->bound = b;
         }
         depth++;

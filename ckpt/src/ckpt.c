@@ -16,6 +16,7 @@
 
 #include "agree.h"
 #include "bound.h"
+#include "clock.h"
 #include "ckpt_internal.h"
 #include "config_internal.h"
 #include "events.h"
@@ -35,10 +36,7 @@ double sal_wall_now(void)
 
 double sal_mono_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return sal_clock_mono();
 }
 
 int sal_comm_rank(MPI_Comm comm)

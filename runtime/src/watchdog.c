@@ -18,6 +18,7 @@
 
 #include <salamander/sal_error.h>
 
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 #include "watchdog.h"
@@ -39,27 +40,6 @@ static double mpi_timeout; /* seconds inside one blocking MPI call; 0 = not watc
 static double period;      /* seconds between samples */
 static double last_active; /* CLOCK_MONOTONIC seconds of the last sample that saw activity */
 static pid_t owner;        /* the process that started the thread; 0 when none runs */
-
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static struct timespec to_timespec(double t)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)t;
-    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
 
 /* 1 in the process that started the watchdog (not in a forked child, not when none runs). */
 static int is_owner(void)
@@ -100,7 +80,7 @@ static void *watch(void *arg)
     (void)arg;
     pthread_mutex_lock(&lock);
     while (running) {
-        double now = mono_now();
+        double now = sal_clock_mono();
         uint_fast64_t p = atomic_load_explicit(&progress_count, memory_order_relaxed);
         uint_fast64_t c = atomic_load_explicit(&mpi_calls, memory_order_relaxed);
         int in_mpi = atomic_load_explicit(&mpi_depth, memory_order_relaxed) > 0;
@@ -120,7 +100,7 @@ static void *watch(void *arg)
             pthread_mutex_unlock(&lock);
             fire(now - last_active, 0);
         }
-        deadline = to_timespec(now + period);
+        deadline = sal_clock_timespec(now + period);
         pthread_cond_timedwait(&wake, &lock, &deadline);
     }
     pthread_mutex_unlock(&lock);
@@ -182,7 +162,7 @@ int sal_watchdog_start_mpi(double timeout_s, double mpi_timeout_s)
     period = shortest / 10 < 0.001 ? 0.001 : shortest / 10 > 1.0 ? 1.0 : shortest / 10;
     suspended = 1;
     running = 1;
-    last_active = mono_now();
+    last_active = sal_clock_mono();
     atomic_store(&mpi_depth, 0);
     /* The thread blocks every signal: asynchronous signals stay with the application's threads. */
     sigfillset(&all);
@@ -229,7 +209,7 @@ void sal_watchdog_resume(void)
         return;
     pthread_mutex_lock(&lock);
     if (suspended > 0 && --suspended == 0)
-        last_active = mono_now();
+        last_active = sal_clock_mono();
     pthread_mutex_unlock(&lock);
 }
 

@@ -27,7 +27,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from procs import run  # noqa: E402
+from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
 HEAT = ["-n", "128", "-s", "160"]
@@ -54,20 +54,12 @@ def salrun(a, job, extra, during=None):
     cmd = ([a.salrun, "-n", "8", "--job", job, "--log-dir", work, "--interval", "20",
             "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "10"] + extra + mpi
            + ["--map-by", "slot:oversubscribe", "--", a.program] + HEAT)
-    print("+ " + " ".join(cmd), flush=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
     env["SAL_CKPT_DIR"] = "/dev/shm/sal-cluster-test"
     if during:
         threading.Thread(target=during, args=(os.path.join(work, job + ".events.jsonl"),),
                          daemon=True).start()
-    p = run(cmd, timeout=a.timeout, env=env)
-    sys.stdout.write(p.output)
-    if p.timed_out:
-        fail("salrun did not end within %g s" % a.timeout)
-    if p.leftovers:
-        fail("processes outlived salrun: %s" % "; ".join(p.leftovers))
-    if p.returncode != 0:
-        fail("salrun exited with status %d" % p.returncode)
+    p = run_checked(cmd, a.timeout, env, fail)
     sums = CHECKSUM.findall(p.output)
     if len(sums) != 1:
         fail("expected one checksum line, found %d" % len(sums))

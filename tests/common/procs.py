@@ -15,6 +15,7 @@ killed and reported, and the caller fails the test on it.
 import os
 import signal
 import subprocess
+import sys
 import time
 
 
@@ -84,3 +85,18 @@ def run(cmd, timeout, env=None, cwd=None, stderr=subprocess.STDOUT, grace=15, se
     leftovers = ["%d %s" % (pid, cmdline[:200]) for pid, cmdline in left]
     return Result(None if timed_out else proc.returncode, out or "", err or "", leftovers,
                   timed_out)
+
+
+def run_checked(cmd, timeout, env, fail, want=0):
+    """run() of a salrun command line, printed with its output; calls fail(message) when it did not
+    end in time, left a process behind, or exited with another status than want (None: any)."""
+    print("+ " + " ".join(cmd), flush=True)
+    p = run(cmd, timeout=timeout, env=env)
+    sys.stdout.write(p.output)
+    if p.timed_out:
+        fail("%s did not end within %g s" % (os.path.basename(cmd[0]), timeout))
+    if p.leftovers:
+        fail("processes outlived %s: %s" % (os.path.basename(cmd[0]), "; ".join(p.leftovers)))
+    if want is not None and p.returncode != want:
+        fail("%s exited with status %d, not %d" % (os.path.basename(cmd[0]), p.returncode, want))
+    return p

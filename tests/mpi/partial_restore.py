@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from procs import run  # noqa: E402
+from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
 HEAT = ["-n", "256", "-s", "400"]
@@ -31,17 +31,9 @@ def fail(msg):
 def salrun(args, tmp, job, extra, env_extra=None, want=None):
     cmd = [args.salrun, "-n", "4", "--job", job, "--ckpt-dir", tmp, "--interval", "50",
            "--restart-delay", "0"] + extra + ["--", args.program] + HEAT
-    print("+ " + " ".join(cmd), flush=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
     env.update(env_extra or {})
-    proc = run(cmd, timeout=args.timeout, env=env)
-    sys.stdout.write(proc.output)
-    if proc.timed_out:
-        fail("salrun did not end within %g s" % args.timeout)
-    if proc.leftovers:
-        fail("processes outlived salrun: %s" % "; ".join(proc.leftovers))
-    if want is not None and proc.returncode != want:
-        fail("salrun exited with status %d, not %d" % (proc.returncode, want))
+    proc = run_checked(cmd, args.timeout, env, fail, want)
     return proc
 
 

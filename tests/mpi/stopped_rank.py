@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from procs import run  # noqa: E402
+from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
 
@@ -28,17 +28,9 @@ def fail(msg):
 def salrun(args, tmp, job, extra, env_extra):
     cmd = [args.salrun, "-n", "4", "--job", job, "--ckpt-dir", tmp, "--interval", "20",
            "--restart-delay", "0"] + extra + ["--", args.program]
-    print("+ " + " ".join(cmd), flush=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
     env.update(env_extra)
-    p = run(cmd, timeout=args.timeout, env=env)
-    sys.stdout.write(p.output)
-    if p.timed_out:
-        fail("salrun did not end within %g s" % args.timeout)
-    if p.leftovers:
-        fail("processes outlived salrun: %s" % "; ".join(p.leftovers))
-    if p.returncode != 0:
-        fail("salrun exited with status %d" % p.returncode)
+    p = run_checked(cmd, args.timeout, env, fail)
     sums = CHECKSUM.findall(p.output)
     if len(sums) != 1:
         fail("expected one checksum line, found %d" % len(sums))
