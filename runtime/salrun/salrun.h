@@ -202,7 +202,8 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
 /* mpiexec's pass-through options: o->mpi_args, with --host replaced by --hostfile PATH once a
  * host is excluded, and salrun's --hostfile. [OUT] args (appended). */
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args);
-/* 1 when the job uses a host other than salrun's own: its ranks there are not mpiexec's children. */
+/* 1 when the job uses a host other than salrun's own: its ranks there are not mpiexec's children.
+ */
 int salrun_hosts_remote(const salrun_hosts_t *h);
 /* The comma list of the hosts left out into buf; returns buf. */
 const char *salrun_hosts_excluded(const salrun_hosts_t *h, char *buf, size_t size);
