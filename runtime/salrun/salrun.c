@@ -288,6 +288,7 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
 
     memset(&k, 0, sizeof(k));
     k.remote = salrun_hosts_remote(&j->hosts);
+    k.t_launch = salrun_now();
     rc = salrun_spawn(&j->cmd, 0, &k.pid);
     if (rc != SAL_OK)
         return rc;

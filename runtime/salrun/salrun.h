@@ -152,8 +152,9 @@ typedef struct salrun_keeper {
     pid_t pid;
     double t_stop, t_childless, t_term, t_check;
     int seen_children, killed;
-    int ended;  /* salrun ended mpiexec because its job's processes were gone */
-    int remote; /* the job has ranks on other hosts: mpiexec's own children prove nothing */
+    int ended;       /* salrun ended mpiexec because its job's processes were gone */
+    int remote;      /* the job has ranks on other hosts: mpiexec's own children prove nothing */
+    double t_launch; /* when mpiexec was started (salrun_now), 0 = unknown */
 } salrun_keeper_t;
 
 void salrun_keeper_tick(salrun_keeper_t *k, const salrun_out_t *out);

@@ -329,6 +329,9 @@ int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid)
 #define CHILDLESS_GRACE 3.0  /* default seconds mpiexec may live on without any child process */
 #define TERM_GRACE      5.0  /* seconds between salrun's SIGTERM and SIGKILL */
 #define CHECK_PERIOD    0.5  /* seconds between two looks at mpiexec's children */
+#define UNSEEN_GRACE                                                                               \
+    10.0 /* seconds after which a launch whose ranks were never seen counts as                     \
+          * having had them (they can start and die between two looks) */
 
 /* Whether process pid is a zombie (exited, not yet collected by its parent). */
 static int is_zombie(long pid)
@@ -403,6 +406,8 @@ static void end_childless(salrun_keeper_t *k, const salrun_out_t *out, double no
     double grace;
 
     k->t_check = now;
+    if (k->t_launch > 0 && now - k->t_launch >= UNSEEN_GRACE)
+        k->seen_children = 1;
     if (c != 0 || !k->seen_children) {
         k->seen_children |= c == 1;
         k->t_childless = 0;
