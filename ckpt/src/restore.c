@@ -18,10 +18,12 @@
  * naming the checkpoints, the ranks whose data is missing and the levels that would have covered
  * them, and leaves the protected regions as they were.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <salamander/sal_ckpt.h>
 
@@ -279,6 +281,13 @@ static int read_own(struct sal_ckpt *ck, const attempt_t *a, const char *dir, co
                               .nranks = sal_comm_size(ck->comm)};
     int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, expect.rank);
 
+    /* A missing L1 file is what the loss of a host (or a relaunch on another one) leaves: the
+     * other levels are there for it, and it is no damage worth a warning. */
+    if (rc == SAL_OK && strcmp(level, "L1") == 0 && access(path, F_OK) != 0 && errno == ENOENT) {
+        SAL_LOG_I("checkpoint %lld: no node-local file %s on this host; trying the other levels",
+                  (long long)a->id, path);
+        return sal_error(SAL_ERR_NOT_FOUND, "%s does not exist", path);
+    }
     if (rc == SAL_OK)
         rc = sal_h5_read_rank(path, &expect, a->stage, ck->nregions);
     if (rc != SAL_OK)
