@@ -52,7 +52,7 @@ def salrun(a, job, extra, during=None):
         f.write(cluster(a, "hostfile", "2").stdout)
     mpi = cluster(a, "mpiexec-args").stdout.split()
     cmd = ([a.salrun, "-n", "8", "--job", job, "--log-dir", work, "--interval", "20",
-            "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "10"] + extra + mpi
+            "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "30"] + extra + mpi
            + ["--map-by", "slot:oversubscribe", "--", a.program] + HEAT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
     env["SAL_CKPT_DIR"] = "/dev/shm/sal-cluster-test"
