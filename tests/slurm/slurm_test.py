@@ -193,6 +193,9 @@ def injob(args):
     j.check(args.reference, 0)
     resumes = [e for e in events(j.log) if e.get("event") == "resume"]
     if len(resumes) != 1:
+        j.dump()
+        sys.stdout.write("---- events: %s\n" % " ".join(
+            "%s@r%s" % (e.get("event"), e.get("rank")) for e in events(j.log)))
         fail("expected one in-job recovery (resume event), found %d" % len(resumes))
     print("MEASURED in-job recovery: %.3f s (failure to resumed step %d)"
           % (resumes[0]["total_seconds"], resumes[0]["step"]))
