@@ -27,6 +27,15 @@ def fail(msg):
 def result_line(cmd, prefix, timeout, env=None):
     print("+ " + " ".join(cmd), flush=True)
     proc = run(cmd, timeout=timeout, env=env)
+    # Open MPI 5's mpiexec sometimes fails to start at all when several launches start together
+    # ("The PMIx server's listener thread failed to start", status 213, before any rank ran):
+    # launched again, at most twice, exactly as salrun does (docs/salrun.md).
+    for attempt in (2, 3):
+        if proc.returncode != 213 or "listener thread failed to start" not in proc.stdout:
+            break
+        sys.stdout.write(proc.stdout + "compare: mpiexec did not start; launching again "
+                         "(attempt %d of 3)\n" % attempt)
+        proc = run(cmd, timeout=timeout, env=env)
     sys.stdout.write(proc.stdout)
     if proc.timed_out:
         fail("%s did not end within %g s" % (cmd[0], timeout))
