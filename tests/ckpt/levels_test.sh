@@ -13,18 +13,35 @@ export SAL_CKPT_DIR=$T/local SAL_LOG_DIR=$T SAL_KEEP=2 SAL_LOG_LEVEL=info
 unset SAL_PFS_DIR SAL_LEVELS SAL_FAKE_HOST_RANKS SAL_HOSTNAME
 D=$T/local/drv
 
+# launch <mpiexec args...>: Open MPI 5's mpiexec sometimes fails to start at all when several
+# launches start together ("The PMIx server's listener thread failed to start", status 213, before
+# any rank ran); launched again at most twice, as salrun does (docs/reliability.md).
+launch() {
+    local attempt rc
+    for attempt in 1 2 3; do
+        : >"$T/launch"
+        "${mpi[@]}" "$@" 2>"$T/launch"
+        rc=$?
+        cat "$T/launch" >>"$T/stderr"
+        if [ "$rc" -ne 213 ] || ! grep -q "listener thread failed to start" "$T/launch"; then
+            return "$rc"
+        fi
+        echo "mpiexec did not start; launching again (attempt $((attempt + 1)) of 3)"
+    done
+    return "$rc"
+}
 run() { # run <nranks> <driver args...>
     local n=$1
     shift
-    "${mpi[@]}" -n "$n" "$drv" "$@" 2>>"$T/stderr" || { cat "$T/stderr"; echo "FAILED: $*"; exit 1; }
+    launch -n "$n" "$drv" "$@" || { cat "$T/stderr"; echo "FAILED: $*"; exit 1; }
 }
 # Node-local directories: rank r of a job with fake hosts of H ranks keeps its checkpoints in
 # $T/nodes/host<r / H>, as if every host had its own /dev/shm (Open MPI names the rank).
 run_nodes() { # run_nodes <H> <nranks> <driver args...>
     local h=$1 n=$2
     shift 2
-    "${mpi[@]}" -n "$n" sh -c 'export SAL_CKPT_DIR="$0/host$((OMPI_COMM_WORLD_RANK / $1))"; shift; exec "$@"' \
-        "$T/nodes" "$h" "$drv" "$@" 2>>"$T/stderr" || { cat "$T/stderr"; echo "FAILED: $*"; exit 1; }
+    launch -n "$n" sh -c 'export SAL_CKPT_DIR="$0/host$((OMPI_COMM_WORLD_RANK / $1))"; shift; exec "$@"' \
+        "$T/nodes" "$h" "$drv" "$@" || { cat "$T/stderr"; echo "FAILED: $*"; exit 1; }
 }
 lose_host() { rm -rf "$T/nodes/host$1" && echo "lost host $1"; }
 damage() { "$drv" damage "$@" || { echo "FAILED: damage $*"; exit 1; }; }
