@@ -160,6 +160,22 @@ double sal_bound_enter(const char *step, double cost_s)
     return b;
 }
 
+void sal_bound_credit(double local_s)
+{
+    pthread_mutex_lock(&lock);
+    if (active() && local_s > 0) {
+        int n = depth < MAX_NESTED ? depth : MAX_NESTED;
+        for (int i = 0; i < n; i++)
+            stack[i].bound += (1 + factor) * local_s;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+void sal_bound_credit_since(double t0)
+{
+    sal_bound_credit(sal_clock_mono() - t0);
+}
+
 void sal_bound_leave(void)
 {
     pthread_mutex_lock(&lock);

@@ -187,6 +187,7 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
     size_t len = 0;
     int64_t dlen = -1;
     int rc, lok = 1;
+    double t0;
 
     sal_ckpt_host_name(ck, host, sizeof(host));
     rc = sal_topo_exchange(ck->comm, host, ck->xor_size, &ck->topo);
@@ -195,18 +196,24 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
     *mask = ck->levels | (ck->levels_auto && ck->topo.nhosts >= 2 ? SAL_LVL_L2 : 0);
     warn_topology(ck, me, *mask);
     rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
+    t0 = sal_mono_now();
     if (rc == SAL_OK && *ok && (*mask & (SAL_LVL_L2 | SAL_LVL_L3)) &&
         sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK &&
         sal_slurp(path, &data, &len) == SAL_OK)
         dlen = (int64_t)len;
+    sal_bound_credit_since(t0);
     if (rc == SAL_OK && (*mask & (SAL_LVL_L2 | SAL_LVL_L3)))
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_COPY);
+    /* An exchange that returned counts as local work, as in a restore: the copies it moved are
+     * written by the ranks that go on to the next exchange. */
+    t0 = sal_mono_now();
     if (rc == SAL_OK && (*mask & SAL_LVL_L2))
         rc = sal_l2_send(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
     *ok = *ok && lok;
     if (rc == SAL_OK && (*mask & SAL_LVL_L3))
         rc = sal_l3_encode(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
     *ok = *ok && lok;
+    sal_bound_credit_since(t0);
     free(data);
     /* The levels record is on every host, like `latest` and the manifest (after_commit). */
     if (rc == SAL_OK && host_leader(ck, me) &&
@@ -443,6 +450,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     int64_t *mine = calloc(len, sizeof(int64_t)), mybytes = 0;
     char what[96];
     int nranks = sal_comm_size(ck->comm), ok, rc, failed;
+    double t1;
 
     *recs = me == 0 ? calloc(len * (size_t)nranks, sizeof(int64_t)) : NULL;
     if (!mine || (me == 0 && !*recs)) {
@@ -450,7 +458,9 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
         return sal_error(SAL_ERR_NOMEM, "checkpoint layout records");
     }
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
+    t1 = sal_mono_now();
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
+    sal_bound_credit_since(t1);
     /* Every rank reaches the agreement, whatever its exchanges returned: under ULFM a collective
      * can fail on one rank and succeed on the others, which then wait in the agreement for it
      * (they would wait forever: a revoke does not end an agreement). A failure seen here votes
@@ -481,11 +491,14 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     return SAL_OK;
 }
 
+static int write_checkpoint(struct sal_ckpt *ck, int me, int64_t id, int64_t step, double t0);
+
 int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
 {
     double t0 = sal_mono_now();
-    int64_t id = -1, bytes = 0, *recs = NULL;
-    int me, rc, mask = SAL_LVL_L1;
+    int64_t id = -1;
+    char what[64];
+    int me, rc;
 
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
@@ -494,6 +507,22 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
     rc = agree_on_id(ck, me, &id, &ck->reuse_id);
     if (rc != SAL_OK)
         return rc;
+    /* From here on the ranks have all arrived (the id exchange): every exchange of the checkpoint
+     * waits for peers that do the same local work as this rank (bound.h). */
+    snprintf(what, sizeof(what), "the protocol of checkpoint %lld", (long long)id);
+    sal_bound_enter(what, 0);
+    rc = write_checkpoint(ck, me, id, step, t0);
+    sal_bound_leave();
+    if (rc == SAL_OK && id_out)
+        *id_out = id;
+    return rc;
+}
+
+static int write_checkpoint(struct sal_ckpt *ck, int me, int64_t id, int64_t step, double t0)
+{
+    int64_t bytes = 0, *recs = NULL;
+    int rc, mask = SAL_LVL_L1;
+
     if (me == 0)
         sal_event("ckpt_begin", "\"id\":%lld,\"step\":%lld", (long long)id, (long long)step);
     rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes, &mask);
@@ -513,7 +542,5 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
         sal_event("ckpt_abort", "\"id\":%lld,\"step\":%lld,\"reason\":\"%s\"", (long long)id,
                   (long long)step, sal_strerror(rc));
     }
-    if (rc == SAL_OK && id_out)
-        *id_out = id;
     return rc == SAL_OK ? SAL_OK : (rc == SAL_ERR_PROC_FAILED ? rc : SAL_ERR_ABORTED);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <salamander/sal_error.h>
@@ -24,9 +25,10 @@ struct sal_inject {
     char *marker_dir;                /* NULL: fire without a marker */
 };
 
-static const char *const point_names[SAL_INJ_NPOINTS] = {
-    "compute", "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery", "restore", "ckpt_copy"};
-static const char *const action_names[] = {"signal", "hang", "exit"};
+static const char *const point_names[SAL_INJ_NPOINTS] = {"compute",      "ckpt_write", "ckpt_agree",
+                                                         "ckpt_publish", "recovery",   "restore",
+                                                         "ckpt_copy",    "init"};
+static const char *const action_names[] = {"signal", "hang", "exit", "sleep"};
 
 static const struct {
     const char *name;
@@ -36,14 +38,15 @@ static const struct {
                     {"HUP", SIGHUP},   {"STOP", SIGSTOP}};
 
 #define N_SIGNAL_NAMES (sizeof(signal_names) / sizeof(signal_names[0]))
-#define KEYS_ACCEPTED  "rank, step, point, signal, action"
+#define KEYS_ACCEPTED  "rank, step, point, signal, action, seconds"
 #define POINTS_ACCEPTED                                                                            \
-    "compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore"
+    "compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, init"
 #define SIGNALS_ACCEPTED "KILL, TERM, SEGV, ABRT, BUS, INT, USR1, USR2, HUP or a number 1..64"
-#define ACTIONS_ACCEPTED "signal, hang, exit"
+#define ACTIONS_ACCEPTED "signal, hang, exit, sleep"
 
-enum { KEY_RANK, KEY_STEP, KEY_POINT, KEY_SIGNAL, KEY_ACTION, NKEYS };
-static const char *const key_names[NKEYS] = {"rank", "step", "point", "signal", "action"};
+enum { KEY_RANK, KEY_STEP, KEY_POINT, KEY_SIGNAL, KEY_ACTION, KEY_SECONDS, NKEYS };
+static const char *const key_names[NKEYS] = {"rank",   "step",   "point",
+                                             "signal", "action", "seconds"};
 
 const char *sal_inject_point_name(sal_inject_point_t p)
 {
@@ -52,7 +55,7 @@ const char *sal_inject_point_name(sal_inject_point_t p)
 
 static const char *action_name(sal_inject_action_t a)
 {
-    return a >= SAL_INJ_SIGNAL && a <= SAL_INJ_EXIT ? action_names[a] : "?";
+    return a >= SAL_INJ_SIGNAL && a <= SAL_INJ_SLEEP ? action_names[a] : "?";
 }
 
 /* Strips leading and trailing blanks in place. */
@@ -122,7 +125,7 @@ static int parse_signal(const char *item, const char *v, int *out)
 
 static int parse_action(const char *item, const char *v, sal_inject_action_t *out)
 {
-    for (int a = SAL_INJ_SIGNAL; a <= SAL_INJ_EXIT; a++) {
+    for (int a = SAL_INJ_SIGNAL; a <= SAL_INJ_SLEEP; a++) {
         if (strcmp(v, action_names[a]) == 0) {
             *out = (sal_inject_action_t)a;
             return SAL_OK;
@@ -151,6 +154,10 @@ static int parse_value(int key, const char *item, const char *v, sal_inject_spec
         return parse_point(item, v, &spec->point);
     case KEY_SIGNAL:
         return parse_signal(item, v, &spec->signal);
+    case KEY_SECONDS:
+        rc = parse_count(item, v, 86400, &x);
+        spec->seconds = (int)x;
+        return rc;
     default:
         return parse_action(item, v, &spec->action);
     }
@@ -195,7 +202,8 @@ static int parse_spec(char *text, sal_inject_spec_t *spec)
                                 .step = 0,
                                 .point = SAL_INJ_COMPUTE,
                                 .action = SAL_INJ_SIGNAL,
-                                .signal = SIGKILL};
+                                .signal = SIGKILL,
+                                .seconds = 10};
     for (; item; item = next) {
         next = strchr(item, ',');
         if (next)
@@ -214,6 +222,9 @@ static int parse_spec(char *text, sal_inject_spec_t *spec)
         return sal_error(SAL_ERR_CONFIG, "inject: '%s': rank=<n> is required", shown);
     if (seen[KEY_SIGNAL] && spec->action != SAL_INJ_SIGNAL)
         return sal_error(SAL_ERR_CONFIG, "inject: '%s': signal= applies only to action=signal",
+                         shown);
+    if (seen[KEY_SECONDS] && spec->action != SAL_INJ_SLEEP)
+        return sal_error(SAL_ERR_CONFIG, "inject: '%s': seconds= applies only to action=sleep",
                          shown);
     return SAL_OK;
 }
@@ -331,9 +342,11 @@ static int claim(sal_inject_t *plan, int i, int64_t step)
 /* Does what spec asks; returns only for a signal that is caught or ignored. */
 static void fire(const sal_inject_spec_t *s, int64_t step)
 {
-    sal_event("inject", "\"point\":\"%s\",\"step\":%lld,\"signal\":%d,\"action\":\"%s\"",
+    sal_event("inject",
+              "\"point\":\"%s\",\"step\":%lld,\"signal\":%d,\"action\":\"%s\",\"seconds\":%d",
               sal_inject_point_name(s->point), (long long)step,
-              s->action == SAL_INJ_SIGNAL ? s->signal : 0, action_name(s->action));
+              s->action == SAL_INJ_SIGNAL ? s->signal : 0, action_name(s->action),
+              s->action == SAL_INJ_SLEEP ? s->seconds : 0);
     if (s->action == SAL_INJ_SIGNAL)
         SAL_LOG_W("inject: rank %d raises signal %d at point %s, step %lld", s->rank, s->signal,
                   sal_inject_point_name(s->point), (long long)step);
@@ -347,6 +360,12 @@ static void fire(const sal_inject_spec_t *s, int64_t step)
     case SAL_INJ_HANG:
         for (;;)
             sleep(3600);
+    case SAL_INJ_SLEEP: {
+        struct timespec left = {s->seconds, 0};
+        while (nanosleep(&left, &left) != 0 && errno == EINTR)
+            ;
+        return;
+    }
     default:
         (void)raise(s->signal);
         return;

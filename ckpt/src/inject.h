@@ -4,10 +4,13 @@
  * Grammar: spec (';' spec)*, spec = item (',' item)*, item = key '=' value with keys
  *   rank=<int>                 rank that fails (required)
  *   step=<int>                 the step at which it fails (default 0 = first opportunity)
- *   point=compute|ckpt_write|ckpt_copy|ckpt_agree|ckpt_publish|recovery|restore  (default compute)
+ *   point=compute|ckpt_write|ckpt_copy|ckpt_agree|ckpt_publish|recovery|restore|init
+ *                              (default compute)
  *   signal=KILL|TERM|SEGV|ABRT|BUS|INT|USR1|USR2|HUP|<number 1..64>   (default KILL; also SIGKILL
  *                              etc.; only with action=signal)
- *   action=signal|hang|exit    (default signal; hang = stop making progress, exit = _exit(1))
+ *   action=signal|hang|exit|sleep  (default signal; hang = stop making progress, exit = _exit(1),
+ *                              sleep = pause `seconds` and go on)
+ *   seconds=<int 0..86400>     the pause of action=sleep (default 10)
  * Each spec fires at most once per job: a marker file in the job directory records that it fired,
  * so a replacement or a relaunched process re-running the same step does not fail again.
  */
@@ -27,13 +30,15 @@ typedef enum sal_inject_point {
     SAL_INJ_RECOVERY,
     SAL_INJ_RESTORE,
     SAL_INJ_CKPT_COPY, /* before the partner copy / parity exchange (L2, L3) */
+    SAL_INJ_INIT,      /* in sal_init of a fresh start, before its first exchange (step 0) */
     SAL_INJ_NPOINTS
 } sal_inject_point_t;
 
 typedef enum sal_inject_action {
     SAL_INJ_SIGNAL = 0,
     SAL_INJ_HANG,
-    SAL_INJ_EXIT
+    SAL_INJ_EXIT,
+    SAL_INJ_SLEEP /* pause `seconds`, then go on: a slow file system or a slow rank */
 } sal_inject_action_t;
 
 typedef struct sal_inject_spec {
@@ -42,6 +47,7 @@ typedef struct sal_inject_spec {
     sal_inject_point_t point;
     sal_inject_action_t action;
     int signal;
+    int seconds; /* action=sleep */
 } sal_inject_spec_t;
 
 typedef struct sal_inject sal_inject_t;

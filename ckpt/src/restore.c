@@ -83,6 +83,7 @@ static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
 {
     int64_t v[2], w[2], top;
     uint64_t bits = 0;
+    double t0 = sal_mono_now();
 
     sal_job_view(ck->job_dir, &v[0], &v[1]);
     if (ck->pfs_job[0]) {
@@ -90,16 +91,19 @@ static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
         v[0] = w[0] > v[0] ? w[0] : v[0];
         v[1] = w[1] > v[1] ? w[1] : v[1];
     }
+    sal_bound_credit_since(t0);
     if (MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT64_T, MPI_MAX, ck->comm) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "exchange of the committed checkpoints failed");
     *had = v[0] >= 0;
     /* A `latest` may name a directory that is gone: the window starts at the newest that exists. */
     top = v[0] < v[1] ? v[0] : v[1];
+    t0 = sal_mono_now();
     if (top >= 0) {
         mark_dirs(ck->job_dir, top, &bits);
         if (ck->pfs_job[0])
             mark_dirs(ck->pfs_job, top, &bits);
     }
+    sal_bound_credit_since(t0);
     if (MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_UINT64_T, MPI_BOR, ck->comm) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "exchange of the committed checkpoints failed");
     *n = 0;
@@ -154,6 +158,7 @@ static int load_through_manifest(const struct sal_ckpt *ck, const attempt_t *a, 
                                  int me)
 {
     const sal_manifest_t *m = &a->m;
+    double t0 = sal_mono_now();
 
     for (int i = 0; i < ck->nregions; i++) {
         sal_region_t *r = &a->stage[i];
@@ -168,6 +173,7 @@ static int load_through_manifest(const struct sal_ckpt *ck, const attempt_t *a, 
         if (rc != SAL_OK)
             return rc;
     }
+    sal_bound_credit_since(t0);
     return SAL_OK;
 }
 
@@ -180,10 +186,12 @@ static int share_levels(struct sal_ckpt *ck, int me, attempt_t *a)
     size_t len = 0;
     int64_t n = -1;
     int rc, src;
+    double t0 = sal_mono_now();
 
     if (sal_levels_load_text(a->dir, &text, &len) == SAL_OK ||
         (a->pdir[0] && sal_levels_load_text(a->pdir, &text, &len) == SAL_OK))
         n = (int64_t)len;
+    sal_bound_credit_since(t0);
     src = n >= 0 ? me : INT_MAX;
     rc = sal_mpi_status(MPI_Allreduce(MPI_IN_PLACE, &src, 1, MPI_INT, MPI_MIN, ck->comm));
     if (rc == SAL_OK && src != INT_MAX)
@@ -245,8 +253,10 @@ static int receive_manifest(struct sal_ckpt *ck, int me, int src, attempt_t *a, 
 static int share_manifest(struct sal_ckpt *ck, int me, attempt_t *a, int *mok)
 {
     char why[512] = "";
+    double t0 = sal_mono_now();
     int have = sal_manifest_read(a->dir, &a->m) == SAL_OK, v[2], rc;
 
+    sal_bound_credit_since(t0);
     if (!have)
         snprintf(why, sizeof(why), "%s", sal_last_error());
     v[0] = have ? me : INT_MAX; /* lowest rank holding a manifest */
@@ -280,6 +290,7 @@ static int read_own(struct sal_ckpt *ck, const attempt_t *a, const char *dir, co
                               .rank = sal_comm_rank(ck->comm),
                               .nranks = sal_comm_size(ck->comm)};
     int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, expect.rank);
+    double t0 = sal_mono_now();
 
     /* A missing L1 file is what the loss of a host (or a relaunch on another one) leaves: the
      * other levels are there for it, and it is no damage worth a warning. */
@@ -290,6 +301,7 @@ static int read_own(struct sal_ckpt *ck, const attempt_t *a, const char *dir, co
     }
     if (rc == SAL_OK)
         rc = sal_h5_read_rank(path, &expect, a->stage, ck->nregions);
+    sal_bound_credit_since(t0);
     if (rc != SAL_OK)
         SAL_LOG_W("checkpoint %lld, %s: %s", (long long)a->id, level, sal_last_error());
     else if (strcmp(level, "L1") != 0)
@@ -323,13 +335,19 @@ static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
         SAL_LOG_W("checkpoint %lld: %s", (long long)a->id, sal_last_error());
     n = gather_need(ck->comm, *ok, need, size);
     if (n > 0 && (a->info.mask & SAL_LVL_L2) && t->nranks == size) {
+        /* A fetch that returned counts as local work: the copies it moved are read and written
+         * by the ranks that go on to the next exchange. */
+        double t0 = sal_mono_now();
         rc = sal_l2_fetch(ck->comm, t, a->dir, need, &got);
+        sal_bound_credit_since(t0);
         if (rc == SAL_OK && got)
             *ok = read_own(ck, a, a->dir, "L2 (partner copy)") == SAL_OK;
         n = rc == SAL_OK ? gather_need(ck->comm, *ok, need, size) : -1;
     }
     if (rc == SAL_OK && n > 0 && (a->info.mask & SAL_LVL_L3) && t->nranks == size) {
+        double t0 = sal_mono_now();
         rc = sal_l3_fetch(ck->comm, t, a->dir, need, &got);
+        sal_bound_credit_since(t0);
         if (rc == SAL_OK && got)
             *ok = read_own(ck, a, a->dir, "L3 (XOR rebuild)") == SAL_OK;
     }
@@ -379,9 +397,11 @@ static int load_n_to_m(struct sal_ckpt *ck, attempt_t *a, int *ok)
     int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), all = 1;
 
     if (a->mdir == a->dir) {
+        double t0 = sal_mono_now();
         for (int r = me; r < a->m.nranks; r += size)
             if (ensure_rank_file(a, r) != SAL_OK)
                 all = 0;
+        sal_bound_credit_since(t0);
         if (MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_LAND, ck->comm) != MPI_SUCCESS)
             return sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
                              (long long)a->id);
@@ -579,7 +599,24 @@ static int unrestorable(struct sal_ckpt *ck, int me, int count, int newest_mask,
                      cover, cover[0] ? ")" : "");
 }
 
+static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out);
+
 int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
+{
+    int rc;
+
+    if (!ck)
+        return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    /* Every exchange of the restore waits for peers that do the same local work as this rank: the
+     * bound starts at protocol_timeout and grows with this rank's own reads
+     * (sal_bound_credit_since). */
+    sal_bound_enter("the protocol of the restore", 0);
+    rc = restore(ck, step_out, id_out);
+    sal_bound_leave();
+    return rc;
+}
+
+static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
 {
     int64_t ids[SAL_MAX_LISTED], cand = END_NONE;
     int n = 0, me, next = 0, had = 0, newest_mask = SAL_LVL_L1, rc, ok;
@@ -588,12 +625,12 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
     sal_region_t *stage = NULL;
     tried_t tried = {-1, SAL_LVL_L1};
 
-    if (!ck)
-        return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
     me = sal_comm_rank(ck->comm);
     if (candidates(ck, ids, &n, &had) != SAL_OK)
         return SAL_ERR_PROC_FAILED;
+    t0 = sal_mono_now();
     rc = stage_alloc(ck, &stage);
+    sal_bound_credit_since(t0);
     ok = rc == SAL_OK;
     if (sal_agree(ck->comm, &ok) != SAL_OK) {
         stage_free(ck, &stage);

@@ -120,7 +120,7 @@ static void on_bound(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t 
 static void on_inject(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t *note)
 {
     char point[64] = "?", action[64] = "signal";
-    long long sig = 0;
+    long long sig = 0, secs = 0;
 
     salrun_json_int(ev, "step", &note->step);
     salrun_json_str(ev, "point", point, sizeof(point));
@@ -128,6 +128,8 @@ static void on_inject(salrun_stats_t *st, const salrun_json_t *ev, salrun_note_t
     salrun_json_int(ev, "signal", &sig);
     if (strcmp(action, "signal") == 0)
         snprintf(note->text, sizeof(note->text), "signal %lld at point %s", sig, point);
+    else if (strcmp(action, "sleep") == 0 && salrun_json_int(ev, "seconds", &secs))
+        snprintf(note->text, sizeof(note->text), "a pause of %lld s at point %s", secs, point);
     else
         snprintf(note->text, sizeof(note->text), "%s at point %s", action, point);
     st->injects++;

@@ -51,7 +51,8 @@ static void vsay(const salrun_out_t *out, double ts, const char *kind, const cha
 {
     char text[2048];
 
-    if (out->quiet)
+    /* --quiet keeps the lines that say why salrun ends without success. */
+    if (out->quiet && strcmp(kind, "failed") != 0 && strcmp(kind, "stopped") != 0)
         return;
     if (out->json) {
         fprintf(out->fp, "{\"salrun\":\"%s\",\"ts\":%.6f%s%s}\n", kind, ts,

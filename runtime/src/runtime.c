@@ -11,6 +11,7 @@
 
 #include <salamander/salamander.h>
 
+#include "bound.h"
 #include "ckpt_impl.h"
 #include "ckpt_internal.h"
 #include "events.h"
@@ -102,8 +103,15 @@ static int apply_config(void)
     rc = sal_events_open(logdir, sal_rt.job);
     if (rc != SAL_OK)
         SAL_LOG_W("no event log: %s", sal_last_error());
-    return sal_path_join(sal_rt.marker_dir, sizeof(sal_rt.marker_dir), "%s/%s.inject", logdir,
-                         sal_rt.job);
+    rc = sal_path_join(sal_rt.marker_dir, sizeof(sal_rt.marker_dir), "%s/%s.inject", logdir,
+                       sal_rt.job);
+    if (rc == SAL_OK)
+        rc = sal_inject_parse(sal_rt.set->inject, &sal_rt.inject);
+    if (rc == SAL_OK && sal_inject_count(sal_rt.inject) > 0)
+        rc = sal_mkdir_p(sal_rt.marker_dir, 0700);
+    if (rc == SAL_OK)
+        rc = sal_inject_set_marker_dir(sal_rt.inject, sal_rt.marker_dir);
+    return rc;
 }
 
 /* Removes the fired-markers of a previous job with the same name, so a fresh start injects again.
@@ -150,12 +158,6 @@ static int setup_ckpt(void)
 {
     int rc = sal_ckpt_create(sal_rt.world, sal_rt.cfg, sal_rt.job, &sal_rt.ck);
 
-    if (rc == SAL_OK)
-        rc = sal_inject_parse(sal_rt.set->inject, &sal_rt.inject);
-    if (rc == SAL_OK && sal_inject_count(sal_rt.inject) > 0)
-        rc = sal_mkdir_p(sal_rt.marker_dir, 0700);
-    if (rc == SAL_OK)
-        rc = sal_inject_set_marker_dir(sal_rt.inject, sal_rt.marker_dir);
     if (rc == SAL_OK)
         sal_ckpt_set_inject(sal_rt.ck, sal_rt.inject);
     return rc;
@@ -220,15 +222,37 @@ static int start_agreed(MPI_Comm comm, int rc)
                      nbad == 1 ? "its" : "their", nbad == 1 ? " says" : "s say");
 }
 
+/* From the configuration on, every step of sal_init waits for the other ranks (a fresh start for
+ * its peers, a replacement for the survivors): bounded (bound.h) with this rank's configuration,
+ * or with the defaults when it could not be read. Left by sal_init. */
+static void bound_start(void)
+{
+    const sal_settings_t *set = sal_rt.cfg ? sal_config_settings(sal_rt.cfg) : NULL;
+
+    if (set && sal_bound_configure(set->protocol_timeout, set->protocol_timeout_factor) != SAL_OK)
+        SAL_LOG_W("%s", sal_last_error());
+    sal_bound_enter("the start-up protocol of sal_init", 0);
+}
+
 /* Every step of sal_init that runs before the ranks agree on the outcome. */
 static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
 {
-    int len = 0, rc;
+    int len = 0, rc, launch_rank = -1;
 
     MPI_Get_processor_name(sal_rt.host, &len);
+    if (parent == MPI_COMM_NULL) { /* messages name the launch rank until the job is split */
+        MPI_Comm_rank(comm, &launch_rank);
+        sal_log_set_identity(launch_rank, sal_rt.host);
+        sal_events_set_identity(launch_rank, sal_rt.host);
+    }
     rc = save_command(argc, argv);
     if (rc == SAL_OK)
         rc = load_config(sal_rt.exe);
+    if (rc == SAL_OK)
+        rc = apply_config();
+    bound_start();
+    if (rc == SAL_OK && launch_rank >= 0)
+        sal_inject_point(sal_rt.inject, launch_rank, 0, SAL_INJ_INIT);
     /* A fresh start agrees on the configuration before the first collective of its own: a rank
      * whose configuration failed (a config file that exists on some hosts only) would otherwise
      * leave the others waiting forever in split_job. A replacement's failure is seen by the
@@ -245,11 +269,12 @@ static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
         return rc;
     sal_rt_identity();
     if (rc == SAL_OK)
-        rc = apply_config();
-    if (rc == SAL_OK)
         rc = sal_rt_set_errhandler(sal_rt.world);
-    if (rc == SAL_OK)
+    if (rc == SAL_OK) {
+        double t0 = sal_mono_now(); /* the topology: local work every rank does */
         rc = sal_hostmap_init();
+        sal_bound_credit(sal_mono_now() - t0);
+    }
     if (rc == SAL_OK)
         rc = sal_hostmap_exchange(sal_rt.full);
     if (rc == SAL_OK)
@@ -303,16 +328,17 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
     ignore_sigpipe();
     MPI_Comm_get_parent(&parent);
     rc = init_steps(argc, argv, comm, parent);
+    ok = rc == SAL_OK;
+    /* A replacement's survivors already agreed on the repaired communicator (sal_rt_join) and wait
+     * in the restore: only a fresh start agrees on the outcome of initialisation here. */
+    if (sal_rt.world != MPI_COMM_NULL && !sal_rt.is_replacement &&
+        MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, sal_rt.world) != MPI_SUCCESS)
+        ok = 0;
+    sal_bound_leave();
     if (sal_rt.world == MPI_COMM_NULL) {
         SAL_LOG_E("%s", sal_last_error());
         return rc;
     }
-    ok = rc == SAL_OK;
-    /* A replacement's survivors already agreed on the repaired communicator (sal_rt_join) and wait
-     * in the restore: only a fresh start agrees on the outcome of initialisation here. */
-    if (!sal_rt.is_replacement &&
-        MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, sal_rt.world) != MPI_SUCCESS)
-        ok = 0;
     if (rc != SAL_OK)
         SAL_LOG_E("%s", sal_last_error());
     if (!ok)
@@ -321,8 +347,13 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
         return rc;
     if (sal_rt.is_replacement)
         sal_rt.needs_restore = 1;
-    else if ((rc = decide_restart()) != SAL_OK)
-        return rc;
+    else {
+        sal_bound_enter("the restart decision of sal_init", 0);
+        rc = decide_restart();
+        sal_bound_leave();
+        if (rc != SAL_OK)
+            return rc;
+    }
     sal_rt.initialized = 1;
     if (sal_rt_stop_signal_install() != SAL_OK)
         SAL_LOG_W("%s", sal_last_error());

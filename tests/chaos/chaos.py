@@ -15,14 +15,17 @@ or leaked > 0.
 """
 import argparse
 import collections
+import errno
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
@@ -31,7 +34,14 @@ from procs import run  # noqa: E402
 RESULT = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16}) sum=(\S+)$", re.M)
 CRASH = re.compile(r"AddressSanitizer|runtime error:|Segmentation fault|Signal: Segmentation")
 POINTS = ["compute", "ckpt_write", "ckpt_copy", "ckpt_agree", "ckpt_publish", "recovery", "restore",
-          "respawned", "leader", "hang"]
+          "respawned", "leader", "hang", "stop", "sleep", "pair", "full", "mpiexec"]
+# Relative weights of the kinds (1 when not listed). A frozen rank costs a bound of protocol_timeout
+# (20 s by default) and a relaunch: drawn less often, and at most one per run.
+WEIGHTS = {"stop": 0.3}
+STOP_POINTS = ["ckpt_write", "ckpt_agree", "restore", "init"]
+SLEEPS = [1, 3, 8]  # seconds of a slow file system under one rank's checkpoint
+FS_SIZE = "16m"     # the size-limited tmpfs of a run with the "full" kind
+FULL_PAUSE = 2      # seconds the rank of a "full" kind pauses at ckpt_write
 LEVELS = ["auto", "L1,L2", "L1,L3"]
 A = None
 LEAKED = []  # processes that outlived their run's salrun
@@ -42,8 +52,11 @@ def result(out):
     return m[0] if len(m) == 1 else None
 
 
-def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None):
-    cmd = [A.salrun, "-n", str(A.np), "--job", "c", "--ckpt-dir", tmp, "--interval",
+def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None, actions=()):
+    logdir = tmp + ".log"
+    os.makedirs(logdir, exist_ok=True)
+    cmd = [A.salrun, "-n", str(A.np), "--job", "c", "--ckpt-dir", tmp, "--log-dir", logdir,
+           "--interval",
            str(A.interval), "--max-restarts", str(A.max_restarts), "--restart-delay", "0",
            "--policy", policy, "--quiet"]
     if policy.startswith("spares"):
@@ -57,8 +70,15 @@ def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None):
     env.update(env_extra or {})
     if restart:
         env["SAL_RESTART"] = restart
-    p = run(cmd, timeout=A.timeout, env=env)
-    out = p.output
+    workers = [Harness(kind, arg, tmp, logdir) for kind, arg in actions]
+    for w in workers:
+        w.start()
+    try:
+        p = run(cmd, timeout=A.timeout, env=env)
+    finally:
+        for w in workers:
+            w.finish()
+    out = p.output + "".join(w.note for w in workers)
     if p.timed_out:
         out += "\n[chaos: timeout after %d s]" % A.timeout
     if p.leftovers:
@@ -68,22 +88,115 @@ def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None):
     return p.returncode, out, cmd
 
 
-def fired(tmp):
-    path = os.path.join(tmp, "c.events.jsonl")
+def events(tmp):
+    path = os.path.join(tmp + ".log", "c.events.jsonl")
     out = []
     if os.path.exists(path):
         for line in open(path, errors="replace"):
             try:
-                e = json.loads(line)
+                out.append(json.loads(line))
             except ValueError:
                 continue
-            if e.get("event") == "inject":
-                out.append(e)
     return out
 
 
+class Harness(threading.Thread):
+    """A fault the harness causes while the run goes on. "full": once rank arg[0] paused at
+    ckpt_write (its inject event), fills the run's size-limited file system (a tmpfs at the
+    checkpoint directory) for arg[1] seconds. "mpiexec": once the job has begun checkpoint arg[0],
+    kills the launch's mpiexec (SIGKILL)."""
+
+    def __init__(self, kind, arg, tmp, logdir):
+        super().__init__(daemon=True)
+        self.kind, self.arg, self.tmp, self.logdir = kind, arg, tmp, logdir
+        self.stop = threading.Event()
+        self.note = ""
+        self.done = False
+
+    def run(self):
+        while not self.stop.wait(0.02):
+            if any(self.due(e) for e in events(self.tmp)):
+                break
+        else:
+            return
+        if self.kind == "full":
+            self.fill()
+        else:
+            self.kill_mpiexec()
+
+    def due(self, e):
+        if self.kind == "full":
+            return (e.get("event") == "inject" and e.get("action") == "sleep" and
+                    e.get("rank") == self.arg[0])
+        return e.get("event") == "ckpt_begin" and e.get("id", -1) >= self.arg[0]
+
+    def fill(self):
+        path = os.path.join(self.tmp, "filler")
+        try:
+            with open(path, "wb") as f:
+                chunk = b"\0" * (1 << 20)
+                while True:
+                    f.write(chunk)
+                    f.flush()
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                self.note += "\n[chaos: filling %s: %s]" % (self.tmp, e)
+                return
+        self.done = True
+        self.note += "\n[chaos: file system of %s full for %.1f s from the pause of rank %d]" % (
+            self.tmp, self.arg[1], self.arg[0])
+        self.stop.wait(self.arg[1])
+        if os.path.exists(path):  # finish() may have removed it
+            os.unlink(path)
+
+    def kill_mpiexec(self):
+        for pid in launchers(self.tmp):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                self.done = True
+                self.note += "\n[chaos: mpiexec %d killed at checkpoint %d]" % (pid, self.arg[0])
+            except ProcessLookupError:
+                pass
+
+    def finish(self):
+        self.stop.set()
+        self.join()
+        path = os.path.join(self.tmp, "filler")
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def launchers(tmp):
+    """pids of the mpiexec (prterun) processes started by the salrun whose command names tmp."""
+    sal, out = [], []
+    procs = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        procs[int(d)] = (argv, ppid)
+        if argv and argv[0].endswith(b"salrun") and tmp.encode() in argv:
+            sal.append(int(d))
+    for pid, (argv, ppid) in procs.items():
+        if ppid in sal and argv and os.path.basename(argv[0]) in (b"prterun", b"mpiexec",
+                                                                   b"mpirun"):
+            out.append(pid)
+    return out
+
+
+def fired(tmp):
+    return [e for e in events(tmp) if e.get("event") == "inject"]
+
+
 def draw(rng, has_hang, policies, progs):
-    """One run's plan: (program, loop, policy, inject text, list of point labels, levels)."""
+    """One run's plan: (program, loop, policy, inject text, point labels, levels, harness actions).
+    """
     prog = rng.choice(progs)
     loop = rng.choice(["run", "rc"])
     policy = rng.choice(policies)
@@ -91,12 +204,17 @@ def draw(rng, has_hang, policies, progs):
     # so heat2d_f90 is only drawn with policies that keep the number of ranks.
     if "shrink" in policy.split(",") and prog.endswith("_f90"):
         prog = next((p for p in progs if not p.endswith("_f90")), prog)
-    specs, labels = [], []
-    points = [p for p in (A.points.split(",") if A.points else POINTS) if p != "hang" or has_hang]
+    specs, labels, actions = [], [], []
+    points = [p for p in (A.points.split(",") if A.points else POINTS)
+              if (p != "hang" or has_hang) and (p != "full" or A.can_mount)]
+    weights = [WEIGHTS.get(p, 1) for p in points]
     for _ in range(rng.randint(1, 3)):
-        label = rng.choice(points)
+        label = rng.choices(points, weights)[0]
         step = rng.randint(1, A.steps - 2)
         rank = rng.randrange(A.np)
+        if label in labels and label in ("stop", "full", "mpiexec"):
+            label = "compute"  # at most one of each per run
+        action = ""
         if label == "leader":
             rank, point = 0, rng.choice(["compute", "recovery", "ckpt_write", "restore"])
         elif label == "respawned" and specs:
@@ -108,16 +226,41 @@ def draw(rng, has_hang, policies, progs):
         elif label == "ckpt_publish":
             rank, point = 0, "ckpt_publish"
         elif label == "hang":
+            point, action = "compute", ",action=hang"
+        elif label == "stop":
+            point, action = rng.choice(STOP_POINTS), ",signal=STOP"
+            step = 0 if point == "init" else step
+        elif label == "sleep":
+            point, action = "ckpt_write", ",action=sleep,seconds=%d" % rng.choice(SLEEPS)
+        elif label == "pair":
+            other = rng.choice([r for r in range(A.np) if r != rank])
+            specs.append((other, step, "rank=%d,step=%d,point=compute" % (other, step)))
             point = "compute"
+        elif label == "full":
+            # The rank pauses before writing its file; the harness fills the file system during
+            # the pause and frees it hold seconds later: the rank's write meets a full disk.
+            point, action = "ckpt_write", ",action=sleep,seconds=%d" % FULL_PAUSE
+            actions.append(("full", (rank, rng.choice([FULL_PAUSE + 1, FULL_PAUSE + 4]))))
+        elif label == "mpiexec":
+            actions.append(("mpiexec", (rng.randint(1, A.steps // A.interval - 2), 0)))
+            labels.append(label)
+            continue
         else:
             point = label
-        spec = "rank=%d,step=%d,point=%s" % (rank, step, point)
-        if label == "hang":
-            spec += ",action=hang"
+        spec = "rank=%d,step=%d,point=%s%s" % (rank, step, point, action)
         specs.append((rank, step, spec))
         labels.append(label)
     levels = rng.choice(LEVELS[1:] if "ckpt_copy" in labels else LEVELS)
-    return prog, loop, policy, ";".join(s[2] for s in specs), labels, levels
+    return (prog, loop, policy, ";".join(s[2] for s in specs), labels, levels, actions)
+
+
+def kind_of(e):
+    """The kind an inject event counts for in the summary."""
+    if e.get("action") == "sleep":
+        return "sleep"
+    if e.get("signal") == signal.SIGSTOP:
+        return "stop"
+    return e.get("point", "?")
 
 
 def check_restorable(prog, tmp, policy, loop, ref):
@@ -138,8 +281,9 @@ def check_restorable(prog, tmp, policy, loop, ref):
 
 
 def one_run(i, rng, refs, has_hang, policies, progs, stats):
-    prog, loop, policy, inject, labels, levels = draw(rng, has_hang, policies, progs)
+    prog, loop, policy, inject, labels, levels, actions = draw(rng, has_hang, policies, progs)
     tmp = tempfile.mkdtemp(prefix="sal-chaos-")
+    mounted = any(k == "full" for k, _ in actions) and mount_small(tmp)
     # Default settings unless --mpi-hang-timeout is given: the protocol bounds (protocol_timeout)
     # must turn every hang of Salamander's own steps into a recovery or a relaunch.
     env = {"SAL_LEVELS": levels}
@@ -151,8 +295,10 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
     keep = False
     leaked_before = len(LEAKED)
     try:
-        rc, out, cmd = launch(prog, tmp, policy, inject, loop, env)
-        ev = fired(tmp)
+        rc, out, cmd = launch(prog, tmp, policy, inject, loop, env, actions=actions)
+        ev = [kind_of(e) for e in fired(tmp)]
+        ev += [k for k, _ in actions if "[chaos: " + ("mpiexec" if k == "mpiexec" else "file system")
+               in out]
         got = result(out)
         ref = refs[(prog, policy)]
         crash = CRASH.search(out)
@@ -165,7 +311,8 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
         elif crash:
             outcome, why = "lost", "crash: " + crash.group(0)
         else:
-            clear = re.search(r"salrun: .*(failed|error)|salamander error|: error:", out)
+            clear = re.search(r"salrun: .*(failed|error|not relaunched)|salamander error|: error:",
+                              out)
             ok, why = check_restorable(prog, tmp, policy, loop, ref)
             outcome = "fatal-by-design" if ok and clear else "lost"
             if not clear:
@@ -175,7 +322,7 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
                 LEAKED[leaked_before:])
             stats["leaked"] += len(LEAKED) - leaked_before
         for e in ev:
-            stats["fired:%s/%s" % (e.get("point", "?"), policy)] += 1
+            stats["fired:%s/%s" % (e, policy)] += 1
         stats["fired"] += len(ev)
         stats[outcome] += 1
         if outcome == "identical" and ev:
@@ -184,7 +331,7 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
             stats["planned:%s/%s" % (lab, policy)] += 1
         line = "run %3d %-10s loop=%-3s policy=%-16s levels=%-5s fired=%d/%d %-15s %5.1fs  %s" % (
             i, os.path.basename(prog), loop, policy, levels, len(ev), len(labels), outcome,
-            time.time() - t0, inject)
+            time.time() - t0, ";".join([inject] + ["%s:%s" % (k, a[0]) for k, a in actions]))
         print(line, flush=True)
         if outcome != "identical":
             print("        %s" % why, flush=True)
@@ -195,8 +342,20 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
                 print("        kept: %s" % tmp)
                 keep = True
     finally:
+        if mounted:
+            subprocess.run(["umount", "-l", tmp], check=False)
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(tmp + ".log", ignore_errors=True)
+
+
+def mount_small(tmp):
+    """A tmpfs of FS_SIZE at tmp (root only): the file system the "full" kind fills."""
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % FS_SIZE, "tmpfs", tmp],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        print("chaos: cannot mount a tmpfs at %s: %s" % (tmp, p.stdout.strip()), flush=True)
+    return p.returncode == 0
 
 
 def main():
@@ -241,6 +400,14 @@ def campaign():
     print("chaos: seed %d, %d runs, %d ranks, heat2d -n %d -s %d, interval %d, %d busy loops" % (
         seed, A.runs, A.np, A.grid, A.steps, A.interval, A.load), flush=True)
     has_hang = bool(A.config_def and "hang_timeout" in open(A.config_def).read())
+    probe = tempfile.mkdtemp(prefix="sal-chaos-mount-")
+    A.can_mount = os.geteuid() == 0 and mount_small(probe)
+    if A.can_mount:
+        subprocess.run(["umount", probe], check=False)
+    else:
+        print("chaos: SKIPPING the kind 'full' (a full file system during a checkpoint): it "
+              "mounts a size-limited tmpfs, which needs root", flush=True)
+    os.rmdir(probe)
     policies = A.policies.split(";") if A.policies else ["respawn", "spares,respawn", "shrink"]
     progs = [x for x in A.program if os.access(x, os.X_OK)]
     refs = {}
@@ -249,6 +416,7 @@ def campaign():
             tmp = tempfile.mkdtemp(prefix="sal-chaos-ref-")
             rc, out, _ = launch(prog, tmp, pol, "", "run")
             shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(tmp + ".log", ignore_errors=True)
             if rc != 0 or result(out) is None:
                 print("chaos: the failure-free run of %s with policy %s failed:\n%s"
                       % (prog, pol, out), file=sys.stderr)

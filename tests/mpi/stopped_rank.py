@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""A rank frozen (SIGSTOP) at the commit agreement of a checkpoint: nothing in the job can end it.
+"""A rank frozen (SIGSTOP) at the commit agreement of a checkpoint, in a restore and in sal_init:
+nothing in the job can end it.
 
 Its peers wait in the agreement until their protocol bound (protocol_timeout, set short here) and
 kill themselves with a "bound" event; the frozen rank keeps the launch alive, so salrun, seeing no
@@ -37,6 +38,19 @@ def salrun(args, tmp, job, extra, env_extra):
     return sums[0], p.output
 
 
+# (job, injected faults, the step the bound events must name, lines the output must have)
+CASES = [
+    ("agree", "rank=3,step=100,point=ckpt_agree,signal=STOP", "of checkpoint 5",
+     ["job restarted on 4 ranks"]),
+    # rank 1 dies; rank 2 freezes in the restore that follows the repair: the others wait in the
+    # restore's exchanges.
+    ("restore", "rank=1,step=50;rank=2,point=restore,signal=STOP",
+     "the protocol of the restore", ["job restarted on 4 ranks"]),
+    # rank 2 freezes in sal_init before its first exchange: the others wait in start-up.
+    ("init", "rank=2,point=init,signal=STOP", "the start-up protocol of sal_init", []),
+]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--salrun", required=True)
@@ -45,21 +59,22 @@ def main():
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="sal-stopped-") as tmp:
         ref, _ = salrun(args, tmp, "ref", ["--max-restarts", "0"], {})
-        got, out = salrun(args, tmp, "j", ["--max-restarts", "1", "--inject",
-                                           "rank=3,step=100,point=ckpt_agree,signal=STOP"],
-                          {"SAL_PROTOCOL_TIMEOUT": "3"})
-        if got != ref:
-            fail("checksum %s, failure-free %s" % (got, ref))
-        for what in ("overran its bound of", "has written no event since: ending mpiexec",
-                     "relaunching", "job restarted on 4 ranks"):
-            if what not in out:
-                fail("missing from the output: %r" % what)
-        with open(os.path.join(tmp, "j.events.jsonl")) as f:
-            bounds = [e for e in map(json.loads, f) if e["event"] == "bound"]
-        if not bounds or any("commit agreement of checkpoint 5" not in e["step"] for e in bounds):
-            fail("expected bound events of the commit agreement of checkpoint 5: %r" % bounds)
-    print("PASSED: %d ranks overran their bound, the launch was ended and relaunched; %s"
-          % (len(bounds), ref))
+        for job, inject, step, lines in CASES:
+            got, out = salrun(args, tmp, job, ["--max-restarts", "1", "--inject", inject],
+                              {"SAL_PROTOCOL_TIMEOUT": "3"})
+            if got != ref:
+                fail("%s: checksum %s, failure-free %s" % (job, got, ref))
+            for what in ["overran its bound of", "has written no event since: ending mpiexec",
+                         "relaunching"] + lines:
+                if what not in out:
+                    fail("%s: missing from the output: %r\n%s" % (job, what, out))
+            with open(os.path.join(tmp, job + ".events.jsonl")) as f:
+                bounds = [e for e in map(json.loads, f) if e["event"] == "bound"]
+            if not bounds or any(step not in e["step"] for e in bounds):
+                fail("%s: expected bound events of %r: %r" % (job, step, bounds))
+            print("%s: %d ranks overran their bound (%s), the launch was ended and relaunched; %s"
+                  % (job, len(bounds), step, ref), flush=True)
+    print("PASSED")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,15 @@ static void within(const char *dir)
     sal_bound_enter("a step that ends in time", 0.5); /* 0.7 s */
     nanosleep(&ts, NULL);
     sal_bound_leave();
+    /* 0.2 s, grown by (1 + 1) x 0.15 s of local work to 0.5 s: it outlasts 0.2 s and survives. */
+    sal_bound_enter("a step with local work", 0);
+    ts.tv_nsec = 150000000L;
+    nanosleep(&ts, NULL);
+    sal_bound_credit(0.15);
+    ts.tv_nsec = 250000000L;
+    nanosleep(&ts, NULL);
+    sal_bound_leave();
+    ts.tv_nsec = 300000000L;
     sal_bound_enter("left by a longjmp", 0);
     sal_bound_unwound();
     nanosleep(&ts, NULL);

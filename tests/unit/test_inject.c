@@ -116,6 +116,7 @@ static void test_parse_names(void)
     }
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_CKPT_PUBLISH), "ckpt_publish");
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_RESTORE), "restore");
+    CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_INIT), "init");
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_CKPT_COPY), "ckpt_copy");
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
         snprintf(text, sizeof(text), "rank=1,signal=%s", signals[i]);
@@ -168,7 +169,10 @@ static void test_parse_rejects_garbage(void)
         {"rank=1,signal=0", "'signal=0'", "1..64"},
         {"rank=1,signal=65", "'signal=65'", "1..64"},
         {"rank=1,signal=-9", "'signal=-9'", "1..64"},
-        {"rank=1,action=explode", "'action=explode'", "signal, hang, exit"},
+        {"rank=1,action=explode", "'action=explode'", "signal, hang, exit, sleep"},
+        {"rank=1,seconds=3", "'rank=1,seconds=3'", "action=sleep"},
+        {"rank=1,action=sleep,seconds=86401", "'seconds=86401'", "larger than 86400"},
+        {"rank=1,action=sleep,seconds=-1", "'seconds=-1'", "negative"},
         {"rank=1,action=exit,signal=TERM", "'rank=1,action=exit,signal=TERM'", "action=signal"},
         {"rank=1,,step=2", "'rank=1,,step=2'", "empty item"},
         {"rank=1,", "'rank=1,'", "empty item"},
@@ -294,8 +298,9 @@ static void test_fires_once_with_marker(void)
     CU_ASSERT_EQUAL(sal_path_join(path, sizeof(path), "%s/once.events.jsonl", dir), SAL_OK);
     CU_ASSERT_EQUAL_FATAL(sal_read_file(path, 1 << 20, &log, &len), SAL_OK);
     CU_ASSERT_PTR_NOT_NULL(strstr(log, "\"event\":\"inject\""));
-    CU_ASSERT_PTR_NOT_NULL(
-        strstr(log, "\"point\":\"ckpt_write\",\"step\":5,\"signal\":0,\"action\":\"exit\"}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(
+        log,
+        "\"point\":\"ckpt_write\",\"step\":5,\"signal\":0,\"action\":\"exit\",\"seconds\":0}"));
     /* Exactly one inject line. */
     CU_ASSERT_PTR_NULL(strstr(strstr(log, "\"inject\"") + 1, "\"inject\""));
     free(log);
@@ -348,6 +353,26 @@ static void test_hang_stops_progress(void)
     sal_inject_free(&plan);
 }
 
+/* action=sleep pauses the given seconds and returns: the process goes on (exit 0 here). */
+static void test_sleep_goes_on(void)
+{
+    sal_inject_t *plan = parse_ok("rank=2,point=ckpt_write,action=sleep,seconds=1;rank=3,"
+                                  "action=sleep");
+    struct timespec t0, t1;
+    int st;
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+    CU_ASSERT_EQUAL(sal_inject_get(plan, 0)->seconds, 1);
+    CU_ASSERT_EQUAL(sal_inject_get(plan, 1)->seconds, 10); /* the default */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = run_point(plan, 2, 0, SAL_INJ_CKPT_WRITE);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT_TRUE((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9 >=
+                   0.99);
+    sal_inject_free(&plan);
+}
+
 static void test_without_marker_dir(void)
 {
     sal_inject_t *plan = parse_ok("rank=1,action=exit");
@@ -376,6 +401,7 @@ int main(void)
         {"signal and step semantics", test_signal_and_step_semantics},
         {"hang stops progress", test_hang_stops_progress},
         {"without a marker directory", test_without_marker_dir},
+        {"sleep goes on", test_sleep_goes_on},
     };
 
     return SAL_UNIT_MAIN("inject", suite_init, suite_clean, tests);
