@@ -234,7 +234,8 @@ def draw(rng, has_hang, policies, progs):
             point, action = "ckpt_write", ",action=sleep,seconds=%d" % rng.choice(SLEEPS)
         elif label == "pair":
             other = rng.choice([r for r in range(A.np) if r != rank])
-            specs.append((other, step, "rank=%d,step=%d,point=compute" % (other, step)))
+            specs.append((other, step, "rank=%d,step=%d,point=compute" % (other, step), label))
+            labels.append(label)
             point = "compute"
         elif label == "full":
             # The rank pauses before writing its file; the harness fills the file system during
@@ -248,19 +249,30 @@ def draw(rng, has_hang, policies, progs):
         else:
             point = label
         spec = "rank=%d,step=%d,point=%s%s" % (rank, step, point, action)
-        specs.append((rank, step, spec))
+        specs.append((rank, step, spec, label))
         labels.append(label)
     levels = rng.choice(LEVELS[1:] if "ckpt_copy" in labels else LEVELS)
-    return (prog, loop, policy, ";".join(s[2] for s in specs), labels, levels, actions)
+    return (prog, loop, policy, [(s[2], s[3]) for s in specs], labels, levels, actions)
 
 
-def kind_of(e):
-    """The kind an inject event counts for in the summary."""
-    if e.get("action") == "sleep":
-        return "sleep"
-    if e.get("signal") == signal.SIGSTOP:
-        return "stop"
-    return e.get("point", "?")
+def kinds_fired(events_fired, specs):
+    """The kind of every inject event: the label of the first spec not yet matched with the same
+    rank, point and action (a "full" pause is left out: the harness counts the full disk)."""
+    left = list(specs)
+    out = []
+    for e in events_fired:
+        for k, (text, label) in enumerate(left):
+            items = dict(x.split("=", 1) for x in text.split(","))
+            action = items.get("action", "signal")
+            if (int(items["rank"]) == e.get("rank") and items.get("point", "compute") ==
+                    e.get("point") and action == e.get("action")):
+                if label != "full":
+                    out.append(label)
+                del left[k]
+                break
+        else:
+            out.append(e.get("point", "?"))
+    return out
 
 
 def check_restorable(prog, tmp, policy, loop, ref):
@@ -281,7 +293,8 @@ def check_restorable(prog, tmp, policy, loop, ref):
 
 
 def one_run(i, rng, refs, has_hang, policies, progs, stats):
-    prog, loop, policy, inject, labels, levels, actions = draw(rng, has_hang, policies, progs)
+    prog, loop, policy, specs, labels, levels, actions = draw(rng, has_hang, policies, progs)
+    inject = ";".join(text for text, _ in specs)
     tmp = tempfile.mkdtemp(prefix="sal-chaos-")
     mounted = any(k == "full" for k, _ in actions) and mount_small(tmp)
     # Default settings unless --mpi-hang-timeout is given: the protocol bounds (protocol_timeout)
@@ -296,7 +309,7 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
     leaked_before = len(LEAKED)
     try:
         rc, out, cmd = launch(prog, tmp, policy, inject, loop, env, actions=actions)
-        ev = [kind_of(e) for e in fired(tmp)]
+        ev = kinds_fired(fired(tmp), specs)
         ev += [k for k, _ in actions if "[chaos: " + ("mpiexec" if k == "mpiexec" else "file system")
                in out]
         got = result(out)
@@ -441,8 +454,9 @@ def summary(seed, stats, secs, policies):
         cells = ["%7d/%-8d" % (stats["fired:%s/%s" % (pt, pol)],
                                stats["planned:%s/%s" % (pt, pol)]) for pol in policies]
         print("%-16s %s" % (pt, " ".join("%16s" % c for c in cells)))
-    print("(fired/planned: fired counts the `inject` events by the point where they fired; planned "
-          "counts drawn failures by kind)")
+    print("(fired/planned: the failures that happened / the failures drawn, by kind; a kind that "
+          "needs a later step, a restore or a respawn does not fire when the run never gets there; "
+          "pair counts each of its two ranks)")
     for k in ["runs", "fired", "recovered", "identical", "fatal-by-design", "lost", "leaked"]:
         v = A.runs if k == "runs" else stats[k]
         print("%s: %d" % (k, v))
