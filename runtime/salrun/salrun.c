@@ -183,8 +183,12 @@ static int choose_launcher(job_t *j)
                     "mpiexec): add --no-ulfm, or use --launcher mpiexec");
         return SALRUN_EXIT_USAGE;
     }
-    j->use_srun = strcmp(l, "srun") == 0 || (strcmp(l, "auto") == 0 && !ulfm && slurm && slurm[0] &&
-                                             salrun_find_exe("srun", srun, sizeof(srun)) == SAL_OK);
+    /* auto: srun for an MPI without ULFM only. Open MPI 5 (the MPI with ULFM) keeps its own
+     * mpiexec even with --no-ulfm: its PMIx client fails in MPI_Init under Slurm's pmix plugin
+     * when a node runs more tasks than it has cores (docs/salrun.md), and mpiexec works. */
+    j->use_srun = strcmp(l, "srun") == 0 ||
+                  (strcmp(l, "auto") == 0 && !SALRUN_HAVE_ULFM && slurm && slurm[0] &&
+                   salrun_find_exe("srun", srun, sizeof(srun)) == SAL_OK);
     if (j->use_srun && salrun_find_exe("srun", j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
         snprintf(srun, sizeof(srun), "%s", salrun_errmsg());
         salrun_fail(SAL_ERR_NOT_FOUND, "--launcher srun: %s", srun);

@@ -186,8 +186,12 @@ def case_launcher(args, tmp):
     check("--mpi=pmix" not in words and words[-3:-1] == ["--mpi", "pmi2"], "a user's --mpi wins", r)
     env = clean_env(SLURM_JOB_ID="12345", SLURM_JOB_NODELIST="n1")
     r, _, words = dry_run(args, ["--no-ulfm", "--ckpt-dir", tmp, "/bin/true"], env=env)
-    check(r.returncode == 0 and words[0].endswith("/srun"),
-          "auto: srun inside a Slurm allocation without ULFM", r)
+    if args.ulfm:
+        check(r.returncode == 0 and not words[0].endswith("/srun"),
+              "auto: Open MPI 5 keeps its mpiexec inside a Slurm allocation, --no-ulfm too", r)
+    else:
+        check(r.returncode == 0 and words[0].endswith("/srun"),
+              "auto: srun inside a Slurm allocation for an MPI without ULFM", r)
     if args.ulfm:
         r, _, words = dry_run(args, ["--ckpt-dir", tmp, "/bin/true"], env=env)
         check(r.returncode == 0 and words[0] == args.mpiexec,
