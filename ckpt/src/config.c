@@ -1,32 +1,25 @@
 /*
- * The configuration: the key registry (config_keys.def), typed validation of values, the resolved
- * job name and checkpoint directory, cross-key checks and the serialized form shipped to
- * replacement processes. The INI file and SAL_* environment layers are in config_load.c, the
- * generated key reference in config_help.c.
+ * The configuration: the key registry (config_keys.def), typed validation of values, set/get and
+ * the serialized form shipped to replacement processes. The INI file and SAL_* environment layers
+ * are in config_load.c, the generated key reference in config_help.c, the resolved job name and
+ * checkpoint directory and the cross-key checks in config_resolve.c.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <salamander/sal_config.h>
 #include <salamander/sal_error.h>
-#include <salamander/sal_types.h>
 
 #include "config_internal.h"
-#include "fsutil.h"
 #include "log.h"
 
 enum {
     VALUE_MAX = 4096, /* longest accepted value, including the terminating NUL */
-    SHOWN_MAX = 120,  /* longest excerpt of a value quoted in an error message */
     SUGGEST_MAX = 64  /* names longer than this get no "did you mean" */
 };
 
@@ -149,12 +142,11 @@ const sal_key_info_t *sal_config_closest_key(const char *name)
     return best_d <= (len / 3 > 2 ? len / 3 : 2) ? best : NULL;
 }
 
-/* Copies a value for an error message: at most SHOWN_MAX characters, control characters as '?'. */
-static const char *shown(const char *value, char buf[SHOWN_MAX + 4])
+const char *sal_config_shown(const char *value, char buf[SAL_SHOWN_MAX + 4])
 {
     size_t n = 0;
 
-    for (; n < SHOWN_MAX && value[n]; n++)
+    for (; n < SAL_SHOWN_MAX && value[n]; n++)
         buf[n] = iscntrl((unsigned char)value[n]) ? '?' : value[n];
     strcpy(buf + n, value[n] ? "..." : "");
     return buf;
@@ -162,13 +154,14 @@ static const char *shown(const char *value, char buf[SHOWN_MAX + 4])
 
 static int unknown_key(const char *name, const char *origin, int code)
 {
-    char shown_name[SHOWN_MAX + 4], hint[SUGGEST_MAX + 32] = "";
+    char shown_name[SAL_SHOWN_MAX + 4], hint[SUGGEST_MAX + 32] = "";
     const sal_key_info_t *near = sal_config_closest_key(name);
 
     if (near)
         snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", near->name);
     return sal_error(code, "%s%sunknown key \"%s\"%s; salrun --help-config lists every key",
-                     origin ? origin : "", origin ? ": " : "", shown(name, shown_name), hint);
+                     origin ? origin : "", origin ? ": " : "", sal_config_shown(name, shown_name),
+                     hint);
 }
 
 /* ---- values ---------------------------------------------------------------------------------- */
@@ -224,7 +217,7 @@ static const char *parse_bool(const char *v, int64_t *out)
 
 int sal_bool_parse(const char *text, int *out)
 {
-    char buf[SHOWN_MAX + 4];
+    char buf[SAL_SHOWN_MAX + 4];
     int64_t v;
 
     if (!text || !out)
@@ -233,7 +226,7 @@ int sal_bool_parse(const char *text, int *out)
         return sal_error(SAL_ERR_CONFIG,
                          "invalid boolean \"%s\"; expected 1/0, true/false, yes/no "
                          "or on/off",
-                         shown(text, buf));
+                         sal_config_shown(text, buf));
     *out = (int)v;
     return SAL_OK;
 }
@@ -294,7 +287,7 @@ static const char interval_accepted[] = "N (every N steps, N >= 1), Ns (every N 
 
 int sal_interval_parse(const char *text, sal_interval_t *out)
 {
-    char buf[SHOWN_MAX + 4];
+    char buf[SAL_SHOWN_MAX + 4];
     const char *why;
 
     if (!text || !out)
@@ -302,7 +295,7 @@ int sal_interval_parse(const char *text, sal_interval_t *out)
     why = parse_interval(text, out);
     if (why)
         return sal_error(SAL_ERR_CONFIG, "invalid interval \"%s\" (%s); expected %s",
-                         shown(text, buf), why, interval_accepted);
+                         sal_config_shown(text, buf), why, interval_accepted);
     return SAL_OK;
 }
 
@@ -393,7 +386,7 @@ static void store_typed(struct sal_config *cfg, const sal_key_info_t *k, const t
 static int set_key(struct sal_config *cfg, const sal_key_info_t *k, const char *value,
                    const char *origin)
 {
-    char what[256], buf[SHOWN_MAX + 4];
+    char what[256], buf[SAL_SHOWN_MAX + 4];
     typed_value_t t = {0};
     const char *why = parse_value(k, value, &t);
     char *copy;
@@ -401,8 +394,8 @@ static int set_key(struct sal_config *cfg, const sal_key_info_t *k, const char *
     if (why) {
         accepted(k, what, sizeof(what));
         return sal_error(SAL_ERR_CONFIG, "%s%sinvalid value \"%s\" for key %s (%s); expected %s",
-                         origin ? origin : "", origin ? ": " : "", shown(value, buf), k->name, why,
-                         what);
+                         origin ? origin : "", origin ? ": " : "", sal_config_shown(value, buf),
+                         k->name, why, what);
     }
     copy = strdup(value);
     if (!copy)
@@ -479,132 +472,6 @@ int sal_config_get(sal_config_t cfg, const char *key, const char **value)
 const sal_settings_t *sal_config_settings(sal_config_t cfg)
 {
     return cfg ? &cfg->set : NULL;
-}
-
-/* ---- resolution and cross-key checks --------------------------------------------------------- */
-
-static int job_check(const char *job)
-{
-    char buf[SHOWN_MAX + 4];
-
-    if (!*job || sal_name_valid(job))
-        return SAL_OK;
-    return sal_error(SAL_ERR_CONFIG,
-                     "invalid value \"%s\" for key job: expected 1 to %d letters, "
-                     "digits, '_', '.' or '-', not starting with '.' or '-'",
-                     shown(job, buf), SAL_NAME_MAX - 1);
-}
-
-/* Login name of the effective user when it is a plain name, else the uid in decimal. */
-static void user_name(char *buf, size_t size)
-{
-    char pwbuf[4096];
-    struct passwd pw, *res = NULL;
-
-    if (getpwuid_r(geteuid(), &pw, pwbuf, sizeof(pwbuf), &res) == 0 && res &&
-        sal_name_valid(res->pw_name))
-        snprintf(buf, size, "%s", res->pw_name);
-    else
-        snprintf(buf, size, "%lu", (unsigned long)geteuid());
-}
-
-static int writable_dir(const char *path)
-{
-    struct stat st;
-
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) && access(path, W_OK | X_OK) == 0;
-}
-
-int sal_config_resolve_ckpt_dir(sal_config_t cfg, char *buf, unsigned long size)
-{
-    const char *tmp = getenv("TMPDIR");
-    char user[SAL_NAME_MAX];
-
-    if (!cfg || !buf || size == 0)
-        return sal_error(SAL_ERR_INVALID_ARG, "NULL configuration or empty buffer");
-    if (cfg->set.ckpt_dir[0])
-        return sal_path_join(buf, size, "%s", cfg->set.ckpt_dir);
-    user_name(user, sizeof(user));
-    if (writable_dir("/dev/shm"))
-        return sal_path_join(buf, size, "/dev/shm/salamander-%s", user);
-    if (!tmp || tmp[0] != '/')
-        tmp = "/tmp";
-    return sal_path_join(buf, size, "%s/salamander-%s", tmp, user);
-}
-
-static int name_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '.' || c == '-';
-}
-
-/* The base name of argv0 as a valid name: other characters become '_', leading '.'/'-' dropped. */
-static void job_from_argv0(const char *argv0, char out[SAL_NAME_MAX])
-{
-    size_t end = argv0 ? strlen(argv0) : 0, start, n = 0;
-
-    while (end > 0 && argv0[end - 1] == '/')
-        end--;
-    for (start = end; start > 0 && argv0[start - 1] != '/'; start--)
-        ;
-    for (size_t i = start; i < end && n < SAL_NAME_MAX - 1; i++) {
-        if (n == 0 && (argv0[i] == '.' || argv0[i] == '-'))
-            continue;
-        out[n++] = (char)(name_char(argv0[i]) ? argv0[i] : '_');
-    }
-    out[n] = '\0';
-    if (n == 0)
-        strcpy(out, "job");
-}
-
-int sal_config_resolve_job(sal_config_t cfg, const char *argv0, char *buf, unsigned long size)
-{
-    char name[SAL_NAME_MAX];
-    int rc;
-
-    if (!cfg || !buf || size == 0)
-        return sal_error(SAL_ERR_INVALID_ARG, "NULL configuration or empty buffer");
-    if (cfg->set.job[0]) {
-        rc = job_check(cfg->set.job);
-        return rc == SAL_OK ? sal_path_join(buf, size, "%s", cfg->set.job) : rc;
-    }
-    job_from_argv0(argv0, name);
-    return sal_path_join(buf, size, "%s", name);
-}
-
-/* Creates dir (mode 0700) when missing and checks that it is writable. */
-static int dir_check(const char *key, const char *dir)
-{
-    char cause[512], buf[SHOWN_MAX + 4], env[SAL_ENV_NAME_MAX];
-    int rc = sal_mkdir_p(dir, 0700);
-
-    if (rc == SAL_OK)
-        rc = sal_dir_writable(dir);
-    if (rc == SAL_OK)
-        return SAL_OK;
-    snprintf(cause, sizeof(cause), "%s", sal_last_error());
-    sal_config_env_name(sal_config_find_key(key), env, sizeof(env));
-    return sal_error(SAL_ERR_CONFIG,
-                     "%s = \"%s\" is not a writable directory (%s); set %s (or %s) "
-                     "to a directory this user can create and write",
-                     key, shown(dir, buf), cause, key, env);
-}
-
-int sal_config_validate(sal_config_t cfg)
-{
-    char dir[PATH_MAX];
-    int rc;
-
-    if (!cfg)
-        return sal_error(SAL_ERR_INVALID_ARG, "NULL configuration");
-    rc = job_check(cfg->set.job);
-    if (rc == SAL_OK)
-        rc = sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir));
-    if (rc == SAL_OK)
-        rc = dir_check("ckpt_dir", dir);
-    if (rc == SAL_OK && cfg->set.log_dir[0])
-        rc = dir_check("log_dir", cfg->set.log_dir);
-    return rc;
 }
 
 /* ---- serialized form ------------------------------------------------------------------------- */

@@ -60,7 +60,8 @@ int sal_config_serialize(sal_config_t cfg, char **text);
  * On success, strings obtained earlier from cfg (sal_config_get, the settings) are freed. */
 int sal_config_deserialize(sal_config_t cfg, const char *text);
 
-/* ---- the key registry (config_keys.def), shared by config.c, config_load.c, config_help.c ---- */
+/* ---- the key registry (config_keys.def), shared by config.c, config_load.c, config_help.c,
+ * config_resolve.c ---- */
 
 typedef enum sal_key_kind {
     SAL_KIND_STR,
@@ -104,5 +105,11 @@ const char *sal_config_kind_name(sal_key_kind_t kind);
 /* sal_config_set whose error messages start with origin (e.g. "file.ini:3" or "environment variable
  * SAL_KEEP"); origin may be NULL. */
 int sal_config_set_from(sal_config_t cfg, const char *key, const char *value, const char *origin);
+
+enum { SAL_SHOWN_MAX = 120 }; /* longest excerpt of a value quoted in an error message */
+
+/* Copies value into buf for an error message: at most SAL_SHOWN_MAX characters, control characters
+ * as '?', "..." appended when cut. Returns buf. */
+const char *sal_config_shown(const char *value, char buf[SAL_SHOWN_MAX + 4]);
 
 #endif

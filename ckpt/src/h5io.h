@@ -49,7 +49,7 @@ int sal_h5_read_rank(const char *path, const sal_rank_meta_t *expect, sal_region
 int sal_h5_check_rank(const char *path, const sal_rank_meta_t *expect, const sal_region_t *regions,
                       int nregions);
 
-/* ---- Helpers shared by h5io.c and manifest.c ------------------------------------------------- */
+/* ---- Helpers shared by the rank files and the manifest --------------------------------------- */
 
 /* HDF5's automatic error printing, saved by sal_h5_quiet() (which turns it off for this thread) and
  * put back by sal_h5_restore(). Every entry point of this layer brackets its HDF5 calls with them.
@@ -66,6 +66,8 @@ void sal_h5_restore(const sal_h5_quiet_t *saved);
  * Returns 1 when a Fletcher32 checksum failure is on the stack, else 0. Call right after the
  * failure: every later HDF5 call (even a close) clears the stack. */
 int sal_h5_cause(char *buf, size_t size);
+/* A size of buf that holds any cause. */
+enum { SAL_H5_CAUSE_MAX = 256 };
 
 /* sal_error() with ": <innermost HDF5 cause>" appended; returns code. */
 int sal_h5_error_at(int code, const char *func, const char *fmt, ...)
@@ -83,6 +85,11 @@ int sal_h5_type_matches(hid_t tid, sal_type_t t);
  * regular file and not a symbolic link (SAL_ERR_CORRUPT), be readable (SAL_ERR_IO: permission
  * denied, a path component is not a directory) and not be empty (SAL_ERR_CORRUPT). */
 int sal_h5_check_input(const char *path);
+/* File access properties of every file this layer opens or creates (the caller closes them):
+ * close every object with the file (so a close really releases it before fsync), and no flock():
+ * files are private until renamed, and some parallel file systems refuse locks.
+ * H5I_INVALID_HID on failure. */
+hid_t sal_h5_fapl(void);
 /* sal_h5_check_input, then opens path read-only. [OUT] *file. SAL_ERR_CORRUPT with HDF5's cause
  * when the file is not HDF5 or is truncated. */
 int sal_h5_open_input(const char *path, hid_t *file);

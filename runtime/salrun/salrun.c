@@ -25,246 +25,13 @@
 #include "inject.h"
 #include "salrun.h"
 #include "salrun_build.h"
+#include "salrun_job.h"
 
 #define POLL_NS             150000000L /* event log poll period: 150 ms */
 #define MAX_DELAY           30.0       /* backoff cap, seconds */
 #define LAUNCH_RETRIES      2          /* new launches after mpiexec failed to start */
 #define PRTE_STARTUP_FAILED 213        /* mpiexec's status when its PMIx server did not start */
-#define MPIEXEC_ENV_VAR     "SAL_MPIEXEC"
 #define LEFTOVER_GRACE      2.0 /* seconds a leftover process has between SIGTERM and SIGKILL */
-
-typedef struct job {
-    salrun_opts_t *o;
-    char mpiexec[PATH_MAX], program[PATH_MAX];
-    char name[256], log_path[PATH_MAX + 300];
-    salrun_argv_t env_added; /* NAME=value set by salrun, shown by --dry-run */
-    salrun_argv_t cmd;
-    salrun_out_t out;
-    salrun_stats_t st;
-    int restarts;
-    double t0;
-    long spares;                  /* ranks added to -n, parked by sal_init */
-    int launch_retries;           /* launches of mpiexec that failed to start */
-    double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
-    double protocol_timeout;      /* key protocol_timeout: 0 = no protocol bounds */
-    int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
-    salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
-} job_t;
-
-/* SAL_MPIEXEC names salrun's mpiexec, not a configuration key: it is taken out of the environment
- * so that neither the configuration check below nor the ranks see it. */
-static void take_mpiexec_env(salrun_opts_t *o)
-{
-    static char from_env[PATH_MAX];
-    const char *v = getenv(MPIEXEC_ENV_VAR);
-
-    if (v && v[0] && !o->mpiexec) {
-        snprintf(from_env, sizeof(from_env), "%s", v);
-        o->mpiexec = from_env;
-    }
-    unsetenv(MPIEXEC_ENV_VAR);
-}
-
-static int export_var(job_t *j, const char *name, const char *value)
-{
-    if (setenv(name, value, 1) != 0)
-        return salrun_fail(SAL_ERR_NOMEM, "setenv %s: %s", name, strerror(errno));
-    return salrun_argv_pushf(&j->env_added, "%s=%s", name, value);
-}
-
-/* The configuration flags on top of the user's SAL_CONFIG file and SAL_* environment. */
-static int apply_flags(job_t *j, sal_config_t cfg)
-{
-    for (int k = 0; k < SALRUN_NCFG; k++) {
-        const char *v = j->o->cfg[k];
-
-        if (v && sal_config_set(cfg, salrun_cfg_keys[k], v) != SAL_OK)
-            return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
-    }
-    return SAL_OK;
-}
-
-/* Checks the configuration the ranks will load and resolves the job name and the event log path. */
-static int check_config(job_t *j, sal_config_t cfg)
-{
-    const sal_settings_t *set;
-    sal_inject_t *plan = NULL;
-    char dir[PATH_MAX];
-    int rc;
-
-    if (sal_config_load_env(cfg) != SAL_OK)
-        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
-    rc = apply_flags(j, cfg);
-    if (rc != SAL_OK)
-        return rc;
-    if (sal_config_resolve_job(cfg, j->o->prog[0], j->name, sizeof(j->name)) != SAL_OK ||
-        sal_config_set(cfg, "job", j->name) != SAL_OK || sal_config_validate(cfg) != SAL_OK)
-        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
-    set = sal_config_settings(cfg);
-    if (sal_inject_parse(set->inject, &plan) != SAL_OK)
-        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
-    sal_inject_free(&plan);
-    j->spares = (long)set->spares;
-    j->hb_period = set->heartbeat_period;
-    j->hb_timeout = set->heartbeat_timeout;
-    j->protocol_timeout = set->protocol_timeout;
-    if (set->log_dir[0])
-        snprintf(dir, sizeof(dir), "%s", set->log_dir);
-    else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
-        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
-    snprintf(j->log_path, sizeof(j->log_path), "%s/%s.events.jsonl", dir, j->name);
-    return SAL_OK;
-}
-
-/* heartbeat_period / heartbeat_timeout: Open MPI's heartbeat failure detector (docs/recovery.md),
- * through its MCA parameters, which mpiexec forwards to every rank. */
-static int export_detector(job_t *j)
-{
-    char v[64];
-    int rc = SAL_OK;
-
-    if (j->hb_period <= 0 && j->hb_timeout <= 0)
-        return SAL_OK;
-    rc = export_var(j, "OMPI_MCA_mpi_ft_detector", "true");
-    if (rc == SAL_OK && j->hb_period > 0) {
-        snprintf(v, sizeof(v), "%g", j->hb_period);
-        rc = export_var(j, "OMPI_MCA_mpi_ft_detector_period", v);
-    }
-    if (rc == SAL_OK && j->hb_timeout > 0) {
-        snprintf(v, sizeof(v), "%g", j->hb_timeout);
-        rc = export_var(j, "OMPI_MCA_mpi_ft_detector_timeout", v);
-    }
-    return rc;
-}
-
-/* Validates the configuration, then exports it: SAL_CONFIG (absolute), one SAL_<KEY> per flag, and
- * SAL_JOB always, so that the ranks and salrun agree on the event log even when the program is
- * reached through a link with another name. */
-static int configure(job_t *j)
-{
-    sal_config_t cfg = NULL;
-    char path[PATH_MAX], name[64];
-    int rc = SAL_OK;
-
-    if (j->o->config_file)
-        rc = export_var(j, "SAL_CONFIG",
-                        realpath(j->o->config_file, path) ? path : j->o->config_file);
-    if (rc == SAL_OK && sal_config_create(&cfg) != SAL_OK)
-        rc = salrun_fail(SAL_ERR_NOMEM, "%s", sal_last_error());
-    if (rc == SAL_OK)
-        rc = check_config(j, cfg);
-    for (int k = 0; rc == SAL_OK && k < SALRUN_NCFG; k++) {
-        if (!j->o->cfg[k] || k == SALRUN_CFG_JOB)
-            continue;
-        snprintf(name, sizeof(name), "SAL_%s", salrun_cfg_keys[k]);
-        for (char *p = name; *p; p++)
-            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
-        rc = export_var(j, name, j->o->cfg[k]);
-    }
-    if (rc == SAL_OK)
-        rc = export_var(j, "SAL_JOB", j->name);
-    if (rc == SAL_OK)
-        rc = export_detector(j);
-    sal_config_destroy(&cfg);
-    return rc;
-}
-
-/* srun or mpiexec (docs/salrun.md, "Inside a Slurm allocation"). [OUT] j->use_srun. Returns -1 to
- * go on, else the exit status. */
-static int choose_launcher(job_t *j)
-{
-    const char *l = j->o->launcher ? j->o->launcher : "auto", *slurm = getenv("SLURM_JOB_ID");
-    int ulfm = SALRUN_HAVE_ULFM && !j->o->no_ulfm;
-    char srun[PATH_MAX];
-
-    if (strcmp(l, "srun") == 0 && ulfm) {
-        salrun_fail(SAL_ERR_INVALID_ARG,
-                    "--launcher srun runs without ULFM (Open MPI's fault tolerance needs its "
-                    "mpiexec): add --no-ulfm, or use --launcher mpiexec");
-        return SALRUN_EXIT_USAGE;
-    }
-    /* auto: srun for an MPI without ULFM only. Open MPI 5 (the MPI with ULFM) keeps its own
-     * mpiexec even with --no-ulfm: its PMIx client fails in MPI_Init under Slurm's pmix plugin
-     * when a node runs more tasks than it has cores (docs/salrun.md), and mpiexec works. */
-    j->use_srun = strcmp(l, "srun") == 0 ||
-                  (strcmp(l, "auto") == 0 && !SALRUN_HAVE_ULFM && slurm && slurm[0] &&
-                   salrun_find_exe("srun", srun, sizeof(srun)) == SAL_OK);
-    if (j->use_srun && salrun_find_exe("srun", j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
-        snprintf(srun, sizeof(srun), "%s", salrun_errmsg());
-        salrun_fail(SAL_ERR_NOT_FOUND, "--launcher srun: %s", srun);
-        return SALRUN_EXIT_NOTFOUND;
-    }
-    return -1;
-}
-
-/* The launch command: mpiexec's on the hosts left, or srun's avoiding the excluded nodes. */
-static int build_launch(job_t *j)
-{
-    char exclude[4096];
-    salrun_argv_t args = {0};
-    int rc;
-
-    salrun_argv_free(&j->cmd);
-    if (j->use_srun)
-        return salrun_build_srun(
-            j->o, j->mpiexec, salrun_hosts_excluded(&j->hosts, exclude, sizeof(exclude)), &j->cmd);
-    rc = salrun_hosts_args(&j->hosts, j->o, &args);
-    if (rc == SAL_OK)
-        rc = salrun_build_command(j->o, j->mpiexec, &args, &j->cmd);
-    salrun_argv_free(&args);
-    return rc;
-}
-
-/* Before a relaunch: the hosts that failed are left out (salrun_hosts.c). */
-static int exclude_failed_hosts(job_t *j)
-{
-    size_t changed = 0;
-    int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->use_srun, &j->out, &changed);
-
-    return rc == SAL_OK && changed > 0 ? build_launch(j) : rc;
-}
-
-/* The hosts of the job; the hostfile of relaunches goes next to the event log. */
-static int load_hosts(job_t *j)
-{
-    char path[sizeof(j->log_path)];
-    const char *slash = strrchr(j->log_path, '/');
-
-    snprintf(path, sizeof(path), "%.*s/%s.hosts", slash ? (int)(slash - j->log_path) : 1,
-             slash ? j->log_path : ".", j->name);
-    return salrun_hosts_load(&j->hosts, j->o, j->use_srun, path);
-}
-
-/* Everything before the first launch. Returns -1 to go on, else the exit status. */
-static int prepare(job_t *j)
-{
-    char what[PATH_MAX];
-    int ex = choose_launcher(j);
-
-    if (ex >= 0)
-        return ex;
-    if (!j->use_srun &&
-        salrun_find_exe(salrun_mpiexec_path(j->o), j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
-        snprintf(what, sizeof(what), "%s", salrun_errmsg());
-        salrun_fail(SAL_ERR_NOT_FOUND, "mpiexec %s (use --mpiexec PATH or SAL_MPIEXEC)", what);
-        return SALRUN_EXIT_NOTFOUND;
-    }
-    if (salrun_find_exe(j->o->prog[0], j->program, sizeof(j->program)) != SAL_OK) {
-        snprintf(what, sizeof(what), "%s", salrun_errmsg());
-        salrun_fail(SAL_ERR_NOT_FOUND, "program %s%s", what,
-                    j->o->mpi_args.n > 0 ? "; mpiexec options whose values are separate words "
-                                           "need `--` before the program (see salrun --help)"
-                                         : "");
-        return SALRUN_EXIT_NOTFOUND;
-    }
-    if (configure(j) != SAL_OK || load_hosts(j) != SAL_OK)
-        return SALRUN_EXIT_USAGE;
-    if (j->o->np > 0)
-        j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
-    if (salrun_env_defaults(j->o, &j->env_added) != SAL_OK || build_launch(j) != SAL_OK)
-        return SALRUN_EXIT_USAGE;
-    return -1;
-}
 
 static void sleep_poll(void)
 {
@@ -283,7 +50,7 @@ static double stuck_quiet(double protocol_timeout)
 
 /* Runs one launch to its end, following the event log. [OUT] *status from waitpid, *ended when
  * salrun ended an mpiexec that outlived its job. */
-static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
+static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
 {
     salrun_keeper_t k;
     long long seen = -1;
@@ -329,7 +96,7 @@ static int run_once(job_t *j, salrun_watch_t *w, int *status, int *ended)
     return SAL_OK;
 }
 
-static void describe_exit(const job_t *j, int status, int ended, char *buf, size_t size)
+static void describe_exit(const salrun_job_t *j, int status, int ended, char *buf, size_t size)
 {
     const char *l = j->use_srun ? "srun" : "mpiexec";
 
@@ -359,7 +126,7 @@ static const char *plural(long long n)
     return n == 1 ? "" : "s";
 }
 
-static void summary(const job_t *j, const char *how, int exit_status)
+static void summary(const salrun_job_t *j, const char *how, int exit_status)
 {
     char json[768 + 2 * 4096], job[300], steps[48] = "", bad[4096], esc[2 * 4096], hosts[4200] = "";
     double wall = salrun_now() - j->t0;
@@ -405,7 +172,7 @@ static void exit_json(int status, const char *why, char *buf, size_t size)
              sal_json_escape(esc, sizeof(esc), why));
 }
 
-static int stopped(job_t *j, int sig, const char *why)
+static int stopped(salrun_job_t *j, int sig, const char *why)
 {
     char json[512], esc[300];
 
@@ -419,7 +186,7 @@ static int stopped(job_t *j, int sig, const char *why)
 /* A launch whose ranks all wrote a clean "finish" (the job is marked finished) although mpiexec did
  * not end cleanly: the exit status to end with (never a relaunch, which would start the finished
  * job again from step 0). */
-static int finished_anyway(job_t *j, int ended, const char *why, const char *json)
+static int finished_anyway(salrun_job_t *j, int ended, const char *why, const char *json)
 {
     /* Open MPI's mpiexec still reports, at exit, a replacement process that was itself lost and
      * replaced during the run (the failure of a spawned process is not covered by --with-ft ulfm's
@@ -441,7 +208,7 @@ static int finished_anyway(job_t *j, int ended, const char *why, const char *jso
 }
 
 /* One launch's outcome: an exit status to end with, or -1 to relaunch. */
-static int outcome(job_t *j, int status, int ended)
+static int outcome(salrun_job_t *j, int status, int ended)
 {
     char why[PATH_MAX + 600], json[2 * (PATH_MAX + 600) + 128], more[128];
     int stop = salrun_signals_forward(0), fin = salrun_stats_attempt_finished(&j->st);
@@ -502,7 +269,7 @@ static int outcome(job_t *j, int status, int ended)
     return -1;
 }
 
-static void say_launch(const job_t *j)
+static void say_launch(const salrun_job_t *j)
 {
     char ranks[48] = "mpiexec's default number of", json[PATH_MAX + 600], esc[PATH_MAX + 300];
     int ulfm = SALRUN_HAVE_ULFM && !j->o->no_ulfm;
@@ -521,7 +288,7 @@ static void say_launch(const job_t *j)
 
 /* Inside a Slurm allocation (docs/slurm.md): mpiexec runs inside it (ULFM needs mpiexec, not a
  * direct srun launch) and SLURM_RESTART_COUNT, set once Slurm has requeued the job, is shown. */
-static void say_slurm(const job_t *j)
+static void say_slurm(const salrun_job_t *j)
 {
     const char *id = getenv("SLURM_JOB_ID"), *count = getenv("SLURM_RESTART_COUNT");
     const char *nodes = getenv("SLURM_JOB_NODELIST");
@@ -540,7 +307,7 @@ static void say_slurm(const job_t *j)
 
 /* Ends what a launch left behind (ranks whose mpiexec died are salrun's children: it is their
  * subreaper), with a line naming them. */
-static void end_leftovers(job_t *j)
+static void end_leftovers(salrun_job_t *j)
 {
     char pids[512], json[640];
     int n = salrun_end_leftovers(LEFTOVER_GRACE, pids, sizeof(pids));
@@ -553,7 +320,7 @@ static void end_leftovers(job_t *j)
                n == 1 ? "" : "es", n == 1 ? "" : "s", pids);
 }
 
-static int run_job(job_t *j)
+static int run_job(salrun_job_t *j)
 {
     salrun_watch_t *w = NULL;
     int status = 0, ended = 0, ex = -1, stop;
@@ -575,7 +342,7 @@ static int run_job(job_t *j)
         }
         end_leftovers(j);
         ex = outcome(j, status, ended);
-        if (ex < 0 && exclude_failed_hosts(j) != SAL_OK) {
+        if (ex < 0 && salrun_job_exclude_failed_hosts(j) != SAL_OK) {
             fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
             summary(j, "failed", SALRUN_EXIT_FAILED);
             ex = SALRUN_EXIT_FAILED;
@@ -600,14 +367,14 @@ static void print_version(const salrun_opts_t *o)
 
 static int run(salrun_opts_t *o)
 {
-    job_t j;
+    salrun_job_t j;
     int ex;
 
     memset(&j, 0, sizeof(j));
     j.o = o;
     j.out = (salrun_out_t){stderr, o->quiet, o->json};
     salrun_stats_init(&j.st);
-    ex = prepare(&j);
+    ex = salrun_job_prepare(&j);
     if (ex >= 0) {
         fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
     } else if (o->dry_run) {
@@ -634,7 +401,7 @@ int main(int argc, char **argv)
         salrun_opts_free(&o);
         return SALRUN_EXIT_USAGE;
     }
-    take_mpiexec_env(&o);
+    salrun_take_mpiexec_env(&o);
     switch (action) {
     case SALRUN_DO_HELP:
         salrun_print_help(stdout);

@@ -195,6 +195,11 @@ typedef struct salrun_hosts {
  * hostfile. */
 int salrun_hosts_load(salrun_hosts_t *h, const salrun_opts_t *o, int use_srun, const char *path);
 void salrun_hosts_free(salrun_hosts_t *h);
+/* The index of host name in h, or -1. */
+int salrun_hosts_index(const salrun_hosts_t *h, const char *name);
+/* Runs argv (no shell) and reads up to size - 1 bytes of its standard output into buf. 0 when it
+ * exited with status 0. */
+int salrun_capture(char *const argv[], char *buf, size_t size);
 /* Before a relaunch: excludes the hosts Slurm reports unusable and those whose probe fails or
  * outlasts o->probe_timeout, one progress line each, then writes the hostfile of relaunches.
  * [OUT] *changed: hosts newly excluded. SAL_ERR_NOT_FOUND when no host is left. */

@@ -12,6 +12,7 @@
  * PROBE_PARALLEL at a time, and excluded when its probe fails or does not end within
  * --probe-timeout. Excluded hosts stay excluded for the rest of salrun's run. The relaunches then
  * use a hostfile of the hosts left, written next to the event log (mpiexec), or --exclude (srun).
+ * The checks and probes are in salrun_probe.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,13 +31,12 @@
 #include "fsutil.h"
 #include "salrun.h"
 
-#define PROBE_PARALLEL 16                /* probes running at once */
-#define HOSTFILE_MAX   ((size_t)4 << 20) /* larger hostfiles are refused */
-#define HOST_CHARS     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@^+:[]"
+#define HOSTFILE_MAX ((size_t)4 << 20) /* larger hostfiles are refused */
+#define HOST_CHARS   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@^+:[]"
 
 /* Runs argv (no shell) and reads up to size - 1 bytes of its standard output into buf. 0 when it
  * exited with status 0. */
-static int capture(char *const argv[], char *buf, size_t size)
+int salrun_capture(char *const argv[], char *buf, size_t size)
 {
     int fd[2], status = 0;
     size_t used = 0;
@@ -76,39 +76,9 @@ static int capture(char *const argv[], char *buf, size_t size)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-/* Appends name to the comma list buf unless it is there already. */
-static void add_node(char *buf, size_t size, const char *name)
-{
-    size_t used = strlen(buf), len = strlen(name);
-    const char *p = buf;
-
-    for (; (p = strstr(p, name)) != NULL; p += len)
-        if ((p == buf || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
-            return;
-    if (len && used + len + 2 <= size)
-        snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
-}
-
-/* sinfo's view of the allocation's nodes that cannot run the job: "node state" lines into raw.
- * 0 on success. */
-static int slurm_bad_lines(char *raw, size_t size)
-{
-    const char *nodes = getenv("SLURM_JOB_NODELIST");
-    char sinfo[PATH_MAX], list[4096];
-    char *argv[] = {
-        sinfo,     "--noheader", "--Node", "--states=down,drain,fail,no_respond", "--format=%N %T",
-        "--nodes", list,         NULL};
-
-    raw[0] = '\0';
-    if (!nodes || !nodes[0] || salrun_find_exe("sinfo", sinfo, sizeof(sinfo)) != SAL_OK)
-        return -1;
-    snprintf(list, sizeof(list), "%s", nodes);
-    return capture(argv, raw, size);
-}
-
 /* ---- the host list ---- */
 
-static int host_index(const salrun_hosts_t *h, const char *name)
+int salrun_hosts_index(const salrun_hosts_t *h, const char *name)
 {
     for (size_t i = 0; i < h->n; i++)
         if (strcmp(h->v[i].name, name) == 0)
@@ -120,7 +90,7 @@ static int add_host(salrun_hosts_t *h, const char *name)
 {
     salrun_host_t *v;
 
-    if (!name[0] || host_index(h, name) >= 0)
+    if (!name[0] || salrun_hosts_index(h, name) >= 0)
         return SAL_OK;
     v = realloc(h->v, (h->n + 1) * sizeof(*v));
     if (!v)
@@ -239,7 +209,7 @@ static int load_slurm(salrun_hosts_t *h)
     if (!nodes || !nodes[0] || salrun_find_exe("scontrol", scontrol, sizeof(scontrol)) != SAL_OK)
         return SAL_OK;
     snprintf(list, sizeof(list), "%s", nodes);
-    if (capture(argv, raw, sizeof(raw)) != 0)
+    if (salrun_capture(argv, raw, sizeof(raw)) != 0)
         return SAL_OK;
     for (char *save = NULL, *line = strtok_r(raw, "\n", &save); rc == SAL_OK && line;
          line = strtok_r(NULL, "\n", &save)) {
@@ -288,327 +258,6 @@ void salrun_hosts_free(salrun_hosts_t *h)
 }
 
 /* ---- checks before a relaunch ---- */
-
-static int exclude(salrun_hosts_t *h, size_t i, const salrun_out_t *out, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int exclude(salrun_hosts_t *h, size_t i, const salrun_out_t *out, const char *fmt, ...)
-{
-    char why[512], json[1024], e_host[300], e_why[600];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    h->v[i].why = strdup(why);
-    if (!h->v[i].why)
-        return salrun_fail(SAL_ERR_NOMEM, "out of memory");
-    h->nexcluded++;
-    snprintf(json, sizeof(json), "\"host\":\"%s\",\"reason\":\"%s\"",
-             sal_json_escape(e_host, sizeof(e_host), h->v[i].name),
-             sal_json_escape(e_why, sizeof(e_why), why));
-    salrun_say(out, "exclude", json, "host %s left out of the relaunches: %s", h->v[i].name, why);
-    return SAL_OK;
-}
-
-/* Hosts Slurm reports unusable. */
-static int check_slurm(salrun_hosts_t *h, const salrun_out_t *out)
-{
-    char raw[8192];
-    int rc = SAL_OK;
-
-    if (slurm_bad_lines(raw, sizeof(raw)) != 0)
-        return SAL_OK;
-    for (char *save = NULL, *line = strtok_r(raw, "\n", &save); rc == SAL_OK && line;
-         line = strtok_r(NULL, "\n", &save)) {
-        char *state = line + strcspn(line, " \t");
-        size_t slen;
-        int i, nr;
-
-        if (*state)
-            *state++ = '\0';
-        i = host_index(h, line);
-        if (i < 0 || h->v[i].why)
-            continue;
-        slen = strlen(state);
-        nr = slen > 0 && state[slen - 1] == '*'; /* sinfo marks a node not responding with '*' */
-        if (nr)
-            state[slen - 1] = '\0';
-        rc = exclude(h, (size_t)i, out, "Slurm reports it %s%s", state[0] ? state : "unusable",
-                     nr ? " and not responding" : "");
-    }
-    return rc;
-}
-
-/* Whether name is the host salrun runs on (never probed: it is alive). */
-static int is_local(const char *name)
-{
-    const char *slurm = getenv("SLURMD_NODENAME");
-    char self[256];
-    size_t len;
-
-    if (strcmp(name, "localhost") == 0 || strcmp(name, "127.0.0.1") == 0 ||
-        (slurm && strcmp(name, slurm) == 0))
-        return 1;
-    if (gethostname(self, sizeof(self)) != 0)
-        return 0;
-    self[sizeof(self) - 1] = '\0';
-    len = strcspn(self, ".");
-    return strcmp(name, self) == 0 ||
-           (strlen(name) == len && strncmp(name, self, len) == 0); /* short name of this host */
-}
-
-/* The options of the job that can matter for reaching a host: --mca and friends, --prefix. */
-static int is_reach_option(const char *w)
-{
-    static const char *const keep[] = {"--mca", "-mca",     "--prtemca",      "--pmixmca", "--gmca",
-                                       "-gmca", "--prefix", "--launch-agent", "--tune"};
-
-    for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
-        if (strcmp(w, keep[k]) == 0)
-            return 1;
-    return 0;
-}
-
-/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] TRUTH` or srun's. */
-static int probe_command(const salrun_opts_t *o, const char *launcher, int use_srun,
-                         const char *truth, const char *host, salrun_argv_t *cmd)
-{
-    int rc = salrun_argv_push(cmd, launcher);
-
-    if (rc == SAL_OK && use_srun) {
-        rc = salrun_argv_pushf(cmd, "--nodelist=%s", host);
-        for (const char *const *a =
-                 (const char *const[]){"--nodes=1", "--ntasks=1", "--overlap", "--quiet", NULL};
-             rc == SAL_OK && *a; a++)
-            rc = salrun_argv_push(cmd, *a);
-    } else if (rc == SAL_OK) {
-        rc = salrun_argv_push(cmd, "--host");
-        if (rc == SAL_OK)
-            rc = salrun_argv_push(cmd, host);
-        if (rc == SAL_OK)
-            rc = salrun_argv_push(cmd, "-n");
-        if (rc == SAL_OK)
-            rc = salrun_argv_push(cmd, "1");
-        for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++) {
-            if (!is_reach_option(o->mpi_args.v[i]))
-                continue;
-            rc = salrun_argv_push(cmd, o->mpi_args.v[i]);
-            for (; rc == SAL_OK && i + 1 < o->mpi_args.n && o->mpi_args.v[i + 1][0] != '-'; i++)
-                rc = salrun_argv_push(cmd, o->mpi_args.v[i + 1]);
-        }
-    }
-    if (rc == SAL_OK)
-        rc = salrun_argv_push(cmd, truth);
-    return rc;
-}
-
-typedef struct probe {
-    pid_t pid;
-    size_t host;
-    double t0;
-    char what[160]; /* the probe's command, shortened, for the messages */
-} probe_t;
-
-/* "mpiexec --host H -n 1 true": cmd with the paths of the launcher and of true cut to their base
- * names and the options that only help to reach hosts left out. */
-static void describe(const salrun_argv_t *cmd, int use_srun, char *buf, size_t size)
-{
-    const char *l = strrchr(cmd->v[0], '/') ? strrchr(cmd->v[0], '/') + 1 : cmd->v[0];
-
-    snprintf(buf, size, "%s %s%s%s", l, use_srun ? "" : "--host ", use_srun ? cmd->v[1] : cmd->v[2],
-             use_srun ? " -N 1 -n 1 true" : " -n 1 true");
-}
-
-/* Ends probe p (killing it after timeout) when it is done; returns 1 once it has ended. */
-static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salrun_out_t *out,
-                      int *rc)
-{
-    double t = salrun_now() - p->t0;
-    int status = 0;
-    pid_t r = waitpid(p->pid, &status, WNOHANG);
-
-    if (r == 0 && t <= timeout)
-        return 0;
-    if (r == 0) {
-        kill(-p->pid, SIGKILL);
-        kill(p->pid, SIGKILL);
-        while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        *rc = exclude(h, p->host, out, "its probe `%s` did not end within %g s", p->what, timeout);
-        return 1;
-    }
-    kill(-p->pid, SIGKILL); /* whatever the probe left behind */
-    if (r < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
-        return 1;
-    if (WIFSIGNALED(status))
-        *rc = exclude(h, p->host, out, "its probe `%s` was killed by signal %d after %.2f s",
-                      p->what, WTERMSIG(status), t);
-    else
-        *rc = exclude(h, p->host, out, "its probe `%s` exited with status %d after %.2f s", p->what,
-                      WEXITSTATUS(status), t);
-    return 1;
-}
-
-/* Probes the hosts in todo[0..n), PROBE_PARALLEL at a time. Stops early on a stop signal. */
-static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher, int use_srun,
-                     const size_t *todo, size_t n, const salrun_out_t *out)
-{
-    probe_t run[PROBE_PARALLEL];
-    size_t next = 0, nrun = 0;
-    char truth[PATH_MAX];
-    int rc = SAL_OK;
-
-    if (salrun_find_exe("true", truth, sizeof(truth)) != SAL_OK)
-        snprintf(truth, sizeof(truth), "/bin/true");
-    while (rc == SAL_OK && (next < n || nrun > 0)) {
-        struct timespec nap = {0, 20000000L};
-
-        while (rc == SAL_OK && nrun < PROBE_PARALLEL && next < n) {
-            salrun_argv_t cmd = {0};
-
-            rc = probe_command(o, launcher, use_srun, truth, h->v[todo[next]].name, &cmd);
-            if (rc == SAL_OK) {
-                describe(&cmd, use_srun, run[nrun].what, sizeof(run[nrun].what));
-                rc = salrun_spawn(&cmd, SALRUN_SPAWN_PROBE, &run[nrun].pid);
-            }
-            salrun_argv_free(&cmd);
-            if (rc == SAL_OK) {
-                run[nrun].host = todo[next];
-                run[nrun++].t0 = salrun_now();
-            }
-            next++;
-        }
-        for (size_t k = 0; k < nrun;) {
-            if (probe_poll(h, &run[k], o->probe_timeout, out, &rc))
-                run[k] = run[--nrun];
-            else
-                k++;
-        }
-        if (salrun_signals_forward(0)) /* the user stops salrun: no more probing */
-            break;
-        nanosleep(&nap, NULL);
-    }
-    for (size_t k = 0; k < nrun; k++) { /* stopped, or an error: no probe outlives the check */
-        kill(-run[k].pid, SIGKILL);
-        while (waitpid(run[k].pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
-    return rc;
-}
-
-/* Writes the hostfile of the relaunches: the lines whose host is still in use. */
-static int write_hostfile(const salrun_hosts_t *h)
-{
-    size_t size = 256, used = 0;
-    char *text;
-    int rc, n;
-
-    for (size_t i = 0; i < h->lines.n; i++)
-        size += strlen(h->lines.v[i]) + 1;
-    text = malloc(size);
-    if (!text)
-        return salrun_fail(SAL_ERR_NOMEM, "out of memory");
-    n = snprintf(text, size, "# written by salrun: %s without the hosts that failed\n", h->source);
-    used = n > 0 && (size_t)n < size ? (size_t)n : 0;
-    for (size_t i = 0; i < h->lines.n; i++) {
-        int k = h->line_host.v[i][0] ? host_index(h, h->line_host.v[i]) : -1;
-
-        if (k >= 0 && h->v[k].why)
-            continue;
-        n = snprintf(text + used, size - used, "%s\n", h->lines.v[i]);
-        used += n > 0 ? (size_t)n : 0;
-    }
-    rc = sal_write_file_atomic(h->path, text, used, 0644);
-    free(text);
-    return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
-}
-
-/* The comma list of the hosts left into buf; returns how many. */
-static size_t hosts_left(const salrun_hosts_t *h, char *buf, size_t size)
-{
-    size_t left = 0;
-
-    if (size)
-        buf[0] = '\0';
-    for (size_t i = 0; i < h->n; i++)
-        if (!h->v[i].why) {
-            left++;
-            add_node(buf, size, h->v[i].name);
-        }
-    return left;
-}
-
-const char *salrun_hosts_excluded(const salrun_hosts_t *h, char *buf, size_t size)
-{
-    if (size)
-        buf[0] = '\0';
-    for (size_t i = 0; i < h->n; i++)
-        if (h->v[i].why)
-            add_node(buf, size, h->v[i].name);
-    return buf;
-}
-
-int salrun_hosts_remote(const salrun_hosts_t *h)
-{
-    for (size_t i = 0; i < h->n; i++)
-        if (!h->v[i].why && !is_local(h->v[i].name))
-            return 1;
-    return 0;
-}
-
-int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
-                       int use_srun, const salrun_out_t *out, size_t *changed)
-{
-    size_t before = h->nexcluded, n = 0, nprobed, *todo;
-    char left[4096], bad[4096], json[8400], esc[8200];
-    double t0 = salrun_now();
-    int rc;
-
-    *changed = 0;
-    if (h->n == 0)
-        return SAL_OK;
-    rc = check_slurm(h, out);
-    todo = calloc(h->n, sizeof(*todo));
-    if (!todo)
-        return salrun_fail(SAL_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < h->n; i++)
-        if (!h->v[i].why && !is_local(h->v[i].name))
-            todo[n++] = i;
-    nprobed = o->probe_timeout > 0 ? n : 0;
-    if (rc == SAL_OK && nprobed > 0)
-        rc = probe_all(h, o, launcher, use_srun, todo, n, out);
-    free(todo);
-    if (rc != SAL_OK)
-        return rc;
-    *changed = h->nexcluded - before;
-    n = hosts_left(h, left, sizeof(left));
-    snprintf(json, sizeof(json),
-             "\"hosts\":%zu,\"probed\":%zu,\"left\":\"%s\",\"excluded\":%zu,\"seconds\":%.3f", h->n,
-             nprobed, sal_json_escape(esc, sizeof(esc), left), h->nexcluded, salrun_now() - t0);
-    if (n == 0)
-        return salrun_fail(SAL_ERR_NOT_FOUND,
-                           "every host of %s failed (see the lines above): no host is left to "
-                           "relaunch the job on",
-                           h->source);
-    if (*changed == 0 && o->probe_timeout <= 0)
-        salrun_say(out, "hosts", json, "%zu host%s, not probed (--probe-timeout 0)", h->n,
-                   h->n == 1 ? "" : "s");
-    else if (*changed == 0 && nprobed > 0)
-        salrun_say(out, "hosts", json, "%zu host%s probed in %.2f s: none failed", nprobed,
-                   nprobed == 1 ? "" : "s", salrun_now() - t0);
-    if (*changed == 0)
-        return SAL_OK;
-    if (!use_srun && (rc = write_hostfile(h)) != SAL_OK)
-        return rc;
-    if (use_srun)
-        snprintf(esc, sizeof(esc), "--exclude=%s", salrun_hosts_excluded(h, bad, sizeof(bad)));
-    else
-        snprintf(esc, sizeof(esc), "hostfile %s", h->path);
-    salrun_say(out, "hosts", json, "the relaunches run on %zu host%s: %s (%s)", n,
-               n == 1 ? "" : "s", left, esc);
-    return SAL_OK;
-}
 
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args)
 {

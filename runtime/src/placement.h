@@ -28,6 +28,8 @@
 #ifndef SAL_PLACEMENT_H
 #define SAL_PLACEMENT_H
 
+#include <stddef.h>
+
 #include <hwloc.h>
 
 /* Longest host name accepted (bytes, without the terminating NUL). */
@@ -113,5 +115,72 @@ int sal_placement_bind(hwloc_topology_t topo, const char *cpuset);
  * when cpuset spans several NUMA nodes. SAL_ERR_INVALID_ARG when cpuset is malformed, empty or has
  * PUs outside topo. */
 int sal_placement_numa_of(hwloc_topology_t topo, const char *cpuset, int *numa);
+
+/* ---- internals shared by placement.c (the host map), placement_rules.c, placement_hostfile.c and
+ * placement_bind.c; not for other callers ---- */
+
+#define SLOTS_MAX  (1 << 20)
+#define REASON_LEN 192
+#define NO_HOST    ((size_t)-1)
+
+typedef struct place_host {
+    char *name;
+    hwloc_topology_t topo; /* borrowed; NULL = the default */
+    int dead;
+    int spare;  /* offered with sal_placement_add_spare_host */
+    int slots;  /* 0 = one per core of the topology */
+    int nranks; /* ranks of the job on this host, alive or failed */
+    /* state of one sal_placement_compute round */
+    hwloc_topology_t t;  /* the resolved topology */
+    hwloc_bitmap_t used; /* PUs of live ranks and of replacements placed so far */
+    int load;            /* live ranks + replacements placed so far */
+} place_host_t;
+
+typedef struct place_rank {
+    int rank;
+    size_t host;
+    hwloc_bitmap_t cpuset;
+    int failed;
+    size_t dest;       /* result: index of the chosen host */
+    char *dest_cpuset; /* result: list string */
+    char reason[REASON_LEN];
+} place_rank_t;
+
+/* Invariants: p->ranks is sorted by rank number with no duplicates; p->hosts holds each name once;
+ * results exist (p->computed) only for the description they were computed from -- every call that
+ * changes the description discards them. */
+struct sal_placement {
+    place_host_t *hosts;
+    size_t nhosts, cap_hosts;
+    place_rank_t *ranks;
+    size_t nranks, cap_ranks;
+    hwloc_topology_t default_topo;
+    int computed;
+};
+
+/* 1 when s is a host name the placement accepts (1 to SAL_PLACEMENT_HOST_MAX ASCII letters, digits,
+ * '-', '.' or '_', starting with a letter or digit), else 0; s may be NULL. */
+int sal_placement_valid_host_name(const char *s);
+
+/* Reads a decimal below limit at *c and advances *c past it; -1 (and *c unchanged) otherwise. */
+int sal_placement_parse_index(const char **c, long limit, long *v);
+
+/* Parses hwloc's list format ("0-3,8") into set: indexes below PU_INDEX_MAX (placement.c), ranges
+ * lo-hi with lo <= hi, separated by single commas, nothing else; the result is never empty.
+ * SAL_ERR_INVALID_ARG or SAL_ERR_NOMEM. */
+int sal_placement_parse_cpuset(const char *s, hwloc_bitmap_t set);
+
+/* Logical index of the object of type in t that contains all of set, or -1. */
+int sal_placement_container_index(hwloc_topology_t t, hwloc_obj_type_t type,
+                                  hwloc_const_bitmap_t set);
+
+/* Drops the results of the last sal_placement_compute (p->computed becomes 0). */
+void sal_placement_discard_results(sal_placement_t p);
+
+/* Index in p->hosts of the host called name, or NO_HOST. */
+size_t sal_placement_find_host(const struct sal_placement *p, const char *name);
+
+/* Binary search: 1 when rank is present (at *pos), else 0 with *pos its insertion point. */
+int sal_placement_find_rank(const struct sal_placement *p, int rank, size_t *pos);
 
 #endif

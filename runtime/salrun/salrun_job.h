@@ -1,0 +1,37 @@
+/* The state of one salrun run, shared by salrun.c (the launch loop) and salrun_prepare.c (the
+ * configuration, the launcher and the hosts before the first launch). */
+#ifndef SALRUN_JOB_H
+#define SALRUN_JOB_H
+
+#include <limits.h>
+
+#include "salrun.h"
+
+typedef struct salrun_job {
+    salrun_opts_t *o;
+    char mpiexec[PATH_MAX], program[PATH_MAX];
+    char name[256], log_path[PATH_MAX + 300];
+    salrun_argv_t env_added; /* NAME=value set by salrun, shown by --dry-run */
+    salrun_argv_t cmd;
+    salrun_out_t out;
+    salrun_stats_t st;
+    int restarts;
+    double t0;
+    long spares;                  /* ranks added to -n, parked by sal_init */
+    int launch_retries;           /* launches of mpiexec that failed to start */
+    double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
+    double protocol_timeout;      /* key protocol_timeout: 0 = no protocol bounds */
+    int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
+    salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
+} salrun_job_t;
+
+/* SAL_MPIEXEC (the mpiexec to run) out of the environment into o. */
+void salrun_take_mpiexec_env(salrun_opts_t *o);
+/* Everything before the first launch. Returns -1 to go on, else the exit status. */
+int salrun_job_prepare(salrun_job_t *j);
+/* The launch command of j (mpiexec's on the hosts left, or srun's avoiding the excluded nodes). */
+int salrun_job_build_launch(salrun_job_t *j);
+/* Before a relaunch: leaves the hosts that failed out of the launch command. */
+int salrun_job_exclude_failed_hosts(salrun_job_t *j);
+
+#endif

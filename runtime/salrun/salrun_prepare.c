@@ -1,0 +1,240 @@
+/*
+ * salrun before its first launch (docs/salrun.md): the configuration built and validated exactly as
+ * sal_init will see it and exported as SAL_* variables, the launcher (mpiexec or srun), the
+ * program, the hosts, and the launch command, rebuilt before a relaunch without the hosts that
+ * failed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <salamander/sal_config.h>
+#include <salamander/sal_error.h>
+
+#include "config_internal.h"
+#include "inject.h"
+#include "salrun.h"
+#include "salrun_build.h"
+#include "salrun_job.h"
+
+#define MPIEXEC_ENV_VAR "SAL_MPIEXEC"
+
+/* SAL_MPIEXEC names salrun's mpiexec, not a configuration key: it is taken out of the environment
+ * so that neither the configuration check below nor the ranks see it. */
+void salrun_take_mpiexec_env(salrun_opts_t *o)
+{
+    static char from_env[PATH_MAX];
+    const char *v = getenv(MPIEXEC_ENV_VAR);
+
+    if (v && v[0] && !o->mpiexec) {
+        snprintf(from_env, sizeof(from_env), "%s", v);
+        o->mpiexec = from_env;
+    }
+    unsetenv(MPIEXEC_ENV_VAR);
+}
+
+static int export_var(salrun_job_t *j, const char *name, const char *value)
+{
+    if (setenv(name, value, 1) != 0)
+        return salrun_fail(SAL_ERR_NOMEM, "setenv %s: %s", name, strerror(errno));
+    return salrun_argv_pushf(&j->env_added, "%s=%s", name, value);
+}
+
+/* The configuration flags on top of the user's SAL_CONFIG file and SAL_* environment. */
+static int apply_flags(salrun_job_t *j, sal_config_t cfg)
+{
+    for (int k = 0; k < SALRUN_NCFG; k++) {
+        const char *v = j->o->cfg[k];
+
+        if (v && sal_config_set(cfg, salrun_cfg_keys[k], v) != SAL_OK)
+            return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    }
+    return SAL_OK;
+}
+
+/* Checks the configuration the ranks will load and resolves the job name and the event log path. */
+static int check_config(salrun_job_t *j, sal_config_t cfg)
+{
+    const sal_settings_t *set;
+    sal_inject_t *plan = NULL;
+    char dir[PATH_MAX];
+    int rc;
+
+    if (sal_config_load_env(cfg) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    rc = apply_flags(j, cfg);
+    if (rc != SAL_OK)
+        return rc;
+    if (sal_config_resolve_job(cfg, j->o->prog[0], j->name, sizeof(j->name)) != SAL_OK ||
+        sal_config_set(cfg, "job", j->name) != SAL_OK || sal_config_validate(cfg) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    set = sal_config_settings(cfg);
+    if (sal_inject_parse(set->inject, &plan) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    sal_inject_free(&plan);
+    j->spares = (long)set->spares;
+    j->hb_period = set->heartbeat_period;
+    j->hb_timeout = set->heartbeat_timeout;
+    j->protocol_timeout = set->protocol_timeout;
+    if (set->log_dir[0])
+        snprintf(dir, sizeof(dir), "%s", set->log_dir);
+    else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    snprintf(j->log_path, sizeof(j->log_path), "%s/%s.events.jsonl", dir, j->name);
+    return SAL_OK;
+}
+
+/* heartbeat_period / heartbeat_timeout: Open MPI's heartbeat failure detector (docs/recovery.md),
+ * through its MCA parameters, which mpiexec forwards to every rank. */
+static int export_detector(salrun_job_t *j)
+{
+    char v[64];
+    int rc = SAL_OK;
+
+    if (j->hb_period <= 0 && j->hb_timeout <= 0)
+        return SAL_OK;
+    rc = export_var(j, "OMPI_MCA_mpi_ft_detector", "true");
+    if (rc == SAL_OK && j->hb_period > 0) {
+        snprintf(v, sizeof(v), "%g", j->hb_period);
+        rc = export_var(j, "OMPI_MCA_mpi_ft_detector_period", v);
+    }
+    if (rc == SAL_OK && j->hb_timeout > 0) {
+        snprintf(v, sizeof(v), "%g", j->hb_timeout);
+        rc = export_var(j, "OMPI_MCA_mpi_ft_detector_timeout", v);
+    }
+    return rc;
+}
+
+/* Validates the configuration, then exports it: SAL_CONFIG (absolute), one SAL_<KEY> per flag, and
+ * SAL_JOB always, so that the ranks and salrun agree on the event log even when the program is
+ * reached through a link with another name. */
+static int configure(salrun_job_t *j)
+{
+    sal_config_t cfg = NULL;
+    char path[PATH_MAX], name[64];
+    int rc = SAL_OK;
+
+    if (j->o->config_file)
+        rc = export_var(j, "SAL_CONFIG",
+                        realpath(j->o->config_file, path) ? path : j->o->config_file);
+    if (rc == SAL_OK && sal_config_create(&cfg) != SAL_OK)
+        rc = salrun_fail(SAL_ERR_NOMEM, "%s", sal_last_error());
+    if (rc == SAL_OK)
+        rc = check_config(j, cfg);
+    for (int k = 0; rc == SAL_OK && k < SALRUN_NCFG; k++) {
+        if (!j->o->cfg[k] || k == SALRUN_CFG_JOB)
+            continue;
+        snprintf(name, sizeof(name), "SAL_%s", salrun_cfg_keys[k]);
+        for (char *p = name; *p; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        rc = export_var(j, name, j->o->cfg[k]);
+    }
+    if (rc == SAL_OK)
+        rc = export_var(j, "SAL_JOB", j->name);
+    if (rc == SAL_OK)
+        rc = export_detector(j);
+    sal_config_destroy(&cfg);
+    return rc;
+}
+
+/* srun or mpiexec (docs/salrun.md, "Inside a Slurm allocation"). [OUT] j->use_srun. Returns -1 to
+ * go on, else the exit status. */
+static int choose_launcher(salrun_job_t *j)
+{
+    const char *l = j->o->launcher ? j->o->launcher : "auto";
+    int ulfm = SALRUN_HAVE_ULFM && !j->o->no_ulfm;
+    char srun[PATH_MAX];
+
+    if (strcmp(l, "srun") == 0 && ulfm) {
+        salrun_fail(SAL_ERR_INVALID_ARG,
+                    "--launcher srun runs without ULFM (Open MPI's fault tolerance needs its "
+                    "mpiexec): add --no-ulfm, or use --launcher mpiexec");
+        return SALRUN_EXIT_USAGE;
+    }
+    /* auto: srun for an MPI without ULFM only. Open MPI 5 (the MPI with ULFM) keeps its own
+     * mpiexec even with --no-ulfm: its PMIx client fails in MPI_Init under Slurm's pmix plugin
+     * when a node runs more tasks than it has cores (docs/salrun.md), and mpiexec works. */
+    j->use_srun = strcmp(l, "srun") == 0;
+    if (strcmp(l, "auto") == 0 && !SALRUN_HAVE_ULFM) {
+        const char *slurm = getenv("SLURM_JOB_ID");
+        j->use_srun = slurm && slurm[0] && salrun_find_exe("srun", srun, sizeof(srun)) == SAL_OK;
+    }
+    if (j->use_srun && salrun_find_exe("srun", j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
+        snprintf(srun, sizeof(srun), "%s", salrun_errmsg());
+        salrun_fail(SAL_ERR_NOT_FOUND, "--launcher srun: %s", srun);
+        return SALRUN_EXIT_NOTFOUND;
+    }
+    return -1;
+}
+
+/* The launch command: mpiexec's on the hosts left, or srun's avoiding the excluded nodes. */
+int salrun_job_build_launch(salrun_job_t *j)
+{
+    char exclude[4096];
+    salrun_argv_t args = {0};
+    int rc;
+
+    salrun_argv_free(&j->cmd);
+    if (j->use_srun)
+        return salrun_build_srun(
+            j->o, j->mpiexec, salrun_hosts_excluded(&j->hosts, exclude, sizeof(exclude)), &j->cmd);
+    rc = salrun_hosts_args(&j->hosts, j->o, &args);
+    if (rc == SAL_OK)
+        rc = salrun_build_command(j->o, j->mpiexec, &args, &j->cmd);
+    salrun_argv_free(&args);
+    return rc;
+}
+
+/* Before a relaunch: the hosts that failed are left out (salrun_hosts.c). */
+int salrun_job_exclude_failed_hosts(salrun_job_t *j)
+{
+    size_t changed = 0;
+    int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->use_srun, &j->out, &changed);
+
+    return rc == SAL_OK && changed > 0 ? salrun_job_build_launch(j) : rc;
+}
+
+/* The hosts of the job; the hostfile of relaunches goes next to the event log. */
+static int load_hosts(salrun_job_t *j)
+{
+    char path[sizeof(j->log_path)];
+    const char *slash = strrchr(j->log_path, '/');
+
+    snprintf(path, sizeof(path), "%.*s/%s.hosts", slash ? (int)(slash - j->log_path) : 1,
+             slash ? j->log_path : ".", j->name);
+    return salrun_hosts_load(&j->hosts, j->o, j->use_srun, path);
+}
+
+/* Everything before the first launch. Returns -1 to go on, else the exit status. */
+int salrun_job_prepare(salrun_job_t *j)
+{
+    char what[PATH_MAX];
+    int ex = choose_launcher(j);
+
+    if (ex >= 0)
+        return ex;
+    if (!j->use_srun &&
+        salrun_find_exe(salrun_mpiexec_path(j->o), j->mpiexec, sizeof(j->mpiexec)) != SAL_OK) {
+        snprintf(what, sizeof(what), "%s", salrun_errmsg());
+        salrun_fail(SAL_ERR_NOT_FOUND, "mpiexec %s (use --mpiexec PATH or SAL_MPIEXEC)", what);
+        return SALRUN_EXIT_NOTFOUND;
+    }
+    if (salrun_find_exe(j->o->prog[0], j->program, sizeof(j->program)) != SAL_OK) {
+        snprintf(what, sizeof(what), "%s", salrun_errmsg());
+        salrun_fail(SAL_ERR_NOT_FOUND, "program %s%s", what,
+                    j->o->mpi_args.n > 0 ? "; mpiexec options whose values are separate words "
+                                           "need `--` before the program (see salrun --help)"
+                                         : "");
+        return SALRUN_EXIT_NOTFOUND;
+    }
+    if (configure(j) != SAL_OK || load_hosts(j) != SAL_OK)
+        return SALRUN_EXIT_USAGE;
+    if (j->o->np > 0)
+        j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
+    if (salrun_env_defaults(j->o, &j->env_added) != SAL_OK || salrun_job_build_launch(j) != SAL_OK)
+        return SALRUN_EXIT_USAGE;
+    return -1;
+}
