@@ -186,13 +186,15 @@ static int stopped(salrun_job_t *j, int sig, const char *why)
 /* A launch whose ranks all wrote a clean "finish" (the job is marked finished) although mpiexec did
  * not end cleanly: the exit status to end with (never a relaunch, which would start the finished
  * job again from step 0). */
-static int finished_anyway(salrun_job_t *j, int ended, const char *why, const char *json)
+static int finished_anyway(salrun_job_t *j, int status, int ended, const char *why,
+                           const char *json)
 {
     /* Open MPI's mpiexec still reports, at exit, a replacement process that was itself lost and
      * replaced during the run (the failure of a spawned process is not covered by --with-ft ulfm's
      * exit status), so a non-zero status then describes a failure the job already recovered from.
      */
-    if (ended || j->st.nrecoveries > 0) {
+    /* A killed mpiexec is no such report: the job's output may not have reached salrun. */
+    if (ended || (j->st.nrecoveries > 0 && !WIFSIGNALED(status))) {
         salrun_say(&j->out, "note", json, "every rank finished%s, but %s%s; the result is complete",
                    ended ? "" : " after in-job recoveries", why,
                    ended ? "" : " (Open MPI reports processes lost and replaced during the run)");
@@ -200,9 +202,9 @@ static int finished_anyway(salrun_job_t *j, int ended, const char *why, const ch
         return SALRUN_EXIT_OK;
     }
     salrun_say(&j->out, "failed", json,
-               "the job finished its steps but %s; not relaunched (a relaunch would start the "
-               "finished job again)",
-               why);
+               "the job finished its steps but %s%s; not relaunched (a relaunch would start the "
+               "finished job again; its last checkpoint holds the final state)",
+               why, WIFSIGNALED(status) ? ", and its output may be incomplete" : "");
     summary(j, "failed", SALRUN_EXIT_FAILED);
     return SALRUN_EXIT_FAILED;
 }
@@ -224,7 +226,7 @@ static int outcome(salrun_job_t *j, int status, int ended)
         return SALRUN_EXIT_OK;
     }
     if (fin == 1)
-        return finished_anyway(j, ended, why, json);
+        return finished_anyway(j, status, ended, why, json);
     if (j->st.attempt_unrestorable) {
         salrun_say(&j->out, "failed", json,
                    "job failed: %s; not relaunched (a relaunch would find the same checkpoints)",

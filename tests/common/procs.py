@@ -67,7 +67,11 @@ def run(cmd, timeout, env=None, cwd=None, stderr=subprocess.STDOUT, grace=15, se
     timed_out = False
     try:
         out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except BaseException as e:  # a timeout, or SIGTERM / Ctrl-C of the caller
+        if not isinstance(e, subprocess.TimeoutExpired):
+            kill_session(sid, signal.SIGKILL)
+            proc.wait()
+            raise
         timed_out = True
         proc.send_signal(signal.SIGTERM)
         try:
