@@ -28,6 +28,7 @@
 #include "salrun_job.h"
 
 #define POLL_NS             150000000L /* event log poll period: 150 ms */
+#define FINISHED_GRACE      10.0       /* seconds after finalize_timeout for mpiexec to exit */
 #define MAX_DELAY           30.0       /* backoff cap, seconds */
 #define LAUNCH_RETRIES      2          /* new launches after mpiexec failed to start */
 #define PRTE_STARTUP_FAILED 213        /* mpiexec's status when its PMIx server did not start */
@@ -79,6 +80,13 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
             salrun_keeper_end(&k, &j->out,
                               "a protocol step overran its bound and the job has "
                               "written no event since");
+        /* Every rank finished, yet mpiexec still runs after the ranks' own MPI_Finalize watchdog
+         * had time to end them: what keeps it alive never joined the job (seen: a replacement
+         * stuck in MPI_Init after the repair that spawned it failed). End the launch. */
+        if (!k.ended && salrun_stats_attempt_finished(&j->st) == 1 &&
+            salrun_now() - t_event >= j->finalize_timeout + FINISHED_GRACE)
+            salrun_keeper_end(&k, &j->out,
+                              "every rank finished but a process of the launch has not ended");
         salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
         /* A rank that wrote an event existed, even when every look at mpiexec's children came

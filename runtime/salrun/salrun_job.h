@@ -21,6 +21,7 @@ typedef struct salrun_job {
     int launch_retries;           /* launches of mpiexec that failed to start */
     double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
     double protocol_timeout;      /* key protocol_timeout: 0 = no protocol bounds */
+    double finalize_timeout;      /* key finalize_timeout: the ranks' MPI_Finalize watchdog */
     int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
     salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
 } salrun_job_t;

@@ -79,6 +79,7 @@ static int check_config(salrun_job_t *j, sal_config_t cfg)
     j->hb_period = set->heartbeat_period;
     j->hb_timeout = set->heartbeat_timeout;
     j->protocol_timeout = set->protocol_timeout;
+    j->finalize_timeout = set->finalize_timeout;
     if (set->log_dir[0])
         snprintf(dir, sizeof(dir), "%s", set->log_dir);
     else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)

@@ -76,7 +76,7 @@ def killed_ranks(inject):
     return sorted({int(m) for m in re.findall(r"rank=(\d+)", inject)})
 
 
-def check_events(evs, inject, recoveries, np):
+def check_events(evs, inject, recoveries, np, collateral=0):
     killed = killed_ranks(inject)
     fired = [e for e in evs if e["event"] == "inject"]
     resumes = [e for e in evs if e["event"] == "resume"]
@@ -104,12 +104,15 @@ def check_events(evs, inject, recoveries, np):
     if final is None or len(finished) != final or sorted(e["rank"] for e in finished) != list(range(final)):
         fail("the job ended with finish events of ranks %s, expected ranks 0..%s"
              % (sorted(e["rank"] for e in finished), final))
-    for e in started:
-        if e["pid"] in killed_pids:
-            continue
-        if e["pid"] not in fin_pids:
-            fail("process %d (rank %d at its start) was lost without an injected failure"
-                 % (e["pid"], e["rank"]))
+    lost = [e for e in started if e["pid"] not in killed_pids and e["pid"] not in fin_pids]
+    if 0 < len(lost) <= collateral:
+        print("%d process(es) lost with an injected one, as Open MPI ends the processes of a "
+              "replacement's spawn together (docs/reliability.md): pids %s"
+              % (len(lost), [e["pid"] for e in lost]))
+        lost = []
+    for e in lost:
+        fail("process %d (rank %d at its start) was lost without an injected failure"
+             % (e["pid"], e["rank"]))
     if not killed:
         return
     # Every lost rank got a decision, and every respawned one a placement (host, cores, reason).
@@ -142,6 +145,9 @@ def main():
                    help="set in the environment of salrun and the ranks, e.g. SAL_HANG_TIMEOUT=2")
     p.add_argument("--recoveries", type=int, default=None,
                    help="expected in-job recoveries (default: one per injection)")
+    p.add_argument("--collateral", type=int, default=0,
+                   help="processes that may be lost without an injection of their own (the other "
+                        "replacements of a spawn whose member was killed)")
     p.add_argument("program_args", nargs="*")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="sal-scenario-")
@@ -154,7 +160,7 @@ def main():
             return
         with open(args.reference) as f:
             ref = f.read().strip()
-        check_events(events(tmp), args.inject, args.recoveries, args.np)
+        check_events(events(tmp), args.inject, args.recoveries, args.np, args.collateral)
         # The number of ranks may differ (policy shrink); the field may not, to the last bit.
         if line.split("checksum=")[1] != ref.split("checksum=")[1]:
             fail("checksum differs from the failure-free run:\n  got       %s\n  reference %s"
