@@ -325,11 +325,12 @@ def case_finished_then_failed(args, tmp):
     check(r.returncode == 1, "a job that finished but exits non-zero: exit 1", r)
     check("relaunching" not in r.stderr and "not relaunched" in r.stderr
           and "mpiexec exited with status 3" in r.stderr, "no relaunch of a finished job", r)
-    # --quiet drops progress lines, not the reason of a failure.
+    # --quiet drops progress lines ("salrun: checkpoint 3 committed ..."), not the reason of a
+    # failure (which names the last checkpoint).
     r = flaky_run(args, tmp, "finishfail", ["-n", "1", "--log-dir", tmp, "--job", "fake2",
                                             "--quiet"])
     check(r.returncode == 1 and "not relaunched" in r.stderr
-          and "checkpoint" not in r.stderr, "--quiet: the failure and nothing else", r)
+          and "salrun: checkpoint" not in r.stderr, "--quiet: the failure and nothing else", r)
 
 
 def case_json_progress(args, tmp):
