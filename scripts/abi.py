@@ -143,7 +143,7 @@ def check_library(lib, listing):
     decl, dyn = declared(m.group(1)), exported(lib)
     mpi = mpi_defined(lib, dyn)
     if mpi is None:
-        print("abi: note: %s is stripped: its exported MPI functions are taken as interposed" % base)
+        print("abi: note: %s is stripped: its exported MPI functions count as interposed" % base)
         mpi = {n for n in dyn if INTERPOSED.match(n)}
     check_variables(lib, dyn)
     for name in sorted(mpi - set(dyn)):

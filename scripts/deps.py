@@ -3,9 +3,9 @@
 
     scripts/deps.py BUILD_DIR [--dot FILE] [--list]
 
-For every object file of the targets salamander-base, salamander-ckpt-objects, salamander-runtime and
-salrun, `nm` gives the symbols it defines and the ones it uses; file A depends on file B when A uses
-a symbol B defines.
+For every object file of the targets salamander-base, salamander-ckpt-objects, salamander-runtime
+and salrun, `nm` gives the symbols it defines and the ones it uses; file A depends on file B when A
+uses a symbol B defines.
 Prints the number of files and edges and every circle (a strongly connected component of two files
 or more: files that depend on each other through some chain), with the symbols on its edges.
 --list prints every edge. Exit status 0 when there is no circle, 1 when there is one, 2 on error.
