@@ -1,6 +1,7 @@
 /*
  * Unit tests of the spare hosts of a hostfile (sal_placement_load_hostfile,
- * runtime/src/placement_hostfile.c).
+ * runtime/src/placement_hostfile.c): the placement's own rules on top of the one hostfile grammar,
+ * whose every case is in test_hostfile.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,17 @@ static void test_hostfile_good(void)
     p = start(T_SMALL, &t);
     CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, HOSTFILE("")), SAL_OK);
     done(&p, t);
+
+    /* The one grammar (hostfile.h): "user@" is dropped; a relative entry names no spare. */
+    p = start(T_SMALL, &t);
+    add(p, 0, "n1", "0");
+    fail(p, 0);
+    CU_ASSERT_EQUAL(sal_placement_mark_host_dead(p, "n1"), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_placement_load_hostfile(p, HOSTFILE("+n0\nadmin@s9 slots = 1\n")),
+                          SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_placement_compute(p), SAL_OK);
+    expect(p, 0, "s9", "0", "spare host s9, same NUMA node (n1 dead)");
+    done(&p, t);
 }
 
 static void test_hostfile_bad(void)
@@ -92,7 +104,7 @@ static void test_hostfile_bad(void)
         {"n1 slots=2 slots=3\n", "line 1"},
         {"n1 slots=99999999999\n", "line 1"},
         {"n1 slots=4 max_slots=2\n", "exceeds max_slots"},
-        {"n1\n# n2\nuser@n3\n", "line 3: \"user@n3\" is not a host name"},
+        {"n1\n# n2\nn3:2\n", "line 3: \"n3:2\" is not a host name"},
         {"n1\nn2\nn1 slots=2\n", "line 3: host n1 is listed again"},
         {"\xff\xfe binary\n", "line 1"},
     };
