@@ -328,9 +328,8 @@ def case_finished_then_failed(args, tmp):
     # --quiet drops progress lines, not the reason of a failure.
     r = flaky_run(args, tmp, "finishfail", ["-n", "1", "--log-dir", tmp, "--job", "fake2",
                                             "--quiet"])
-    lines = r.stderr.splitlines()
-    check(r.returncode == 1 and len(lines) == 1 and "not relaunched" in lines[0],
-          "--quiet: the failure and nothing else", r)
+    check(r.returncode == 1 and "not relaunched" in r.stderr
+          and len(r.stderr.splitlines()) == 1, "--quiet: the failure and nothing else", r)
 
 
 def case_json_progress(args, tmp):
