@@ -3,8 +3,9 @@
 
     scripts/deps.py BUILD_DIR [--dot FILE] [--list]
 
-For every object file of the targets salamander-base, salamander-ckpt, salamander-runtime and salrun, `nm` gives the
-symbols it defines and the ones it uses; file A depends on file B when A uses a symbol B defines.
+For every object file of the targets salamander-base, salamander-ckpt-objects, salamander-runtime
+and salrun, `nm` gives the symbols it defines and the ones it uses; file A depends on file B when A
+uses a symbol B defines.
 Prints the number of files and edges and every circle (a strongly connected component of two files
 or more: files that depend on each other through some chain), with the symbols on its edges.
 --list prints every edge. Exit status 0 when there is no circle, 1 when there is one, 2 on error.
@@ -15,7 +16,12 @@ import os
 import subprocess
 import sys
 
-TARGETS = ("salamander-base.dir", "salamander-ckpt.dir", "salamander-runtime.dir", "salrun.dir")
+TARGETS = (
+    "salamander-base.dir",
+    "salamander-ckpt-objects.dir",
+    "salamander-runtime.dir",
+    "salrun.dir",
+)
 
 
 def objects(build):
@@ -28,7 +34,7 @@ def objects(build):
 
 
 def source_name(obj):
-    """ckpt/src/restore.c for .../ckpt/CMakeFiles/salamander-ckpt.dir/src/restore.c.o"""
+    """ckpt/src/restore.c for .../ckpt/CMakeFiles/salamander-ckpt-objects.dir/src/restore.c.o"""
     parts = obj.split(os.sep)
     i = max(k for k, p in enumerate(parts) if p == "CMakeFiles")
     return "/".join(parts[i - 1:i] + parts[i + 2:])[:-2]

@@ -7,10 +7,12 @@
 
 #include <mpi.h>
 
+#include "private_api.h"
+
 /* Collective: *flag becomes the bitwise AND of every live rank's *flag. Returns SAL_OK, or
  * SAL_ERR_PROC_FAILED when a process of comm failed (the result then still holds among survivors
  * with ULFM), or SAL_ERR_MPI. */
-int sal_agree(MPI_Comm comm, int *flag);
+SAL_PRIVATE int sal_agree(MPI_Comm comm, int *flag);
 
 /* Revokes comm: with ULFM every pending and later operation on it completes with an error, on
  * every rank (the runtime's repair revokes and replaces it next), SAL_OK; without ULFM nothing

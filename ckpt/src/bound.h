@@ -26,24 +26,26 @@
 #ifndef SAL_BOUND_H
 #define SAL_BOUND_H
 
+#include "private_api.h"
+
 /* floor_s: protocol_timeout (0 = off); factor: protocol_timeout_factor. SAL_OK, SAL_ERR_INVALID_ARG
  * for a negative or non-finite value, SAL_ERR_NOMEM when the thread cannot be started. */
-int sal_bound_configure(double floor_s, double factor);
+SAL_PRIVATE int sal_bound_configure(double floor_s, double factor);
 
 /* Arms the bound of the step named step (copied; e.g. "commit agreement of checkpoint 4") whose
  * measured cost is cost_s seconds. Returns the bound in seconds (0 when bounds are off). */
-double sal_bound_enter(const char *step, double cost_s);
+SAL_PRIVATE double sal_bound_enter(const char *step, double cost_s);
 /* This process spent local_s seconds of its own local work (reading its files, listing a directory)
  * inside the armed steps, work its peers do too before they reach the exchanges the steps wait in:
  * every armed bound grows by (1 + protocol_timeout_factor) x local_s, so that a peer may take the
  * factor times as long for its share. */
-void sal_bound_credit(double local_s);
+SAL_PRIVATE void sal_bound_credit(double local_s);
 /* sal_bound_credit of the CLOCK_MONOTONIC seconds since t0 (sal_clock_mono). */
 void sal_bound_credit_since(double t0);
 /* Disarms the innermost armed step. */
-void sal_bound_leave(void);
+SAL_PRIVATE void sal_bound_leave(void);
 /* Disarms every step: the caller left them without returning (a failure handler's longjmp). */
-void sal_bound_unwound(void);
+SAL_PRIVATE void sal_bound_unwound(void);
 
 /* The bound a step of cost cost_s would get (0 when bounds are off). */
 double sal_bound_of(double cost_s);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <salamander/sal_ckpt.h>
@@ -25,19 +24,6 @@
 #include "log.h"
 #include "manifest.h"
 #include "ckpt_impl.h"
-
-double sal_wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-double sal_mono_now(void)
-{
-    return sal_clock_mono();
-}
 
 int sal_comm_rank(MPI_Comm comm)
 {
@@ -76,7 +62,7 @@ static int setup_levels(struct sal_ckpt *c, const sal_settings_t *set, const cha
         rc = sal_path_join(c->pfs_job, sizeof(c->pfs_job), "%s/%s", set->pfs_dir, job);
     if (rc == SAL_OK && c->pfs_job[0])
         rc = sal_pfs_create(c->job_dir, c->pfs_job, c->keep, &c->pfs);
-    sal_interval_auto_init(&c->iauto, set->mtbf, sal_mono_now());
+    sal_interval_auto_init(&c->iauto, set->mtbf, sal_clock_mono());
     return rc;
 }
 

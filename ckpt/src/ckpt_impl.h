@@ -49,18 +49,9 @@ struct sal_ckpt {
 /* The host name this rank reports to the levels (host, or host.fake<k> with fake_host_ranks). */
 void sal_ckpt_host_name(const struct sal_ckpt *ck, char *buf, size_t size);
 
-/* interval=auto: the current optimum interval in seconds (Young/Daly from the measured cost of
- * sal_ckpt_write on this rank and the configured or observed MTBF); 0 before the first
- * checkpoint was measured. Local. */
-double sal_ckpt_auto_interval(struct sal_ckpt *ck);
-
 /* Blocks until the L4 flush thread of this rank is idle (no-op without L4). Local. */
 void sal_ckpt_flush_wait(struct sal_ckpt *ck);
 
-/* Seconds on CLOCK_REALTIME: only to stamp events. */
-double sal_wall_now(void);
-/* Seconds on CLOCK_MONOTONIC: every duration and deadline (a clock step changes neither). */
-double sal_mono_now(void);
 int sal_comm_rank(MPI_Comm comm);
 int sal_comm_size(MPI_Comm comm);
 

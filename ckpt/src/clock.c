@@ -1,4 +1,4 @@
-/* The one monotonic clock (clock.h). */
+/* The one clock (clock.h). */
 #include "clock.h"
 
 double sal_clock_mono(void)
@@ -6,6 +6,14 @@ double sal_clock_mono(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double sal_clock_wall(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 

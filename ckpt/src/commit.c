@@ -21,6 +21,7 @@
 #include "agree.h"
 #include "bound.h"
 #include "ckpt_impl.h"
+#include "clock.h"
 #include "events.h"
 #include "fsutil.h"
 #include "h5io.h"
@@ -196,7 +197,7 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
     *mask = ck->levels | (ck->levels_auto && ck->topo.nhosts >= 2 ? SAL_LVL_L2 : 0);
     warn_topology(ck, me, *mask);
     rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
-    t0 = sal_mono_now();
+    t0 = sal_clock_mono();
     if (rc == SAL_OK && *ok && (*mask & (SAL_LVL_L2 | SAL_LVL_L3)) &&
         sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK &&
         sal_slurp(path, &data, &len) == SAL_OK)
@@ -206,7 +207,7 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_COPY);
     /* An exchange that returned counts as local work, as in a restore: the copies it moved are
      * written by the ranks that go on to the next exchange. */
-    t0 = sal_mono_now();
+    t0 = sal_clock_mono();
     if (rc == SAL_OK && (*mask & SAL_LVL_L2))
         rc = sal_l2_send(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
     *ok = *ok && lok;
@@ -386,7 +387,7 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
                          int mask, double t0)
 {
     char lv[32];
-    double secs = sal_mono_now() - t0;
+    double secs = sal_clock_mono() - t0;
     int l4 = ck->pfs && id % ck->pfs_every == 0;
 
     if (ck->own_first_id < 0)
@@ -404,9 +405,9 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
     }
     if (l4)
         sal_pfs_submit(ck->pfs, id, me, sal_comm_size(ck->comm));
-    if (sal_interval_auto_cost(&ck->iauto, secs, sal_mono_now()) && me == 0)
+    if (sal_interval_auto_cost(&ck->iauto, secs, sal_clock_mono()) && me == 0)
         sal_event("interval", "\"cost\":%.6f,\"mtbf\":%.1f,\"seconds\":%.3f", ck->iauto.cost,
-                  sal_interval_auto_mtbf(&ck->iauto, sal_mono_now()), ck->iauto.period);
+                  sal_interval_auto_mtbf(&ck->iauto, sal_clock_mono()), ck->iauto.period);
 }
 
 /* Collective: rank 0 prepares the id; every rank learns it (or the failure) and the checkpoint
@@ -458,7 +459,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
         return sal_error(SAL_ERR_NOMEM, "checkpoint layout records");
     }
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
-    t1 = sal_mono_now();
+    t1 = sal_clock_mono();
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
     sal_bound_credit_since(t1);
     /* Every rank reaches the agreement, whatever its exchanges returned: under ULFM a collective
@@ -477,7 +478,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_AGREE);
     snprintf(what, sizeof(what), "the commit agreement of checkpoint %lld", (long long)id);
     /* Peers write as much as this rank: its own time so far is the cost the wait scales with. */
-    sal_bound_enter(what, sal_mono_now() - t0);
+    sal_bound_enter(what, sal_clock_mono() - t0);
     rc = sal_agree(ck->comm, &ok);
     sal_bound_leave();
     if (rc != SAL_OK || failed)
@@ -495,7 +496,7 @@ static int write_checkpoint(struct sal_ckpt *ck, int me, int64_t id, int64_t ste
 
 int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
 {
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
     int64_t id = -1;
     char what[64];
     int me, rc;

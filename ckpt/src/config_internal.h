@@ -6,6 +6,8 @@
 
 #include <salamander/sal_config.h>
 
+#include "private_api.h"
+
 typedef enum sal_interval_kind {
     SAL_INTERVAL_NEVER = 0,
     SAL_INTERVAL_STEPS,
@@ -34,7 +36,7 @@ typedef struct sal_settings {
 } sal_settings_t;
 
 /* The typed values of cfg, current as of the last successful set/load; NULL only for a NULL cfg. */
-const sal_settings_t *sal_config_settings(sal_config_t cfg);
+SAL_PRIVATE const sal_settings_t *sal_config_settings(sal_config_t cfg);
 
 /* Parses an interval value ("10", "30s", "0", "auto"). SAL_OK or SAL_ERR_CONFIG. */
 int sal_interval_parse(const char *text, sal_interval_t *out);
@@ -46,19 +48,20 @@ int sal_bool_parse(const char *text, int *out);
 /* The effective checkpoint directory (ckpt_dir, or the per-user default) and job name (job, or the
  * base name of argv0 made a valid name, or "job"), written into buf. SAL_ERR_INVALID_ARG when buf
  * is too small; SAL_ERR_CONFIG when job is set to an invalid name. */
-int sal_config_resolve_ckpt_dir(sal_config_t cfg, char *buf, unsigned long size);
-int sal_config_resolve_job(sal_config_t cfg, const char *argv0, char *buf, unsigned long size);
+SAL_PRIVATE int sal_config_resolve_ckpt_dir(sal_config_t cfg, char *buf, unsigned long size);
+SAL_PRIVATE int sal_config_resolve_job(sal_config_t cfg, const char *argv0, char *buf,
+                                       unsigned long size);
 
 /* Serialized form shipped to a replacement process: one "key=value\n" line per key whose value
  * differs from its default (process-local keys such as hostname are left out). [OUT] *text: caller
  * frees. SAL_OK, SAL_ERR_INVALID_ARG or SAL_ERR_NOMEM. */
-int sal_config_serialize(sal_config_t cfg, char **text);
+SAL_PRIVATE int sal_config_serialize(sal_config_t cfg, char **text);
 
 /* Makes cfg exactly the configuration serialized in text (defaults plus its lines; the
  * process-local keys of cfg are kept). Every line is validated like sal_config_set; on any error
  * SAL_ERR_CONFIG is returned naming the line and cfg is left unchanged. Empty lines are ignored.
  * On success, strings obtained earlier from cfg (sal_config_get, the settings) are freed. */
-int sal_config_deserialize(sal_config_t cfg, const char *text);
+SAL_PRIVATE int sal_config_deserialize(sal_config_t cfg, const char *text);
 
 /* ---- the key registry (config_keys.def), shared by config.c, config_load.c, config_help.c,
  * config_resolve.c ---- */

@@ -19,6 +19,8 @@
 
 #include <stdint.h>
 
+#include "private_api.h"
+
 /* Most failure specs in one plan. */
 #define SAL_INJECT_MAX_SPECS 64
 
@@ -54,20 +56,21 @@ typedef struct sal_inject sal_inject_t;
 
 /* Parses text (NULL or "" gives an empty plan). [OUT] *plan. SAL_ERR_CONFIG with a message naming
  * the offending item on a syntax error. */
-int sal_inject_parse(const char *text, sal_inject_t **plan);
-int sal_inject_count(const sal_inject_t *plan);
+SAL_PRIVATE int sal_inject_parse(const char *text, sal_inject_t **plan);
+SAL_PRIVATE int sal_inject_count(const sal_inject_t *plan);
 const sal_inject_spec_t *sal_inject_get(const sal_inject_t *plan, int i);
 const char *sal_inject_point_name(sal_inject_point_t p);
 
 /* Directory where "inject.<i>.fired" markers are created (the job directory). Copied. */
-int sal_inject_set_marker_dir(sal_inject_t *plan, const char *dir);
+SAL_PRIVATE int sal_inject_set_marker_dir(sal_inject_t *plan, const char *dir);
 
 /* Fires every matching, not yet fired spec for (rank, step >= spec.step, point): creates its marker
  * with O_EXCL (if the marker exists, the spec is skipped), emits an "inject" event, then
  * kills/hangs/exits this process. Returns only if nothing fired, or if the raised signal is caught
  * or ignored. plan may be NULL. */
-void sal_inject_point(sal_inject_t *plan, int rank, int64_t step, sal_inject_point_t point);
+SAL_PRIVATE void sal_inject_point(sal_inject_t *plan, int rank, int64_t step,
+                                  sal_inject_point_t point);
 
-void sal_inject_free(sal_inject_t **plan);
+SAL_PRIVATE void sal_inject_free(sal_inject_t **plan);
 
 #endif

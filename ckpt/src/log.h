@@ -8,6 +8,8 @@
 
 #include <stdarg.h>
 
+#include "private_api.h"
+
 typedef enum sal_log_level {
     SAL_LOG_ERROR = 0,
     SAL_LOG_WARN = 1,
@@ -17,13 +19,13 @@ typedef enum sal_log_level {
 
 /* Identity stamped on every line: rank -1 means "not known yet"; host NULL means "?". Thread-safe.
  */
-void sal_log_set_identity(int rank, const char *host);
-void sal_log_set_level(sal_log_level_t level);
+SAL_PRIVATE void sal_log_set_identity(int rank, const char *host);
+SAL_PRIVATE void sal_log_set_level(sal_log_level_t level);
 sal_log_level_t sal_log_get_level(void);
 /* Parses "error|warn|info|debug"; returns -1 when not a level name. */
-int sal_log_level_parse(const char *name);
+SAL_PRIVATE int sal_log_level_parse(const char *name);
 
-void sal_log_msg(sal_log_level_t level, const char *func, const char *fmt, ...)
+SAL_PRIVATE void sal_log_msg(sal_log_level_t level, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define SAL_LOG_E(...) sal_log_msg(SAL_LOG_ERROR, __func__, __VA_ARGS__)
@@ -34,7 +36,7 @@ void sal_log_msg(sal_log_level_t level, const char *func, const char *fmt, ...)
 /* Records "<function>: message" as this thread's last error, logs it at debug level, and returns
  * code unchanged, so that a failure path reads `return sal_error(SAL_ERR_IO, "open %s: %s", p,
  * strerror(e));`. The caller decides whether the user also sees it (SAL_LOG_E). */
-int sal_error_at(int code, const char *func, const char *fmt, ...)
+SAL_PRIVATE int sal_error_at(int code, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Calls fn(code, __func__, fmt, ...) and evaluates to code itself, evaluated once, rather than to
  * what fn returns (the same), so that static analysis sees that a failure path returns a failure.

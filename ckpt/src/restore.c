@@ -26,6 +26,7 @@
 #include "bound.h"
 #include "ckpt_impl.h"
 #include "ckpt_internal.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "h5io.h"
 #include "log.h"
@@ -62,7 +63,7 @@ static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
 {
     int64_t v[2], w[2], top;
     uint64_t bits = 0;
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
 
     sal_job_view(ck->job_dir, &v[0], &v[1]);
     if (ck->pfs_job[0]) {
@@ -76,7 +77,7 @@ static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
     *had = v[0] >= 0;
     /* A `latest` may name a directory that is gone: the window starts at the newest that exists. */
     top = v[0] < v[1] ? v[0] : v[1];
-    t0 = sal_mono_now();
+    t0 = sal_clock_mono();
     if (top >= 0) {
         mark_dirs(ck->job_dir, top, &bits);
         if (ck->pfs_job[0])
@@ -270,7 +271,7 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
     me = sal_comm_rank(ck->comm);
     if (candidates(ck, ids, &n, &had) != SAL_OK)
         return SAL_ERR_PROC_FAILED;
-    t0 = sal_mono_now();
+    t0 = sal_clock_mono();
     rc = stage_alloc(ck, &stage);
     sal_bound_credit_since(t0);
     ok = rc == SAL_OK;
@@ -302,7 +303,7 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
             break;
         }
         sal_inject_point(ck->inject, me, ck->step_hint, SAL_INJ_RESTORE);
-        t0 = sal_mono_now();
+        t0 = sal_clock_mono();
         /* Every rank reaches the agreement, whatever load's exchanges returned (commit.c says
          * why); a failure seen in them votes 0. */
         failed = sal_restore_load(ck, cand, stage, &ok, &tried) == SAL_ERR_PROC_FAILED;
@@ -311,7 +312,7 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
             SAL_LOG_E("cannot restore checkpoint %lld on this rank", (long long)cand);
         mine = ok;
         snprintf(what, sizeof(what), "the agreement on restoring checkpoint %lld", (long long)cand);
-        sal_bound_enter(what, sal_mono_now() - t0); /* peers read as much as this rank */
+        sal_bound_enter(what, sal_clock_mono() - t0); /* peers read as much as this rank */
         rc = sal_agree(ck->comm, &ok);
         sal_bound_leave();
         if (rc != SAL_OK || failed) {
@@ -336,9 +337,9 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
     stage_free(ck, &stage);
     if (rc != SAL_OK)
         return rc;
-    if (sal_interval_auto_failure(&ck->iauto, sal_mono_now()) && me == 0)
+    if (sal_interval_auto_failure(&ck->iauto, sal_clock_mono()) && me == 0)
         SAL_LOG_I("interval=auto: MTBF estimate now %.0f s",
-                  sal_interval_auto_mtbf(&ck->iauto, sal_mono_now()));
+                  sal_interval_auto_mtbf(&ck->iauto, sal_clock_mono()));
     if (step_out)
         *step_out = tried.step;
     if (id_out)

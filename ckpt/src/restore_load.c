@@ -20,6 +20,7 @@
 #include "bound.h"
 #include "ckpt_impl.h"
 #include "ckpt_internal.h"
+#include "clock.h"
 #include "fsutil.h"
 #include "h5io.h"
 #include "log.h"
@@ -65,7 +66,7 @@ static int load_through_manifest(const struct sal_ckpt *ck, const attempt_t *a, 
                                  int me)
 {
     const sal_manifest_t *m = &a->m;
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
 
     for (int i = 0; i < ck->nregions; i++) {
         sal_region_t *r = &a->stage[i];
@@ -93,7 +94,7 @@ static int share_levels(struct sal_ckpt *ck, int me, attempt_t *a)
     size_t len = 0;
     int64_t n = -1;
     int rc, src;
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
 
     if (sal_levels_load_text(a->dir, &text, &len) == SAL_OK ||
         (a->pdir[0] && sal_levels_load_text(a->pdir, &text, &len) == SAL_OK))
@@ -160,7 +161,7 @@ static int receive_manifest(struct sal_ckpt *ck, int me, int src, attempt_t *a, 
 static int share_manifest(struct sal_ckpt *ck, int me, attempt_t *a, int *mok)
 {
     char why[512] = "";
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
     int have = sal_manifest_read(a->dir, &a->m) == SAL_OK, v[2], rc;
 
     sal_bound_credit_since(t0);
@@ -197,7 +198,7 @@ static int read_own(struct sal_ckpt *ck, const attempt_t *a, const char *dir, co
                               .rank = sal_comm_rank(ck->comm),
                               .nranks = sal_comm_size(ck->comm)};
     int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, expect.rank);
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
 
     /* A missing L1 file is what the loss of a host (or a relaunch on another one) leaves: the
      * other levels are there for it, and it is no damage worth a warning. */
@@ -244,7 +245,7 @@ static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
     if (n > 0 && (a->info.mask & SAL_LVL_L2) && t->nranks == size) {
         /* A fetch that returned counts as local work: the copies it moved are read and written
          * by the ranks that go on to the next exchange. */
-        double t0 = sal_mono_now();
+        double t0 = sal_clock_mono();
         rc = sal_l2_fetch(ck->comm, t, a->dir, need, &got);
         sal_bound_credit_since(t0);
         if (rc == SAL_OK && got)
@@ -252,7 +253,7 @@ static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
         n = rc == SAL_OK ? gather_need(ck->comm, *ok, need, size) : -1;
     }
     if (rc == SAL_OK && n > 0 && (a->info.mask & SAL_LVL_L3) && t->nranks == size) {
-        double t0 = sal_mono_now();
+        double t0 = sal_clock_mono();
         rc = sal_l3_fetch(ck->comm, t, a->dir, need, &got);
         sal_bound_credit_since(t0);
         if (rc == SAL_OK && got)
@@ -304,7 +305,7 @@ static int load_n_to_m(struct sal_ckpt *ck, attempt_t *a, int *ok)
     int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), all = 1;
 
     if (a->mdir == a->dir) {
-        double t0 = sal_mono_now();
+        double t0 = sal_clock_mono();
         for (int r = me; r < a->m.nranks; r += size)
             if (ensure_rank_file(a, r) != SAL_OK)
                 all = 0;

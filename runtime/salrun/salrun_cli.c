@@ -77,8 +77,8 @@ static const option_def_t options[] = {
     {"--restart-delay", NULL, "SECONDS", O_RESTART_DELAY, 0,
      "wait before the first relaunch; doubles each time, at most 30 s", "1"},
     {"--hostfile", "--machinefile", "FILE", O_HOSTFILE, 0,
-     "hosts for mpiexec, one per line with optional slots=N; a relaunch leaves out the hosts "
-     "that failed",
+     "hosts for mpiexec, one per line with optional slots=N (docs/salrun.md, \"Hostfiles\"); a "
+     "relaunch leaves out the hosts that failed",
      "the local host, or the Slurm allocation"},
     {"--probe-timeout", NULL, "SECONDS", O_PROBE_TIMEOUT, 0,
      "before a relaunch, each host of the job must start a process within this time or it is "

@@ -28,11 +28,8 @@
 #include <salamander/sal_error.h>
 
 #include "events.h"
-#include "fsutil.h"
+#include "hostfile.h"
 #include "salrun.h"
-
-#define HOSTFILE_MAX ((size_t)4 << 20) /* larger hostfiles are refused */
-#define HOST_CHARS   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@^+:[]"
 
 /* Runs argv (no shell) and reads up to size - 1 bytes of its standard output into buf. 0 when it
  * exited with status 0. */
@@ -104,7 +101,7 @@ static int add_host(salrun_hosts_t *h, const char *name)
     return SAL_OK;
 }
 
-/* One line of the hostfile of relaunches and the host it names ("" for "^host" and "+n0"). */
+/* A line of the hostfile of relaunches and its host ("" for "+n0", or for "^host" of --host). */
 static int add_line(salrun_hosts_t *h, const char *line, const char *host)
 {
     int rc = salrun_argv_push(&h->lines, line);
@@ -116,8 +113,8 @@ static int add_line(salrun_hosts_t *h, const char *line, const char *host)
     return rc;
 }
 
-/* The host of a hostfile or --host entry: without "user@"; "" for an exclusion ("^host") or a
- * relative entry ("+n0", "+e"), which name no host of their own. */
+/* The host of a --host entry: without "user@"; "" for an exclusion ("^host") or a relative entry
+ * ("+n0", "+e"), which name no host of their own. (Hostfiles are read by hostfile.h.) */
 static void entry_host(const char *entry, size_t len, char *host, size_t size)
 {
     const char *at = memchr(entry, '@', len);
@@ -131,39 +128,23 @@ static void entry_host(const char *entry, size_t len, char *host, size_t size)
     snprintf(host, size, "%.*s", (int)len, entry);
 }
 
+/* salrun's --hostfile, read by the one hostfile grammar (docs/salrun.md, "Hostfiles"): each entry's
+ * text becomes a line of the hostfile of relaunches. A host on several lines is kept on each (Open
+ * MPI counts one slot per line). */
 static int load_hostfile(salrun_hosts_t *h, const char *path)
 {
-    char *data = NULL, *next, host[256] = "";
-    size_t len = 0;
-    int lineno = 0, rc = SAL_OK;
+    sal_hostfile_t *hf = NULL;
+    int rc = sal_hostfile_load(path, &hf);
 
-    if (sal_read_file(path, HOSTFILE_MAX, &data, &len) != SAL_OK)
-        return salrun_fail(SAL_ERR_IO, "--hostfile: %s", sal_last_error());
-    for (char *line = data; rc == SAL_OK && line; line = next) {
-        size_t tok;
+    if (rc != SAL_OK)
+        return salrun_fail(rc == SAL_ERR_CONFIG ? SAL_ERR_INVALID_ARG : rc, "--hostfile: %s",
+                           sal_last_error());
+    for (size_t i = 0; rc == SAL_OK && i < sal_hostfile_count(hf); i++) {
+        const sal_hostfile_entry_t *e = sal_hostfile_entry(hf, i);
 
-        lineno++;
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        line[strcspn(line, "#\r")] = '\0';
-        line += strspn(line, " \t");
-        for (size_t end = strlen(line); end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t');)
-            line[--end] = '\0';
-        tok = strcspn(line, " \t");
-        if (tok == 0)
-            continue;
-        if (strspn(line, HOST_CHARS) < tok || tok >= sizeof(host)) {
-            rc = salrun_fail(SAL_ERR_INVALID_ARG,
-                             "hostfile %s, line %d: \"%.*s\" is not a host name (expected one host "
-                             "per line, optionally followed by slots=N)",
-                             path, lineno, (int)(tok < 80 ? tok : 80), line);
-            break;
-        }
-        entry_host(line, tok, host, sizeof(host));
-        rc = add_line(h, line, host);
+        rc = add_line(h, e->text, e->host);
     }
-    free(data);
+    sal_hostfile_destroy(&hf);
     if (rc == SAL_OK && h->n == 0)
         rc = salrun_fail(SAL_ERR_INVALID_ARG, "hostfile %s names no host", path);
     return rc;

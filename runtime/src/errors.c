@@ -9,7 +9,7 @@
 
 #include <salamander/salamander.h>
 
-#include "ckpt_impl.h"
+#include "clock.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -29,7 +29,7 @@ static void on_mpi_error(MPI_Comm *comm, int *err, ...)
         return;
     }
     if (sal_rt.t_detect == 0)
-        sal_rt.t_detect = sal_mono_now();
+        sal_rt.t_detect = sal_clock_mono();
     sal_rt_revoke(sal_rt.world);
     sal_rt_revoke(sal_rt.full); /* wakes the parked spares */
     sal_rt_revoke_derived();

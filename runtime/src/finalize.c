@@ -13,7 +13,6 @@
 
 #include "agree.h"
 #include "bound.h"
-#include "ckpt_impl.h"
 #include "events.h"
 #include "hostmap.h"
 #include "log.h"

@@ -20,6 +20,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "private_api.h"
 #include "runtime.h"
 
 enum { WD_OFF, WD_READY, WD_RUNNING, WD_DONE };
@@ -76,7 +77,7 @@ static int finalize_started(MPI_Comm comm, int key, void *val, void *extra)
     return MPI_SUCCESS;
 }
 
-int MPI_Finalize(void)
+SAL_INTERPOSE int MPI_Finalize(void)
 {
     int rc = PMPI_Finalize();
 

@@ -12,6 +12,7 @@
  */
 #include <mpi.h>
 
+#include "private_api.h"
 #include "watchdog.h"
 
 static int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
@@ -35,9 +36,9 @@ static int sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, i
 }
 
 /* Brackets the call for the hang watchdog (watchdog_pmpi.c). */
-int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag,
-                 void *recvbuf, int recvcount, MPI_Datatype recvtype, int source, int recvtag,
-                 MPI_Comm comm, MPI_Status *status)
+SAL_INTERPOSE int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
+                               int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype,
+                               int source, int recvtag, MPI_Comm comm, MPI_Status *status)
 {
     int rc;
 

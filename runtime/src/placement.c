@@ -17,32 +17,15 @@
 /* ---- validation of names and cpuset strings ---- */
 
 /* ASCII only, whatever the locale. */
-static int is_alnum(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
 }
 
-int sal_placement_valid_host_name(const char *s)
-{
-    size_t n = 0;
-
-    if (!s || !is_alnum(s[0]))
-        return 0;
-    for (; s[n]; n++)
-        if (n >= SAL_PLACEMENT_HOST_MAX ||
-            !(is_alnum(s[n]) || s[n] == '-' || s[n] == '.' || s[n] == '_'))
-            return 0;
-    return 1;
-}
-
+/* Host names follow the hostfile grammar's rule (hostfile.h), wherever they come from. */
 static int check_host(const char *func, const char *host)
 {
-    if (sal_placement_valid_host_name(host))
+    if (sal_hostfile_valid_name(host))
         return SAL_OK;
     return sal_error_at(SAL_ERR_INVALID_ARG, func,
                         "host name \"%.64s\" is invalid: expected 1 to %d letters, digits, '-', "
@@ -50,7 +33,8 @@ static int check_host(const char *func, const char *host)
                         host ? host : "(null)", SAL_PLACEMENT_HOST_MAX);
 }
 
-int sal_placement_parse_index(const char **c, long limit, long *v)
+/* Reads a decimal below limit at *c and advances *c past it; -1 (and *c unchanged) otherwise. */
+static int parse_index(const char **c, long limit, long *v)
 {
     const char *s = *c;
     long x = 0;
@@ -77,10 +61,10 @@ int sal_placement_parse_cpuset(const char *s, hwloc_bitmap_t set)
                                               "indexes, e.g. \"0-3,8\"");
     hwloc_bitmap_zero(set);
     for (;;) {
-        if (sal_placement_parse_index(&c, PU_INDEX_MAX, &lo) != 0)
+        if (parse_index(&c, PU_INDEX_MAX, &lo) != 0)
             break;
         hi = lo;
-        if (*c == '-' && (c++, sal_placement_parse_index(&c, PU_INDEX_MAX, &hi) != 0 || hi < lo))
+        if (*c == '-' && (c++, parse_index(&c, PU_INDEX_MAX, &hi) != 0 || hi < lo))
             break;
         if (hwloc_bitmap_set_range(set, (unsigned)lo, (int)hi) < 0)
             return sal_error(SAL_ERR_NOMEM, "cpuset \"%.64s\"", s);

@@ -32,8 +32,10 @@
 
 #include <hwloc.h>
 
-/* Longest host name accepted (bytes, without the terminating NUL). */
-#define SAL_PLACEMENT_HOST_MAX 255
+#include "hostfile.h"
+
+/* Longest host name accepted (bytes, without the terminating NUL): the hostfile grammar's. */
+#define SAL_PLACEMENT_HOST_MAX SAL_HOSTFILE_NAME_MAX
 
 typedef struct sal_placement *sal_placement_t;
 
@@ -76,11 +78,12 @@ int sal_placement_mark_host_dead(sal_placement_t p, const char *host);
  * only cap the number of processes placed on it. SAL_ERR_EXISTS when host was already offered. */
 int sal_placement_add_spare_host(sal_placement_t p, const char *host, int slots);
 
-/* Reads an Open MPI hostfile (untrusted input): one host per line, optionally followed by slots=N
- * and max_slots=M (M >= N; only slots is used); '#' starts a comment; blank lines are ignored.
- * Every host is offered with sal_placement_add_spare_host. SAL_ERR_IO when path cannot be read,
- * SAL_ERR_CONFIG for invalid content (the message names the file and line); after either error no
- * host of the file has been added. */
+/* Reads an Open MPI hostfile (untrusted input) in the one grammar of hostfile.h (docs/salrun.md,
+ * "Hostfiles"): every host is offered with sal_placement_add_spare_host and its slots (max_slots
+ * is checked, not used; "user@" is dropped); a relative entry ("+n0") names no host and is left
+ * out. SAL_ERR_IO when path cannot be read, SAL_ERR_CONFIG for content the grammar refuses, a host
+ * listed twice or one already offered (the message names the file and line); after either error
+ * no host of the file has been added. */
 int sal_placement_load_hostfile(sal_placement_t p, const char *path);
 
 /* Decides a host and a cpuset for every failed rank, in increasing rank order, by the rules of
@@ -119,7 +122,7 @@ int sal_placement_numa_of(hwloc_topology_t topo, const char *cpuset, int *numa);
 /* ---- internals shared by placement.c (the host map), placement_rules.c, placement_hostfile.c and
  * placement_bind.c; not for other callers ---- */
 
-#define SLOTS_MAX  (1 << 20)
+#define SLOTS_MAX  SAL_HOSTFILE_SLOTS_MAX
 #define REASON_LEN 192
 #define NO_HOST    ((size_t)-1)
 
@@ -157,13 +160,6 @@ struct sal_placement {
     hwloc_topology_t default_topo;
     int computed;
 };
-
-/* 1 when s is a host name the placement accepts (1 to SAL_PLACEMENT_HOST_MAX ASCII letters, digits,
- * '-', '.' or '_', starting with a letter or digit), else 0; s may be NULL. */
-int sal_placement_valid_host_name(const char *s);
-
-/* Reads a decimal below limit at *c and advances *c past it; -1 (and *c unchanged) otherwise. */
-int sal_placement_parse_index(const char **c, long limit, long *v);
 
 /* Parses hwloc's list format ("0-3,8") into set: indexes below PU_INDEX_MAX (placement.c), ranges
  * lo-hi with lo <= hi, separated by single commas, nothing else; the result is never empty.

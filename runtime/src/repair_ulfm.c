@@ -26,7 +26,7 @@
 #include <mpi.h>
 #include <mpi-ext.h>
 
-#include "ckpt_impl.h"
+#include "clock.h"
 #include "events.h"
 #include "hostmap.h"
 #include "log.h"
@@ -210,7 +210,7 @@ static void report_failure(const repair_t *r)
                                sal_json_escape(esc, sizeof(esc), h));
     }
     sal_event("failure", "\"ranks\":[%s],\"hosts\":[%s],\"detector\":\"ulfm\",\"detected\":%.6f",
-              ranks, hosts, sal_wall_now() - (sal_mono_now() - sal_rt.t_detect));
+              ranks, hosts, sal_clock_wall() - (sal_clock_mono() - sal_rt.t_detect));
     SAL_LOG_W("rank(s) %s failed; repairing with policy %s", ranks, sal_rt.set->policy);
     for (int i = 0; i < r->nlost; i++)
         sal_event("policy", "\"lost_rank\":%d,\"action\":\"%s\"", r->lost[i],
@@ -381,18 +381,18 @@ static int my_key(const repair_t *r, int old_full_rank, int *active)
 /* One repair attempt on the survivors of sal_rt.full. */
 static int attempt(repair_t *r)
 {
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
     int me, old_rank, key, active = 0, rc;
 
     MPI_Comm_rank(sal_rt.full, &old_rank);
     sal_rt_revoke(sal_rt.world);
     sal_rt_revoke(sal_rt.full);
-    r->t_revoke = sal_mono_now() - t0;
-    t0 = sal_mono_now();
+    r->t_revoke = sal_clock_mono() - t0;
+    t0 = sal_clock_mono();
     if (MPIX_Comm_shrink(sal_rt.full, &r->shrunk) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "shrinking the communicator failed");
     MPI_Comm_set_errhandler(r->shrunk, MPI_ERRORS_RETURN);
-    r->t_shrink = sal_mono_now() - t0;
+    r->t_shrink = sal_clock_mono() - t0;
     MPI_Comm_rank(r->shrunk, &me);
     r->leader = me == 0;
     rc = make_plan(sal_rt.full, r);
@@ -400,7 +400,7 @@ static int attempt(repair_t *r)
         return rc;
     if (r->leader && r->nlost > 0)
         report_failure(r);
-    t0 = sal_mono_now();
+    t0 = sal_clock_mono();
     if (rc == SAL_OK && r->nspawn > 0)
         rc = respawn(r);
     if (rc == SAL_ERR_RECOVERY) /* no plan: every survivor knows it, nothing more to build */
@@ -409,7 +409,7 @@ static int attempt(repair_t *r)
     r->active = active;
     rc = rebuild(r->merged != MPI_COMM_NULL ? r->merged : r->shrunk, key, r->napp - r->ndrop,
                  rc == SAL_OK, &r->full, &r->world);
-    r->t_spawn = sal_mono_now() - t0;
+    r->t_spawn = sal_clock_mono() - t0;
     return rc;
 }
 
@@ -539,7 +539,7 @@ int sal_rt_park(void)
         if (cls != MPIX_ERR_REVOKED)
             return sal_error(SAL_ERR_MPI, "a parked spare's wait failed (MPI error class %d)", cls);
         if (sal_rt.t_detect == 0)
-            sal_rt.t_detect = sal_mono_now();
+            sal_rt.t_detect = sal_clock_mono();
         rc = sal_rt_repair();
         if (rc != SAL_OK)
             return rc;

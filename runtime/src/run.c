@@ -10,8 +10,8 @@
 #include <salamander/salamander.h>
 
 #include "bound.h"
-#include "ckpt_impl.h"
 #include "ckpt_internal.h"
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 #include "runtime.h"
@@ -33,9 +33,9 @@ int sal_checkpoint(void)
 
     if (rc != SAL_OK)
         return rc;
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
     rc = sal_ckpt_write(sal_rt.ck, sal_rt.step, &id);
-    last_ckpt_time = sal_mono_now();
+    last_ckpt_time = sal_clock_mono();
     see_work(last_ckpt_time - t0);
     if (rc == SAL_OK) {
         sal_rt_stats.checkpoints++;
@@ -53,7 +53,7 @@ int sal_checkpoint(void)
 
 int sal_restore(void)
 {
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
     int64_t step = 0, id = -1;
     int rc = sal_rt_check(__func__);
 
@@ -65,12 +65,12 @@ int sal_restore(void)
         return rc;
     sal_rt.step = step;
     sal_rt_stats.restores++;
-    sal_rt_stats.restore_seconds += sal_mono_now() - t0;
-    see_work(sal_mono_now() - t0);
+    sal_rt_stats.restore_seconds += sal_clock_mono() - t0;
+    see_work(sal_clock_mono() - t0);
     sal_rt.needs_restore = 0;
     if (sal_rt.rank == 0)
         sal_event("restore", "\"id\":%lld,\"step\":%lld,\"seconds\":%.6f", (long long)id,
-                  (long long)step, sal_mono_now() - t0);
+                  (long long)step, sal_clock_mono() - t0);
     return SAL_OK;
 }
 
@@ -113,7 +113,7 @@ static int checkpoint_due(int *due)
     if (iv->kind != SAL_INTERVAL_SECONDS && iv->kind != SAL_INTERVAL_AUTO)
         return SAL_OK;
     if (sal_rt.rank == 0)
-        *due = sal_mono_now() - last_ckpt_time >= period;
+        *due = sal_clock_mono() - last_ckpt_time >= period;
     if (MPI_Bcast(due, 1, MPI_INT, 0, sal_rt.world) != MPI_SUCCESS)
         return SAL_ERR_PROC_FAILED;
     return SAL_OK;
@@ -130,11 +130,11 @@ static int run_steps(sal_step_fn fn, void *arg)
         sal_watchdog_progress(sal_rt.step);
         sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
         sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
-        double t0 = sal_mono_now();
+        double t0 = sal_clock_mono();
         sal_rt.in_step = 1;
         rc = fn(sal_rt.world, sal_rt.step, arg, &done);
         sal_rt.in_step = 0;
-        see_work(sal_mono_now() - t0);
+        see_work(sal_clock_mono() - t0);
         if (rc != SAL_OK) {
             SAL_LOG_E("step %lld returned %s; stopping", (long long)sal_rt.step, sal_strerror(rc));
             return rc;
@@ -160,7 +160,7 @@ static int start(void)
 {
     int rc;
 
-    last_ckpt_time = sal_mono_now();
+    last_ckpt_time = sal_clock_mono();
     if (sal_rt.needs_restore) {
         rc = sal_restore();
         if (rc == SAL_ERR_UNRESTORABLE && sal_rt.rank == 0) {
@@ -192,18 +192,18 @@ static int recover(void)
                          " giving up; relaunch the job to restart from the last checkpoint",
                          sal_rt.repairs, (long long)sal_rt.set->max_repairs);
     if (sal_rt.t_detect == 0)
-        sal_rt.t_detect = sal_mono_now();
+        sal_rt.t_detect = sal_clock_mono();
     /* A repair may spawn processes: it is watched by ULFM, not by the hang watchdog. */
     sal_watchdog_unwound();
     sal_bound_unwound();
     sal_watchdog_suspend();
-    double t0 = sal_mono_now();
+    double t0 = sal_clock_mono();
     /* The survivors wait in the repair for each other and for the replacements to start. */
     sal_bound_enter("the repair after a process failure", sal_rt.longest_repair);
     rc = sal_rt_repair();
     sal_bound_leave();
-    if (sal_mono_now() - t0 > sal_rt.longest_repair)
-        sal_rt.longest_repair = sal_mono_now() - t0;
+    if (sal_clock_mono() - t0 > sal_rt.longest_repair)
+        sal_rt.longest_repair = sal_clock_mono() - t0;
     sal_watchdog_resume();
     if (rc != SAL_OK)
         return rc;
@@ -228,10 +228,10 @@ static int recover(void)
     if (rc != SAL_OK)
         return rc;
     sal_rt_stats.repairs++;
-    sal_rt_stats.last_recovery_seconds = sal_mono_now() - sal_rt.t_detect;
+    sal_rt_stats.last_recovery_seconds = sal_clock_mono() - sal_rt.t_detect;
     sal_rt_stats.recovery_seconds += sal_rt_stats.last_recovery_seconds;
     if (sal_rt.repair_leader) {
-        double total = sal_mono_now() - sal_rt.t_detect;
+        double total = sal_clock_mono() - sal_rt.t_detect;
         sal_event("resume", "\"step\":%lld,\"total_seconds\":%.6f", (long long)sal_rt.step, total);
         SAL_LOG_I("recovered in %.3f s; resuming at step %lld", total, (long long)sal_rt.step);
     }

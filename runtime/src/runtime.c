@@ -12,8 +12,8 @@
 #include <salamander/salamander.h>
 
 #include "bound.h"
-#include "ckpt_impl.h"
 #include "ckpt_internal.h"
+#include "clock.h"
 #include "events.h"
 #include "fsutil.h"
 #include "hostmap.h"
@@ -271,9 +271,9 @@ static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
     if (rc == SAL_OK)
         rc = sal_rt_set_errhandler(sal_rt.world);
     if (rc == SAL_OK) {
-        double t0 = sal_mono_now(); /* the topology: local work every rank does */
+        double t0 = sal_clock_mono(); /* the topology: local work every rank does */
         rc = sal_hostmap_init();
-        sal_bound_credit(sal_mono_now() - t0);
+        sal_bound_credit(sal_clock_mono() - t0);
     }
     if (rc == SAL_OK)
         rc = sal_hostmap_exchange(sal_rt.full);

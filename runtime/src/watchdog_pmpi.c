@@ -10,10 +10,11 @@
  */
 #include <mpi.h>
 
+#include "private_api.h"
 #include "watchdog.h"
 
 #define SAL_WD_WRAP(name, params, args)                                                            \
-    int MPI_##name params                                                                          \
+    SAL_INTERPOSE int MPI_##name params                                                            \
     {                                                                                              \
         int rc;                                                                                    \
                                                                                                    \

@@ -6,9 +6,10 @@
 #include <mpi.h>
 #include <mpi-ext.h>
 
+#include "private_api.h"
 #include "watchdog.h"
 
-int MPIX_Comm_agree(MPI_Comm comm, int *flag)
+SAL_INTERPOSE int MPIX_Comm_agree(MPI_Comm comm, int *flag)
 {
     int rc;
 
@@ -18,7 +19,7 @@ int MPIX_Comm_agree(MPI_Comm comm, int *flag)
     return rc;
 }
 
-int MPIX_Comm_shrink(MPI_Comm comm, MPI_Comm *newcomm)
+SAL_INTERPOSE int MPIX_Comm_shrink(MPI_Comm comm, MPI_Comm *newcomm)
 {
     int rc;
 

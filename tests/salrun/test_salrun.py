@@ -325,7 +325,8 @@ def case_finished_then_failed(args, tmp):
     check(r.returncode == 1, "a job that finished but exits non-zero: exit 1", r)
     check("relaunching" not in r.stderr and "not relaunched" in r.stderr
           and "mpiexec exited with status 3" in r.stderr, "no relaunch of a finished job", r)
-    # --quiet drops progress lines, not the reason of a failure.
+    # --quiet drops progress lines ("salrun: checkpoint 3 committed ..."), not the reason of a
+    # failure (which names the last checkpoint).
     r = flaky_run(args, tmp, "finishfail", ["-n", "1", "--log-dir", tmp, "--job", "fake2",
                                             "--quiet"])
     check(r.returncode == 1 and "not relaunched" in r.stderr
@@ -468,11 +469,25 @@ def case_probe_off(args, tmp):
 
 
 def case_hostfile_errors(args, tmp):
+    """The one hostfile grammar (docs/salrun.md, "Hostfiles"): every form is accepted, anything
+    else is refused with the file, the line and the cause."""
     bad = os.path.join(tmp, "bad")
     cases = ((None, "/nonexistent/hosts", "/nonexistent/hosts"),
              ("good-host slots=2\n\n# a comment\nbad!host slots=1\n", bad,
               'hostfile %s, line 4: "bad!host" is not a host name' % bad),
-             ("# only a comment\n\n", bad, "hostfile %s names no host" % bad))
+             ("# only a comment\n\n", bad, "hostfile %s names no host" % bad),
+             ("n1\nn2 slots=2 cpus=4\n", bad,
+              'hostfile %s, line 2: unknown attribute "cpus=4"' % bad),
+             ("n1 slots=abc\n", bad, 'hostfile %s, line 1: "slots=abc": expected a whole number'
+              % bad),
+             ("n1 slots=4 max_slots=2\n", bad,
+              "hostfile %s, line 1: slots=4 exceeds max_slots=2" % bad),
+             ("n1\nnode[2-4]\n", bad, 'hostfile %s, line 2: "node[2-4]" is not a host name: '
+              "ranges are not expanded" % bad),
+             ("n1\n^n2\n", bad, 'hostfile %s, line 2: "^n2" is not a host name: exclusions'
+              % bad),
+             ("n1:2\n", bad, 'hostfile %s, line 1: "n1:2" is not a host name' % bad),
+             ("n1\n\0\n", bad, "hostfile %s, line 2: contains a NUL byte" % bad))
     for text, path, msg in cases:
         if text is not None:
             with open(path, "w") as f:
@@ -488,6 +503,12 @@ def case_hostfile_errors(args, tmp):
     r, _, words = dry_run(args, ["--machinefile", bad, "--ckpt-dir", tmp, "/bin/true"])
     check(r.returncode == 0 and words[-3:] == ["--hostfile", bad, "/bin/true"],
           "--machinefile FILE reaches mpiexec as --hostfile FILE", r)
+    with open(bad, "w") as f:
+        f.write("# every form\nn1\n  admin@n2 slots=2\t# a comment\nn3 max_slots=4\r\n"
+                "n4 slots=1 max_slots=2\n+n0\nn1\n")
+    r, _, words = dry_run(args, ["--hostfile", bad, "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 0 and words[-3:] == ["--hostfile", bad, "/bin/true"],
+          "every form of the grammar is accepted", r)
 
 
 def processes_with(text):

@@ -1,19 +1,11 @@
 /*
  * Unit tests of the placement of replacements (runtime/src/placement.c) on synthetic hwloc
- * topologies and fake host names: nothing here depends on the machine running the test.
- *
- * Topologies used (PU indexes):
- *   T_2PKG   "pack:2 numa:1 core:4 pu:1"  NUMA 0 = package 0 = 0-3, NUMA 1 = package 1 = 4-7
- *   T_4NUMA  "pack:2 numa:2 core:2 pu:1"  package 0 = NUMA 0 (0-1) + NUMA 1 (2-3), package 1 = 4-7
- *   T_SMT    "node:2 core:4 pu:2"         NUMA 0 = 0-7, NUMA 1 = 8-15, core k = PUs 2k-2k+1
- *   T_SMALL  "pack:1 numa:1 core:2 pu:1"  one NUMA node, PUs 0-1
- * Every description names its NUMA level: without one, hwloc 2.9 synthetic loading makes an
- * overlapping memcpy that valgrind reports.
+ * topologies (placement_fixture.h) and fake host names: nothing here depends on the machine
+ * running the test. The hostfile reader is tested in test_placement_hostfile.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <CUnit/Basic.h>
 #include <hwloc.h>
@@ -21,73 +13,8 @@
 #include <salamander/sal_error.h>
 
 #include "placement.h"
+#include "placement_fixture.h"
 #include "unit_main.h"
-
-#define T_2PKG  "pack:2 numa:1 core:4 pu:1"
-#define T_4NUMA "pack:2 numa:2 core:2 pu:1"
-#define T_SMT   "node:2 core:4 pu:2"
-#define T_SMALL "pack:1 numa:1 core:2 pu:1"
-
-static hwloc_topology_t synth(const char *desc)
-{
-    hwloc_topology_t t = NULL;
-
-    if (hwloc_topology_init(&t) != 0)
-        return NULL;
-    if (hwloc_topology_set_synthetic(t, desc) != 0 || hwloc_topology_load(t) != 0) {
-        hwloc_topology_destroy(t);
-        return NULL;
-    }
-    return t;
-}
-
-/* A placement whose default topology is a new synthetic one of desc (*topo, destroyed by done()).
- */
-static sal_placement_t start(const char *desc, hwloc_topology_t *topo)
-{
-    sal_placement_t p = NULL;
-
-    *topo = synth(desc);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(*topo);
-    CU_ASSERT_EQUAL_FATAL(sal_placement_create(&p), SAL_OK);
-    CU_ASSERT_EQUAL_FATAL(sal_placement_set_default_topology(p, *topo), SAL_OK);
-    return p;
-}
-
-static void done(sal_placement_t *p, hwloc_topology_t topo)
-{
-    sal_placement_destroy(p);
-    CU_ASSERT_PTR_NULL(*p);
-    hwloc_topology_destroy(topo);
-}
-
-static void add(sal_placement_t p, int rank, const char *host, const char *cpuset)
-{
-    CU_ASSERT_EQUAL_FATAL(sal_placement_add_rank(p, rank, host, cpuset), SAL_OK);
-}
-
-static void fail(sal_placement_t p, int rank)
-{
-    CU_ASSERT_EQUAL_FATAL(sal_placement_mark_failed(p, rank), SAL_OK);
-}
-
-/* Checks the result of rank; prints what was found when it differs. */
-static void expect(sal_placement_t p, int rank, const char *host, const char *cpuset,
-                   const char *reason)
-{
-    const char *h = NULL, *c = NULL, *r = NULL;
-    int ok;
-
-    CU_ASSERT_EQUAL_FATAL(sal_placement_result(p, rank, &h, &c, &r), SAL_OK);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    ok = strcmp(h, host) == 0 && strcmp(c, cpuset) == 0 && strcmp(r, reason) == 0;
-    if (!ok)
-        printf("\n  rank %d: got %s [%s] \"%s\", expected %s [%s] \"%s\"\n", rank, h, c, r, host,
-               cpuset, reason);
-    CU_ASSERT_TRUE(ok);
-}
 
 static void test_same_host_numa_preference(void)
 {
@@ -518,118 +445,6 @@ static void test_host_topologies(void)
     hwloc_topology_destroy(big);
 }
 
-/* ---- hostfile ---- */
-
-static char tmpdir[64];
-
-static int make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sal_test_placement.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void)
-{
-    char path[128];
-
-    snprintf(path, sizeof(path), "%s/hostfile", tmpdir);
-    unlink(path);
-    return rmdir(tmpdir) == 0 ? 0 : -1;
-}
-
-/* Writes len bytes of text to the hostfile and returns its path (static buffer). */
-static const char *hostfile(const char *text, size_t len)
-{
-    static char path[128];
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/hostfile", tmpdir);
-    f = fopen(path, "w");
-    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-    CU_ASSERT_EQUAL(fwrite(text, 1, len, f), len);
-    fclose(f);
-    return path;
-}
-
-#define HOSTFILE(text) hostfile((text), sizeof(text) - 1)
-
-static void test_hostfile_good(void)
-{
-    hwloc_topology_t t;
-    sal_placement_t p = start(T_SMALL, &t);
-
-    add(p, 0, "n1", "0");
-    add(p, 1, "n1", "1");
-    add(p, 2, "n1", "0");
-    fail(p, 0);
-    fail(p, 1);
-    fail(p, 2);
-    CU_ASSERT_EQUAL(sal_placement_mark_host_dead(p, "n1"), SAL_OK);
-    CU_ASSERT_EQUAL_FATAL(sal_placement_load_hostfile(p, HOSTFILE("# the allocation\n"
-                                                                  "n1 slots=2\n"
-                                                                  "\n"
-                                                                  "   s-b.example.org slots=1 "
-                                                                  "max_slots=4 # spare\n"
-                                                                  "s_a\tslots=1\r\n"
-                                                                  "s-c\n")),
-                          SAL_OK);
-    CU_ASSERT_EQUAL_FATAL(sal_placement_compute(p), SAL_OK);
-    expect(p, 0, "s-b.example.org", "0", "spare host s-b.example.org, same NUMA node (n1 dead)");
-    expect(p, 1, "s-c", "0", "spare host s-c, same NUMA node (n1 dead)");
-    expect(p, 2, "s_a", "0", "spare host s_a, same NUMA node (n1 dead)");
-    done(&p, t);
-
-    p = start(T_SMALL, &t);
-    CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, HOSTFILE("")), SAL_OK);
-    done(&p, t);
-}
-
-static void test_hostfile_bad(void)
-{
-    static const struct {
-        const char *text, *msg;
-    } bad[] = {
-        {"n1\nn2 slots=2 cpus=4\n", "line 2: unknown attribute \"cpus=4\""},
-        {"n1 slots=0\n", "line 1"},
-        {"n1 slots=abc\n", "line 1"},
-        {"n1 slots=\n", "line 1"},
-        {"n1 slots=2 slots=3\n", "line 1"},
-        {"n1 slots=99999999999\n", "line 1"},
-        {"n1 slots=4 max_slots=2\n", "exceeds max_slots"},
-        {"n1\n# n2\nuser@n3\n", "line 3: \"user@n3\" is not a host name"},
-        {"n1\nn2\nn1 slots=2\n", "line 3: host n1 is listed again"},
-        {"\xff\xfe binary\n", "line 1"},
-    };
-    hwloc_topology_t t;
-    sal_placement_t p = start(T_SMALL, &t);
-
-    add(p, 0, "n1", "0");
-    fail(p, 0);
-    CU_ASSERT_EQUAL(sal_placement_mark_host_dead(p, "n1"), SAL_OK);
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        const char *path = hostfile(bad[i].text, strlen(bad[i].text));
-        CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, path), SAL_ERR_CONFIG);
-        CU_ASSERT_PTR_NOT_NULL(strstr(sal_last_error(), path));
-        if (!strstr(sal_last_error(), bad[i].msg))
-            printf("\n  case %zu: %s\n", i, sal_last_error());
-        CU_ASSERT_PTR_NOT_NULL(strstr(sal_last_error(), bad[i].msg));
-    }
-    CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, hostfile("n2\n\0n3\n", 7)), SAL_ERR_CONFIG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(sal_last_error(), "NUL"));
-    CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, "/nonexistent/hostfile"), SAL_ERR_IO);
-    CU_ASSERT_PTR_NOT_NULL(strstr(sal_last_error(), "/nonexistent/hostfile"));
-    CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, tmpdir), SAL_ERR_IO);
-    /* None of the rejected files added a host: still nowhere to go. */
-    CU_ASSERT_EQUAL(sal_placement_compute(p), SAL_ERR_RECOVERY);
-    /* A host offered twice across files is refused too. */
-    CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, HOSTFILE("s1\n")), SAL_OK);
-    CU_ASSERT_EQUAL(sal_placement_load_hostfile(p, HOSTFILE("s2\ns1\n")), SAL_ERR_CONFIG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(sal_last_error(), "line 2: host s1 was already offered"));
-    CU_ASSERT_EQUAL_FATAL(sal_placement_compute(p), SAL_OK);
-    expect(p, 0, "s1", "0", "spare host s1, same NUMA node (n1 dead)");
-    done(&p, t);
-}
-
 int main(void)
 {
     static const sal_unit_test_t tests[] = {
@@ -648,14 +463,6 @@ int main(void)
         {"API contract", test_api_contract},
         {"per-host topologies", test_host_topologies},
     };
-    static const sal_unit_test_t file_tests[] = {
-        {"hostfile: good", test_hostfile_good},
-        {"hostfile: bad", test_hostfile_bad},
-    };
 
-    if (sal_unit_add("placement", NULL, NULL, tests, sizeof(tests) / sizeof(tests[0])) != 0 ||
-        sal_unit_add("hostfile", make_tmpdir, remove_tmpdir, file_tests,
-                     sizeof(file_tests) / sizeof(file_tests[0])) != 0)
-        return 2;
-    return sal_unit_run();
+    return SAL_UNIT_MAIN("placement", NULL, NULL, tests);
 }

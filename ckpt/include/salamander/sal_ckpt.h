@@ -19,6 +19,7 @@
 
 #include <salamander/sal_config.h>
 #include <salamander/sal_error.h>
+#include <salamander/sal_export.h>
 #include <salamander/sal_types.h>
 
 #ifdef __cplusplus
@@ -30,43 +31,44 @@ typedef struct sal_ckpt *sal_ckpt_t;
 /* Local (no communication, so a replacement process can call it alone). [IN] cfg is read, not kept.
  * [IN] job: job name (directory name under ckpt_dir). [OUT] ck. Creates <ckpt_dir>/<job> (0700).
  * Partial checkpoints left by a crashed run are removed by the next sal_ckpt_write. */
-int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t *ck);
+SAL_API int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t *ck);
 
 /* Registers a distributed array: this rank owns the block [offset, offset+count) of an array of
  * global shape gdims (ndims dimensions, row-major). base must stay valid and hold prod(count)
  * elements until the handle is destroyed. Names follow sal_name_valid(). SAL_ERR_EXISTS if the name
  * is taken. Local. */
-int sal_ckpt_protect(sal_ckpt_t ck, const char *name, void *base, sal_type_t type, int ndims,
-                     const int64_t *gdims, const int64_t *offset, const int64_t *count);
+SAL_API int sal_ckpt_protect(sal_ckpt_t ck, const char *name, void *base, sal_type_t type,
+                             int ndims, const int64_t *gdims, const int64_t *offset,
+                             const int64_t *count);
 
 /* Registers a per-rank scalar (each rank saves and restores its own value). Local. */
-int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_type_t type);
+SAL_API int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_type_t type);
 
 /* Forgets a protected region (its memory is the application's; checkpoints on disk are kept), e.g.
  * to protect it again with another layout after the job shrank. SAL_ERR_NOT_FOUND. Local. */
-int sal_ckpt_unprotect(sal_ckpt_t ck, const char *name);
+SAL_API int sal_ckpt_unprotect(sal_ckpt_t ck, const char *name);
 
 /* Collective two-phase commit of every protected region, labelled with the application's step.
  * SAL_OK: committed and published, [OUT] *id (may be NULL) is its id. SAL_ERR_ABORTED or
  * SAL_ERR_PROC_FAILED: nothing was published, the previous checkpoint is intact. */
-int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id);
+SAL_API int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id);
 
 /* Collective. Restores the newest committed checkpoint every rank can read into the protected
  * regions. [OUT] *step, *id (either may be NULL). SAL_ERR_NO_CKPT when there is none. */
-int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step, int64_t *id);
+SAL_API int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step, int64_t *id);
 
 /* Replaces the communicator after a repair (same size and rank numbers unless the shrink policy is
  * in use). comm is not duplicated: it must outlive its use by ck. Local. */
-int sal_ckpt_set_comm(sal_ckpt_t ck, MPI_Comm comm);
+SAL_API int sal_ckpt_set_comm(sal_ckpt_t ck, MPI_Comm comm);
 
 /* Id of the newest committed checkpoint visible on disk, or -1. Local. */
-int sal_ckpt_latest(sal_ckpt_t ck, int64_t *id);
+SAL_API int sal_ckpt_latest(sal_ckpt_t ck, int64_t *id);
 
 /* Marks the job finished: a later start with restart=auto begins from step 0. Collective. */
-int sal_ckpt_mark_finished(sal_ckpt_t ck);
+SAL_API int sal_ckpt_mark_finished(sal_ckpt_t ck);
 
 /* [INOUT] ck: freed and set to NULL. Checkpoints on disk are kept. */
-void sal_ckpt_destroy(sal_ckpt_t *ck);
+SAL_API void sal_ckpt_destroy(sal_ckpt_t *ck);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef SALAMANDER_SAL_ERROR_H
 #define SALAMANDER_SAL_ERROR_H
 
+#include <salamander/sal_export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,11 +37,11 @@ typedef enum sal_status {
 } sal_status_t;
 
 /* Short constant description of a status code; never NULL ("unknown status" for foreign values). */
-const char *sal_strerror(int status);
+SAL_API const char *sal_strerror(int status);
 
 /* Detailed message of the last failure recorded by this thread, or "" when there was none. The
  * pointer stays valid until the next failing Salamander call on the same thread. */
-const char *sal_last_error(void);
+SAL_API const char *sal_last_error(void);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <salamander/sal_export.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,11 +26,11 @@ enum {
 };
 
 /* Size in bytes of one element of type t, or 0 for an unknown type. */
-size_t sal_type_size(sal_type_t t);
+SAL_API size_t sal_type_size(sal_type_t t);
 
 /* Region names are 1..SAL_NAME_MAX-1 characters from [A-Za-z0-9_.-], not starting with '.' or '-':
  * they become HDF5 dataset names. Returns 1 when valid. */
-int sal_name_valid(const char *name);
+SAL_API int sal_name_valid(const char *name);
 
 #ifdef __cplusplus
 }

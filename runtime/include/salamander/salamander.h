@@ -30,6 +30,7 @@
 #include <salamander/sal_ckpt.h>
 #include <salamander/sal_config.h>
 #include <salamander/sal_error.h>
+#include <salamander/sal_export.h>
 #include <salamander/sal_types.h>
 #include <salamander/sal_version.h>
 
@@ -47,15 +48,15 @@ typedef int (*sal_step_fn)(MPI_Comm comm, int64_t step, void *arg, int *done);
  * < SAL_CONFIG file < SAL_* environment), validates it, installs the failure handler on a duplicate
  * of comm and, in a process spawned to replace a failed rank, joins the repaired communicator.
  * argc/argv may be NULL. */
-int sal_init(int *argc, char ***argv, MPI_Comm comm);
+SAL_API int sal_init(int *argc, char ***argv, MPI_Comm comm);
 
 /* Protect a distributed array / a per-rank scalar (see sal_ckpt_protect). Local. */
-int sal_protect(const char *name, void *base, sal_type_t type, int ndims, const int64_t *gdims,
-                const int64_t *offset, const int64_t *count);
-int sal_protect_scalar(const char *name, void *addr, sal_type_t type);
+SAL_API int sal_protect(const char *name, void *base, sal_type_t type, int ndims,
+                        const int64_t *gdims, const int64_t *offset, const int64_t *count);
+SAL_API int sal_protect_scalar(const char *name, void *addr, sal_type_t type);
 
 /* Forgets a protected region (see sal_ckpt_unprotect). Local. */
-int sal_unprotect(const char *name);
+SAL_API int sal_unprotect(const char *name);
 
 /* Called on every application rank after a repair that changed the number of ranks (policy shrink),
  * before the last checkpoint is restored: comm is the new sal_comm(), with fewer ranks and rank
@@ -67,13 +68,13 @@ typedef int (*sal_resize_fn)(MPI_Comm comm, void *arg);
 
 /* Registers the resize function (NULL removes it). Without one, the shrink policy is refused at
  * repair time. Local. */
-int sal_on_resize(sal_resize_fn fn, void *arg);
+SAL_API int sal_on_resize(sal_resize_fn fn, void *arg);
 
 /* The resilient loop: restores the latest checkpoint if this is a restart, then calls step() until
  * it sets *done, checkpointing at the configured interval and recovering from process failures.
  * Returns SAL_OK when done, SAL_ERR_RECOVERY when a failure could not be repaired, or step()'s
  * error. */
-int sal_run(sal_step_fn step, void *arg);
+SAL_API int sal_run(sal_step_fn step, void *arg);
 
 /* ---- Return-code resume mode: for codes that keep their own loop (and for Fortran, where the
  * unwinding of sal_run is not safe). Outside sal_run a process failure is not unwound: the MPI call
@@ -99,32 +100,32 @@ int sal_run(sal_step_fn step, void *arg);
 /* Collective: restores the latest checkpoint if this process is a restart or a replacement, else
  * takes the step-0 checkpoint; a process failure meanwhile is repaired here. [OUT] *step: the step
  * to continue from. SAL_OK, or SAL_ERR_RECOVERY (or another error) when the job cannot go on. */
-int sal_begin(int64_t *step);
+SAL_API int sal_begin(int64_t *step);
 
 /* Collective: the application completed one step. Counts it ([OUT] *step, may be NULL, receives the
  * new count) and takes a checkpoint when the interval says so. SAL_ERR_PROC_FAILED: call
  * sal_repair. */
-int sal_step_done(int64_t *step);
+SAL_API int sal_step_done(int64_t *step);
 
 /* Collective over the surviving ranks (and the replacements, which take part through sal_begin):
  * repairs sal_comm() by the configured policy and restores the last committed checkpoint. [OUT]
  * *step (may be NULL): the restored step to continue from. SAL_ERR_RECOVERY when the job cannot be
  * repaired.
  */
-int sal_repair(int64_t *step);
+SAL_API int sal_repair(int64_t *step);
 
 /* 1 when mpi_rc (the return code of an MPI call on sal_comm()) reports a failed process or a
  * revoked communicator, 0 otherwise. */
-int sal_is_proc_failure(int mpi_rc);
+SAL_API int sal_is_proc_failure(int mpi_rc);
 
 /* Collective: take a checkpoint now (outside sal_run, or from step()). */
-int sal_checkpoint(void);
+SAL_API int sal_checkpoint(void);
 
 /* Collective: restore the latest committed checkpoint into the protected regions. */
-int sal_restore(void);
+SAL_API int sal_restore(void);
 
 /* The current resilient communicator (MPI_COMM_NULL before sal_init). */
-MPI_Comm sal_comm(void);
+SAL_API MPI_Comm sal_comm(void);
 
 /* Communicators derived from sal_comm(), cached under a name ([A-Za-z0-9_.-], like region names):
  * the first call creates it with MPI_Comm_split(sal_comm(), color, key) / MPI_Comm_dup (collective
@@ -135,12 +136,12 @@ MPI_Comm sal_comm(void);
  * never free it (sal_finalize does). [OUT] *comm (MPI_COMM_NULL for color MPI_UNDEFINED).
  * SAL_ERR_EXISTS when name was created with another recipe; SAL_ERR_PROC_FAILED when a process
  * failed meanwhile. */
-int sal_comm_split(const char *name, int color, int key, MPI_Comm *comm);
-int sal_comm_dup(const char *name, MPI_Comm *comm);
+SAL_API int sal_comm_split(const char *name, int color, int key, MPI_Comm *comm);
+SAL_API int sal_comm_dup(const char *name, MPI_Comm *comm);
 
 /* [OUT] *flag = 1 when this process will resume from a checkpoint: a relaunch of an unfinished job
  * or a replacement for a failed rank. Valid after sal_init. */
-int sal_is_restart(int *flag);
+SAL_API int sal_is_restart(int *flag);
 
 /* A figure this process measured, by name ([OUT] *value). Local. Names: steps, ranks (current
  * number of application ranks), checkpoints (committed), checkpoint_seconds (their total time),
@@ -148,14 +149,14 @@ int sal_is_restart(int *flag);
  * in), recovery_seconds (detection to resumption, summed), last_recovery_seconds, revoke_seconds,
  * shrink_seconds, replace_seconds (spawning or taking spares, and rebuilding the communicators).
  * SAL_ERR_NOT_FOUND for another name. */
-int sal_stats(const char *name, double *value);
+SAL_API int sal_stats(const char *name, double *value);
 
 /* The current step counter of sal_run. */
-int64_t sal_step(void);
+SAL_API int64_t sal_step(void);
 
 /* Collective: marks the job finished, closes logs and releases resources. The application calls
  * MPI_Finalize afterwards. */
-int sal_finalize(void);
+SAL_API int sal_finalize(void);
 
 #ifdef __cplusplus
 }
