@@ -30,6 +30,8 @@
 
 #include <stddef.h>
 
+#include "private_api.h"
+
 #define SAL_HOSTFILE_NAME_MAX    255        /* longest host name, and longest user name */
 #define SAL_HOSTFILE_SLOTS_MAX   (1 << 20)  /* largest slots= and max_slots= */
 #define SAL_HOSTFILE_LINE_MAX    4096       /* longest line in bytes, without its newline */
@@ -51,7 +53,7 @@ typedef struct sal_hostfile sal_hostfile_t;
  * entries, or NULL on failure. SAL_ERR_INVALID_ARG for a NULL argument, SAL_ERR_IO when the file
  * cannot be opened or read or is not a regular file, SAL_ERR_CONFIG when its text is refused
  * (sal_hostfile_parse), SAL_ERR_NOMEM. */
-int sal_hostfile_load(const char *path, sal_hostfile_t **hf);
+SAL_PRIVATE int sal_hostfile_load(const char *path, sal_hostfile_t **hf);
 
 /* Parses len bytes of text (no terminating NUL needed; any NUL byte is refused), naming it name in
  * messages ("hostfile <name>, line <n>: <cause>"). [OUT] *hf: the entries, or NULL on failure.
@@ -60,17 +62,17 @@ int sal_hostfile_load(const char *path, sal_hostfile_t **hf);
 int sal_hostfile_parse(const char *name, const char *text, size_t len, sal_hostfile_t **hf);
 
 /* Number of entries of hf (0 for NULL). */
-size_t sal_hostfile_count(const sal_hostfile_t *hf);
+SAL_PRIVATE size_t sal_hostfile_count(const sal_hostfile_t *hf);
 
 /* Entry i of hf, in file order; NULL when i >= sal_hostfile_count(hf). Valid until hf is
  * destroyed. */
-const sal_hostfile_entry_t *sal_hostfile_entry(const sal_hostfile_t *hf, size_t i);
+SAL_PRIVATE const sal_hostfile_entry_t *sal_hostfile_entry(const sal_hostfile_t *hf, size_t i);
 
 /* [INOUT] *hf: frees the entries and sets the pointer to NULL; NULL or *hf NULL is a no-op. */
-void sal_hostfile_destroy(sal_hostfile_t **hf);
+SAL_PRIVATE void sal_hostfile_destroy(sal_hostfile_t **hf);
 
 /* 1 when s is a host name of the grammar (1 to SAL_HOSTFILE_NAME_MAX ASCII letters, digits, '-',
  * '.' or '_', starting with a letter or digit), else 0; s may be NULL. */
-int sal_hostfile_valid_name(const char *s);
+SAL_PRIVATE int sal_hostfile_valid_name(const char *s);
 
 #endif
