@@ -100,6 +100,9 @@ int sal_h5_open_checked(const char *path, hid_t *file);
  * library_version. */
 int sal_h5_put_head(hid_t file, const char *path, int64_t id, int64_t step, double time,
                     int64_t nranks);
+/* Reads the root attribute format_version of file (path names it in messages) into *version and
+ * checks it: SAL_OK, the attribute's read error, or SAL_ERR_CORRUPT for another version. */
+int sal_h5_get_version(hid_t file, const char *path, int64_t *version);
 
 /* Runs probe(arg) in a forked child process and waits for it: SAL_OK when it returned (whatever it
  * returned: the caller then reads the file itself and gets the same verdict with its message),

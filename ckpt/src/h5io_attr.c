@@ -148,3 +148,15 @@ int sal_h5_put_head(hid_t file, const char *path, int64_t id, int64_t step, doub
         rc = sal_h5_put_str(file, path, "library_version", SAL_VERSION_STRING);
     return rc;
 }
+
+int sal_h5_get_version(hid_t file, const char *path, int64_t *version)
+{
+    int rc = sal_h5_get_i64(file, path, "format_version", version);
+
+    if (rc != SAL_OK)
+        return rc;
+    if (*version != SAL_FORMAT_VERSION)
+        return sal_error(SAL_ERR_CORRUPT, "%s: format version %lld, this library reads %d", path,
+                         (long long)*version, SAL_FORMAT_VERSION);
+    return SAL_OK;
+}

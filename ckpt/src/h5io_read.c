@@ -35,13 +35,10 @@ static const char *type_name(int64_t t)
 static int check_root(hid_t file, const char *path, const sal_rank_meta_t *expect)
 {
     int64_t version, id, step, rank, nranks;
-    int rc = sal_h5_get_i64(file, path, "format_version", &version);
+    int rc = sal_h5_get_version(file, path, &version);
 
     if (rc != SAL_OK)
         return rc;
-    if (version != SAL_FORMAT_VERSION)
-        return sal_error(SAL_ERR_CORRUPT, "%s: format version %lld, this library reads %d", path,
-                         (long long)version, SAL_FORMAT_VERSION);
     rc = sal_h5_get_i64(file, path, "id", &id);
     if (rc == SAL_OK)
         rc = sal_h5_get_i64(file, path, "step", &step);

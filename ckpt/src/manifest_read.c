@@ -19,13 +19,10 @@
 int sal_manifest_read_head(hid_t file, const char *path, sal_manifest_t *m, int64_t *nregions)
 {
     int64_t version, nranks;
-    int rc = sal_h5_get_i64(file, path, "format_version", &version);
+    int rc = sal_h5_get_version(file, path, &version);
 
     if (rc != SAL_OK)
         return rc;
-    if (version != SAL_FORMAT_VERSION)
-        return sal_error(SAL_ERR_CORRUPT, "%s: format version %lld, this library reads %d", path,
-                         (long long)version, SAL_FORMAT_VERSION);
     m->format_version = (int)version;
     rc = sal_h5_get_i64(file, path, "id", &m->id);
     if (rc == SAL_OK)
