@@ -15,8 +15,9 @@
  *   c  MPIX_Comm_failure_ack, then MPIX_Comm_agree on "no acknowledged failure" (a uniform vote)
  *   d  MPIX_Comm_ack_failed (the MPI-4.x-ULFM name), then agree as c
  *
- * Bench mode (-B N): failure-free, N calls each of MPIX_Comm_agree, MPIX_Comm_iagree + MPI_Wait,
- * MPIX_Comm_iagree + MPI_Test loop, MPI_Barrier and MPI_Allreduce (1 int); prints microseconds.
+ * Bench mode (-B N, agree_bench.h): failure-free, N calls each of MPIX_Comm_agree,
+ * MPIX_Comm_iagree + MPI_Wait, MPIX_Comm_iagree + MPI_Test loop, MPI_Barrier and MPI_Allreduce
+ * (1 int); prints microseconds.
  *
  * Options: -g adds MPI_Gather to rank 0 before the agreement (Salamander's commit does gather, then
  * agree); -E uses Salamander's communicators and error handler (see on_error); -P (implies -E):
@@ -32,7 +33,7 @@
  * Output: per-rank lines "[r<world rank>] ..." and, from rank 0 of the final communicator, one line
  * "SUMMARY ..." ; exit status 0 when every survivor finished and reported, 1 otherwise.
  *
- * Build: mpicc -O2 -g -o agree_kill agree_kill.c
+ * Build: mpicc -O2 -g -o agree_kill agree_kill.c (includes agree_bench.h, next to it)
  * Run:   mpiexec --with-ft ulfm -n 4 ./agree_kill -v a -k 5 -i 10
  */
 #define _POSIX_C_SOURCE 200809L
@@ -46,6 +47,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "agree_bench.h" /* -B: bench(), failure-free timings */
 
 static int wrank = -1; /* rank in MPI_COMM_WORLD */
 static int quiet = 0;
@@ -295,73 +298,6 @@ static int repair(const struct opts *o, MPI_Comm *comm, struct stats *st, int it
     return MPI_SUCCESS;
 }
 
-static double median(double *v, int n)
-{
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
-            double t = v[j];
-            v[j] = v[j - 1];
-            v[j - 1] = t;
-        }
-    return n ? v[n / 2] : 0;
-}
-
-static void bench(const struct opts *o, MPI_Comm comm)
-{
-    const char *names[] = {"agree", "iagree+wait", "iagree+test", "barrier", "allreduce"};
-    int n = o->bench, me, size;
-    double *t = malloc(sizeof(double) * (size_t)n);
-
-    MPI_Comm_rank(comm, &me);
-    MPI_Comm_size(comm, &size);
-    for (int kind = 0; kind < 5; kind++) {
-        double sum = 0, med, maxmean, maxmed, mn = 1e30;
-        for (int i = -10; i < n; i++) { /* 10 warm-up calls */
-            int flag = 1, done = 0, x = 1, y;
-            MPI_Request req;
-            double t0;
-            MPI_Barrier(comm);
-            t0 = MPI_Wtime();
-            switch (kind) {
-            case 0:
-                MPIX_Comm_agree(comm, &flag);
-                break;
-            case 1:
-                MPIX_Comm_iagree(comm, &flag, &req);
-                MPI_Wait(&req, MPI_STATUS_IGNORE);
-                break;
-            case 2:
-                MPIX_Comm_iagree(comm, &flag, &req);
-                while (!done)
-                    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-                break;
-            case 3:
-                MPI_Barrier(comm);
-                break;
-            default:
-                MPI_Allreduce(&x, &y, 1, MPI_INT, MPI_SUM, comm);
-                break;
-            }
-            if (i >= 0) {
-                t[i] = (MPI_Wtime() - t0) * 1e6;
-                sum += t[i];
-                if (t[i] < mn)
-                    mn = t[i];
-            }
-        }
-        med = median(t, n);
-        sum /= n;
-        MPI_Reduce(&sum, &maxmean, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
-        MPI_Reduce(&med, &maxmed, 1, MPI_DOUBLE, MPI_MAX, 0, comm);
-        if (me == 0)
-            printf("BENCH np=%d calls=%d %-12s median_us=%.1f (max over ranks %.1f) "
-                   "mean_us=%.1f (max over ranks %.1f) min_us=%.1f\n",
-                   size, n, names[kind], med, maxmed, sum, maxmean, mn);
-    }
-    fflush(stdout);
-    free(t);
-}
-
 static void usage(void)
 {
     fprintf(
@@ -455,7 +391,7 @@ int main(int argc, char **argv)
     say("pid %d", (int)getpid());
 
     if (o.bench > 0) {
-        bench(&o, comm);
+        bench(o.bench, comm);
         MPI_Comm_free(&comm);
         MPI_Finalize();
         return 0;
