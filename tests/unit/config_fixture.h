@@ -15,19 +15,12 @@
 #include <salamander/sal_config.h>
 #include <salamander/sal_error.h>
 
+#include "unit_main.h"
+
 /* Every key of ckpt/src/config_keys.def, in its order. */
 extern const char *const key_names[];
 extern const size_t nkeys;
 #define NKEYS nkeys
-
-/* Asserts that the last error message contains needle, printing the message when it does not. */
-#define ASSERT_ERR_HAS(needle)                                                                     \
-    do {                                                                                           \
-        int found_ = strstr(sal_last_error(), (needle)) != NULL;                                   \
-        if (!found_)                                                                               \
-            fprintf(stderr, "\n    last error \"%s\" lacks \"%s\"\n", sal_last_error(), (needle)); \
-        CU_ASSERT(found_);                                                                         \
-    } while (0)
 
 #define ASSERT_VALUE(cfg, key, expected)                                                           \
     do {                                                                                           \

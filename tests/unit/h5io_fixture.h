@@ -15,16 +15,9 @@
 
 #include <salamander/sal_error.h>
 
-#include "h5io.h"
+#include "unit_main.h"
 
-/* Asserts that the last error message contains needle, printing the message when it does not. */
-#define ASSERT_ERR_HAS(needle)                                                                     \
-    do {                                                                                           \
-        int found_ = strstr(sal_last_error(), (needle)) != NULL;                                   \
-        if (!found_)                                                                               \
-            fprintf(stderr, "\n    last error \"%s\" lacks \"%s\"\n", sal_last_error(), (needle)); \
-        CU_ASSERT(found_);                                                                         \
-    } while (0)
+#include "h5io.h"
 
 enum { NREG = 8 };
 

@@ -15,16 +15,9 @@
 
 #include <salamander/sal_error.h>
 
-#include "manifest.h"
+#include "unit_main.h"
 
-/* Asserts that the last error message contains needle, printing the message when it does not. */
-#define ASSERT_ERR_HAS(needle)                                                                     \
-    do {                                                                                           \
-        int found_ = strstr(sal_last_error(), (needle)) != NULL;                                   \
-        if (!found_)                                                                               \
-            fprintf(stderr, "\n    last error \"%s\" lacks \"%s\"\n", sal_last_error(), (needle)); \
-        CU_ASSERT(found_);                                                                         \
-    } while (0)
+#include "manifest.h"
 
 enum { ROWS = 6, COLS = 8, NR = 4, NREG = 3, WLEN = 6, CKPT_ID = 3, STEP = 30 };
 

@@ -4,8 +4,12 @@
 #define SAL_UNIT_MAIN_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <CUnit/Basic.h>
+
+#include <salamander/sal_error.h>
 
 typedef struct sal_unit_test {
     const char *name;
@@ -26,5 +30,14 @@ int sal_unit_run(void);
     (sal_unit_add((name), (init), (clean), (tests), sizeof(tests) / sizeof((tests)[0])) == 0       \
          ? sal_unit_run()                                                                          \
          : 2)
+
+/* Asserts that the last error message contains needle, printing the message when it does not. */
+#define ASSERT_ERR_HAS(needle)                                                                     \
+    do {                                                                                           \
+        int found_ = strstr(sal_last_error(), (needle)) != NULL;                                   \
+        if (!found_)                                                                               \
+            fprintf(stderr, "\n    last error \"%s\" lacks \"%s\"\n", sal_last_error(), (needle)); \
+        CU_ASSERT(found_);                                                                         \
+    } while (0)
 
 #endif
