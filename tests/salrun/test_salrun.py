@@ -8,24 +8,21 @@ import argparse
 import json
 import os
 import re
-import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from procs import run  # noqa: E402
+from salrun_common import FAILURES, check, clean_env, dry_run, exported, salrun  # noqa: E402
+import salrun_hosts  # noqa: E402
 
 OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--policy", "--inject",
            "--config", "--max-restarts", "--restart-delay", "--hostfile", "--machinefile",
            "--probe-timeout", "--mpiexec", "--launcher", "--no-ulfm", "--trust-exit",
            "--quiet",
            "--json", "--dry-run", "--help", "--help-config", "--version"]
-
-FAILURES = []
 
 # Event logs under data/, each with the expected `salrun report` table (<name>.report.txt) and
 # progress lines (<name>.progress.txt):
@@ -37,50 +34,6 @@ FAILURES = []
 #   constructed  written by hand in the library's format: a recovery, an aborted checkpoint, a
 #                failure of two ranks that ends the launch, and a relaunch that restores
 DATA_LOGS = ("recorded", "constructed")
-
-
-def check(cond, what, result=None):
-    if not cond:
-        detail = ""
-        if result is not None:
-            detail = "\n  exit status %s\n  stdout: %r\n  stderr: %r" % (
-                result.returncode, result.stdout[-2000:], result.stderr[-2000:])
-        FAILURES.append(what + detail)
-    return cond
-
-
-def clean_env(**extra):
-    """The caller's environment without SAL_* and the defaults salrun adds, plus extra."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("SAL_") and k not in (
-               "PRTE_MCA_rmaps_default_mapping_policy", "OMPI_MCA_btl")}
-    env.update(extra)
-    return env
-
-
-def salrun(args, cmd, env=None, cwd=None, timeout=25):
-    full = [args.salrun] + cmd
-    print("+ " + " ".join(shlex.quote(c) for c in full), flush=True)
-    r = run(full, timeout=timeout, env=env if env is not None else clean_env(), cwd=cwd,
-            stderr=subprocess.PIPE)
-    check(not r.timed_out, "salrun ends within %g s" % timeout, r)
-    check(not r.leftovers, "no process outlives salrun: %s" % r.leftovers, r)
-    return r
-
-
-def dry_run(args, cmd, env=None):
-    """Runs salrun --dry-run; returns (result, {assigned variables}, [command words])."""
-    r = salrun(args, ["--dry-run"] + cmd, env=env)
-    words = shlex.split(r.stdout) if r.returncode == 0 else []
-    assigned = {}
-    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
-        name, _, value = words.pop(0).partition("=")
-        assigned[name] = value
-    return r, assigned, words
-
-
-def exported(words):
-    return [words[i + 1] for i in range(len(words) - 1) if words[i] == "-x"]
 
 
 # ---- cases ----------------------------------------------------------------------------------------
@@ -384,133 +337,6 @@ def case_mpiexec_hang(args, tmp):
           "(restart 1 of 1)" in r.stderr, "the hung launch is relaunched", r)
 
 
-NO_HOST = "salrun-no-such-host"
-
-
-def hosts_run(args, tmp, hostfile_text, extra, env=None):
-    """salrun with a hostfile (written into tmp) on salrun_flaky sleep 0; returns the result and
-    the hostfile of relaunches salrun wrote (None when it wrote none)."""
-    hosts = os.path.join(tmp, "hosts")
-    with open(hosts, "w") as f:
-        f.write(hostfile_text)
-    r = salrun(args, ["-n", "2", "--hostfile", hosts, "--ckpt-dir", tmp, "--restart-delay", "0.1",
-                      "--trust-exit"] + extra + ["--", args.flaky, "sleep", "0"], env=env)
-    with open(hosts) as f:
-        check(f.read() == hostfile_text, "the user's hostfile is left as it was")
-    written = os.path.join(tmp, "salrun_flaky.hosts")
-    if not os.path.exists(written):
-        return r, None
-    with open(written) as f:
-        return r, [l for l in f.read().splitlines() if not l.startswith("#")]
-
-
-def case_host_left_out(args, tmp):
-    """A host of the hostfile that cannot be reached: the launch fails, its probe fails, and the
-    relaunch runs on the hosts left, from a hostfile next to the event log."""
-    me = socket.gethostname()
-    r, lines = hosts_run(args, tmp, "# this host and one that does not exist\n%s slots=2  \n"
-                         "%s slots=2\n" % (me, NO_HOST), [])
-    check(r.returncode == 0, "the job finishes on the host left: exit 0", r)
-    check(re.search(r"salrun: host %s left out of the relaunches: its probe `mpiexec --host %s -n 1 "
-                    r"true` exited with status \d+ after [0-9.]+ s" % (NO_HOST, NO_HOST), r.stderr),
-          "one line names the host left out, the probe and how it failed", r)
-    check("salrun: the relaunches run on 1 host: %s (hostfile %s/salrun_flaky.hosts)" % (me, tmp)
-          in r.stderr, "one line names the hosts left and the hostfile", r)
-    check(lines == ["%s slots=2" % me], "the hostfile of relaunches keeps the line of the host "
-          "left, slots included: %r" % lines)
-    check(re.search(r"job 'salrun_flaky' finished: .*1 restart, host %s left out" % NO_HOST,
-                    r.stderr), "the summary names the host left out", r)
-
-
-def case_host_option(args, tmp):
-    """mpiexec's --host passed through: the same, the relaunch gets a hostfile instead."""
-    me = socket.gethostname()
-    r = salrun(args, ["-n", "2", "--ckpt-dir", tmp, "--restart-delay", "0.1", "--trust-exit",
-                      "--host=%s:2,%s:2" % (me, NO_HOST), "--", args.flaky, "sleep", "0"])
-    check(r.returncode == 0, "the job finishes on the host left: exit 0", r)
-    check("salrun: host %s left out of the relaunches" % NO_HOST in r.stderr, "host left out", r)
-    with open(os.path.join(tmp, "salrun_flaky.hosts")) as f:
-        lines = [l for l in f.read().splitlines() if not l.startswith("#")]
-    check(lines == ["%s slots=2" % me], "--host a:2 becomes the hostfile line a slots=2: %r" % lines)
-
-
-def case_no_host_left(args, tmp):
-    r, _ = hosts_run(args, tmp, "%s-1\n%s-2\n" % (NO_HOST, NO_HOST), [])
-    check(r.returncode == 1, "every host failed: exit 1", r)
-    check(r.stderr.count("left out of the relaunches: its probe") == 2, "both hosts left out", r)
-    check("every host of hostfile %s/hosts failed" % tmp in r.stderr
-          and "no host is left to relaunch the job on" in r.stderr, "the reason is given", r)
-    check(re.search(r"job 'salrun_flaky' failed: ", r.stderr), "summary line", r)
-
-
-def case_probe_timeout(args, tmp):
-    """A probe that hangs is killed after --probe-timeout and its host left out."""
-    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_hosts.py")
-    pids = os.path.join(tmp, "probe.pids")
-    r, lines = hosts_run(args, tmp, "%s\nslow-host\n" % socket.gethostname(),
-                         ["--mpiexec", fake, "--probe-timeout", "1"],
-                         env=clean_env(FAKE_PROBE_PIDS=pids))
-    check(r.returncode == 0, "the job finishes without the hung host: exit 0", r)
-    check("salrun: host slow-host left out of the relaunches: its probe `fake_mpiexec_hosts.py "
-          "--host slow-host -n 1 true` did not end within 1 s" in r.stderr, "timeout line", r)
-    check(lines == [socket.gethostname()], "hostfile of relaunches: %r" % lines)
-    with open(pids) as f:
-        probes = [int(p) for p in f.read().split()]
-    check(len(probes) == 1 and not os.path.exists("/proc/%d" % probes[0]),
-          "the hung probe was killed: %r" % probes)
-
-
-def case_probe_off(args, tmp):
-    r, lines = hosts_run(args, tmp, "%s\n%s\n" % (socket.gethostname(), NO_HOST),
-                         ["--probe-timeout", "0", "--max-restarts", "1"])
-    check(r.returncode == 1, "--probe-timeout 0: the relaunch uses the same hosts and fails", r)
-    check("left out" not in r.stderr and lines is None, "no host left out, no hostfile written", r)
-    check("salrun: 2 hosts, not probed (--probe-timeout 0)" in r.stderr, "the check line says so", r)
-
-
-def case_hostfile_errors(args, tmp):
-    """The one hostfile grammar (docs/salrun.md, "Hostfiles"): every form is accepted, anything
-    else is refused with the file, the line and the cause."""
-    bad = os.path.join(tmp, "bad")
-    cases = ((None, "/nonexistent/hosts", "/nonexistent/hosts"),
-             ("good-host slots=2\n\n# a comment\nbad!host slots=1\n", bad,
-              'hostfile %s, line 4: "bad!host" is not a host name' % bad),
-             ("# only a comment\n\n", bad, "hostfile %s names no host" % bad),
-             ("n1\nn2 slots=2 cpus=4\n", bad,
-              'hostfile %s, line 2: unknown attribute "cpus=4"' % bad),
-             ("n1 slots=abc\n", bad, 'hostfile %s, line 1: "slots=abc": expected a whole number'
-              % bad),
-             ("n1 slots=4 max_slots=2\n", bad,
-              "hostfile %s, line 1: slots=4 exceeds max_slots=2" % bad),
-             ("n1\nnode[2-4]\n", bad, 'hostfile %s, line 2: "node[2-4]" is not a host name: '
-              "ranges are not expanded" % bad),
-             ("n1\n^n2\n", bad, 'hostfile %s, line 2: "^n2" is not a host name: exclusions'
-              % bad),
-             ("n1:2\n", bad, 'hostfile %s, line 1: "n1:2" is not a host name' % bad),
-             ("n1\n\0\n", bad, "hostfile %s, line 2: contains a NUL byte" % bad))
-    for text, path, msg in cases:
-        if text is not None:
-            with open(path, "w") as f:
-                f.write(text)
-        r = salrun(args, ["--hostfile", path, "--ckpt-dir", tmp, "/bin/true"])
-        check(r.returncode == 2 and msg in r.stderr, "%r: exit 2 saying %r" % (text, msg), r)
-    with open(bad, "w") as f:
-        f.write("n1\n")
-    r = salrun(args, ["--launcher", "srun", "--no-ulfm", "--hostfile", bad, "--ckpt-dir", tmp,
-                      "/bin/true"])
-    check(r.returncode == 2 and "--hostfile is for mpiexec" in r.stderr,
-          "--hostfile with srun is refused", r)
-    r, _, words = dry_run(args, ["--machinefile", bad, "--ckpt-dir", tmp, "/bin/true"])
-    check(r.returncode == 0 and words[-3:] == ["--hostfile", bad, "/bin/true"],
-          "--machinefile FILE reaches mpiexec as --hostfile FILE", r)
-    with open(bad, "w") as f:
-        f.write("# every form\nn1\n  admin@n2 slots=2\t# a comment\nn3 max_slots=4\r\n"
-                "n4 slots=1 max_slots=2\n+n0\nn1\n")
-    r, _, words = dry_run(args, ["--hostfile", bad, "--ckpt-dir", tmp, "/bin/true"])
-    check(r.returncode == 0 and words[-3:] == ["--hostfile", bad, "/bin/true"],
-          "every form of the grammar is accepted", r)
-
-
 def processes_with(text):
     found = []
     for pid in os.listdir("/proc"):
@@ -624,7 +450,8 @@ def case_report_not_jsonl(args, tmp):
           "a line without an event member is an error", r)
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
+CASES = {name[5:]: fn for name, fn in list(globals().items()) + list(vars(salrun_hosts).items())
+         if name.startswith("case_")}
 
 
 def main():
