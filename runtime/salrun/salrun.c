@@ -31,8 +31,10 @@
 #define FINISHED_GRACE      10.0       /* seconds after finalize_timeout for mpiexec to exit */
 #define MAX_DELAY           30.0       /* backoff cap, seconds */
 #define LAUNCH_RETRIES      2          /* new launches after mpiexec failed to start */
-#define PRTE_STARTUP_FAILED 213        /* mpiexec's status when its PMIx server did not start */
+#define PRTE_STARTUP_FAILED 213        /* mpiexec's status when it could not start the job */
+#define PRTE_STARTUP_RACE   "listener thread failed to start" /* its message for the start race */
 #define LEFTOVER_GRACE      2.0 /* seconds a leftover process has between SIGTERM and SIGKILL */
+#define RELAY_GRACE         1.0 /* seconds to relay what mpiexec's leftovers still write */
 
 static void sleep_poll(void)
 {
@@ -61,9 +63,14 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
     memset(&k, 0, sizeof(k));
     k.remote = salrun_hosts_remote(&j->hosts);
     k.t_launch = salrun_now();
-    rc = salrun_spawn(&j->cmd, 0, &k.pid);
-    if (rc != SAL_OK)
+    if ((rc = salrun_relay_open(&j->relay)) != SAL_OK)
         return rc;
+    rc = salrun_spawn_err(&j->cmd, 0, j->relay.child_fd, &k.pid);
+    salrun_relay_parent_started(&j->relay);
+    if (rc != SAL_OK) {
+        salrun_relay_close(&j->relay, 0);
+        return rc;
+    }
     for (;;) {
         pid_t r;
 
@@ -95,10 +102,13 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
         r = waitpid(k.pid, status, WNOHANG);
         if (r == k.pid)
             break;
-        if (r < 0 && errno != EINTR)
+        if (r < 0 && errno != EINTR) {
+            salrun_relay_close(&j->relay, 0);
             return salrun_fail(SAL_ERR_IO, "waitpid: %s", strerror(errno));
-        sleep_poll();
+        }
+        salrun_relay_pump(&j->relay, POLL_NS / 1e9);
     }
+    salrun_relay_close(&j->relay, RELAY_GRACE);
     salrun_watch_poll(w);
     *ended = k.ended;
     return SAL_OK;
@@ -249,6 +259,18 @@ static int outcome(salrun_job_t *j, int status, int ended)
     /* Open MPI 5's mpiexec sometimes fails to start at all ("The PMIx server's listener thread
      * failed to start", exit status 213) when several launches start together: no rank ran, so
      * launching again is not a restart. */
+    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == PRTE_STARTUP_FAILED &&
+        j->st.attempt_events == 0 && !salrun_relay_said(&j->relay, PRTE_STARTUP_RACE)) {
+        salrun_say(
+            &j->out, "failed", json,
+            "job failed: %s before the job started, and not for the start race of Open MPI's "
+            "launcher: its message above says why (for example a --map-by that the hosts "
+            "cannot satisfy; docs/cluster.md, mapping); not relaunched: the same command "
+            "would fail again",
+            why);
+        summary(j, "failed", SALRUN_EXIT_FAILED);
+        return SALRUN_EXIT_FAILED;
+    }
     if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == PRTE_STARTUP_FAILED &&
         j->st.attempt_events == 0 && j->launch_retries < LAUNCH_RETRIES) {
         j->launch_retries++;

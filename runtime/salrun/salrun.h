@@ -137,6 +137,30 @@ enum {
                               when salrun dies */
 };
 int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid);
+/* The same with the child's standard error on err_fd (-1: salrun's own). */
+int salrun_spawn_err(const salrun_argv_t *cmd, int flags, int err_fd, pid_t *pid);
+
+/* The relay of mpiexec's standard error (salrun_relay.c): copied to salrun's standard error as it
+ * arrives, its last bytes kept to tell why a launch ended before its job started. Lifecycle:
+ * salrun_relay_open, spawn with child_fd, salrun_relay_parent_started, salrun_relay_pump between
+ * two looks at the job, salrun_relay_close once mpiexec has exited. */
+enum { SALRUN_RELAY_TAIL = 8192 };
+typedef struct salrun_relay {
+    int fd, child_fd; /* read end, write end (the child's standard error) */
+    int eof;
+    size_t len;
+    char tail[SALRUN_RELAY_TAIL];
+} salrun_relay_t;
+int salrun_relay_open(salrun_relay_t *r);
+/* Closes salrun's copy of the write end once the child has it. */
+void salrun_relay_parent_started(salrun_relay_t *r);
+/* Relays what arrives within seconds (sleeps that long when the relay is closed or at its end).
+ * Returns 1 once the end of file was reached. */
+int salrun_relay_pump(salrun_relay_t *r, double seconds);
+/* Relays what is left, waiting at most grace seconds for the end of file, and closes the relay. */
+void salrun_relay_close(salrun_relay_t *r, double grace);
+/* Whether the kept tail contains text. */
+int salrun_relay_said(const salrun_relay_t *r, const char *text);
 
 typedef struct salrun_out salrun_out_t;
 

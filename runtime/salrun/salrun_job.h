@@ -24,6 +24,7 @@ typedef struct salrun_job {
     double finalize_timeout;      /* key finalize_timeout: the ranks' MPI_Finalize watchdog */
     int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
     salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
+    salrun_relay_t relay;         /* mpiexec's standard error, its last bytes kept */
 } salrun_job_t;
 
 /* SAL_MPIEXEC (the mpiexec to run) out of the environment into o. */

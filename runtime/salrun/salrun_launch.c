@@ -288,6 +288,11 @@ int salrun_signals_forward(pid_t pid)
 
 int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid)
 {
+    return salrun_spawn_err(cmd, flags, -1, pid);
+}
+
+int salrun_spawn_err(const salrun_argv_t *cmd, int flags, int err_fd, pid_t *pid)
+{
     pid_t parent = getpid(), child;
 
     (void)fflush(NULL);
@@ -313,6 +318,8 @@ int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid)
             dup2(null, STDOUT_FILENO);
             dup2(null, STDERR_FILENO);
         }
+        if (err_fd >= 0)
+            dup2(err_fd, STDERR_FILENO);
         execv(cmd->v[0], cmd->v);
         fprintf(stderr, "salrun: error: cannot execute %s: %s\n", cmd->v[0], strerror(errno));
         _exit(SALRUN_EXIT_NOTFOUND);

@@ -34,6 +34,7 @@ OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--pol
 #   constructed  written by hand in the library's format: a recovery, an aborted checkpoint, a
 #                failure of two ranks that ends the launch, and a relaunch that restores
 DATA_LOGS = ("recorded", "constructed")
+SKIP = 77  # exit status of a case that cannot run with this build's MPI (ctest SKIP_RETURN_CODE)
 
 
 # ---- cases ----------------------------------------------------------------------------------------
@@ -337,6 +338,38 @@ def case_mpiexec_hang(args, tmp):
           "(restart 1 of 1)" in r.stderr, "the hung launch is relaunched", r)
 
 
+def case_start_race(args, tmp):
+    """mpiexec lost the start race (status 213 and its message): launched again, not a restart."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_race.py")
+    r = salrun(args, ["-n", "1", "--mpiexec", fake, "--ckpt-dir", tmp, "--restart-delay", "0",
+                      "--trust-exit", "--", args.flaky, "sleep", "0"],
+               env=clean_env(FAKE_RACE_MARKER=os.path.join(tmp, "race")))
+    check(r.returncode == 0, "the second launch runs the job: exit 0", r)
+    check("listener thread failed to start" in r.stderr, "mpiexec's message is passed on", r)
+    check("mpiexec exited with status 213 before the job started; launching again (attempt 2 of 3)"
+          in r.stderr, "one line says the launch is made again", r)
+    check(re.search(r"job 'salrun_flaky' finished: .*0 restarts", r.stderr),
+          "a launch again is not a restart", r)
+
+
+def case_start_failed(args, tmp):
+    """mpiexec could not start the job for another reason (here a mapping the host cannot satisfy,
+    status 213 too): the job fails at once, not launched again nor relaunched."""
+    if not args.ulfm:
+        print("SKIPPED: start_failed needs Open MPI 5's mpiexec (status 213 for a mapping error); "
+              "this build's MPI has no ULFM", flush=True)
+        return SKIP
+    r = salrun(args, ["-n", "4", "--map-by", "ppr:1:node", "--ckpt-dir", tmp, "--restart-delay",
+                      "0", "--", args.flaky, "sleep", "0"])
+    check(r.returncode == 1, "exit 1", r)
+    check("more processes than the ppr" in r.stderr, "mpiexec's message is passed on", r)
+    check("job failed: mpiexec exited with status 213 before the job started, and not for the "
+          "start race of Open MPI's launcher" in r.stderr, "one line says why it is final", r)
+    check("launching again" not in r.stderr and "relaunching" not in r.stderr,
+          "neither launched again nor relaunched", r)
+    check(re.search(r"job 'salrun_flaky' failed: .*0 restarts", r.stderr), "summary line", r)
+
+
 def processes_with(text):
     found = []
     for pid in os.listdir("/proc"):
@@ -464,7 +497,8 @@ def main():
     p.add_argument("case", choices=sorted(CASES))
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="sal-salrun-") as tmp:
-        CASES[args.case](args, tmp)
+        if CASES[args.case](args, tmp) == SKIP:
+            return SKIP
     for f in FAILURES:
         print("FAIL: " + f, file=sys.stderr)
     if not FAILURES:
