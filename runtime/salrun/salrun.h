@@ -106,9 +106,9 @@ const char *salrun_mpiexec_path(const salrun_opts_t *o);
 int salrun_find_exe(const char *name, char *path, size_t size);
 
 /* Sets the environment variables every launch needs that the user has not set (oversubscription,
- * running as root, the fault-tolerant BTL choice); each one set is appended to added as NAME=value.
- */
-int salrun_env_defaults(const salrun_opts_t *o, salrun_argv_t *added);
+ * by slot when by_slot: the user listed several hosts; running as root, the fault-tolerant BTL
+ * choice); each one set is appended to added as NAME=value. */
+int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *added);
 
 /* The full mpiexec command line with the pass-through options args (salrun_hosts_args): [OUT] cmd
  * (cmd->v[0] is mpiexec). */
@@ -207,6 +207,7 @@ typedef struct salrun_host {
 typedef struct salrun_hosts {
     salrun_host_t *v; /* every host named, once, in order */
     size_t n, nexcluded;
+    int listed;                 /* 1: from the user's --hostfile or --host (not Slurm) */
     salrun_argv_t lines;        /* the hostfile of relaunches before exclusions, one line each */
     salrun_argv_t line_host;    /* the host of each line ("" for "^host" and relative entries) */
     char source[PATH_MAX + 64]; /* "hostfile F", "--host LIST" or "the Slurm allocation LIST" */

@@ -214,11 +214,13 @@ int salrun_hosts_load(salrun_hosts_t *h, const salrun_opts_t *o, int use_srun, c
                                "--hostfile is for mpiexec; with srun the Slurm allocation decides "
                                "(give srun's --nodelist=... to choose nodes)");
         snprintf(h->source, sizeof(h->source), "hostfile %s", o->hostfile);
+        h->listed = 1;
         return load_hostfile(h, o->hostfile);
     }
     for (size_t i = 0; !use_srun && i + 1 < o->mpi_args.n; i++)
         if (is_host_option(o->mpi_args.v[i])) {
             snprintf(h->source, sizeof(h->source), "--host %s", o->mpi_args.v[i + 1]);
+            h->listed = 1;
             rc = load_host_option(h, o->mpi_args.v[++i]);
         }
     if (rc == SAL_OK && h->n == 0)

@@ -98,9 +98,12 @@ static int set_default(const char *name, const char *value, salrun_argv_t *added
     return salrun_argv_pushf(added, "%s=%s", name, value);
 }
 
-int salrun_env_defaults(const salrun_opts_t *o, salrun_argv_t *added)
+int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *added)
 {
-    int rc = set_default("PRTE_MCA_rmaps_default_mapping_policy", ":oversubscribe", added);
+    /* Oversubscription alone maps every rank onto the first host of a hostfile, whatever its
+     * slots; by slot fills each host's slots in order first (docs/salrun.md). */
+    int rc = set_default("PRTE_MCA_rmaps_default_mapping_policy",
+                         by_slot ? "slot:oversubscribe" : ":oversubscribe", added);
 
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
         rc = set_default("OMPI_MCA_btl", "^ofi", added);

@@ -235,7 +235,8 @@ int salrun_job_prepare(salrun_job_t *j)
         return SALRUN_EXIT_USAGE;
     if (j->o->np > 0)
         j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
-    if (salrun_env_defaults(j->o, &j->env_added) != SAL_OK || salrun_job_build_launch(j) != SAL_OK)
+    if (salrun_env_defaults(j->o, j->hosts.listed && j->hosts.n > 1, &j->env_added) != SAL_OK ||
+        salrun_job_build_launch(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
     return -1;
 }

@@ -132,3 +132,23 @@ def case_hostfile_errors(args, tmp):
     r, _, words = dry_run(args, ["--hostfile", bad, "--ckpt-dir", tmp, "/bin/true"])
     check(r.returncode == 0 and words[-3:] == ["--hostfile", bad, "/bin/true"],
           "every form of the grammar is accepted", r)
+
+
+def case_hostfile_mapping(args, tmp):
+    """Several hosts listed: ranks fill each host's slots in order (by slot), not all on the first."""
+    hosts = os.path.join(tmp, "hosts")
+    for text, policy in (("n1 slots=2\nn2 slots=2\n", "slot:oversubscribe"),
+                         ("n1 slots=2\n", ":oversubscribe")):
+        with open(hosts, "w") as f:
+            f.write(text)
+        r, assigned, _ = dry_run(args, ["-n", "4", "--hostfile", hosts, "--ckpt-dir", tmp,
+                                        "/bin/true"])
+        check(assigned.get("PRTE_MCA_rmaps_default_mapping_policy") == policy,
+              "hostfile %r: mapping policy %s: %r" % (text, policy, assigned), r)
+    r, assigned, _ = dry_run(args, ["-n", "4", "--host", "n1:2,n2:2", "--ckpt-dir", tmp, "--",
+                                    "/bin/true"])
+    check(assigned.get("PRTE_MCA_rmaps_default_mapping_policy") == "slot:oversubscribe",
+          "--host with two hosts: by slot: %r" % assigned, r)
+    r, assigned, _ = dry_run(args, ["-n", "4", "--hostfile", hosts, "--ckpt-dir", tmp, "/bin/true"],
+                             env=clean_env(PRTE_MCA_rmaps_default_mapping_policy="core"))
+    check("PRTE_MCA_rmaps_default_mapping_policy" not in assigned, "the user's variable wins", r)
