@@ -18,11 +18,25 @@
 # nodeK: PRRTE tells nodes apart by hostname) and a mount namespace with its own tmpfs on /dev/shm
 # (node-local storage, lost with the host). /tmp stays shared, like a cluster's shared file system.
 # State lives in /run/salns. Needs root.
+#
+# SALNS_INSTANCE=I (1-4; default 0) makes a separate cluster beside the default one, so that
+# two test runs on one machine do not share hosts: state /run/salnsI, bridge salbrI, namespaces
+# salInK, veths salIvK, addresses 10.(251+I).0.(10+K). Every command, the agent included (it
+# inherits the variable from mpiexec's environment), acts on that instance only.
 set -euo pipefail
 
-STATE=/run/salns
-NET=10.251.0
-BRIDGE=salbr0
+INSTANCE=${SALNS_INSTANCE:-0}
+[[ "$INSTANCE" =~ ^[0-4]$ ]] || {
+    echo "cluster.sh: SALNS_INSTANCE must be 0 to 4, not '$INSTANCE'" >&2
+    exit 2
+}
+if [ "$INSTANCE" = 0 ]; then
+    STATE=/run/salns NS=saln VETH=salv
+else
+    STATE=/run/salns$INSTANCE NS=sal${INSTANCE}n VETH=sal${INSTANCE}v
+fi
+NET=10.$((251 + INSTANCE)).0
+BRIDGE=salbr$INSTANCE
 SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
 
 die() {
@@ -35,19 +49,19 @@ need_root() {
 }
 
 hosts_up() {
-    ip netns list 2>/dev/null | awk '/^saln[0-9]+/ {print $1}' | sed 's/^saln//' | sort -n
+    ip netns list 2>/dev/null | awk -v p="^$NS[0-9]+\$" '$1 ~ p {print $1}' | sed "s/^$NS//" | sort -n
 }
 
 down() {
     local any=0 ns l f
-    for ns in $(ip netns list 2>/dev/null | awk '/^saln[0-9]+/ {print $1}'); do
+    for ns in $(ip netns list 2>/dev/null | awk -v p="^$NS[0-9]+\$" '$1 ~ p {print $1}'); do
         any=1
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
         ip netns del "$ns" 2>/dev/null || true
     done
     # the bridge-side veths: a deleted netns is destroyed asynchronously, and its veth pair can
     # outlive "ip netns del" long enough to make the next "up" fail with "File exists"
-    for l in $(ip -o link show 2>/dev/null | awk -F'[ :@]+' '$2 ~ /^salv[0-9]+$/ {print $2}'); do
+    for l in $(ip -o link show 2>/dev/null | awk -F'[ :@]+' -v p="^$VETH[0-9]+\$" '$2 ~ p {print $2}'); do
         any=1
         ip link del "$l" 2>/dev/null || true
     done
@@ -86,12 +100,12 @@ up() {
     ip link set "$BRIDGE" up
     ip addr add "$NET.1/24" dev "$BRIDGE"
     for k in $(seq 1 "$n"); do
-        ip netns add "saln$k"
-        ip link add "salv$k" type veth peer name eth0 netns "saln$k"
-        ip link set "salv$k" master "$BRIDGE" up
-        ip netns exec "saln$k" ip addr add "$NET.$((10 + k))/24" dev eth0
-        ip netns exec "saln$k" ip link set eth0 up
-        ip netns exec "saln$k" ip link set lo up
+        ip netns add "$NS$k"
+        ip link add "$VETH$k" type veth peer name eth0 netns "$NS$k"
+        ip link set "$VETH$k" master "$BRIDGE" up
+        ip netns exec "$NS$k" ip addr add "$NET.$((10 + k))/24" dev eth0
+        ip netns exec "$NS$k" ip link set eth0 up
+        ip netns exec "$NS$k" ip link set lo up
         touch "$STATE/uts$k"
         unshare --uts="$STATE/uts$k" hostname "node$k"
         touch "$STATE/mnt$k"
@@ -128,8 +142,8 @@ agent() {
         exit 255
     fi
     # detached: PRRTE's ssh launcher ends the whole job when its agent process dies abnormally
-    nsenter --net="/run/netns/saln$k" --uts="$STATE/uts$k" --mount="$STATE/mnt$k" \
-        setsid /bin/sh -c "$*" </dev/null >>"/tmp/salns-node$k.out" 2>&1 &
+    nsenter --net="/run/netns/$NS$k" --uts="$STATE/uts$k" --mount="$STATE/mnt$k" \
+        setsid /bin/sh -c "$*" </dev/null >>"/tmp/${STATE##*/}-node$k.out" 2>&1 &
     exit 0
 }
 
@@ -138,12 +152,12 @@ kill_host() {
     [ -e "$STATE/uts$k" ] || die "kill: host $k is not up (scripts/cluster.sh status)"
     t0=$(date +%s.%N)
     if [ "$silent" = --silent ]; then
-        ip link set "salv$k" down
+        ip link set "$VETH$k" down
     fi
-    pids=$(ip netns pids "saln$k" | tr '\n' ' ')
+    pids=$(ip netns pids "$NS$k" | tr '\n' ' ')
     [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
     for _ in $(seq 1 100); do
-        [ -z "$(ip netns pids "saln$k")" ] && break
+        [ -z "$(ip netns pids "$NS$k")" ] && break
         sleep 0.05
     done
     # its node-local files go with it: a new, empty tmpfs on /dev/shm
@@ -172,7 +186,7 @@ status)
         k=${name#node}
         state=up
         [ -e "$STATE/down$k" ] && state=lost
-        echo "$name $addr $state processes: $(ip netns pids "saln$k" 2>/dev/null | wc -l)"
+        echo "$name $addr $state processes: $(ip netns pids "$NS$k" 2>/dev/null | wc -l)"
     done <"$STATE/hosts"
     ;;
 kill)

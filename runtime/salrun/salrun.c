@@ -65,7 +65,7 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
     k.t_launch = salrun_now();
     if ((rc = salrun_relay_open(&j->relay)) != SAL_OK)
         return rc;
-    rc = salrun_spawn_err(&j->cmd, 0, j->relay.child_fd, &k.pid);
+    rc = salrun_spawn_io(&j->cmd, 0, -1, j->relay.child_fd, &k.pid);
     salrun_relay_parent_started(&j->relay);
     if (rc != SAL_OK) {
         salrun_relay_close(&j->relay, 0);

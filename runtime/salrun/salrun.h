@@ -137,8 +137,9 @@ enum {
                               when salrun dies */
 };
 int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid);
-/* The same with the child's standard error on err_fd (-1: salrun's own). */
-int salrun_spawn_err(const salrun_argv_t *cmd, int flags, int err_fd, pid_t *pid);
+/* The same with the child's standard output on out_fd and its standard error on err_fd (-1:
+ * salrun's own, or /dev/null for a probe). */
+int salrun_spawn_io(const salrun_argv_t *cmd, int flags, int out_fd, int err_fd, pid_t *pid);
 
 /* The relay of mpiexec's standard error (salrun_relay.c): copied to salrun's standard error as it
  * arrives, its last bytes kept to tell why a launch ended before its job started. Lifecycle:

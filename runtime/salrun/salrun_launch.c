@@ -291,10 +291,10 @@ int salrun_signals_forward(pid_t pid)
 
 int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid)
 {
-    return salrun_spawn_err(cmd, flags, -1, pid);
+    return salrun_spawn_io(cmd, flags, -1, -1, pid);
 }
 
-int salrun_spawn_err(const salrun_argv_t *cmd, int flags, int err_fd, pid_t *pid)
+int salrun_spawn_io(const salrun_argv_t *cmd, int flags, int out_fd, int err_fd, pid_t *pid)
 {
     pid_t parent = getpid(), child;
 
@@ -321,6 +321,8 @@ int salrun_spawn_err(const salrun_argv_t *cmd, int flags, int err_fd, pid_t *pid
             dup2(null, STDOUT_FILENO);
             dup2(null, STDERR_FILENO);
         }
+        if (out_fd >= 0)
+            dup2(out_fd, STDOUT_FILENO);
         if (err_fd >= 0)
             dup2(err_fd, STDERR_FILENO);
         execv(cmd->v[0], cmd->v);

@@ -4,8 +4,15 @@
  * salrun's own is probed with the job's launcher, PROBE_PARALLEL at a time, and excluded when its
  * probe fails or does not end within --probe-timeout. The relaunches then use a hostfile of the
  * hosts left (mpiexec) or --exclude (srun). Loading the hosts is in salrun_hosts.c.
+ *
+ * A probe runs `echo salrun-probe` on the host and succeeds as soon as that word comes back on its
+ * standard output: the host started a process. The launcher is not waited for after that: Open
+ * MPI 5.0.11's mpiexec sometimes never returns after a remote job has completed (the hang that
+ * openpmix/prrte pull request 2711 fixes; about 1 launch in 10 on the emulated cluster), which
+ * would make a healthy host's probe time out.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <signal.h>
@@ -22,7 +29,8 @@
 #include "fsutil.h"
 #include "salrun.h"
 
-#define PROBE_PARALLEL 16 /* probes running at once */
+#define PROBE_PARALLEL 16             /* probes running at once */
+#define PROBE_WORD     "salrun-probe" /* what a probe prints on the host */
 
 /* Appends name to the comma list buf unless it is there already. */
 static void add_node(char *buf, size_t size, const char *name)
@@ -135,9 +143,10 @@ static int is_reach_option(const char *w)
     return 0;
 }
 
-/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] TRUTH` or srun's. */
+/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] ECHO salrun-probe` or
+ * srun's. */
 static int probe_command(const salrun_opts_t *o, const char *launcher, int use_srun,
-                         const char *truth, const char *host, salrun_argv_t *cmd)
+                         const char *echo, const char *host, salrun_argv_t *cmd)
 {
     int rc = salrun_argv_push(cmd, launcher);
 
@@ -164,25 +173,75 @@ static int probe_command(const salrun_opts_t *o, const char *launcher, int use_s
         }
     }
     if (rc == SAL_OK)
-        rc = salrun_argv_push(cmd, truth);
+        rc = salrun_argv_push(cmd, echo);
+    if (rc == SAL_OK)
+        rc = salrun_argv_push(cmd, PROBE_WORD);
     return rc;
 }
 
 typedef struct probe {
     pid_t pid;
+    int fd; /* the read end of its standard output */
     size_t host;
     double t0;
+    size_t len;
+    char said[64];  /* the start of its output */
     char what[160]; /* the probe's command, shortened, for the messages */
 } probe_t;
 
-/* "mpiexec --host H -n 1 true": cmd with the paths of the launcher and of true cut to their base
- * names and the options that only help to reach hosts left out. */
+/* "mpiexec --host H -n 1 echo salrun-probe": cmd with the paths of the launcher and of echo cut to
+ * their base names and the options that only help to reach hosts left out. */
 static void describe(const salrun_argv_t *cmd, int use_srun, char *buf, size_t size)
 {
     const char *l = strrchr(cmd->v[0], '/') ? strrchr(cmd->v[0], '/') + 1 : cmd->v[0];
 
     snprintf(buf, size, "%s %s%s%s", l, use_srun ? "" : "--host ", use_srun ? cmd->v[1] : cmd->v[2],
-             use_srun ? " -N 1 -n 1 true" : " -n 1 true");
+             use_srun ? " -N 1 -n 1 echo " PROBE_WORD : " -n 1 echo " PROBE_WORD);
+}
+
+/* Starts the probe cmd with its standard output on a pipe. */
+static int probe_start(const salrun_argv_t *cmd, probe_t *p)
+{
+    int fd[2], rc;
+
+    if (pipe(fd) != 0)
+        return salrun_fail(SAL_ERR_IO, "pipe for a probe: %s", strerror(errno));
+    (void)fcntl(fd[0], F_SETFD, FD_CLOEXEC);
+    (void)fcntl(fd[1], F_SETFD, FD_CLOEXEC);
+    rc = salrun_spawn_io(cmd, SALRUN_SPAWN_PROBE, fd[1], -1, &p->pid);
+    close(fd[1]);
+    if (rc != SAL_OK) {
+        close(fd[0]);
+        return rc;
+    }
+    (void)fcntl(fd[0], F_SETFL, fcntl(fd[0], F_GETFL) | O_NONBLOCK);
+    p->fd = fd[0];
+    p->len = 0;
+    p->said[0] = '\0';
+    return SAL_OK;
+}
+
+/* Whether probe p's host has printed the probe word. */
+static int probe_answered(probe_t *p)
+{
+    ssize_t n;
+
+    while (p->len + 1 < sizeof(p->said) &&
+           (n = read(p->fd, p->said + p->len, sizeof(p->said) - 1 - p->len)) > 0) {
+        p->len += (size_t)n;
+        p->said[p->len] = '\0';
+    }
+    return strstr(p->said, PROBE_WORD) != NULL;
+}
+
+/* Kills probe p with whatever it started here, reaps it and closes its pipe. */
+static void probe_end(probe_t *p)
+{
+    kill(-p->pid, SIGKILL);
+    kill(p->pid, SIGKILL);
+    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    close(p->fd);
 }
 
 /* Ends probe p (killing it after timeout) when it is done; returns 1 once it has ended. */
@@ -190,22 +249,38 @@ static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salru
                       int *rc)
 {
     double t = salrun_now() - p->t0;
-    int status = 0;
-    pid_t r = waitpid(p->pid, &status, WNOHANG);
+    int status = 0, answered = probe_answered(p);
+    pid_t r = answered ? 0 : waitpid(p->pid, &status, WNOHANG);
 
+    if (answered) { /* the host ran it: do not wait for the launcher to return */
+        probe_end(p);
+        return 1;
+    }
+    if (r == p->pid)
+        (void)probe_answered(p); /* what it printed before exiting */
+    if (r == p->pid && strstr(p->said, PROBE_WORD)) {
+        close(p->fd);
+        kill(-p->pid, SIGKILL);
+        return 1;
+    }
     if (r == 0 && t <= timeout)
         return 0;
     if (r == 0) {
-        kill(-p->pid, SIGKILL);
-        kill(p->pid, SIGKILL);
-        while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-            ;
+        probe_end(p);
         *rc = exclude(h, p->host, out, "its probe `%s` did not end within %g s", p->what, timeout);
         return 1;
     }
+    close(p->fd);
     kill(-p->pid, SIGKILL); /* whatever the probe left behind */
-    if (r < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+    if (r < 0)
         return 1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        *rc = exclude(h, p->host, out,
+                      "its probe `%s` exited with status 0 after %.2f s without "
+                      "printing %s",
+                      p->what, t, PROBE_WORD);
+        return 1;
+    }
     if (WIFSIGNALED(status))
         *rc = exclude(h, p->host, out, "its probe `%s` was killed by signal %d after %.2f s",
                       p->what, WTERMSIG(status), t);
@@ -221,21 +296,21 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
 {
     probe_t run[PROBE_PARALLEL];
     size_t next = 0, nrun = 0;
-    char truth[PATH_MAX];
+    char echo[PATH_MAX];
     int rc = SAL_OK;
 
-    if (salrun_find_exe("true", truth, sizeof(truth)) != SAL_OK)
-        snprintf(truth, sizeof(truth), "/bin/true");
+    if (salrun_find_exe("echo", echo, sizeof(echo)) != SAL_OK)
+        snprintf(echo, sizeof(echo), "/bin/echo");
     while (rc == SAL_OK && (next < n || nrun > 0)) {
         struct timespec nap = {0, 20000000L};
 
         while (rc == SAL_OK && nrun < PROBE_PARALLEL && next < n) {
             salrun_argv_t cmd = {0};
 
-            rc = probe_command(o, launcher, use_srun, truth, h->v[todo[next]].name, &cmd);
+            rc = probe_command(o, launcher, use_srun, echo, h->v[todo[next]].name, &cmd);
             if (rc == SAL_OK) {
                 describe(&cmd, use_srun, run[nrun].what, sizeof(run[nrun].what));
-                rc = salrun_spawn(&cmd, SALRUN_SPAWN_PROBE, &run[nrun].pid);
+                rc = probe_start(&cmd, &run[nrun]);
             }
             salrun_argv_free(&cmd);
             if (rc == SAL_OK) {
@@ -254,11 +329,8 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
             break;
         nanosleep(&nap, NULL);
     }
-    for (size_t k = 0; k < nrun; k++) { /* stopped, or an error: no probe outlives the check */
-        kill(-run[k].pid, SIGKILL);
-        while (waitpid(run[k].pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-    }
+    for (size_t k = 0; k < nrun; k++) /* stopped, or an error: no probe outlives the check */
+        probe_end(&run[k]);
     return rc;
 }
 

@@ -35,7 +35,8 @@ def case_host_left_out(args, tmp):
                          "%s slots=2\n" % (me, NO_HOST), [])
     check(r.returncode == 0, "the job finishes on the host left: exit 0", r)
     check(re.search(r"salrun: host %s left out of the relaunches: its probe `mpiexec --host %s -n 1 "
-                    r"true` exited with status \d+ after [0-9.]+ s" % (NO_HOST, NO_HOST), r.stderr),
+                    r"echo salrun-probe` exited with status \d+ after [0-9.]+ s" % (NO_HOST, NO_HOST),
+                    r.stderr),
           "one line names the host left out, the probe and how it failed", r)
     check("salrun: the relaunches run on 1 host: %s (hostfile %s/salrun_flaky.hosts)" % (me, tmp)
           in r.stderr, "one line names the hosts left and the hostfile", r)
@@ -75,7 +76,7 @@ def case_probe_timeout(args, tmp):
                          env=clean_env(FAKE_PROBE_PIDS=pids))
     check(r.returncode == 0, "the job finishes without the hung host: exit 0", r)
     check("salrun: host slow-host left out of the relaunches: its probe `fake_mpiexec_hosts.py "
-          "--host slow-host -n 1 true` did not end within 1 s" in r.stderr, "timeout line", r)
+          "--host slow-host -n 1 echo salrun-probe` did not end within 1 s" in r.stderr, "timeout line", r)
     check(lines == [socket.gethostname()], "hostfile of relaunches: %r" % lines)
     with open(pids) as f:
         probes = [int(p) for p in f.read().split()]

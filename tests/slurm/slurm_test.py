@@ -316,7 +316,7 @@ def relaunch_other_node(args):
     j.check(args.reference, 0)
     out = j.output()
     probe = re.search(r"salrun: host n2 left out of the relaunches: its probe `mpiexec --host n2 "
-                      r"-n 1 true` (exited with status \d+ after|did not end within) ([0-9.]+) s", out)
+                      r"-n 1 echo salrun-probe` (exited with status \d+ after|did not end within) ([0-9.]+) s", out)
     if not probe or "salrun: the relaunches run on 1 host: n1 (hostfile " not in out:
         j.dump()
         fail("salrun did not leave the lost n2 out of its relaunch")
