@@ -89,14 +89,24 @@ static int check_config(salrun_job_t *j, sal_config_t cfg)
 }
 
 /* heartbeat_period / heartbeat_timeout: Open MPI's heartbeat failure detector (docs/recovery.md),
- * through its MCA parameters, which mpiexec forwards to every rank. */
+ * through its MCA parameters, which mpiexec forwards to every rank. A ULFM job on several hosts
+ * gets the detector by default, in its own thread: a host that stops answering without its
+ * processes ending (a cut link, a hung node) is otherwise never reported, and the job waits for
+ * it forever (docs/cluster.md). The user's own OMPI_MCA_mpi_ft_detector wins. */
 static int export_detector(salrun_job_t *j)
 {
     char v[64];
     int rc = SAL_OK;
+    int several = j->hosts.n > 1 && SALRUN_HAVE_ULFM && !j->o->no_ulfm && !j->use_srun;
 
-    if (j->hb_period <= 0 && j->hb_timeout <= 0)
-        return SAL_OK;
+    if (j->hb_period <= 0 && j->hb_timeout <= 0) {
+        if (!several || getenv("OMPI_MCA_mpi_ft_detector"))
+            return SAL_OK;
+        rc = export_var(j, "OMPI_MCA_mpi_ft_detector", "true");
+        if (rc == SAL_OK && !getenv("OMPI_MCA_mpi_ft_detector_thread"))
+            rc = export_var(j, "OMPI_MCA_mpi_ft_detector_thread", "true");
+        return rc;
+    }
     rc = export_var(j, "OMPI_MCA_mpi_ft_detector", "true");
     if (rc == SAL_OK && j->hb_period > 0) {
         snprintf(v, sizeof(v), "%g", j->hb_period);
@@ -135,8 +145,6 @@ static int configure(salrun_job_t *j)
     }
     if (rc == SAL_OK)
         rc = export_var(j, "SAL_JOB", j->name);
-    if (rc == SAL_OK)
-        rc = export_detector(j);
     sal_config_destroy(&cfg);
     return rc;
 }
@@ -235,7 +243,8 @@ int salrun_job_prepare(salrun_job_t *j)
         return SALRUN_EXIT_USAGE;
     if (j->o->np > 0)
         j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
-    if (salrun_env_defaults(j->o, j->hosts.listed && j->hosts.n > 1, &j->env_added) != SAL_OK ||
+    if (export_detector(j) != SAL_OK ||
+        salrun_env_defaults(j->o, j->hosts.listed && j->hosts.n > 1, &j->env_added) != SAL_OK ||
         salrun_job_build_launch(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
     return -1;

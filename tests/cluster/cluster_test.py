@@ -10,6 +10,9 @@ with a failure-free run on the same hosts:
              restored from their L2 partner copies on other hosts; identical
   host0_lost the same with the host of rank 0 (node1), which held `latest`, the manifest and the
              levels record: every other host keeps them, nothing committed is lost
+  host_silent the link of node3 cut once checkpoint 3 is committed (its processes live on): Open
+             MPI's heartbeat detector, on by default for several hosts, reports it, the repair
+             cannot reach node3, and salrun relaunches on the 3 hosts left; identical
 
 Each run: salrun with the hostfile and the options of `cluster.sh mpiexec-args`, --map-by
 slot:oversubscribe, the event log in --work (shared by every host, like a cluster's shared file
@@ -56,6 +59,7 @@ def salrun(a, job, extra, during=None):
            + ["--map-by", "slot:oversubscribe", "--", a.program] + HEAT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
     env["SAL_CKPT_DIR"] = "/dev/shm/sal-cluster-test"
+    env.update(a.env)
     if during:
         threading.Thread(target=during, args=(os.path.join(work, job + ".events.jsonl"),),
                          daemon=True).start()
@@ -67,14 +71,14 @@ def salrun(a, job, extra, during=None):
         return sums[0], p.output, [json.loads(line) for line in f]
 
 
-def lose_host_after(a, k, ckpt_id):
+def lose_host_after(a, k, ckpt_id, how=()):
     def watch(log):
         deadline = time.time() + a.timeout
         while time.time() < deadline:
             if os.path.exists(log):
                 with open(log) as f:
                     if any('"ckpt_commit"' in l and '"id":%d,' % ckpt_id in l for l in f):
-                        print(cluster(a, "kill", str(k)).stdout, flush=True)
+                        print(cluster(a, "kill", str(k), *how).stdout, flush=True)
                         return
             time.sleep(0.05)
     return watch
@@ -95,8 +99,12 @@ def main():
     p.add_argument("--program", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--timeout", type=float, default=150)
-    p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost"])
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
+    p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
+                                    "host_silent"])
     a = p.parse_args()
+    a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
     # fresh hosts: every node-local /dev/shm empty, no host marked lost
     up = cluster(a, "up", "4")
@@ -118,8 +126,9 @@ def main():
         print("replacement placed on %s, cores %s (%s)" % (
             place[0]["to_host"], place[0]["cpuset"], place[0]["reason"]) if place else "")
     else:
-        k = 3 if a.case == "host_lost" else 1
-        got, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, k, 3))
+        k = 1 if a.case == "host0_lost" else 3
+        how = ["--silent"] if a.case == "host_silent" else []
+        got, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, k, 3, how))
         if "host node%d left out of the relaunches" % k not in out:
             fail("node%d was not left out of the relaunch" % k)
         restores = [e for e in evs if e["event"] == "restore"]

@@ -153,3 +153,23 @@ def case_hostfile_mapping(args, tmp):
     r, assigned, _ = dry_run(args, ["-n", "4", "--hostfile", hosts, "--ckpt-dir", tmp, "/bin/true"],
                              env=clean_env(PRTE_MCA_rmaps_default_mapping_policy="core"))
     check("PRTE_MCA_rmaps_default_mapping_policy" not in assigned, "the user's variable wins", r)
+
+
+def case_hostfile_detector(args, tmp):
+    """A ULFM job on several hosts gets Open MPI's heartbeat detector, in its own thread."""
+    hosts = os.path.join(tmp, "hosts")
+    with open(hosts, "w") as f:
+        f.write("n1 slots=2\nn2 slots=2\n")
+    on = {"OMPI_MCA_mpi_ft_detector": "true", "OMPI_MCA_mpi_ft_detector_thread": "true"}
+    r, assigned, _ = dry_run(args, ["-n", "4", "--hostfile", hosts, "--ckpt-dir", tmp, "/bin/true"])
+    got = {k: v for k, v in assigned.items() if "ft_detector" in k}
+    check(got == (on if args.ulfm else {}), "several hosts: the detector on with its thread, "
+          "when the build has ULFM: %r" % got, r)
+    r, assigned, _ = dry_run(args, ["-n", "4", "--ckpt-dir", tmp, "/bin/true"])
+    check(not [k for k in assigned if "ft_detector" in k], "one host: Open MPI's default", r)
+    r, assigned, _ = dry_run(args, ["-n", "4", "--no-ulfm", "--hostfile", hosts, "--ckpt-dir", tmp,
+                                    "/bin/true"])
+    check(not [k for k in assigned if "ft_detector" in k], "--no-ulfm: no detector", r)
+    r, assigned, _ = dry_run(args, ["-n", "4", "--hostfile", hosts, "--ckpt-dir", tmp, "/bin/true"],
+                             env=clean_env(OMPI_MCA_mpi_ft_detector="false"))
+    check(not [k for k in assigned if "ft_detector" in k], "the user's variable wins", r)
