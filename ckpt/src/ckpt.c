@@ -49,7 +49,6 @@ static int setup_levels(struct sal_ckpt *c, const sal_settings_t *set, const cha
     if (rc != SAL_OK)
         return rc;
     c->xor_size = (int)set->xor_group_size;
-    c->pfs_every = (int)set->pfs_every;
     c->fake_host_ranks = (int)set->fake_host_ranks;
     if (set->hostname[0]) {
         rc = sal_path_join(c->host, sizeof(c->host), "%s", set->hostname);
@@ -60,8 +59,10 @@ static int setup_levels(struct sal_ckpt *c, const sal_settings_t *set, const cha
     }
     if (rc == SAL_OK && set->pfs_dir[0])
         rc = sal_path_join(c->pfs_job, sizeof(c->pfs_job), "%s/%s", set->pfs_dir, job);
-    if (rc == SAL_OK && c->pfs_job[0])
-        rc = sal_pfs_create(c->job_dir, c->pfs_job, c->keep, &c->pfs);
+    if (rc == SAL_OK) {
+        sal_level_setup_t setup = {c->job_dir, c->pfs_job, c->keep, (int)set->pfs_every};
+        rc = sal_levels_start(&setup, &c->async);
+    }
     sal_interval_auto_init(&c->iauto, set->mtbf, sal_clock_mono());
     return rc;
 }
@@ -83,7 +84,7 @@ double sal_ckpt_auto_interval(sal_ckpt_t ck)
 void sal_ckpt_flush_wait(sal_ckpt_t ck)
 {
     if (ck)
-        sal_pfs_wait_idle(ck->pfs);
+        sal_levels_drain(&ck->async);
 }
 
 int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t *ck)
@@ -115,7 +116,7 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
         rc = sal_bound_configure(sal_config_settings(cfg)->protocol_timeout,
                                  sal_config_settings(cfg)->protocol_timeout_factor);
     if (rc != SAL_OK) {
-        sal_pfs_destroy(&c->pfs);
+        sal_levels_stop(&c->async);
         free(c);
         return rc;
     }
@@ -128,7 +129,7 @@ void sal_ckpt_destroy(sal_ckpt_t *ck)
     if (!ck || !*ck)
         return;
     sal_bound_shutdown();
-    sal_pfs_destroy(&(*ck)->pfs);
+    sal_levels_stop(&(*ck)->async);
     sal_topo_free(&(*ck)->topo);
     free((*ck)->regions);
     free(*ck);

@@ -10,6 +10,7 @@
 
 #include "inject.h"
 #include "interval.h"
+#include "level_ops.h"
 #include "levels.h"
 #include "region.h"
 
@@ -36,11 +37,10 @@ struct sal_ckpt {
     int levels;              /* SAL_LVL_* requested by the levels key (L1 always) */
     int levels_auto;         /* levels=auto: L2 added when the ranks span two hosts or more */
     int xor_size;            /* xor_group_size */
-    int pfs_every;           /* every Nth checkpoint (by id) goes to L4 */
     int fake_host_ranks;     /* > 0: ranks r / fake_host_ranks form one pretend host */
     char host[SAL_HOST_LEN]; /* hostname key, else MPI_Get_processor_name */
     char pfs_job[PATH_MAX];  /* <pfs_dir>/<job>, "" when L4 is off */
-    sal_pfs_t *pfs;          /* the flush thread, NULL when L4 is off */
+    sal_level_async_t async; /* the levels' asynchronous stages (L4's flush thread) */
     sal_topo_t topo;         /* host list of the last collective call */
     int warned;              /* the one-host redundancy warning was given */
     sal_interval_auto_t iauto;

@@ -3,14 +3,16 @@
  * 1. prepare: rank 0 removes uncommitted leftovers, picks id = newest + 1, creates ckpt.<id>,
  *    and broadcasts the id and the checkpoint whose rank files this one overwrites (reuse_files).
  * 2. write: every rank writes rank.<r>.h5 (temp name, fsync, rename).
- * 3. redundancy: host exchange; L2 partner copies, L3 parity (level_*.c); rank 0 writes `levels`.
+ * 3. redundancy: host exchange; every level of the table that encodes (L2 partner copies, L3
+ *    parity: level_ops.h), in table order; the lowest rank of each host writes `levels`.
  * 4. gather: rank 0 collects each rank's status, bytes, region signature and block layout.
  * 5. agree: sal_agree() on the AND of every rank's status; any failure aborts this checkpoint.
  * 6. publish: rank 0 writes manifest.h5, then atomically replaces `latest` (the commit point).
  * 7. outcome: rank 0 broadcasts the result, so every rank returns the same status.
  * 8. retain: the lowest rank of each host deletes all but the `keep` newest checkpoints there
  *    (keep + 1 with reuse_files), only after publication.
- * 9. flush: every rank queues the committed checkpoint for its L4 thread (every pfs_every-th).
+ * 9. flush: every rank queues the committed checkpoint for the asynchronous levels it is due to
+ *    (L4's thread: every pfs_every-th).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +118,7 @@ static const char *reusable_file(struct sal_ckpt *ck, int64_t reuse, int rank, c
 {
     char dir[PATH_MAX];
 
-    if (reuse < 0 || !sal_pfs_idle(ck->pfs) ||
+    if (reuse < 0 || !sal_levels_idle(&ck->async) ||
         sal_ckpt_dir_path(ck, reuse, dir, sizeof(dir)) != SAL_OK ||
         sal_path_join(buf, size, "%s/rank.%d.h5", dir, rank) != SAL_OK)
         return NULL;
@@ -157,15 +159,41 @@ static void warn_topology(struct sal_ckpt *ck, int me, int mask)
 {
     if (me != 0 || ck->warned || !ck->topo.pmap)
         return;
-    if ((mask & SAL_LVL_L2) && sal_partner_map_scope(ck->topo.pmap) == SAL_PARTNER_SAME_HOST)
-        SAL_LOG_W("L2: every rank runs on host %s, so partner copies protect against the loss of a "
-                  "process only, not of the host",
-                  ck->topo.hosts[0]);
-    if ((mask & SAL_LVL_L3) && sal_xor_groups_shared(ck->topo.groups) > 0)
-        SAL_LOG_W("L3: %d parity group(s) have two members on one host: they survive the loss of a "
-                  "process, not of that host",
-                  sal_xor_groups_shared(ck->topo.groups));
+    for (int i = 0; i < SAL_LEVEL_COUNT; i++)
+        if (sal_level_table[i]->warn_topology && (mask & sal_level_table[i]->bit))
+            sal_level_table[i]->warn_topology(&ck->topo);
     ck->warned = 1;
+}
+
+/* The levels of mask that encode at commit. */
+static int encoding(int mask)
+{
+    int enc = 0;
+
+    for (int i = 0; i < SAL_LEVEL_COUNT; i++)
+        if (sal_level_table[i]->encode)
+            enc |= sal_level_table[i]->bit;
+    return mask & enc;
+}
+
+/* Collective: every level of mask that encodes, in table order, on this rank's file (data, len;
+ * len < 0 when it is missing). [INOUT] *ok: cleared by a level that failed on this rank. Returns
+ * SAL_OK, or the status of the exchange that failed (the levels after it are skipped). */
+static int encode_levels(struct sal_ckpt *ck, int mask, const char *dir, const void *data,
+                         int64_t len, int *ok)
+{
+    const sal_level_ctx_t ctx = {ck->comm, &ck->topo, dir};
+    int rc = SAL_OK;
+
+    for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK; i++) {
+        const sal_level_ops_t *l = sal_level_table[i];
+        int lok = 1;
+        if (!l->encode || !(mask & l->bit))
+            continue;
+        rc = l->encode(&ctx, data, *ok ? len : -1, &lok);
+        *ok = *ok && lok;
+    }
+    return rc;
 }
 
 /* Whether this rank looks after its host's checkpoint directory: the lowest rank of each host.
@@ -187,7 +215,7 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
     char *data = NULL;
     size_t len = 0;
     int64_t dlen = -1;
-    int rc, lok = 1;
+    int rc;
     double t0;
 
     sal_ckpt_host_name(ck, host, sizeof(host));
@@ -198,22 +226,18 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
     warn_topology(ck, me, *mask);
     rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
     t0 = sal_clock_mono();
-    if (rc == SAL_OK && *ok && (*mask & (SAL_LVL_L2 | SAL_LVL_L3)) &&
+    if (rc == SAL_OK && *ok && encoding(*mask) &&
         sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK &&
         sal_slurp(path, &data, &len) == SAL_OK)
         dlen = (int64_t)len;
     sal_bound_credit_since(t0);
-    if (rc == SAL_OK && (*mask & (SAL_LVL_L2 | SAL_LVL_L3)))
+    if (rc == SAL_OK && encoding(*mask))
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_COPY);
     /* An exchange that returned counts as local work, as in a restore: the copies it moved are
      * written by the ranks that go on to the next exchange. */
     t0 = sal_clock_mono();
-    if (rc == SAL_OK && (*mask & SAL_LVL_L2))
-        rc = sal_l2_send(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
-    *ok = *ok && lok;
-    if (rc == SAL_OK && (*mask & SAL_LVL_L3))
-        rc = sal_l3_encode(ck->comm, &ck->topo, dir, data, *ok ? dlen : -1, &lok);
-    *ok = *ok && lok;
+    if (rc == SAL_OK)
+        rc = encode_levels(ck, *mask, dir, data, dlen, ok);
     sal_bound_credit_since(t0);
     free(data);
     /* The levels record is on every host, like `latest` and the manifest (after_commit). */
@@ -388,7 +412,7 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
 {
     char lv[32];
     double secs = sal_clock_mono() - t0;
-    int l4 = ck->pfs && id % ck->pfs_every == 0;
+    int due = sal_levels_due(&ck->async, id);
 
     if (ck->own_first_id < 0)
         ck->own_first_id = id;
@@ -401,10 +425,10 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
                   "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
                   "\"level\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d",
                   (long long)id, (long long)step, (long long)bytes, secs,
-                  sal_levels_name(mask, lv, sizeof(lv)), l4 ? "queued" : "no", ck->reused_ranks);
+                  sal_levels_name(mask, lv, sizeof(lv)), (due & SAL_LVL_L4) ? "queued" : "no",
+                  ck->reused_ranks);
     }
-    if (l4)
-        sal_pfs_submit(ck->pfs, id, me, sal_comm_size(ck->comm));
+    sal_levels_submit(&ck->async, due, id, me, sal_comm_size(ck->comm));
     if (sal_interval_auto_cost(&ck->iauto, secs, sal_clock_mono()) && me == 0)
         sal_event("interval", "\"cost\":%.6f,\"mtbf\":%.1f,\"seconds\":%.3f", ck->iauto.cost,
                   sal_interval_auto_mtbf(&ck->iauto, sal_clock_mono()), ck->iauto.period);

@@ -1,5 +1,7 @@
-/* L2: partner copies. At commit every rank sends its file to its partner over MPI; at restore a
- * rank that lost its file receives it back from the partner. */
+/* L2: partner copies. At commit every rank sends its file to its partner over MPI (encode); at
+ * restore a rank that lost its file receives it back from the partner (fetch), or, in a directory
+ * every rank sees, the copy is renamed into place (rebuild_local). The descriptor sal_level_partner
+ * (level_ops.h) is the only way in. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 
 #include "agree.h"
 #include "fsutil.h"
+#include "level_ops.h"
 #include "levels.h"
 #include "log.h"
 
@@ -127,9 +130,14 @@ static int store(const char *dir, const char *kind, int r, const char *buf, int6
     return rc == SAL_OK ? sal_write_file_atomic(path, buf, (size_t)len, 0600) : rc;
 }
 
-int sal_l2_send(MPI_Comm comm, const sal_topo_t *t, const char *dir, const void *data, int64_t len,
-                int *ok)
+/* Collective: each rank sends its file (data, len; len < 0 when its write failed) to its partner,
+ * which stores it as <dir>/partner.<src>.h5. [OUT] *ok = 0 when this rank failed to store a copy
+ * it received or its own data was missing. SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
+static int l2_encode(const sal_level_ctx_t *c, const void *data, int64_t len, int *ok)
 {
+    const sal_topo_t *t = c->topo;
+    const char *dir = c->dir;
+    MPI_Comm comm = c->comm;
     const int *srcs = NULL;
     int me = 0, nsrc, dst, rc;
     int64_t *lens;
@@ -196,10 +204,16 @@ static int gather_copies(const sal_topo_t *t, const char *dir, int me, const int
     return k;
 }
 
-/* Two phases so that no rank blocks in a send while its own receive is not posted: sizes
+/* Collective (same rank count as at write time): every rank with need[r] != 0 receives its copy
+ * from its partner, which reads <dir>/partner.<r>.h5, and stores it as <dir>/rank.<r>.h5.
+ * [OUT] *got = 1 when this rank needed and obtained a copy. Messages name missing copies.
+ * Two phases so that no rank blocks in a send while its own receive is not posted: sizes
  * (receive posted before the sends), then the data (every receive and send posted, one wait). */
-int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got)
+static int l2_fetch(const sal_level_ctx_t *c, const int *need, int *got)
 {
+    const sal_topo_t *t = c->topo;
+    const char *dir = c->dir;
+    MPI_Comm comm = c->comm;
     int me = 0, from, nd, nreq = 0, total, rc, posted;
     int dsts[SAL_XOR_MAX_GROUP * 64];
     int64_t lens[SAL_XOR_MAX_GROUP * 64], len = -1;
@@ -254,13 +268,34 @@ int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int 
     return rc == SAL_OK ? SAL_OK : sal_error(rc, "L2: exchange of partner copies failed");
 }
 
-int sal_l2_restore_file(const char *dir, int r)
+/* Local (shared directory): <dir>/partner.<r>.h5 copied to <dir>/rank.<r>.h5. */
+static int l2_rebuild_local(const sal_level_ctx_t *c, int r)
 {
     char src[PATH_MAX], dst[PATH_MAX];
     int64_t bytes;
-    int rc = sal_path_join(src, sizeof(src), "%s/partner.%d.h5", dir, r);
+    int rc = sal_path_join(src, sizeof(src), "%s/partner.%d.h5", c->dir, r);
 
     if (rc == SAL_OK)
-        rc = sal_path_join(dst, sizeof(dst), "%s/rank.%d.h5", dir, r);
+        rc = sal_path_join(dst, sizeof(dst), "%s/rank.%d.h5", c->dir, r);
     return rc == SAL_OK ? sal_copy_file(src, dst, &bytes) : rc;
 }
+
+static void l2_warn_topology(const sal_topo_t *t)
+{
+    if (sal_partner_map_scope(t->pmap) == SAL_PARTNER_SAME_HOST)
+        SAL_LOG_W("L2: every rank runs on host %s, so partner copies protect against the loss of a "
+                  "process only, not of the host",
+                  t->hosts[0]);
+}
+
+const sal_level_ops_t sal_level_partner = {
+    .bit = SAL_LVL_L2,
+    .name = "L2",
+    .restored = "L2 (partner copy)",
+    .rebuilt = "restored from its partner copy",
+    .covers = "L2 (a partner copy on another host)",
+    .warn_topology = l2_warn_topology,
+    .encode = l2_encode,
+    .fetch = l2_fetch,
+    .rebuild_local = l2_rebuild_local,
+};

@@ -8,6 +8,9 @@
  * The thread yields to the application: it runs at the lowest CPU priority (nice 19) and, on
  * Linux, in the idle I/O scheduling class, and it copies with copy_file_range(2) (no user-space
  * buffer) in pieces, so the kernel can schedule the application between them.
+ *
+ * The descriptor sal_level_pfs (level_ops.h) is the only way in: its asynchronous operations start
+ * and stop the thread, queue a checkpoint and wait for the queue to empty.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@
 #include "ckpt_impl.h"
 #include "events.h"
 #include "fsutil.h"
+#include "level_ops.h"
 #include "levels.h"
 #include "log.h"
 #include "manifest.h"
@@ -47,6 +51,7 @@ struct sal_pfs {
     pthread_cond_t cv;
     int64_t pending; /* -1: nothing queued */
     int rank, nranks, busy, stop, keep;
+    int every; /* pfs_every: the ids copied are its multiples */
     char job_dir[PATH_MAX], pfs_job[PATH_MAX];
 };
 
@@ -215,20 +220,27 @@ static void *flush_main(void *arg)
     return NULL;
 }
 
-int sal_pfs_create(const char *job_dir, const char *pfs_job_dir, int keep, sal_pfs_t **out)
+/* Starts the flush thread of this rank when s->pfs_job is set: job_dir is the node-local job
+ * directory, pfs_job <pfs_dir>/<job> (created 0700), keep the checkpoints retained there. */
+static int l4_start(const sal_level_setup_t *s, sal_level_async_t *as)
 {
     struct sal_pfs *p;
-    int rc = sal_mkdir_p(pfs_job_dir, 0700);
+    int rc;
 
+    as->pfs = NULL;
+    if (!s->pfs_job[0])
+        return SAL_OK;
+    rc = sal_mkdir_p(s->pfs_job, 0700);
     if (rc != SAL_OK)
         return rc;
     p = calloc(1, sizeof(*p));
     if (!p)
         return sal_error(SAL_ERR_NOMEM, "flush thread state");
     p->pending = -1;
-    p->keep = keep;
-    snprintf(p->job_dir, sizeof(p->job_dir), "%s", job_dir);
-    snprintf(p->pfs_job, sizeof(p->pfs_job), "%s", pfs_job_dir);
+    p->keep = s->keep;
+    p->every = s->pfs_every;
+    snprintf(p->job_dir, sizeof(p->job_dir), "%s", s->job_dir);
+    snprintf(p->pfs_job, sizeof(p->pfs_job), "%s", s->pfs_job);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     rc = pthread_create(&p->thread, NULL, flush_main, p);
@@ -238,12 +250,20 @@ int sal_pfs_create(const char *job_dir, const char *pfs_job_dir, int keep, sal_p
         free(p);
         return sal_error(SAL_ERR_IO, "cannot start the L4 flush thread: %s", strerror(rc));
     }
-    *out = p;
+    as->pfs = p;
     return SAL_OK;
 }
 
-void sal_pfs_submit(sal_pfs_t *p, int64_t id, int rank, int nranks)
+static int l4_due(const sal_level_async_t *as, int64_t id)
 {
+    return as->pfs && id % as->pfs->every == 0;
+}
+
+/* A checkpoint still queued is replaced by the newer one. */
+static void l4_submit(sal_level_async_t *as, int64_t id, int rank, int nranks)
+{
+    struct sal_pfs *p = as->pfs;
+
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
@@ -257,8 +277,10 @@ void sal_pfs_submit(sal_pfs_t *p, int64_t id, int rank, int nranks)
     pthread_mutex_unlock(&p->mu);
 }
 
-void sal_pfs_wait_idle(sal_pfs_t *p)
+static void l4_drain(sal_level_async_t *as)
 {
+    struct sal_pfs *p = as->pfs;
+
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
@@ -267,8 +289,9 @@ void sal_pfs_wait_idle(sal_pfs_t *p)
     pthread_mutex_unlock(&p->mu);
 }
 
-int sal_pfs_idle(sal_pfs_t *p)
+static int l4_idle(sal_level_async_t *as)
 {
+    struct sal_pfs *p = as->pfs;
     int idle;
 
     if (!p)
@@ -279,13 +302,14 @@ int sal_pfs_idle(sal_pfs_t *p)
     return idle;
 }
 
-void sal_pfs_destroy(sal_pfs_t **pp)
+/* Finishes the copy in progress and the queued one (rank 0 waits at most WAIT_AT_EXIT_S for the
+ * other ranks' files), joins the thread and frees it. */
+static void l4_stop(sal_level_async_t *as)
 {
-    struct sal_pfs *p;
+    struct sal_pfs *p = as->pfs;
 
-    if (!pp || !*pp)
+    if (!p)
         return;
-    p = *pp;
     pthread_mutex_lock(&p->mu);
     p->stop = 1;
     pthread_cond_broadcast(&p->cv);
@@ -294,5 +318,17 @@ void sal_pfs_destroy(sal_pfs_t **pp)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
-    *pp = NULL;
+    as->pfs = NULL;
 }
+
+const sal_level_ops_t sal_level_pfs = {
+    .bit = SAL_LVL_L4,
+    .name = "L4",
+    .covers = "L4 (a copy in pfs_dir)",
+    .start = l4_start,
+    .stop = l4_stop,
+    .due = l4_due,
+    .submit = l4_submit,
+    .drain = l4_drain,
+    .idle = l4_idle,
+};

@@ -2,7 +2,8 @@
  * a lost rank file is rebuilt by one XOR reduction onto its owner over the group's communicator:
  * each surviving member contributes only its own node-local rank file and parity, so no directory
  * needs to be shared. The rebuild into another rank's directory (N -> M restore) reads the other
- * members' files and parity from one shared checkpoint directory instead.
+ * members' files and parity from one shared checkpoint directory instead. The descriptor
+ * sal_level_xor (level_ops.h) is the only way in.
  *
  * parity.<r>.xor (all integers 64-bit little-endian):
  *   "SALXOR01" | nranks | group | size | member | chunk | lens[size] | stripe (chunk bytes) |
@@ -16,6 +17,7 @@
 
 #include "agree.h"
 #include "fsutil.h"
+#include "level_ops.h"
 #include "levels.h"
 #include "log.h"
 
@@ -151,9 +153,13 @@ static int encode_group(MPI_Comm gcomm, int size, int member, const void *data, 
     return rc;
 }
 
-int sal_l3_encode(MPI_Comm comm, const sal_topo_t *t, const char *dir, const void *data,
-                  int64_t len, int *ok)
+/* Collective: XOR parity of the members' files within each group (reduce-scatter); each rank
+ * stores <dir>/parity.<r>.xor. Arguments as L2's encode. */
+static int l3_encode(const sal_level_ctx_t *c, const void *data, int64_t len, int *ok)
 {
+    const sal_topo_t *t = c->topo;
+    const char *dir = c->dir;
+    MPI_Comm comm = c->comm;
     int me = 0, member = -1, group, size, rc;
     const int *members;
     MPI_Comm gcomm = MPI_COMM_NULL;
@@ -253,8 +259,13 @@ static int rebuild_group(const char *dir, int r, int size, int lost, const int *
     return rc;
 }
 
-int sal_l3_rebuild_file(const char *dir, const sal_topo_t *t, int r)
+/* Local (shared directory): rebuilds <dir>/rank.<r>.h5 (and parity.<r>.xor) from the files and
+ * parity of the other members of r's group in dir. SAL_ERR_RECOVERY when another member is missing
+ * too, SAL_ERR_CORRUPT when a parity file is damaged or does not belong to the group. */
+static int l3_rebuild_local(const sal_level_ctx_t *c, int r)
 {
+    const sal_topo_t *t = c->topo;
+    const char *dir = c->dir;
     member_files_t mf[SAL_XOR_MAX_GROUP];
     const int *members;
     int lost = -1, group, size, rc = SAL_OK;
@@ -474,13 +485,21 @@ static void lost_list(const l3_role_t *g, const int *need, char *buf, size_t siz
         }
 }
 
-int sal_l3_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got)
+/* Collective (same rank count as at write time): every rank with need[r] != 0 whose parity group
+ * has no other member in need rebuilds <dir>/rank.<r>.h5 (and parity.<r>.xor) from one XOR
+ * reduction over the group: each other member contributes its own <dir>/rank.<m>.h5 and
+ * parity.<m>.xor, so dir may be node-local. The survivors' parity checksums and recorded lengths
+ * are checked and must agree, the rebuilt zero padding must be zero. [OUT] *got = 1 when this rank
+ * needed and rebuilt its file. Problems are logged (two members of a group lost, a damaged or
+ * foreign parity file) and leave *got = 0; returns SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
+static int l3_fetch(const sal_level_ctx_t *c, const int *need, int *got)
 {
-    l3_role_t g = {.t = t, .dir = dir, .lost = -1};
+    const sal_topo_t *t = c->topo;
+    l3_role_t g = {.t = t, .dir = c->dir, .lost = -1};
     MPI_Comm gcomm = MPI_COMM_NULL;
     int nlost = 0, rc;
 
-    MPI_Comm_rank(comm, &g.me);
+    MPI_Comm_rank(c->comm, &g.me);
     *got = 0;
     if (!t->groups)
         return SAL_OK;
@@ -499,7 +518,7 @@ int sal_l3_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int 
                   g.me, nlost, list);
     }
     rc = sal_mpi_status(
-        MPI_Comm_split(comm, nlost == 1 ? g.group : MPI_UNDEFINED, g.member, &gcomm));
+        MPI_Comm_split(c->comm, nlost == 1 ? g.group : MPI_UNDEFINED, g.member, &gcomm));
     if (rc != SAL_OK)
         return sal_error(rc, "L3: cannot split the parity groups");
     if (gcomm == MPI_COMM_NULL)
@@ -508,3 +527,23 @@ int sal_l3_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int 
     MPI_Comm_free(&gcomm);
     return rc == SAL_OK ? SAL_OK : sal_error(rc, "L3: exchange of parity failed");
 }
+
+static void l3_warn_topology(const sal_topo_t *t)
+{
+    if (sal_xor_groups_shared(t->groups) > 0)
+        SAL_LOG_W("L3: %d parity group(s) have two members on one host: they survive the loss of a "
+                  "process, not of that host",
+                  sal_xor_groups_shared(t->groups));
+}
+
+const sal_level_ops_t sal_level_xor = {
+    .bit = SAL_LVL_L3,
+    .name = "L3",
+    .restored = "L3 (XOR rebuild)",
+    .rebuilt = "rebuilt from XOR parity",
+    .covers = "L3 (XOR parity across hosts)",
+    .warn_topology = l3_warn_topology,
+    .encode = l3_encode,
+    .fetch = l3_fetch,
+    .rebuild_local = l3_rebuild_local,
+};

@@ -4,9 +4,10 @@
  *
  *   level_topo.c     the levels mask, the exchanged host list (topology) and the `levels` file
  *                    that records, per checkpoint, which levels were written and with which hosts
- *   level_partner.c  L2: partner copies sent over MPI at commit and fetched back at restore
- *   level_xor.c      L3: XOR parity encoded over MPI at commit, rebuilt over MPI at restore
- *   level_pfs.c      L4: the background thread that copies committed checkpoints (pfs_dir)
+ *   level_io.c       whole-file helpers of the levels
+ *
+ * The levels themselves (L2 partner copies, L3 XOR parity, L4 the copy to the parallel file
+ * system) are descriptors of one interface, level_ops.h.
  *
  * Collective functions take the checkpoint communicator and must be called by every rank of it;
  * they agree on nothing themselves: the commit's agreement covers them.
@@ -70,63 +71,7 @@ int sal_levels_parse_text(const char *path, const char *text, sal_levels_info_t 
 
 void sal_levels_info_free(sal_levels_info_t *info);
 
-/* ---- L2 (level_partner.c) ------------------------------------------------------------------- */
-
-/* Collective: each rank sends its file (data, len; len < 0 when its write failed) to its partner,
- * which stores it as <dir>/partner.<src>.h5. [OUT] *ok = 0 when this rank failed to store a copy
- * it received or its own data was missing. SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
-int sal_l2_send(MPI_Comm comm, const sal_topo_t *t, const char *dir, const void *data, int64_t len,
-                int *ok);
-
-/* Collective (same rank count as at write time): every rank with need[r] != 0 receives its copy
- * from its partner, which reads <dir>/partner.<r>.h5, and stores it as <dir>/rank.<r>.h5.
- * [OUT] *got = 1 when this rank needed and obtained a copy. Messages name missing copies. */
-int sal_l2_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got);
-
-/* Local (shared directory): <dir>/partner.<r>.h5 copied to <dir>/rank.<r>.h5. */
-int sal_l2_restore_file(const char *dir, int r);
-
-/* ---- L3 (level_xor.c) ----------------------------------------------------------------------- */
-
-/* Collective: XOR parity of the members' files within each group (reduce-scatter); each rank
- * stores <dir>/parity.<r>.xor. Arguments as sal_l2_send. */
-int sal_l3_encode(MPI_Comm comm, const sal_topo_t *t, const char *dir, const void *data,
-                  int64_t len, int *ok);
-
-/* Collective (same rank count as at write time): every rank with need[r] != 0 whose parity group
- * has no other member in need rebuilds <dir>/rank.<r>.h5 (and parity.<r>.xor) from one XOR
- * reduction over the group: each other member contributes its own <dir>/rank.<m>.h5 and
- * parity.<m>.xor, so dir may be node-local. The survivors' parity checksums and recorded lengths
- * are checked and must agree, the rebuilt zero padding must be zero. [OUT] *got = 1 when this rank
- * needed and rebuilt its file. Problems are logged (two members of a group lost, a damaged or
- * foreign parity file) and leave *got = 0; returns SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
-int sal_l3_fetch(MPI_Comm comm, const sal_topo_t *t, const char *dir, const int *need, int *got);
-
-/* Local (shared directory): rebuilds <dir>/rank.<r>.h5 (and parity.<r>.xor) from the files and
- * parity of the other members of r's group in dir. SAL_ERR_RECOVERY when another member is missing
- * too, SAL_ERR_CORRUPT when a parity file is damaged or does not belong to the group. */
-int sal_l3_rebuild_file(const char *dir, const sal_topo_t *t, int r);
-
-/* ---- L4 (level_pfs.c) ----------------------------------------------------------------------- */
-
-typedef struct sal_pfs sal_pfs_t;
-
-/* Starts the flush thread of this rank. job_dir: the node-local job directory; pfs_job_dir:
- * <pfs_dir>/<job> (created 0700). keep: checkpoints retained in pfs_job_dir. */
-int sal_pfs_create(const char *job_dir, const char *pfs_job_dir, int keep, sal_pfs_t **out);
-
-/* Queues checkpoint id (committed, written by nranks ranks) for copying; returns at once. A
- * checkpoint still queued is replaced by the newer one. */
-void sal_pfs_submit(sal_pfs_t *p, int64_t id, int rank, int nranks);
-
-/* Blocks until the queue is empty and no copy is running. */
-void sal_pfs_wait_idle(sal_pfs_t *p);
-/* Whether the flush thread has nothing queued or running (1 when p is NULL). */
-int sal_pfs_idle(sal_pfs_t *p);
-
-/* Finishes the copy in progress and the queued one (rank 0 waits at most a few seconds for the
- * other ranks' files), joins the thread, frees *p and sets it to NULL. Accepts NULL. */
-void sal_pfs_destroy(sal_pfs_t **p);
+/* ---- Whole-file helpers of the levels (level_io.c) ------------------------------------------ */
 
 /* Copies src to dst (temp name, fsync, rename, directory fsync; mode 0600), with
  * copy_file_range where the kernel supports it, else read/write. [OUT] *bytes. */

@@ -201,16 +201,19 @@ static int report_missing(struct sal_ckpt *ck, int me, int ok, int64_t id, const
     return SAL_OK;
 }
 
-/* Rank 0: the levels a checkpoint written with mask lacked that would have covered the loss of
- * node-local files, or a note that every written level failed, into buf. */
+/* Rank 0: the levels of the table a checkpoint written with mask lacked that would have covered
+ * the loss of node-local files, or a note that every written level failed, into buf. L4 is there
+ * when pfs_dir is set, whatever the mask says. */
 static void uncovered(const struct sal_ckpt *ck, int mask, char *buf, size_t len)
 {
-    const char *l2 = (mask & SAL_LVL_L2) ? "" : ", L2 (a partner copy on another host)";
-    const char *l3 = (mask & SAL_LVL_L3) ? "" : ", L3 (XOR parity across hosts)";
-    const char *l4 = ck->pfs_job[0] ? "" : ", L4 (a copy in pfs_dir)";
-    char list[192];
+    int have = (mask & ~SAL_LVL_L4) | (ck->pfs_job[0] ? SAL_LVL_L4 : 0);
+    char list[192] = "";
+    size_t used = 0;
 
-    snprintf(list, sizeof(list), "%s%s%s", l2, l3, l4);
+    for (int i = 0; i < SAL_LEVEL_COUNT && used < sizeof(list); i++)
+        if (!(have & sal_level_table[i]->bit))
+            used += (size_t)snprintf(list + used, sizeof(list) - used, ", %s",
+                                     sal_level_table[i]->covers);
     if (list[0])
         snprintf(buf, len, "levels that would have covered them: %s", list + 2);
     else

@@ -1,7 +1,8 @@
 /*
  * Restore, one checkpoint: every rank tries to obtain its data of checkpoint id into the staging
- * copy (restore.c proposes the checkpoints and agrees on the outcome). Per rank L1 (own file) -> L2
- * (the partner sends its copy back over MPI) -> L3 (XOR reduction over MPI) -> L4 (the PFS copy); a
+ * copy (restore.c proposes the checkpoints and agrees on the outcome). Per rank L1 (own file), then
+ * the fetch of every level of the table in order (level_ops.h: L2, the partner sends its copy back
+ * over MPI; L3, XOR reduction over MPI), then L4 (the PFS copy of the checkpoint directory); a
  * rank without a node-local manifest receives it from one that has it; on another rank count (N ->
  * M) the missing old rank files are rebuilt first and every rank reads its block through the
  * manifest's virtual datasets. Every read is validated and each fallback logged with the file and
@@ -229,12 +230,47 @@ static int gather_need(MPI_Comm comm, int ok, int *need, int size)
     return count;
 }
 
-/* Collective, same rank count: L1 -> L2 -> L3 -> L4 for every rank. [OUT] *ok. */
-static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
+/* Whether a level after position i of the table can fetch. */
+static int fetch_follows(int i)
+{
+    while (++i < SAL_LEVEL_COUNT)
+        if (sal_level_table[i]->fetch)
+            return 1;
+    return 0;
+}
+
+/* Collective: every level of the checkpoint that fetches, in table order, while a rank is in need
+ * (n of them, need[] as gathered). After a fetch, the ranks gather their need again when a later
+ * level of the table can fetch. [INOUT] *ok, *n (< 0: an exchange failed). */
+static int fetch_levels(struct sal_ckpt *ck, attempt_t *a, int *need, int *n, int *ok)
 {
     int size = sal_comm_size(ck->comm), got = 0, rc = SAL_OK;
+    const sal_level_ctx_t ctx = {ck->comm, &a->info.topo, a->dir};
+
+    for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK && *n > 0; i++) {
+        const sal_level_ops_t *l = sal_level_table[i];
+        if (!l->fetch || !(a->info.mask & l->bit) || a->info.topo.nranks != size)
+            continue;
+        /* A fetch that returned counts as local work: the copies it moved are read and written
+         * by the ranks that go on to the next exchange. */
+        double t0 = sal_clock_mono();
+        rc = l->fetch(&ctx, need, &got);
+        sal_bound_credit_since(t0);
+        if (rc == SAL_OK && got)
+            *ok = read_own(ck, a, a->dir, l->restored) == SAL_OK;
+        if (rc != SAL_OK)
+            *n = -1;
+        else if (fetch_follows(i))
+            *n = gather_need(ck->comm, *ok, need, size);
+    }
+    return rc;
+}
+
+/* Collective, same rank count: L1, the levels that fetch, L4, for every rank. [OUT] *ok. */
+static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
+{
+    int size = sal_comm_size(ck->comm), rc;
     int *need = calloc((size_t)size, sizeof(int)), n;
-    const sal_topo_t *t = &a->info.topo;
 
     if (!need)
         return sal_error(SAL_ERR_NOMEM, "restore status");
@@ -242,23 +278,7 @@ static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
     if (!*ok && sal_mkdir_p(a->dir, 0700) != SAL_OK) /* the host's directory may be gone */
         SAL_LOG_W("checkpoint %lld: %s", (long long)a->id, sal_last_error());
     n = gather_need(ck->comm, *ok, need, size);
-    if (n > 0 && (a->info.mask & SAL_LVL_L2) && t->nranks == size) {
-        /* A fetch that returned counts as local work: the copies it moved are read and written
-         * by the ranks that go on to the next exchange. */
-        double t0 = sal_clock_mono();
-        rc = sal_l2_fetch(ck->comm, t, a->dir, need, &got);
-        sal_bound_credit_since(t0);
-        if (rc == SAL_OK && got)
-            *ok = read_own(ck, a, a->dir, "L2 (partner copy)") == SAL_OK;
-        n = rc == SAL_OK ? gather_need(ck->comm, *ok, need, size) : -1;
-    }
-    if (rc == SAL_OK && n > 0 && (a->info.mask & SAL_LVL_L3) && t->nranks == size) {
-        double t0 = sal_clock_mono();
-        rc = sal_l3_fetch(ck->comm, t, a->dir, need, &got);
-        sal_bound_credit_since(t0);
-        if (rc == SAL_OK && got)
-            *ok = read_own(ck, a, a->dir, "L3 (XOR rebuild)") == SAL_OK;
-    }
+    rc = fetch_levels(ck, a, need, &n, ok);
     if (!*ok && a->pdir[0])
         *ok = read_own(ck, a, a->pdir, "L4") == SAL_OK;
     free(need);
@@ -268,10 +288,25 @@ static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
     return SAL_OK;
 }
 
-/* Local: makes <dir>/rank.<r>.h5 readable, rebuilding it from L2 or L3 when it is not. */
+/* "L2 or L3": the names of the levels of the table that rebuild locally, into buf. */
+static const char *rebuilding_levels(char *buf, size_t size)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < SAL_LEVEL_COUNT && used < size; i++)
+        if (sal_level_table[i]->rebuild_local)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? " or " : "",
+                                     sal_level_table[i]->name);
+    return buf;
+}
+
+/* Local: makes <dir>/rank.<r>.h5 readable, rebuilding it with the levels of the checkpoint that
+ * rebuild locally, in table order, when it is not. */
 static int ensure_rank_file(const attempt_t *a, int r)
 {
-    char path[PATH_MAX];
+    const sal_level_ctx_t ctx = {MPI_COMM_NULL, &a->info.topo, a->dir};
+    char path[PATH_MAX], names[64];
     hid_t f;
     int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", a->dir, r);
 
@@ -280,22 +315,19 @@ static int ensure_rank_file(const attempt_t *a, int r)
         return SAL_OK;
     }
     SAL_LOG_W("checkpoint %lld: %s", (long long)a->id, sal_last_error());
-    if ((a->info.mask & SAL_LVL_L2) && sal_l2_restore_file(a->dir, r) == SAL_OK &&
-        sal_h5_open_input(path, &f) == SAL_OK) {
-        H5Fclose(f);
-        SAL_LOG_I("checkpoint %lld: %s restored from its partner copy", (long long)a->id, path);
-        return SAL_OK;
-    }
-    if ((a->info.mask & SAL_LVL_L3) && sal_l3_rebuild_file(a->dir, &a->info.topo, r) == SAL_OK &&
-        sal_h5_open_input(path, &f) == SAL_OK) {
-        H5Fclose(f);
-        SAL_LOG_I("checkpoint %lld: %s rebuilt from XOR parity", (long long)a->id, path);
-        return SAL_OK;
+    for (int i = 0; i < SAL_LEVEL_COUNT; i++) {
+        const sal_level_ops_t *l = sal_level_table[i];
+        if (l->rebuild_local && (a->info.mask & l->bit) && l->rebuild_local(&ctx, r) == SAL_OK &&
+            sal_h5_open_input(path, &f) == SAL_OK) {
+            H5Fclose(f);
+            SAL_LOG_I("checkpoint %lld: %s %s", (long long)a->id, path, l->rebuilt);
+            return SAL_OK;
+        }
     }
     return sal_error(SAL_ERR_CORRUPT,
                      "checkpoint %lld: %s is missing and could not be rebuilt from "
-                     "L2 or L3",
-                     (long long)a->id, path);
+                     "%s",
+                     (long long)a->id, path, rebuilding_levels(names, sizeof(names)));
 }
 
 /* Collective, another rank count: rebuild missing old rank files (old rank r by new rank r mod
