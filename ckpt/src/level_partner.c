@@ -16,68 +16,6 @@
 #include "log.h"
 
 enum { TAG_LEN = 7301, TAG_DATA = 7302 };
-#define PIECE ((int64_t)1 << 30) /* largest single message */
-
-static int npieces(int64_t len)
-{
-    return len <= 0 ? 0 : (int)((len + PIECE - 1) / PIECE);
-}
-
-/* Posts the messages of a buffer of len bytes to/from peer into req (npieces(len) requests). */
-static int post_data(int send, void *buf, int64_t len, int peer, MPI_Comm comm, MPI_Request *req)
-{
-    int k = 0;
-
-    for (int64_t off = 0; off < len; off += PIECE, k++) {
-        int n = (int)(len - off < PIECE ? len - off : PIECE);
-        int rc = send
-                     ? MPI_Isend((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k])
-                     : MPI_Irecv((char *)buf + off, n, MPI_BYTE, peer, TAG_DATA + k, comm, &req[k]);
-        if (rc != MPI_SUCCESS)
-            return sal_mpi_status(rc);
-    }
-    return SAL_OK;
-}
-
-/* n requests, all MPI_REQUEST_NULL (so that ending an exchange may wait on the unposted ones). */
-static MPI_Request *new_requests(int n)
-{
-    MPI_Request *req = malloc(((size_t)n + 1) * sizeof(MPI_Request));
-
-    for (int i = 0; req && i <= n; i++)
-        req[i] = MPI_REQUEST_NULL;
-    return req;
-}
-
-/* Ends an exchange whose requests are req[0..nreq), receives first (nrecv of them): waits for them
- * when everything so far succeeded (rc). A failed exchange may leave requests pending, and a
- * receive that completes after its buffer was freed writes into freed memory: with ULFM the
- * communicator is revoked, which completes every pending operation on it on every rank (the
- * failure is repaired next, and the repair revokes it anyway); without ULFM the receives are
- * cancelled, which completes them locally, and the sends are released. Returns rc, or the wait's
- * status. */
-static int end_exchange(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc)
-{
-    if (rc == SAL_OK)
-        rc = sal_mpi_status(MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE));
-    if (rc == SAL_OK || nreq == 0)
-        return rc;
-    if (sal_revoke(comm) == SAL_OK) {
-        MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
-        return rc;
-    }
-    for (int i = 0; i < nreq; i++) {
-        if (req[i] == MPI_REQUEST_NULL)
-            continue;
-        if (i < nrecv) {
-            MPI_Cancel(&req[i]);
-            MPI_Wait(&req[i], MPI_STATUS_IGNORE);
-        } else {
-            MPI_Request_free(&req[i]);
-        }
-    }
-    return rc;
-}
 
 /* Point-to-point transfer: this rank sends (data, len) to dst (-1: none) and receives one buffer
  * from each of nsrc sources. [OUT] lens[i] (-1 when the source had nothing), bufs[i] (caller
@@ -85,7 +23,7 @@ static int end_exchange(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, in
 static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const int *srcs,
                     int nsrc, int64_t *lens, char **bufs)
 {
-    MPI_Request *req = new_requests(nsrc);
+    MPI_Request *req = sal_msg_requests(nsrc);
     int rc = SAL_OK, nreq = 0, nrecv, total;
 
     if (!req)
@@ -94,14 +32,14 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
         rc = sal_mpi_status(MPI_Irecv(&lens[i], 1, MPI_INT64_T, srcs[i], TAG_LEN, comm, &req[i]));
     if (rc == SAL_OK && dst >= 0)
         rc = sal_mpi_status(MPI_Send(&len, 1, MPI_INT64_T, dst, TAG_LEN, comm));
-    rc = end_exchange(comm, req, nreq, nreq, rc);
+    rc = sal_msg_end(comm, req, nreq, nreq, rc);
     free(req);
     if (rc != SAL_OK)
         return sal_error(rc, "exchange of partner copy sizes failed");
-    total = dst >= 0 ? npieces(len) : 0;
+    total = dst >= 0 ? sal_msg_pieces(len) : 0;
     for (int i = 0; i < nsrc; i++)
-        total += npieces(lens[i]);
-    req = new_requests(total);
+        total += sal_msg_pieces(lens[i]);
+    req = sal_msg_requests(total);
     if (!req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
     nreq = 0;
@@ -110,14 +48,14 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
         if (lens[i] > 0 && !bufs[i])
             rc = sal_error(SAL_ERR_NOMEM, "partner copy of %lld bytes", (long long)lens[i]);
         if (rc == SAL_OK)
-            rc = post_data(0, bufs[i], lens[i], srcs[i], comm, req + nreq);
-        nreq += npieces(lens[i]);
+            rc = sal_msg_post(0, bufs[i], lens[i], srcs[i], TAG_DATA, comm, req + nreq);
+        nreq += sal_msg_pieces(lens[i]);
     }
     nrecv = nreq;
     if (rc == SAL_OK && dst >= 0)
-        rc = post_data(1, (void *)data, len, dst, comm, req + nreq);
-    nreq += dst >= 0 ? npieces(len) : 0;
-    rc = end_exchange(comm, req, nreq, nrecv, rc);
+        rc = sal_msg_post(1, (void *)data, len, dst, TAG_DATA, comm, req + nreq);
+    nreq += dst >= 0 ? sal_msg_pieces(len) : 0;
+    rc = sal_msg_end(comm, req, nreq, nrecv, rc);
     free(req);
     return rc == SAL_OK ? SAL_OK : sal_error(rc, "transfer of partner copies failed");
 }
@@ -237,26 +175,26 @@ static int l2_fetch(const sal_level_ctx_t *c, const int *need, int *got)
     if (posted && rc == SAL_OK)
         rc = sal_mpi_status(MPI_Wait(&lreq, MPI_STATUS_IGNORE));
     else if (posted) /* a send failed: the size receive must not write len after return */
-        end_exchange(comm, &lreq, 1, 1, rc);
+        sal_msg_end(comm, &lreq, 1, 1, rc);
     /* end_exchange ended lreq through a pointer, which the MPI checker does not follow; a failed
      * MPI_Irecv left no request. */
     /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker) */
-    total = npieces(len);
+    total = sal_msg_pieces(len);
     for (int i = 0; i < nd; i++)
-        total += npieces(lens[i]);
-    req = new_requests(total);
+        total += sal_msg_pieces(lens[i]);
+    req = sal_msg_requests(total);
     mine = len > 0 ? malloc((size_t)len) : NULL;
     if (rc == SAL_OK && (!req || (len > 0 && !mine)))
         rc = sal_error(SAL_ERR_NOMEM, "L2 restore buffers");
     if (rc == SAL_OK && len > 0)
-        rc = post_data(0, mine, len, from, comm, req);
-    nreq = npieces(len);
+        rc = sal_msg_post(0, mine, len, from, TAG_DATA, comm, req);
+    nreq = sal_msg_pieces(len);
     for (int i = 0; rc == SAL_OK && i < nd; i++) {
-        rc = post_data(1, bufs[i], lens[i], dsts[i], comm, req + nreq);
-        nreq += npieces(lens[i]);
+        rc = sal_msg_post(1, bufs[i], lens[i], dsts[i], TAG_DATA, comm, req + nreq);
+        nreq += sal_msg_pieces(lens[i]);
     }
     if (req)
-        rc = end_exchange(comm, req, nreq, npieces(len), rc);
+        rc = sal_msg_end(comm, req, nreq, sal_msg_pieces(len), rc);
     if (rc == SAL_OK && len > 0 && store(dir, "rank", me, mine, len) == SAL_OK)
         *got = 1;
     else if (rc == SAL_OK && from >= 0)

@@ -71,6 +71,40 @@ int sal_levels_parse_text(const char *path, const char *text, sal_levels_info_t 
 
 void sal_levels_info_free(sal_levels_info_t *info);
 
+/* ---- Messages of the levels (level_msg.c) --------------------------------------------------- */
+
+/* How many messages carry len bytes (0 for len <= 0). */
+int sal_msg_pieces(int64_t len);
+
+/* Posts the messages of a buffer of len bytes to (send) or from peer, tags tag, tag + 1, ..., into
+ * req (sal_msg_pieces(len) requests). */
+int sal_msg_post(int send, void *buf, int64_t len, int peer, int tag, MPI_Comm comm,
+                 MPI_Request *req);
+
+/* n + 1 requests, all MPI_REQUEST_NULL (so that ending an exchange may wait on the unposted ones);
+ * NULL when out of memory. */
+MPI_Request *sal_msg_requests(int n);
+
+/* Ends an exchange whose requests are req[0..nreq), receives first (nrecv of them): waits for them
+ * when everything so far succeeded (rc); after a failure, revokes comm (ULFM) or cancels the
+ * receives, so that no pending receive writes into a freed buffer. Returns rc, or the wait's
+ * status. */
+int sal_msg_end(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc);
+
+/* ---- A rank's file from the host that holds it (level_moved.c) ----------------------------- */
+
+/* Collective, at restore on the rank count the checkpoint was written with (old: its arrangement,
+ * mask: its levels), after the ranks' own reads: when a relaunch put ranks on other hosts than
+ * those that wrote the checkpoint, every rank r with need[r] != 0 obtains its file from the host
+ * that holds it, as <dir>/rank.<r>.h5: its own file from its old host, else (L2) its partner copy
+ * from its partner's old host, sent by the lowest rank now running there (or copied, when r runs
+ * there itself). my_host: this rank's host now. [OUT] *got = 1 when this rank needed its file and
+ * obtained one (the caller verifies it); *how: "its own file" or "its partner copy", and *from:
+ * the host it came from. SAL_OK, or the status of a failed exchange. */
+int sal_fetch_moved(MPI_Comm comm, const sal_topo_t *old, int mask, const char *my_host,
+                    const char *dir, const int *need, int *got, const char **how,
+                    const char **from);
+
 /* ---- Whole-file helpers of the levels (level_io.c) ------------------------------------------ */
 
 /* Copies src to dst (temp name, fsync, rename, directory fsync; mode 0600), with

@@ -266,10 +266,36 @@ static int fetch_levels(struct sal_ckpt *ck, attempt_t *a, int *need, int *n, in
     return rc;
 }
 
-/* Collective, same rank count: L1, the levels that fetch, L4, for every rank. [OUT] *ok. */
+/* Collective, after the own reads (n ranks in need): the files of ranks that a relaunch put on
+ * other hosts, from the hosts that hold them (sal_fetch_moved). [INOUT] *ok, *n. */
+static int fetch_moved(struct sal_ckpt *ck, attempt_t *a, int *need, int *n, int *ok)
+{
+    char host[SAL_HOST_LEN], what[SAL_HOST_LEN + 64];
+    const char *how, *from;
+    double t0 = sal_clock_mono();
+    int got = 0, rc;
+
+    sal_ckpt_host_name(ck, host, sizeof(host));
+    rc = sal_fetch_moved(ck->comm, &a->info.topo, a->info.mask, host, a->dir, need, &got, &how,
+                         &from);
+    sal_bound_credit_since(t0);
+    if (rc != SAL_OK) {
+        *n = -1;
+        return rc;
+    }
+    if (got) {
+        snprintf(what, sizeof(what), "%s on host %s", how, from);
+        *ok = read_own(ck, a, a->dir, what) == SAL_OK;
+    }
+    *n = gather_need(ck->comm, *ok, need, sal_comm_size(ck->comm));
+    return SAL_OK;
+}
+
+/* Collective, same rank count: L1 (here, then where the rank ran when it wrote it), the levels
+ * that fetch, L4, for every rank. [OUT] *ok. */
 static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
 {
-    int size = sal_comm_size(ck->comm), rc;
+    int size = sal_comm_size(ck->comm), rc = SAL_OK;
     int *need = calloc((size_t)size, sizeof(int)), n;
 
     if (!need)
@@ -278,7 +304,10 @@ static int load_same_n(struct sal_ckpt *ck, attempt_t *a, int *ok)
     if (!*ok && sal_mkdir_p(a->dir, 0700) != SAL_OK) /* the host's directory may be gone */
         SAL_LOG_W("checkpoint %lld: %s", (long long)a->id, sal_last_error());
     n = gather_need(ck->comm, *ok, need, size);
-    rc = fetch_levels(ck, a, need, &n, ok);
+    if (n > 0)
+        rc = fetch_moved(ck, a, need, &n, ok);
+    if (rc == SAL_OK)
+        rc = fetch_levels(ck, a, need, &n, ok);
     if (!*ok && a->pdir[0])
         *ok = read_own(ck, a, a->pdir, "L4") == SAL_OK;
     free(need);

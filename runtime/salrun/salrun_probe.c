@@ -31,6 +31,8 @@
 
 #define PROBE_PARALLEL 16             /* probes running at once */
 #define PROBE_WORD     "salrun-probe" /* what a probe prints on the host */
+#define PROBE_RETRIES  2   /* new launches of a probe whose mpiexec lost the start race */
+#define PRTE_STARTUP   213 /* mpiexec's status when it could not start (salrun.c) */
 
 /* Appends name to the comma list buf unless it is there already. */
 static void add_node(char *buf, size_t size, const char *name)
@@ -184,6 +186,7 @@ typedef struct probe {
     int fd; /* the read end of its standard output */
     size_t host;
     double t0;
+    int tries; /* launches again after Open MPI's start race */
     size_t len;
     char said[64];  /* the start of its output */
     char what[160]; /* the probe's command, shortened, for the messages */
@@ -244,7 +247,9 @@ static void probe_end(probe_t *p)
     close(p->fd);
 }
 
-/* Ends probe p (killing it after timeout) when it is done; returns 1 once it has ended. */
+/* Ends probe p (killing it after timeout) when it is done; returns 1 once it has ended, 2 when
+ * its mpiexec failed to start (status 213 at once: Open MPI's start race when several launches
+ * start together, which is not the host's fault) and it is to be launched again. */
 static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salrun_out_t *out,
                       int *rc)
 {
@@ -274,6 +279,10 @@ static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salru
     kill(-p->pid, SIGKILL); /* whatever the probe left behind */
     if (r < 0)
         return 1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == PRTE_STARTUP && p->tries < PROBE_RETRIES) {
+        p->tries++;
+        return 2;
+    }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         *rc = exclude(h, p->host, out,
                       "its probe `%s` exited with status 0 after %.2f s without "
@@ -290,37 +299,55 @@ static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salru
     return 1;
 }
 
+typedef struct probe_set {
+    salrun_hosts_t *h;
+    const salrun_opts_t *o;
+    const char *launcher;
+    int use_srun;
+    char echo[PATH_MAX];
+} probe_set_t;
+
+/* Launches the probe of host i into p (p->tries kept). */
+static int launch(const probe_set_t *s, size_t i, probe_t *p)
+{
+    salrun_argv_t cmd = {0};
+    int rc = probe_command(s->o, s->launcher, s->use_srun, s->echo, s->h->v[i].name, &cmd);
+
+    if (rc == SAL_OK) {
+        describe(&cmd, s->use_srun, p->what, sizeof(p->what));
+        rc = probe_start(&cmd, p);
+    }
+    salrun_argv_free(&cmd);
+    p->host = i;
+    p->t0 = salrun_now();
+    return rc;
+}
+
 /* Probes the hosts in todo[0..n), PROBE_PARALLEL at a time. Stops early on a stop signal. */
 static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher, int use_srun,
                      const size_t *todo, size_t n, const salrun_out_t *out)
 {
     probe_t run[PROBE_PARALLEL];
+    probe_set_t s = {h, o, launcher, use_srun, ""};
     size_t next = 0, nrun = 0;
-    char echo[PATH_MAX];
     int rc = SAL_OK;
 
-    if (salrun_find_exe("echo", echo, sizeof(echo)) != SAL_OK)
-        snprintf(echo, sizeof(echo), "/bin/echo");
+    if (salrun_find_exe("echo", s.echo, sizeof(s.echo)) != SAL_OK)
+        snprintf(s.echo, sizeof(s.echo), "/bin/echo");
     while (rc == SAL_OK && (next < n || nrun > 0)) {
         struct timespec nap = {0, 20000000L};
 
         while (rc == SAL_OK && nrun < PROBE_PARALLEL && next < n) {
-            salrun_argv_t cmd = {0};
-
-            rc = probe_command(o, launcher, use_srun, echo, h->v[todo[next]].name, &cmd);
-            if (rc == SAL_OK) {
-                describe(&cmd, use_srun, run[nrun].what, sizeof(run[nrun].what));
-                rc = probe_start(&cmd, &run[nrun]);
-            }
-            salrun_argv_free(&cmd);
-            if (rc == SAL_OK) {
-                run[nrun].host = todo[next];
-                run[nrun++].t0 = salrun_now();
-            }
-            next++;
+            run[nrun].tries = 0;
+            if ((rc = launch(&s, todo[next++], &run[nrun])) == SAL_OK)
+                nrun++;
         }
-        for (size_t k = 0; k < nrun;) {
-            if (probe_poll(h, &run[k], o->probe_timeout, out, &rc))
+        for (size_t k = 0; k < nrun && rc == SAL_OK;) {
+            int done = probe_poll(h, &run[k], o->probe_timeout, out, &rc);
+
+            if (done == 2 && (rc = launch(&s, run[k].host, &run[k])) == SAL_OK)
+                k++;
+            else if (done) /* ended, or not launched again */
                 run[k] = run[--nrun];
             else
                 k++;

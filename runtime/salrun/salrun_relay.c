@@ -50,8 +50,13 @@ static void keep(salrun_relay_t *r, const char *data, size_t n)
         memmove(r->tail, r->tail + drop, r->len - drop);
         r->len -= drop;
     }
-    for (size_t i = 0; i < n; i++)
-        r->tail[r->len++] = data[i] ? data[i] : ' ';
+    for (size_t i = 0; i < n; i++) {
+        char c = data[i];
+
+        if (c == '\0')
+            c = ' ';
+        r->tail[r->len++] = c;
+    }
     r->tail[r->len] = '\0';
 }
 

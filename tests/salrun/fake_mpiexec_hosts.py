@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A stand-in for mpiexec on a cluster where host "slow-host" hangs: salrun's probe of it
-(`--host slow-host ... true`) never ends, and a launch whose hostfile names it fails with status 1.
-Any other launch runs the program (the first word after the options salrun adds). With
-$FAKE_PROBE_PIDS set, each probe appends its pid to that file, so that the test can check salrun
-killed it."""
+(`--host slow-host ... echo salrun-probe`) never ends, and a launch whose hostfile names it fails
+with status 1. The first probe of host "race-host" loses Open MPI's start race (status 213 at once;
+$FAKE_RACE_MARKER is the file that records it). Any other launch runs the program (the first word
+after the options salrun adds). With $FAKE_PROBE_PIDS set, each probe appends its pid to that file,
+so that the test can check salrun killed it."""
 import os
 import subprocess
 import sys
@@ -16,6 +17,11 @@ if "--host" in args and args[args.index("--host") + 1] == "slow-host":
             f.write("%d\n" % os.getpid())
     while True:
         time.sleep(60)
+if "--host" in args and args[args.index("--host") + 1] == "race-host":
+    marker = os.environ["FAKE_RACE_MARKER"]
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        sys.exit(213)
 if "--hostfile" in args:
     with open(args[args.index("--hostfile") + 1]) as f:
         if any(line.split()[:1] == ["slow-host"] for line in f):

@@ -84,6 +84,23 @@ def case_probe_timeout(args, tmp):
           "the hung probe was killed: %r" % probes)
 
 
+def case_probe_race(args, tmp):
+    """A probe whose mpiexec lost the start race (status 213 at once) is launched again: the host
+    is not left out."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_hosts.py")
+    marker, hosts = os.path.join(tmp, "race"), os.path.join(tmp, "hosts")
+    with open(hosts, "w") as f:
+        f.write("%s\nrace-host\n" % socket.gethostname())
+    # salrun_flaky exit: the first run fails, so the hosts are probed before the relaunch
+    r = salrun(args, ["-n", "2", "--hostfile", hosts, "--ckpt-dir", tmp, "--restart-delay", "0.1",
+                      "--trust-exit", "--mpiexec", fake, "--", args.flaky, "exit",
+                      os.path.join(tmp, "flaky")], env=clean_env(FAKE_RACE_MARKER=marker))
+    check(r.returncode == 0, "the job finishes after one relaunch: exit 0", r)
+    check(os.path.exists(marker), "the first probe of race-host lost the race")
+    check("left out" not in r.stderr, "no host left out", r)
+    check("salrun: 1 host probed in" in r.stderr, "race-host probed, none failed", r)
+
+
 def case_probe_off(args, tmp):
     r, lines = hosts_run(args, tmp, "%s\n%s\n" % (socket.gethostname(), NO_HOST),
                          ["--probe-timeout", "0", "--max-restarts", "1"])
@@ -156,15 +173,16 @@ def case_hostfile_mapping(args, tmp):
 
 
 def case_hostfile_detector(args, tmp):
-    """A ULFM job on several hosts gets Open MPI's heartbeat detector, in its own thread."""
+    """A ULFM job on several hosts gets Open MPI's heartbeat detector (period 5 s, timeout 30 s)."""
     hosts = os.path.join(tmp, "hosts")
     with open(hosts, "w") as f:
         f.write("n1 slots=2\nn2 slots=2\n")
-    on = {"OMPI_MCA_mpi_ft_detector": "true", "OMPI_MCA_mpi_ft_detector_thread": "true"}
+    on = {"OMPI_MCA_mpi_ft_detector": "true", "OMPI_MCA_mpi_ft_detector_period": "5",
+          "OMPI_MCA_mpi_ft_detector_timeout": "30"}
     r, assigned, _ = dry_run(args, ["-n", "4", "--hostfile", hosts, "--ckpt-dir", tmp, "/bin/true"])
     got = {k: v for k, v in assigned.items() if "ft_detector" in k}
-    check(got == (on if args.ulfm else {}), "several hosts: the detector on with its thread, "
-          "when the build has ULFM: %r" % got, r)
+    check(got == (on if args.ulfm else {}), "several hosts: the detector on, when the build has "
+          "ULFM: %r" % got, r)
     r, assigned, _ = dry_run(args, ["-n", "4", "--ckpt-dir", tmp, "/bin/true"])
     check(not [k for k in assigned if "ft_detector" in k], "one host: Open MPI's default", r)
     r, assigned, _ = dry_run(args, ["-n", "4", "--no-ulfm", "--hostfile", hosts, "--ckpt-dir", tmp,
