@@ -19,6 +19,7 @@ cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 --language=c \
     --suppress='uninitvar:*/ckpt/src/level_xor.c' \
     -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D__GNUC__ \
     -I "$REPO/ckpt/include" -I "$REPO/ckpt/src" -I "$REPO/runtime/include" -I "$REPO/runtime/src" \
-    -I "$REPO/runtime/salrun" -I "$build/ckpt/include" -I "$build/runtime/salrun" $mpi_inc \
-    "$REPO/ckpt/src" "$REPO/runtime/src" "$REPO/runtime/salrun"
+    -I "$REPO/runtime/interpose" -I "$REPO/runtime/salrun" -I "$build/ckpt/include" \
+    -I "$build/runtime/salrun" $mpi_inc \
+    "$REPO/ckpt/src" "$REPO/runtime/src" "$REPO/runtime/interpose" "$REPO/runtime/salrun"
 echo "lint: cppcheck: no findings"

@@ -2,10 +2,10 @@
 # Static analysis of the library, runtime and launcher sources with clang-tidy:
 #   scripts/tidy.sh [BUILD_DIR [FILE.c...]]   (FILEs, relative to the repository: only these)
 # Checks: clang-analyzer-* (the Clang static analyzer, with its MPI and Unix API checkers),
-# bugprone-*, cert-* and misc-*, on every .c file of ckpt/src, runtime/src and runtime/salrun and on
-# the ckpt/ and runtime/ headers they include, with the compile commands of BUILD_DIR
-# (compile_commands.json, which CMake writes; a source the configuration does not build, such as
-# agree_mpi.c in a ULFM build, gets the commands of its nearest neighbour). Every finding fails
+# bugprone-*, cert-* and misc-*, on every .c file of ckpt/src, runtime/src, runtime/interpose and
+# runtime/salrun and on the ckpt/ and runtime/ headers they include, with the compile commands of
+# BUILD_DIR (compile_commands.json, which CMake writes; a source the configuration does not build,
+# such as agree_mpi.c in a ULFM build, gets the commands of its nearest neighbour). Every finding fails
 # (exit status 1). Registered in ctest as lint.clang_tidy (label lint). Disabled, reviewed:
 #   bugprone-easily-swappable-parameters: flags any two adjacent parameters of the same type, which
 #     is most of an MPI-style API (rank, size, count...); a style opinion, not a defect.
@@ -57,7 +57,8 @@ trap 'rm -rf "$work"' EXIT
 python3 - "$build/compile_commands.json" "$work/compile_commands.json" "$REPO" <<'EOF'
 import json, os, sys
 src, dst, repo = sys.argv[1:4]
-dirs = tuple(os.path.join(repo, d) + os.sep for d in ("ckpt/src", "runtime/src", "runtime/salrun"))
+dirs = tuple(os.path.join(repo, d) + os.sep
+             for d in ("ckpt/src", "runtime/src", "runtime/interpose", "runtime/salrun"))
 seen, out = set(), []
 for e in json.load(open(src)):
     f = os.path.normpath(os.path.join(e["directory"], e["file"]))
@@ -72,7 +73,8 @@ if [ "$#" -gt 0 ]; then
     printf '%s\n' "$@" >"$work/files"
 else
     # Largest first, so that the longest analyses do not come last on one core.
-    find ckpt/src runtime/src runtime/salrun -name '*.c' -printf '%s %p\n' | sort -k1,1nr -k2 |
+    find ckpt/src runtime/src runtime/interpose runtime/salrun -name '*.c' -printf '%s %p\n' |
+        sort -k1,1nr -k2 |
         cut -d' ' -f2- >"$work/files"
 fi
 status=0

@@ -11,8 +11,9 @@
  * salamander-ckpt-static.
  *
  * SAL_INTERPOSE: a definition of an MPI function that replaces the MPI library's through the PMPI
- * profiling interface (the hang watchdog's wrappers, the Open MPI work-arounds, MPI_Finalize). It
- * must be exported whatever visibility mpi.h gives the declaration.
+ * profiling interface: the wrappers the interposition layer generates from its list
+ * (runtime/interpose/wrap.h, mpi_functions.def). It must be exported whatever visibility mpi.h
+ * gives the declaration.
  */
 #ifndef SAL_PRIVATE_API_H
 #define SAL_PRIVATE_API_H

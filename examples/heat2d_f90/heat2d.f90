@@ -10,10 +10,10 @@
 ! u(j, i), so both have the same bytes in memory and in the checkpoint. This rank's block is
 ! u(cols, rows); sal_protect takes the shapes in Fortran order and reverses them for HDF5.
 !
-! MPI comes from mpif.h (the subset of fortran/mpif when the MPI has no Fortran bindings). Every MPI
-! call on the resilient communicator checks ierror: after a process failure it returns an error
-! (sal_is_proc_failure) and the loop calls sal_repair, which rolls every rank back to the last
-! committed checkpoint.
+! MPI comes from mpif.h (the subset of runtime/interpose/mpif when the MPI has no Fortran
+! bindings). Every MPI call on the resilient communicator checks ierror: after a process failure it
+! returns an error (sal_is_proc_failure) and the loop calls sal_repair, which rolls every rank
+! back to the last committed checkpoint.
 !
 ! Usage: heat2d_f90 [-n N] [-s STEPS] [--sleep-ms MS] [--loop rc]
 ! Defaults come from HEAT2D_N, HEAT2D_STEPS and HEAT2D_SLEEP_MS, else 256, 300 and 0.

@@ -10,6 +10,7 @@
 
 #include <salamander/salamander.h>
 
+#include "interpose.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -85,7 +86,7 @@ static int create(derived_t *d)
 
 /* The cached communicator of name, created (collectively) when missing. Until the next repair, a
  * second call with the same name must give the same recipe. */
-static int derive(const char *name, int dup, int color, int key, MPI_Comm *comm)
+static int find_or_create(const char *name, int dup, int color, int key, MPI_Comm *comm)
 {
     derived_t *d;
     int rc = sal_rt_check("sal_comm_split");
@@ -125,6 +126,17 @@ static int derive(const char *name, int dup, int color, int key, MPI_Comm *comm)
         return rc;
     *comm = d->comm;
     return SAL_OK;
+}
+
+/* find_or_create, Salamander's own MPI work even when the application's step calls it. */
+static int derive(const char *name, int dup, int color, int key, MPI_Comm *comm)
+{
+    int rc;
+
+    sal_interpose_internal_begin();
+    rc = find_or_create(name, dup, color, key, comm);
+    sal_interpose_internal_end();
+    return rc;
 }
 
 int sal_comm_split(const char *name, int color, int key, MPI_Comm *comm)

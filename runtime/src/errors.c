@@ -10,6 +10,7 @@
 #include <salamander/salamander.h>
 
 #include "clock.h"
+#include "interpose.h"
 #include "log.h"
 #include "runtime.h"
 
@@ -17,6 +18,8 @@
  * recorded and the communicator revoked so every survivor notices; inside the application's step
  * the survivor then unwinds to sal_run (the MPI call never returns to the application). Elsewhere
  * the MPI call returns its error code to Salamander's own code, which reports SAL_ERR_PROC_FAILED.
+ * Its own MPI calls are Salamander's (interpose.h), whoever made the call that failed; the unwind
+ * happens outside that bracket and sal_run resets the rest (sal_interpose_unwound).
  */
 static void on_mpi_error(MPI_Comm *comm, int *err, ...)
 {
@@ -30,9 +33,11 @@ static void on_mpi_error(MPI_Comm *comm, int *err, ...)
     }
     if (sal_rt.t_detect == 0)
         sal_rt.t_detect = sal_clock_mono();
+    sal_interpose_internal_begin();
     sal_rt_revoke(sal_rt.world);
     sal_rt_revoke(sal_rt.full); /* wakes the parked spares */
     sal_rt_revoke_derived();
+    sal_interpose_internal_end();
     if (sal_rt.in_step && (*comm == sal_rt.world || sal_rt_is_derived(*comm))) {
         sal_rt.in_step = 0;
         longjmp(sal_rt.unwind, 1);

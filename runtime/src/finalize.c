@@ -15,6 +15,7 @@
 #include "bound.h"
 #include "events.h"
 #include "hostmap.h"
+#include "interpose.h"
 #include "log.h"
 #include "runtime.h"
 #include "watchdog.h"
@@ -39,9 +40,9 @@ static void release_state(void)
     sal_rt.set = NULL;
 }
 
-int sal_finalize(void)
+static int finalize(void)
 {
-    int ok = 1, rc = sal_rt_check(__func__);
+    int ok = 1, rc = sal_rt_check("sal_finalize");
 
     if (rc != SAL_OK)
         return rc;
@@ -63,5 +64,15 @@ int sal_finalize(void)
     sal_rt_release_spares();
     release_state();
     sal_rt.finalized = 1;
+    return rc;
+}
+
+int sal_finalize(void)
+{
+    int rc;
+
+    sal_interpose_internal_begin();
+    rc = finalize();
+    sal_interpose_internal_end();
     return rc;
 }

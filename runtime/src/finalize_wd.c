@@ -6,8 +6,9 @@
  * a repair, sal_finalize arms a watchdog: MPI_Finalize starts it (through the deletion of an
  * attribute on MPI_COMM_SELF, the first thing MPI_Finalize does), and if MPI_Finalize has not
  * returned after finalize_timeout seconds the process exits with status 0 — every result was
- * produced before. The MPI_Finalize wrapper below (PMPI) stops the watchdog when MPI_Finalize
- * returns.
+ * produced before. The MPI_Finalize wrapper of the interposition layer stops the watchdog when
+ * MPI_Finalize returns (its finalize hook, runtime/interpose/hooks.c, calls
+ * sal_rt_finalize_returned).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,7 +21,6 @@
 
 #include "events.h"
 #include "log.h"
-#include "private_api.h"
 #include "runtime.h"
 
 enum { WD_OFF, WD_READY, WD_RUNNING, WD_DONE };
@@ -77,15 +77,12 @@ static int finalize_started(MPI_Comm comm, int key, void *val, void *extra)
     return MPI_SUCCESS;
 }
 
-SAL_INTERPOSE int MPI_Finalize(void)
+void sal_rt_finalize_returned(void)
 {
-    int rc = PMPI_Finalize();
-
     pthread_mutex_lock(&wd_lock);
     wd_state = WD_DONE;
     pthread_cond_broadcast(&wd_cond);
     pthread_mutex_unlock(&wd_lock);
-    return rc;
 }
 
 void sal_rt_arm_finalize_watchdog(double timeout)

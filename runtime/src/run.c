@@ -4,6 +4,12 @@
  * every rank back to the last committed checkpoint and goes on. Failures inside step() unwind
  * through the failure handler's longjmp to the setjmp in sal_run; failures inside Salamander's own
  * collectives come back as SAL_ERR_PROC_FAILED.
+ *
+ * The depth marker (interpose.h): sal_run, sal_begin and sal_repair call the application back (its
+ * step, its sal_on_resize function), which must run at depth 0, so they bracket their own phases
+ * (between_steps, repair) rather than the whole call; sal_checkpoint, sal_restore (and so start)
+ * and sal_step_done bracket the whole call. The setjmp in sal_run and every call of recover() are
+ * at depth 0, the depth sal_interpose_unwound restores.
  */
 #include <string.h>
 
@@ -13,6 +19,7 @@
 #include "ckpt_internal.h"
 #include "clock.h"
 #include "events.h"
+#include "interpose.h"
 #include "log.h"
 #include "runtime.h"
 #include "watchdog.h"
@@ -26,10 +33,10 @@ static void see_work(double seconds)
         sal_rt.longest_work = seconds;
 }
 
-int sal_checkpoint(void)
+static int checkpoint(void)
 {
     int64_t id = -1;
-    int rc = sal_rt_check(__func__);
+    int rc = sal_rt_check("sal_checkpoint");
 
     if (rc != SAL_OK)
         return rc;
@@ -51,11 +58,21 @@ int sal_checkpoint(void)
     return rc;
 }
 
-int sal_restore(void)
+int sal_checkpoint(void)
+{
+    int rc;
+
+    sal_interpose_internal_begin();
+    rc = checkpoint();
+    sal_interpose_internal_end();
+    return rc;
+}
+
+static int restore(void)
 {
     double t0 = sal_clock_mono();
     int64_t step = 0, id = -1;
-    int rc = sal_rt_check(__func__);
+    int rc = sal_rt_check("sal_restore");
 
     if (rc != SAL_OK)
         return rc;
@@ -72,6 +89,16 @@ int sal_restore(void)
         sal_event("restore", "\"id\":%lld,\"step\":%lld,\"seconds\":%.6f", (long long)id,
                   (long long)step, sal_clock_mono() - t0);
     return SAL_OK;
+}
+
+int sal_restore(void)
+{
+    int rc;
+
+    sal_interpose_internal_begin();
+    rc = restore();
+    sal_interpose_internal_end();
+    return rc;
 }
 
 /* Collective at a step boundary: when any rank received the checkpoint signal, takes a checkpoint
@@ -119,13 +146,34 @@ static int checkpoint_due(int *due)
     return SAL_OK;
 }
 
+/* After a step: the checkpoint signal, then a checkpoint when one is due. SAL_OK to go on (a
+ * checkpoint that failed otherwise than by a process failure leaves the previous one valid);
+ * SAL_ERR_PROC_FAILED or SAL_ERR_STOPPED to leave the loop. */
+static int between_steps(void)
+{
+    int due = 0, rc;
+
+    sal_interpose_internal_begin();
+    rc = stop_check();
+    if (rc == SAL_OK) {
+        rc = checkpoint_due(&due);
+        if (rc == SAL_OK && due)
+            rc = sal_checkpoint();
+        if (rc != SAL_ERR_PROC_FAILED)
+            rc = SAL_OK;
+    }
+    sal_interpose_internal_end();
+    return rc;
+}
+
 /* Runs steps until done. SAL_OK when done, SAL_ERR_PROC_FAILED when a checkpoint met a failure, or
  * the application's error. A failure inside step() does not return here (see the failure handler).
+ * step() runs at depth 0, between_steps() bracketed.
  */
 static int run_steps(sal_step_fn fn, void *arg)
 {
     for (;;) {
-        int done = 0, due = 0, rc;
+        int done = 0, rc;
 
         sal_watchdog_progress(sal_rt.step);
         sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
@@ -143,13 +191,8 @@ static int run_steps(sal_step_fn fn, void *arg)
         sal_watchdog_progress(sal_rt.step);
         if (done)
             return SAL_OK;
-        rc = stop_check();
+        rc = between_steps();
         if (rc != SAL_OK)
-            return rc;
-        rc = checkpoint_due(&due);
-        if (rc == SAL_OK && due)
-            rc = sal_checkpoint();
-        if (rc == SAL_ERR_PROC_FAILED)
             return rc;
     }
 }
@@ -181,7 +224,29 @@ static int start(void)
     return rc == SAL_ERR_ABORTED ? SAL_OK : rc;
 }
 
-/* After a failure: repair, roll back, report. SAL_OK when the loop can go on. */
+/* The repair of the communicator, Salamander's own MPI work. A repair may spawn processes: it is
+ * watched by ULFM, not by the hang watchdog. The survivors wait in it for each other and for the
+ * replacements to start: bounded. */
+static int repair(void)
+{
+    double t0;
+    int rc;
+
+    sal_interpose_internal_begin();
+    sal_watchdog_suspend();
+    t0 = sal_clock_mono();
+    sal_bound_enter("the repair after a process failure", sal_rt.longest_repair);
+    rc = sal_rt_repair();
+    sal_bound_leave();
+    if (sal_clock_mono() - t0 > sal_rt.longest_repair)
+        sal_rt.longest_repair = sal_clock_mono() - t0;
+    sal_watchdog_resume();
+    sal_interpose_internal_end();
+    return rc;
+}
+
+/* After a failure: repair, roll back, report. SAL_OK when the loop can go on. Called at depth 0:
+ * the application's sal_on_resize function runs here. */
 static int recover(void)
 {
     int rc;
@@ -193,18 +258,10 @@ static int recover(void)
                          sal_rt.repairs, (long long)sal_rt.set->max_repairs);
     if (sal_rt.t_detect == 0)
         sal_rt.t_detect = sal_clock_mono();
-    /* A repair may spawn processes: it is watched by ULFM, not by the hang watchdog. */
-    sal_watchdog_unwound();
+    /* The calls and bounded steps the failure interrupted (a longjmp out of the step) end here. */
+    sal_interpose_unwound();
     sal_bound_unwound();
-    sal_watchdog_suspend();
-    double t0 = sal_clock_mono();
-    /* The survivors wait in the repair for each other and for the replacements to start. */
-    sal_bound_enter("the repair after a process failure", sal_rt.longest_repair);
-    rc = sal_rt_repair();
-    sal_bound_leave();
-    if (sal_clock_mono() - t0 > sal_rt.longest_repair)
-        sal_rt.longest_repair = sal_clock_mono() - t0;
-    sal_watchdog_resume();
+    rc = repair();
     if (rc != SAL_OK)
         return rc;
     if (sal_rt.resized) {
@@ -267,9 +324,9 @@ int sal_begin(int64_t *step)
     return rc;
 }
 
-int sal_step_done(int64_t *step)
+static int step_done(int64_t *step)
 {
-    int due = 0, rc = sal_rt_check(__func__);
+    int due = 0, rc = sal_rt_check("sal_step_done");
 
     if (rc != SAL_OK)
         return rc;
@@ -289,6 +346,16 @@ int sal_step_done(int64_t *step)
         sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
         sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
     }
+    return rc;
+}
+
+int sal_step_done(int64_t *step)
+{
+    int rc;
+
+    sal_interpose_internal_begin();
+    rc = step_done(step);
+    sal_interpose_internal_end();
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "hostmap.h"
+#include "interpose.h"
 #include "log.h"
 #include "runtime.h"
 #include "watchdog.h"
@@ -317,7 +318,8 @@ static void ignore_sigpipe(void)
         (void)signal(SIGPIPE, SIG_IGN);
 }
 
-int sal_init(int *argc, char ***argv, MPI_Comm comm)
+/* sal_init's work: every MPI call in it is Salamander's own (sal_init brackets it). */
+static int init(int *argc, char ***argv, MPI_Comm comm)
 {
     MPI_Comm parent = MPI_COMM_NULL;
     int flag = 0, rc, ok;
@@ -366,6 +368,16 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
         SAL_LOG_I("job '%s' on %d ranks, checkpoints in %s%s", sal_rt.job, sal_rt.size,
                   sal_ckpt_job_dir(sal_rt.ck), sal_rt.needs_restore ? ", restarting" : "");
     return SAL_OK;
+}
+
+int sal_init(int *argc, char ***argv, MPI_Comm comm)
+{
+    int rc;
+
+    sal_interpose_internal_begin();
+    rc = init(argc, argv, comm);
+    sal_interpose_internal_end();
+    return rc;
 }
 
 /* ---- protection and accessors ---- */

@@ -3,7 +3,7 @@
  *   runtime.c   sal_init, protection, accessors, the failure handler
  *   run.c       sal_run, sal_checkpoint, sal_restore
  *   repair_*.c  detection and repair (ULFM, or none: failures end the job and salrun relaunches)
- *   finalize.c  sal_finalize and the MPI_Finalize watchdog
+ *   finalize.c  sal_finalize; finalize_wd.c the MPI_Finalize watchdog
  */
 #ifndef SAL_RUNTIME_H
 #define SAL_RUNTIME_H
@@ -118,9 +118,12 @@ int sal_rt_park(void);
 /* Application rank 0 at sal_finalize: tells every parked spare that the job is over. */
 void sal_rt_release_spares(void);
 
-/* finalize.c: after a recovered failure, MPI_Finalize may never return (Open MPI issue 11404): end
- * the process with status 0 when it has not returned after timeout seconds (<= 0: never). */
+/* finalize_wd.c: after a recovered failure, MPI_Finalize may never return (Open MPI issue 11404):
+ * end the process with status 0 when it has not returned after timeout seconds (<= 0: never). */
 void sal_rt_arm_finalize_watchdog(double timeout);
+/* MPI_Finalize returned (the finalize hook of the interposition layer): the watchdog stands down.
+ * Any thread; harmless when the watchdog was never armed. */
+void sal_rt_finalize_returned(void);
 
 /* Number of application ranks of the job (world's size, also known to the spares). */
 int sal_rt_napp(void);

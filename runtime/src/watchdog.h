@@ -5,10 +5,12 @@
  * point (a step boundary, the start or end of a checkpoint or restore). The watchdog then logs an
  * error, writes a "hang" event and kills its own process with SIGKILL, so that ULFM reports an
  * ordinary process failure to the survivors and they repair the job. Time spent inside a blocking
- * MPI call (watchdog_pmpi.c) counts as activity: a rank waiting for a hung peer is not hung itself,
- * and only the peer that stopped is killed. A job in which every rank waits inside MPI (a deadlock,
- * or a hang inside the MPI library) is detected only with mpi_hang_timeout, which kills a process
- * that stays inside one MPI call that long.
+ * MPI call counts as activity (the functions of the interposition layer's list that switch on the
+ * hook SAL_HOOK_WATCHDOG, runtime/interpose/mpi_functions.def; the application's calls and
+ * Salamander's own alike): a rank waiting for a hung peer is not hung itself, and only the peer
+ * that stopped is killed. A job in which every rank waits inside MPI (a deadlock, or a hang inside
+ * the MPI library) is detected only with mpi_hang_timeout, which kills a process that stays inside
+ * one MPI call that long.
  *
  * Lifecycle: sal_watchdog_start (the thread runs, suspended once) -> sal_watchdog_resume /
  * sal_watchdog_suspend pairs around the phases it watches -> sal_watchdog_stop (joins the thread).
@@ -49,12 +51,14 @@ void sal_watchdog_resume(void);
  * Lock-free and without system calls. */
 void sal_watchdog_progress(int64_t step);
 
-/* Called around every blocking MPI call (watchdog_pmpi.c). Lock-free and without system calls. */
+/* Called around every blocking MPI call: the before and after of the interposition layer's hang
+ * watchdog hook (runtime/interpose/hooks.c). Lock-free and without system calls. */
 void sal_watchdog_mpi_enter(void);
 void sal_watchdog_mpi_leave(void);
 
 /* The caller left MPI calls without returning from them (the failure handler's longjmp out of the
- * application's step): forget the calls that were in progress. */
+ * application's step): forget the calls that were in progress. The reset of the hang watchdog
+ * hook, run by sal_interpose_unwound. */
 void sal_watchdog_unwound(void);
 
 #endif

@@ -5,6 +5,12 @@
  * with those of the salamander module; datatypes and reduction operations are the subset's own
  * numbers from mpif/mpif.h. Statuses are not filled in. Error codes are the C ones, which the MPI
  * standard makes equal to the Fortran ones.
+ *
+ * Part of the interposition layer (the only place that defines MPI entry points) but not generated
+ * from its list: each entry point converts its arguments by hand. Their MPI_* calls are the
+ * application's and reach the list's wrappers like any other. A static library of the build tree,
+ * linked into the Fortran examples only when the MPI has no Fortran bindings
+ * (fortran/CMakeLists.txt).
  */
 #include <mpi.h>
 
@@ -134,7 +140,8 @@ void mpi_sendrecv_(void *sbuf, MPI_Fint *scount, MPI_Fint *stype, MPI_Fint *dest
     MPI_Request req = MPI_REQUEST_NULL;
     int rc = MPI_Irecv(rbuf, *rcount, type_of(*rtype), peer_of(*source), *rtag, c, &req);
     int rc_send = MPI_Send(sbuf, *scount, type_of(*stype), peer_of(*dest), *stag, c);
-    int rc_wait = req != MPI_REQUEST_NULL ? MPI_Wait(&req, MPI_STATUS_IGNORE) : MPI_SUCCESS;
+    /* A receive that MPI_Irecv did not post left req MPI_REQUEST_NULL: MPI_Wait returns at once. */
+    int rc_wait = MPI_Wait(&req, MPI_STATUS_IGNORE);
 
     *ierr = rc != MPI_SUCCESS ? rc : rc_send != MPI_SUCCESS ? rc_send : rc_wait;
 }

@@ -1,0 +1,72 @@
+/*
+ * The depth marker (interpose.h) and the dispatch of the wrappers to the hooks (wrap.h, hooks.h).
+ *
+ * The depth is per thread (C11 _Thread_local): a thread that Salamander does not bracket (the
+ * application's own threads, the watchdog threads) is at depth 0 whatever another thread does.
+ */
+#include <stddef.h>
+
+#include "hooks.h"
+#include "interpose.h"
+#include "wrap.h"
+
+static _Thread_local int depth;
+
+static const char *const names[SAL_FN_COUNT] = {
+#define SAL_MPI_FN(prefix, name, params, args, impl, hooks, build) #prefix "_" #name,
+#include "mpi_functions.def"
+#undef SAL_MPI_FN
+};
+
+void sal_interpose_internal_begin(void)
+{
+    depth++;
+}
+
+void sal_interpose_internal_end(void)
+{
+    if (depth > 0)
+        depth--;
+}
+
+int sal_interpose_depth(void)
+{
+    return depth;
+}
+
+void sal_interpose_unwound(void)
+{
+    depth = 0;
+    for (size_t i = 0; i < sal_interpose_nhooks; i++)
+        if (sal_interpose_hooks[i].reset)
+            sal_interpose_hooks[i].reset();
+}
+
+const char *sal_interpose_name(sal_mpi_fn_t fn)
+{
+    return (size_t)fn < (size_t)SAL_FN_COUNT ? names[fn] : "?";
+}
+
+/* The depth is read only for the hooks that skip Salamander's own calls. */
+unsigned sal_interpose_before(sal_mpi_fn_t fn, unsigned mask)
+{
+    unsigned ran = 0;
+
+    for (size_t i = 0; i < sal_interpose_nhooks && i < SAL_HOOK_MAX; i++) {
+        const sal_hook_t *h = &sal_interpose_hooks[i];
+
+        if (!(h->bit & mask) || (!h->internal && depth > 0))
+            continue;
+        if (h->before)
+            h->before(fn);
+        ran |= 1u << i;
+    }
+    return ran;
+}
+
+void sal_interpose_after(sal_mpi_fn_t fn, unsigned ran, int rc)
+{
+    for (size_t i = sal_interpose_nhooks; i-- > 0;)
+        if (i < SAL_HOOK_MAX && (ran & (1u << i)) && sal_interpose_hooks[i].after)
+            sal_interpose_hooks[i].after(fn, rc);
+}

@@ -1,0 +1,32 @@
+/*
+ * The depth marker of the MPI interposition layer: which MPI calls are Salamander's own
+ * (docs/architecture.md, "MPI interposition").
+ *
+ * Every thread has a depth, 0 when it starts. Salamander's entry points that make MPI calls of
+ * their own (sal_init, sal_checkpoint, sal_restore, the repair, sal_finalize, sal_comm_split /
+ * sal_comm_dup, the failure handler) bracket that work with sal_interpose_internal_begin / _end;
+ * brackets nest. A call made at depth 0 is the application's: hooks that skip Salamander's own
+ * calls (sal_hook_t.internal == 0) see only those. Application code that Salamander calls back
+ * (sal_run's step function, the sal_on_resize function) runs outside every bracket, at depth 0.
+ *
+ * The checkpoint engine (libsalamander-ckpt) knows nothing of the depth: the runtime brackets its
+ * calls into it, and the engine used without the runtime has no interposition at all.
+ *
+ * Private to libsalamander-runtime; lock-free, without system calls.
+ */
+#ifndef SAL_INTERPOSE_H
+#define SAL_INTERPOSE_H
+
+/* Salamander's own MPI work begins / ends on this thread. _end at depth 0 leaves it at 0. */
+void sal_interpose_internal_begin(void);
+void sal_interpose_internal_end(void);
+
+/* This thread's depth: 0 while the application's code runs. */
+int sal_interpose_depth(void);
+
+/* A failure handler unwound (longjmp) out of MPI calls and out of the brackets around them, back
+ * to where the application's code runs: sets this thread's depth to 0 and runs every hook's reset.
+ * Called once after each such unwind, at depth 0 by construction (run.c, before a repair). */
+void sal_interpose_unwound(void);
+
+#endif

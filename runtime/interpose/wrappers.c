@@ -1,0 +1,17 @@
+/*
+ * The MPI functions of the list (mpi_functions.def) that every build defines. Each wrapper runs
+ * the hooks its row switches on around the implementation its row names (wrap.h). The application
+ * and Salamander's own code reach these definitions through the PMPI profiling interface:
+ * libsalamander-runtime comes before libmpi in a program's search order (docs/mpi.md).
+ */
+#include <mpi.h>
+
+#include "wrap.h"
+
+#define SAL_WRAP_ANY(prefix, name, params, args, impl, hooks)                                      \
+    SAL_WRAP(prefix, name, params, args, impl, hooks)
+#define SAL_WRAP_ULFM(prefix, name, params, args, impl, hooks)
+#define SAL_MPI_FN(prefix, name, params, args, impl, hooks, build)                                 \
+    SAL_WRAP_ROW(prefix, name, params, args, impl, hooks, build)
+#include "mpi_functions.def"
+#undef SAL_MPI_FN

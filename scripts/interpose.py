@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""The MPI interposition layer is the only place that defines MPI functions, and defines its list.
+
+    scripts/interpose.py [--list] --ulfm ON|OFF BUILD_DIR LIB
+
+Two checks (docs/architecture.md, "MPI interposition"):
+- The MPI_* / MPIX_* functions LIB (libsalamander-runtime.so) exports are exactly the rows of
+  runtime/interpose/mpi_functions.def for this build: every ANY row, and the ULFM rows when --ulfm
+  is ON. A wrapper missing from the library, or an MPI function the library exports that the list
+  does not declare, fails.
+- No object file of BUILD_DIR outside runtime/interpose/ defines an MPI_*, MPIX_* or Fortran mpi_*_
+  symbol: the object files of every target (libraries, salrun, examples, benchmarks, tests), with
+  `nm` as scripts/deps.py reads them, and the source of each object found from its path in the
+  build tree (an object whose source no longer exists, left by an earlier build, is left out).
+--list prints the list's rows for this build. Exit status 0 when all agree, 1 on a difference, 2 on
+error.
+"""
+import argparse
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from abi import exported  # noqa: E402  (readelf --dyn-syms of a library)
+from deps import symbols  # noqa: E402  (nm -P of an object file: defined and used symbols)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LAYER = "runtime/interpose"
+LIST = os.path.join(REPO, LAYER, "mpi_functions.def")
+ROW = re.compile(r"^SAL_MPI_FN\(\s*(MPIX?)\s*,\s*(\w+)\s*,.*,\s*(ANY|ULFM)\s*\)$")
+C_SYMBOL = re.compile(r"^MPIX?_\w+$")
+FORTRAN_SYMBOL = re.compile(r"^mpi_\w+_$")
+
+errors = []
+
+
+def fail(msg):
+    errors.append(msg)
+    print("interpose: FAIL: " + msg)
+
+
+def read_list(path):
+    """[(symbol, build)] of the list's rows; a line that is neither a row, a comment nor blank
+    fails."""
+    with open(path) as f:
+        text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), f.read(), flags=re.S)
+    rows, seen = [], set()
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        m = ROW.match(line)
+        if not m:
+            fail("%s:%d: not a row SAL_MPI_FN(prefix, name, params, args, impl, hooks, ANY|ULFM)"
+                 % (os.path.relpath(path, REPO), n))
+            continue
+        name = "%s_%s" % (m.group(1), m.group(2))
+        if name in seen:
+            fail("%s:%d: %s is listed twice" % (os.path.relpath(path, REPO), n, name))
+        seen.add(name)
+        rows.append((name, m.group(3)))
+    return rows
+
+
+def source_of(build, obj):
+    """The source file of an object, relative to the repository: CMake puts the object of
+    <dir>/<path>.c of the target T at <build>/<dir>/CMakeFiles/T.dir/<path>.c.o, with each ".." of
+    <path> written "__"."""
+    rel = os.path.relpath(obj, build).split(os.sep)
+    i = max(k for k, p in enumerate(rel) if p == "CMakeFiles")
+    inside = [".." if p == "__" else p for p in rel[i + 2:]]
+    return os.path.normpath(os.path.join(*(rel[:i] + inside)))[:-2]
+
+
+def objects(build):
+    found = []
+    for root, dirs, files in os.walk(build):
+        # CMake's own compiler and feature checks
+        dirs[:] = [d for d in dirs if d not in ("CMakeScratch", "CMakeTmp")]
+        if "CMakeFiles" in root.split(os.sep):
+            found += [os.path.join(root, f) for f in files if f.endswith(".o")]
+    return sorted(found)
+
+
+def check_library(lib, rows, ulfm):
+    expected = {name for name, build in rows if build == "ANY" or (build == "ULFM" and ulfm)}
+    defined = {n for n in exported(lib) if C_SYMBOL.match(n)}
+    base = os.path.basename(lib)
+    for name in sorted(expected - defined):
+        fail("%s does not export %s, which the list declares for this build" % (base, name))
+    for name in sorted(defined - expected):
+        fail("%s exports %s, which the list does not declare for this build (a ULFM row in a "
+             "build without ULFM, or a definition outside the list)" % (base, name))
+    print("interpose: %s: %d MPI functions exported, %d rows of the list for this build (ULFM %s)"
+          % (base, len(defined), len(expected), "ON" if ulfm else "OFF"))
+
+
+def check_objects(build):
+    objs = objects(build)
+    if not objs:
+        print("interpose: no object files under %s" % build, file=sys.stderr)
+        sys.exit(2)
+    inside = stale = 0
+    for obj in objs:
+        src = source_of(build, obj)
+        if not os.path.exists(os.path.join(REPO, src)):
+            stale += 1  # left behind by a source that was moved or removed
+            continue
+        defined, _ = symbols(obj)
+        mpi = sorted(s for s in defined if C_SYMBOL.match(s) or FORTRAN_SYMBOL.match(s))
+        if not mpi:
+            continue
+        if src.startswith(LAYER + "/"):
+            inside += 1
+            continue
+        fail("%s defines %s%s: MPI functions are defined only in %s/ (add a row to the list)"
+             % (src, ", ".join(mpi[:4]), ", ..." if len(mpi) > 4 else "", LAYER))
+    if stale:
+        print("interpose: note: %d object files of sources that no longer exist, left out" % stale)
+    print("interpose: %d object files, %d of them define MPI functions, all in %s/ unless named "
+          "above" % (len(objs) - stale, inside, LAYER))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("build")
+    p.add_argument("lib")
+    p.add_argument("--ulfm", required=True, choices=("ON", "OFF"), type=str.upper)
+    p.add_argument("--list", action="store_true")
+    a = p.parse_args()
+    ulfm = a.ulfm == "ON"
+    rows = read_list(LIST)
+    if a.list:
+        for name, build in rows:
+            if build == "ANY" or ulfm:
+                print("  %-28s %s" % (name, build))
+    check_library(a.lib, rows, ulfm)
+    check_objects(a.build)
+    print("interpose: %d difference%s" % (len(errors), "" if len(errors) == 1 else "s"))
+    sys.exit(1 if errors else 0)
+
+
+if __name__ == "__main__":
+    main()
