@@ -345,9 +345,9 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
         for (size_t k = 0; k < nrun && rc == SAL_OK;) {
             int done = probe_poll(h, &run[k], o->probe_timeout, out, &rc);
 
-            if (done == 2 && (rc = launch(&s, run[k].host, &run[k])) == SAL_OK)
-                k++;
-            else if (done) /* ended, or not launched again */
+            if (done == 2)
+                rc = launch(&s, run[k].host, &run[k]);
+            if (done == 1 || rc != SAL_OK) /* ended, or not launched again */
                 run[k] = run[--nrun];
             else
                 k++;
