@@ -373,6 +373,9 @@ static int run_job(salrun_job_t *j)
             break;
         }
         end_leftovers(j);
+        /* What the leftovers wrote before they were ended (on several hosts, the failure lines of
+         * survivors) comes before the lines about the relaunch. */
+        salrun_watch_poll(w);
         ex = outcome(j, status, ended);
         if (ex < 0 && salrun_job_exclude_failed_hosts(j) != SAL_OK) {
             fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
