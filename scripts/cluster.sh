@@ -7,6 +7,9 @@
 #   scripts/cluster.sh kill K [--silent] loses host K: SIGKILL of every process on it, its node-local
 #                                        files gone with it; later launches to it fail like an
 #                                        unreachable ssh target. --silent cuts its link first.
+#   scripts/cluster.sh freeze K          hangs host K: SIGSTOP of every process on it (its files
+#                                        stay); later launches to it fail like an unreachable
+#                                        ssh target. `down` ends the stopped processes.
 #   scripts/cluster.sh hostfile [SLOTS]  a hostfile of the hosts by name (default 2 slots each)
 #   scripts/cluster.sh mpiexec-args      the mpiexec options that reach the hosts (pass them to
 #                                        salrun after --, with --map-by slot:oversubscribe)
@@ -167,6 +170,15 @@ kill_host() {
     echo "cluster.sh: host node$k lost (pids $pids) in $(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.3f", a - b}') s${silent:+, link cut}"
 }
 
+freeze_host() {
+    local k=$1 pids
+    [ -e "$STATE/uts$k" ] || die "freeze: host $k is not up (scripts/cluster.sh status)"
+    pids=$(ip netns pids "$NS$k" | tr '\n' ' ')
+    [ -n "$pids" ] && kill -STOP $pids 2>/dev/null || true
+    touch "$STATE/down$k"
+    echo "cluster.sh: host node$k frozen (pids $pids stopped)"
+}
+
 cmd=${1:-}
 case "$cmd" in
 up)
@@ -193,6 +205,10 @@ kill)
     need_root kill
     kill_host "${2:?kill K}" "${3:-}"
     ;;
+freeze)
+    need_root freeze
+    freeze_host "${2:?freeze K}"
+    ;;
 hostfile)
     [ -e "$STATE/hosts" ] || die "hostfile: no cluster (scripts/cluster.sh up N)"
     # host names, not addresses: PRRTE and Salamander's placement name hosts by hostname, and a
@@ -210,7 +226,7 @@ agent)
     agent "$@"
     ;;
 *)
-    sed -n '2,14p' "$SELF" >&2
+    sed -n '2,17p' "$SELF" >&2
     exit 2
     ;;
 esac

@@ -13,6 +13,7 @@ with a failure-free run on the same hosts:
   host_silent the link of node3 cut once checkpoint 3 is committed (its processes live on): Open
              MPI's heartbeat detector, on by default for several hosts, reports it, the repair
              cannot reach node3, and salrun relaunches on the 3 hosts left; identical
+  host_frozen every process of node3 stopped (SIGSTOP) once checkpoint 3 is committed: the same
 
 Each run: salrun with the hostfile and the options of `cluster.sh mpiexec-args`, --map-by
 slot:oversubscribe, the event log in --work (shared by every host, like a cluster's shared file
@@ -71,14 +72,14 @@ def salrun(a, job, extra, during=None):
         return sums[0], p.output, [json.loads(line) for line in f]
 
 
-def lose_host_after(a, k, ckpt_id, how=()):
+def lose_host_after(a, k, ckpt_id, how=("kill",)):
     def watch(log):
         deadline = time.time() + a.timeout
         while time.time() < deadline:
             if os.path.exists(log):
                 with open(log) as f:
                     if any('"ckpt_commit"' in l and '"id":%d,' % ckpt_id in l for l in f):
-                        print(cluster(a, "kill", str(k), *how).stdout, flush=True)
+                        print(cluster(a, how[0], str(k), *how[1:]).stdout, flush=True)
                         return
             time.sleep(0.05)
     return watch
@@ -102,7 +103,7 @@ def main():
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
-                                    "host_silent"])
+                                    "host_silent", "host_frozen"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -127,7 +128,7 @@ def main():
             place[0]["to_host"], place[0]["cpuset"], place[0]["reason"]) if place else "")
     else:
         k = 1 if a.case == "host0_lost" else 3
-        how = ["--silent"] if a.case == "host_silent" else []
+        how = {"host_silent": ["kill", "--silent"], "host_frozen": ["freeze"]}.get(a.case, ["kill"])
         got, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, k, 3, how))
         if "host node%d left out of the relaunches" % k not in out:
             fail("node%d was not left out of the relaunch" % k)
