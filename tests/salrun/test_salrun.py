@@ -368,8 +368,10 @@ def case_start_failed(args, tmp):
     check("more processes than the ppr" in r.stderr, "mpiexec's message is passed on", r)
     check("job failed: mpiexec exited with status 213 before the job started, and not for the "
           "start race of Open MPI's launcher" in r.stderr, "one line says why it is final", r)
-    check("launching again" not in r.stderr and "relaunching" not in r.stderr,
-          "neither launched again nor relaunched", r)
+    # A launch made again after Open MPI's start race (its message before each) is allowed: the
+    # mapping error itself is neither launched again nor relaunched.
+    check(r.stderr.count("launching again") == r.stderr.count("listener thread failed to start")
+          and "relaunching" not in r.stderr, "neither launched again nor relaunched", r)
     check(re.search(r"job 'salrun_flaky' failed: .*0 restarts", r.stderr), "summary line", r)
 
 
