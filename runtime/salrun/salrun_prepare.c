@@ -90,17 +90,19 @@ static int check_config(salrun_job_t *j, sal_config_t cfg)
 
 /* heartbeat_period / heartbeat_timeout: Open MPI's heartbeat failure detector (docs/recovery.md),
  * through its MCA parameters, which mpiexec forwards to every rank. A ULFM job on several hosts
- * gets the detector by default, with a period of 5 s and a timeout of 30 s: a host that stops
- * answering without its processes ending (a cut link, a hung node) is otherwise never reported,
- * and the job waits for it forever (docs/cluster.md). The timeout is long because heartbeats come
- * from MPI's progress engine: a rank that computes that long without an MPI call is declared
- * failed. (The detector's own thread, mpi_ft_detector_thread, crashed Open MPI 5.0.11 in
- * ompi_comm_revoke_local on the emulated cluster.) The user's own OMPI_MCA_mpi_ft_detector wins. */
+ * of the user's --hostfile or --host gets the detector by default, with a period of 5 s and a
+ * timeout of 30 s: a host that stops answering without its processes ending (a cut link, a hung
+ * node) is otherwise never reported, and the job waits for it forever (docs/cluster.md). The
+ * timeout is long because heartbeats come from MPI's progress engine: a rank that computes that
+ * long without an MPI call is declared failed. (The detector's own thread, mpi_ft_detector_thread,
+ * crashed Open MPI 5.0.11 in ompi_comm_revoke_local on the emulated cluster.) The user's own
+ * OMPI_MCA_mpi_ft_detector wins. */
 static int export_detector(salrun_job_t *j)
 {
     char v[64];
     int rc = SAL_OK;
-    int several = j->hosts.n > 1 && SALRUN_HAVE_ULFM && !j->o->no_ulfm && !j->use_srun;
+    int several =
+        j->hosts.listed && j->hosts.n > 1 && SALRUN_HAVE_ULFM && !j->o->no_ulfm && !j->use_srun;
 
     if (j->hb_period <= 0 && j->hb_timeout <= 0) {
         if (!several || getenv("OMPI_MCA_mpi_ft_detector"))
