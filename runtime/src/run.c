@@ -15,6 +15,7 @@
 
 #include <salamander/salamander.h>
 
+#include "agree.h"
 #include "bound.h"
 #include "ckpt_internal.h"
 #include "clock.h"
@@ -166,6 +167,27 @@ static int between_steps(void)
     return rc;
 }
 
+/* The step said done. A done computed from a collective that a failure corrupted must not end the
+ * run: Open MPI 5.0.11's HAN collectives returned MPI_SUCCESS with a wrong result from the
+ * allreduce in flight when a peer died (docs/recovery.md). An agreement confirms it: a process that
+ * failed during the step shows here as SAL_ERR_PROC_FAILED, and the run rolls back as after a
+ * failure in a checkpoint. The ranks arrive within one step of each other. */
+static int confirm_done(void)
+{
+    int flag = 1, rc;
+
+    sal_interpose_internal_begin();
+    sal_bound_enter("the agreement that the computation is done", sal_rt.longest_work);
+    rc = sal_agree(sal_rt.world, &flag);
+    sal_bound_leave();
+    sal_interpose_internal_end();
+    if (rc == SAL_ERR_PROC_FAILED)
+        SAL_LOG_W("a process failed by the end of step %lld, which reported done: its result is "
+                  "not trusted; rolling back",
+                  (long long)sal_rt.step);
+    return rc;
+}
+
 /* Runs steps until done. SAL_OK when done, SAL_ERR_PROC_FAILED when a checkpoint met a failure, or
  * the application's error. A failure inside step() does not return here (see the failure handler).
  * step() runs at depth 0, between_steps() bracketed.
@@ -189,8 +211,10 @@ static int run_steps(sal_step_fn fn, void *arg)
         }
         sal_rt.step++;
         sal_watchdog_progress(sal_rt.step);
-        if (done)
-            return SAL_OK;
+        if (done) {
+            sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_DONE);
+            return confirm_done();
+        }
         rc = between_steps();
         if (rc != SAL_OK)
             return rc;

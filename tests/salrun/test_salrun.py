@@ -100,6 +100,8 @@ def case_dry_run(args, tmp):
     r, assigned, words = dry_run(args, ["--ckpt-dir", ckpt, "/bin/true"])
     check(assigned.get("SAL_JOB") == "true", "the job name defaults to the program's name", r)
     check(("OMPI_MCA_btl" in assigned) == bool(args.ulfm), "ULFM launches exclude the ofi BTL", r)
+    check(assigned.get("OMPI_MCA_coll") == ("^han" if args.ulfm else None),
+          "ULFM launches exclude the HAN collectives", r)
 
 
 def case_passthrough(args, tmp):

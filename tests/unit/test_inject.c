@@ -117,6 +117,7 @@ static void test_parse_names(void)
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_CKPT_PUBLISH), "ckpt_publish");
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_RESTORE), "restore");
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_INIT), "init");
+    CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_DONE), "done");
     CU_ASSERT_STRING_EQUAL(sal_inject_point_name(SAL_INJ_CKPT_COPY), "ckpt_copy");
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
         snprintf(text, sizeof(text), "rank=1,signal=%s", signals[i]);
