@@ -10,7 +10,8 @@
 #   scripts/cluster.sh freeze K          hangs host K: SIGSTOP of every process on it (its files
 #                                        stay); later launches to it fail like an unreachable
 #                                        ssh target. `down` ends the stopped processes.
-#   scripts/cluster.sh hostfile [SLOTS]  a hostfile of the hosts by name (default 2 slots each)
+#   scripts/cluster.sh hostfile [SLOTS] [--addresses]  a hostfile of the hosts by name, or by
+#                                        address (default 2 slots each)
 #   scripts/cluster.sh mpiexec-args      the mpiexec options that reach the hosts (pass them to
 #                                        salrun after --, with --map-by slot:oversubscribe)
 #   scripts/cluster.sh agent HOST CMD... runs CMD on HOST; PRRTE's ssh launcher calls this script
@@ -213,7 +214,10 @@ hostfile)
     [ -e "$STATE/hosts" ] || die "hostfile: no cluster (scripts/cluster.sh up N)"
     # host names, not addresses: PRRTE and Salamander's placement name hosts by hostname, and a
     # replacement spawned on "node3" must reach the daemon the hostfile started there
-    awk -v s="${2:-2}" '{print $2 " slots=" s}' "$STATE/hosts"
+    # (--addresses: by address, as many clusters' hostfiles are; salrun learns the names)
+    col=2
+    [ "${3:-}" = --addresses ] && col=1
+    awk -v s="${2:-2}" -v c="$col" '{print $c " slots=" s}' "$STATE/hosts"
     ;;
 mpiexec-args)
     echo "--prtemca plm_ssh_agent $SELF --prtemca plm_ssh_no_tree_spawn 1 --prtemca oob_tcp_if_include $NET.0/24 --mca btl_tcp_if_include $NET.0/24"

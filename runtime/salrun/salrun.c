@@ -152,7 +152,7 @@ static void summary(const salrun_job_t *j, const char *how, int exit_status)
 
     if (st->steps > 0)
         snprintf(steps, sizeof(steps), "%lld steps, ", st->steps);
-    salrun_hosts_excluded(&j->hosts, bad, sizeof(bad));
+    salrun_hosts_excluded(&j->hosts, 1, bad, sizeof(bad));
     if (bad[0])
         snprintf(hosts, sizeof(hosts), ", host%s %s left out", strchr(bad, ',') ? "s" : "", bad);
     snprintf(

@@ -201,7 +201,9 @@ int salrun_end_leftovers(double grace, char *pids, size_t size);
 
 typedef struct salrun_host {
     char *name;
-    char *why; /* NULL while the job may use it, else why the relaunches leave it out */
+    char *why;   /* NULL while the job may use it, else why the relaunches leave it out */
+    char *alias; /* the host's own name (uname -n) from its probe when it differs from name (an
+                    address in the hostfile), else NULL */
 } salrun_host_t;
 
 /* The hosts of a job (docs/salrun.md, "Hosts that fail"). */
@@ -237,8 +239,16 @@ int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_ar
 /* 1 when the job uses a host other than salrun's own: its ranks there are not mpiexec's children.
  */
 int salrun_hosts_remote(const salrun_hosts_t *h);
-/* The comma list of the hosts left out into buf; returns buf. */
-const char *salrun_hosts_excluded(const salrun_hosts_t *h, char *buf, size_t size);
+/* 1 when a host of h is named by an IP address: its own name (the one its ranks report) is learnt
+ * by probing it before the first launch. */
+int salrun_hosts_by_address(const salrun_hosts_t *h);
+/* 1 when name is an IPv4 or IPv6 address. */
+int salrun_host_is_address(const char *name);
+/* "NAME" or "ADDRESS (NAME)" for host i, into buf; returns buf. */
+const char *salrun_host_label(const salrun_hosts_t *h, size_t i, char *buf, size_t size);
+/* The comma list of the hosts left out into buf, by label (salrun_host_label) for messages or by
+ * name; returns buf. */
+const char *salrun_hosts_excluded(const salrun_hosts_t *h, int labels, char *buf, size_t size);
 
 /* ---- salrun_stats.c ---- */
 

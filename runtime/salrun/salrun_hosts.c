@@ -8,12 +8,13 @@
  *
  * Before each relaunch every host still in use is checked: a host Slurm reports down, drained,
  * failing or not responding (sinfo) is excluded; every other host but salrun's own is probed with
- * the job's launcher, `mpiexec --host H -n 1 true` or `srun --nodelist=H -N 1 -n 1 --overlap true`,
+ * the job's launcher, `mpiexec --host H -n 1 sh -c 'echo salrun-probe "$(uname -n)"'` or srun's,
  * PROBE_PARALLEL at a time, and excluded when its probe fails or does not end within
  * --probe-timeout. Excluded hosts stay excluded for the rest of salrun's run. The relaunches then
  * use a hostfile of the hosts left, written next to the event log (mpiexec), or --exclude (srun).
  * The checks and probes are in salrun_probe.c.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -233,11 +234,36 @@ void salrun_hosts_free(salrun_hosts_t *h)
     for (size_t i = 0; i < h->n; i++) {
         free(h->v[i].name);
         free(h->v[i].why);
+        free(h->v[i].alias);
     }
     free(h->v);
     salrun_argv_free(&h->lines);
     salrun_argv_free(&h->line_host);
     memset(h, 0, sizeof(*h));
+}
+
+int salrun_host_is_address(const char *name)
+{
+    unsigned char addr[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+}
+
+int salrun_hosts_by_address(const salrun_hosts_t *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (salrun_host_is_address(h->v[i].name))
+            return 1;
+    return 0;
+}
+
+const char *salrun_host_label(const salrun_hosts_t *h, size_t i, char *buf, size_t size)
+{
+    if (h->v[i].alias)
+        snprintf(buf, size, "%s (%s)", h->v[i].name, h->v[i].alias);
+    else
+        snprintf(buf, size, "%s", h->v[i].name);
+    return buf;
 }
 
 /* ---- checks before a relaunch ---- */

@@ -195,8 +195,9 @@ int salrun_job_build_launch(salrun_job_t *j)
 
     salrun_argv_free(&j->cmd);
     if (j->use_srun)
-        return salrun_build_srun(
-            j->o, j->mpiexec, salrun_hosts_excluded(&j->hosts, exclude, sizeof(exclude)), &j->cmd);
+        return salrun_build_srun(j->o, j->mpiexec,
+                                 salrun_hosts_excluded(&j->hosts, 0, exclude, sizeof(exclude)),
+                                 &j->cmd);
     rc = salrun_hosts_args(&j->hosts, j->o, &args);
     if (rc == SAL_OK)
         rc = salrun_build_command(j->o, j->mpiexec, &args, &j->cmd);
@@ -254,5 +255,10 @@ int salrun_job_prepare(salrun_job_t *j)
         salrun_env_defaults(j->o, j->hosts.listed && j->hosts.n > 1, &j->env_added) != SAL_OK ||
         salrun_job_build_launch(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
+    /* Hosts named by address: their own names, which their ranks report, come from a probe, so
+     * that a failure and the exclusion name the same host ("10.251.0.13 (node3)"). */
+    if (!j->o->dry_run && j->hosts.listed && j->hosts.n > 1 && j->o->probe_timeout > 0 &&
+        salrun_hosts_by_address(&j->hosts) && salrun_job_exclude_failed_hosts(j) != SAL_OK)
+        return SALRUN_EXIT_FAILED;
     return -1;
 }

@@ -5,8 +5,11 @@
  * probe fails or does not end within --probe-timeout. The relaunches then use a hostfile of the
  * hosts left (mpiexec) or --exclude (srun). Loading the hosts is in salrun_hosts.c.
  *
- * A probe runs `echo salrun-probe` on the host and succeeds as soon as that word comes back on its
- * standard output: the host started a process. The launcher is not waited for after that: Open
+ * A probe runs `sh -c 'echo salrun-probe "$(uname -n)"'` on the host and succeeds as soon as that
+ * word comes back on its standard output: the host started a process. The name after the word is
+ * the host's own, the one its ranks report: a host the hostfile names by address is then shown
+ * with it ("10.251.0.13 (node3)"), and a job whose hostfile holds addresses probes its hosts once
+ * before the first launch to learn them. The launcher is not waited for after that: Open
  * MPI 5.0.11's mpiexec sometimes never returns after a remote job has completed (the hang that
  * openpmix/prrte pull request 2711 fixes; about 1 launch in 10 on the emulated cluster), which
  * would make a healthy host's probe time out.
@@ -30,7 +33,8 @@
 #include "salrun.h"
 
 #define PROBE_PARALLEL 16             /* probes running at once */
-#define PROBE_WORD     "salrun-probe" /* what a probe prints on the host */
+#define PROBE_WORD     "salrun-probe" /* what a probe prints on the host, then its name */
+#define PROBE_SCRIPT   "echo " PROBE_WORD " \"$(uname -n)\""
 #define PROBE_RETRIES  2   /* new launches of a probe whose mpiexec lost the start race */
 #define PRTE_STARTUP   213 /* mpiexec's status when it could not start (salrun.c) */
 
@@ -69,7 +73,7 @@ static int exclude(salrun_hosts_t *h, size_t i, const salrun_out_t *out, const c
 
 static int exclude(salrun_hosts_t *h, size_t i, const salrun_out_t *out, const char *fmt, ...)
 {
-    char why[512], json[1024], e_host[300], e_why[600];
+    char why[512], json[1400], e_host[300], e_alias[300], e_why[600], label[600];
     va_list ap;
 
     va_start(ap, fmt);
@@ -79,10 +83,13 @@ static int exclude(salrun_hosts_t *h, size_t i, const salrun_out_t *out, const c
     if (!h->v[i].why)
         return salrun_fail(SAL_ERR_NOMEM, "out of memory");
     h->nexcluded++;
-    snprintf(json, sizeof(json), "\"host\":\"%s\",\"reason\":\"%s\"",
-             sal_json_escape(e_host, sizeof(e_host), h->v[i].name),
-             sal_json_escape(e_why, sizeof(e_why), why));
-    salrun_say(out, "exclude", json, "host %s left out of the relaunches: %s", h->v[i].name, why);
+    snprintf(
+        json, sizeof(json), "\"host\":\"%s\",\"name\":\"%s\",\"reason\":\"%s\"",
+        sal_json_escape(e_host, sizeof(e_host), h->v[i].name),
+        sal_json_escape(e_alias, sizeof(e_alias), h->v[i].alias ? h->v[i].alias : h->v[i].name),
+        sal_json_escape(e_why, sizeof(e_why), why));
+    salrun_say(out, "exclude", json, "host %s left out of the relaunches: %s",
+               salrun_host_label(h, i, label, sizeof(label)), why);
     return SAL_OK;
 }
 
@@ -145,10 +152,10 @@ static int is_reach_option(const char *w)
     return 0;
 }
 
-/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] ECHO salrun-probe` or
+/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] SH -c PROBE_SCRIPT` or
  * srun's. */
-static int probe_command(const salrun_opts_t *o, const char *launcher, int use_srun,
-                         const char *echo, const char *host, salrun_argv_t *cmd)
+static int probe_command(const salrun_opts_t *o, const char *launcher, int use_srun, const char *sh,
+                         const char *host, salrun_argv_t *cmd)
 {
     int rc = salrun_argv_push(cmd, launcher);
 
@@ -175,9 +182,11 @@ static int probe_command(const salrun_opts_t *o, const char *launcher, int use_s
         }
     }
     if (rc == SAL_OK)
-        rc = salrun_argv_push(cmd, echo);
+        rc = salrun_argv_push(cmd, sh);
     if (rc == SAL_OK)
-        rc = salrun_argv_push(cmd, PROBE_WORD);
+        rc = salrun_argv_push(cmd, "-c");
+    if (rc == SAL_OK)
+        rc = salrun_argv_push(cmd, PROBE_SCRIPT);
     return rc;
 }
 
@@ -188,12 +197,12 @@ typedef struct probe {
     double t0;
     int tries; /* launches again after Open MPI's start race */
     size_t len;
-    char said[64];  /* the start of its output */
+    char said[320]; /* the start of its output */
     char what[160]; /* the probe's command, shortened, for the messages */
 } probe_t;
 
-/* "mpiexec --host H -n 1 echo salrun-probe": cmd with the paths of the launcher and of echo cut to
- * their base names and the options that only help to reach hosts left out. */
+/* "mpiexec --host H -n 1 echo salrun-probe": cmd with the paths of the launcher cut to its base
+ * name and the options that only help to reach hosts left out. */
 static void describe(const salrun_argv_t *cmd, int use_srun, char *buf, size_t size)
 {
     const char *l = strrchr(cmd->v[0], '/') ? strrchr(cmd->v[0], '/') + 1 : cmd->v[0];
@@ -224,9 +233,10 @@ static int probe_start(const salrun_argv_t *cmd, probe_t *p)
     return SAL_OK;
 }
 
-/* Whether probe p's host has printed the probe word. */
+/* Whether probe p's host has printed the probe word and its name (a whole line). */
 static int probe_answered(probe_t *p)
 {
+    const char *word;
     ssize_t n;
 
     while (p->len + 1 < sizeof(p->said) &&
@@ -234,7 +244,32 @@ static int probe_answered(probe_t *p)
         p->len += (size_t)n;
         p->said[p->len] = '\0';
     }
-    return strstr(p->said, PROBE_WORD) != NULL;
+    word = strstr(p->said, PROBE_WORD);
+    return word && (strchr(word, '\n') || p->len + 1 >= sizeof(p->said));
+}
+
+/* Keeps the name probe p's host gave after the probe word, unless the hostfile names the host by
+ * it already (or by its short form, or it by the hostfile's short form). */
+static int learn_name(salrun_hosts_t *h, const probe_t *p)
+{
+    const char *word = strstr(p->said, PROBE_WORD), *name;
+    salrun_host_t *host = &h->v[p->host];
+    size_t len, short_len, entry_short;
+
+    if (!word)
+        return SAL_OK;
+    name = word + strlen(PROBE_WORD);
+    name += strspn(name, " \t");
+    len = strcspn(name, " \t\r\n");
+    short_len = strcspn(name, ".");
+    short_len = short_len < len ? short_len : len;
+    entry_short = strcspn(host->name, ".");
+    if (len == 0 || (!salrun_host_is_address(host->name) && short_len == entry_short &&
+                     strncmp(name, host->name, short_len) == 0))
+        return SAL_OK;
+    free(host->alias);
+    host->alias = strndup(name, len);
+    return host->alias ? SAL_OK : salrun_fail(SAL_ERR_NOMEM, "out of memory");
 }
 
 /* Kills probe p with whatever it started here, reaps it and closes its pipe. */
@@ -258,12 +293,14 @@ static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salru
     pid_t r = answered ? 0 : waitpid(p->pid, &status, WNOHANG);
 
     if (answered) { /* the host ran it: do not wait for the launcher to return */
+        *rc = learn_name(h, p);
         probe_end(p);
         return 1;
     }
     if (r == p->pid)
         (void)probe_answered(p); /* what it printed before exiting */
     if (r == p->pid && strstr(p->said, PROBE_WORD)) {
+        *rc = learn_name(h, p);
         close(p->fd);
         kill(-p->pid, SIGKILL);
         return 1;
@@ -304,14 +341,14 @@ typedef struct probe_set {
     const salrun_opts_t *o;
     const char *launcher;
     int use_srun;
-    char echo[PATH_MAX];
+    char sh[PATH_MAX];
 } probe_set_t;
 
 /* Launches the probe of host i into p (p->tries kept). */
 static int launch(const probe_set_t *s, size_t i, probe_t *p)
 {
     salrun_argv_t cmd = {0};
-    int rc = probe_command(s->o, s->launcher, s->use_srun, s->echo, s->h->v[i].name, &cmd);
+    int rc = probe_command(s->o, s->launcher, s->use_srun, s->sh, s->h->v[i].name, &cmd);
 
     if (rc == SAL_OK) {
         describe(&cmd, s->use_srun, p->what, sizeof(p->what));
@@ -332,8 +369,8 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
     size_t next = 0, nrun = 0;
     int rc = SAL_OK;
 
-    if (salrun_find_exe("echo", s.echo, sizeof(s.echo)) != SAL_OK)
-        snprintf(s.echo, sizeof(s.echo), "/bin/echo");
+    if (salrun_find_exe("sh", s.sh, sizeof(s.sh)) != SAL_OK)
+        snprintf(s.sh, sizeof(s.sh), "/bin/sh");
     while (rc == SAL_OK && (next < n || nrun > 0)) {
         struct timespec nap = {0, 20000000L};
 
@@ -403,13 +440,16 @@ static size_t hosts_left(const salrun_hosts_t *h, char *buf, size_t size)
     return left;
 }
 
-const char *salrun_hosts_excluded(const salrun_hosts_t *h, char *buf, size_t size)
+const char *salrun_hosts_excluded(const salrun_hosts_t *h, int labels, char *buf, size_t size)
 {
+    char label[600];
+
     if (size)
         buf[0] = '\0';
     for (size_t i = 0; i < h->n; i++)
         if (h->v[i].why)
-            add_node(buf, size, h->v[i].name);
+            add_node(buf, size,
+                     labels ? salrun_host_label(h, i, label, sizeof(label)) : h->v[i].name);
     return buf;
 }
 
@@ -466,7 +506,7 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
     if (!use_srun && (rc = write_hostfile(h)) != SAL_OK)
         return rc;
     if (use_srun)
-        snprintf(esc, sizeof(esc), "--exclude=%s", salrun_hosts_excluded(h, bad, sizeof(bad)));
+        snprintf(esc, sizeof(esc), "--exclude=%s", salrun_hosts_excluded(h, 0, bad, sizeof(bad)));
     else
         snprintf(esc, sizeof(esc), "hostfile %s", h->path);
     salrun_say(out, "hosts", json, "the relaunches run on %zu host%s: %s (%s)", n,

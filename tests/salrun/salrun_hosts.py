@@ -101,6 +101,28 @@ def case_probe_race(args, tmp):
     check("salrun: 1 host probed in" in r.stderr, "race-host probed, none failed", r)
 
 
+def case_host_address(args, tmp):
+    """A hostfile that names a host by address: salrun probes the hosts before the first launch
+    and learns the host's own name (what its probe prints), so that its lines can name it both
+    ways. (The stand-in mpiexec runs the probe here: no traffic to the documentation address.)"""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_hosts.py")
+    hosts = os.path.join(tmp, "hosts")
+    with open(hosts, "w") as f:
+        f.write("%s\n192.0.2.7 slots=1\n" % socket.gethostname())
+    r = salrun(args, ["-n", "2", "--hostfile", hosts, "--ckpt-dir", tmp, "--trust-exit",
+                      "--mpiexec", fake, "--", args.flaky, "sleep", "0"])
+    check(r.returncode == 0, "the job finishes: exit 0", r)
+    probed = r.stderr.find("salrun: 1 host probed in")
+    check(0 <= probed < r.stderr.find("job 'salrun_flaky' on"),
+          "the host named by address is probed once, before the first launch", r)
+    r = salrun(args, ["-n", "2", "--hostfile", hosts, "--ckpt-dir", tmp, "--trust-exit",
+                      "--mpiexec", fake, "--dry-run", "--", args.flaky, "sleep", "0"])
+    check("probed" not in r.stderr, "--dry-run probes nothing", r)
+    r, _ = hosts_run(args, tmp, "%s\nnode-a\n" % socket.gethostname(), ["--mpiexec", fake])
+    check("probed" not in r.stderr, "hosts named by name are not probed before the first launch",
+          r)
+
+
 def case_probe_off(args, tmp):
     r, lines = hosts_run(args, tmp, "%s\n%s\n" % (socket.gethostname(), NO_HOST),
                          ["--probe-timeout", "0", "--max-restarts", "1"])
