@@ -2,7 +2,8 @@
 # Environment shared by the scripts: source it, do not run it.
 #
 # Sets REPO (the repository root), BUILD_DIR (default $REPO/build), puts the Open MPI of $REPO/.venv
-# first on PATH, lets mpiexec oversubscribe cores and run as root, and defines sal_configure_build.
+# first on PATH, lets mpiexec oversubscribe cores and run as root, keeps jobs of this host off the
+# emulated cluster's networks, and defines sal_configure_build.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$REPO/build}"
@@ -11,6 +12,14 @@ PRTE_MCA_rmaps_default_mapping_policy=:oversubscribe
 export REPO BUILD_DIR PATH PRTE_MCA_rmaps_default_mapping_policy
 if [ "$(id -u)" -eq 0 ]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+# The emulated cluster's bridges (scripts/cluster.sh: 10.251-255.0.1 on salbr0-4) come and go while
+# other jobs of this host run: a job whose TCP transport took one up fails when it vanishes ("bind on
+# local address (10.254.0.1:0) failed", a replacement that never joins). Jobs of this host keep off
+# 10.248.0.0/13 (docs/cluster.md); the cluster's own jobs name their network with
+# btl_tcp_if_include instead (cluster.sh mpiexec-args), and drop this variable.
+if [ -z "${OMPI_MCA_btl_tcp_if_include:-}" ]; then
+    export OMPI_MCA_btl_tcp_if_exclude="${OMPI_MCA_btl_tcp_if_exclude:-127.0.0.1/8,sppp,10.248.0.0/13}"
 fi
 
 # sal_configure_build [BUILD_DIR [CMAKE_ARGS...]]: configures BUILD_DIR (default $BUILD_DIR) against

@@ -59,7 +59,10 @@ def salrun(a, job, extra, during=None, by_address=False):
     cmd = ([a.salrun, "-n", "8", "--job", job, "--log-dir", work, "--interval", "20",
             "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "30"] + extra + mpi
            + ["--map-by", "slot:oversubscribe", "--", a.program] + HEAT)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAL_")}
+    # the cluster's network is named by btl_tcp_if_include (mpiexec-args): Open MPI refuses both
+    # that and the exclusion scripts/env.sh sets for jobs of this host
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SAL_") and k != "OMPI_MCA_btl_tcp_if_exclude"}
     env["SAL_CKPT_DIR"] = "/dev/shm/sal-cluster-test"
     env.update(a.env)
     if during:
