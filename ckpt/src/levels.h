@@ -91,7 +91,7 @@ MPI_Request *sal_msg_requests(int n);
  * status. */
 int sal_msg_end(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc);
 
-/* ---- A rank's file from the host that holds it (level_moved.c) ----------------------------- */
+/* ---- Rank files from the hosts that hold them (level_moved.c) ------------------------------- */
 
 /* Collective, at restore on the rank count the checkpoint was written with (old: its arrangement,
  * mask: its levels), after the ranks' own reads: when a relaunch put ranks on other hosts than
@@ -99,11 +99,22 @@ int sal_msg_end(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc);
  * that holds it, as <dir>/rank.<r>.h5: its own file from its old host, else (L2) its partner copy
  * from its partner's old host, sent by the lowest rank now running there (or copied, when r runs
  * there itself). my_host: this rank's host now. [OUT] *got = 1 when this rank needed its file and
- * obtained one (the caller verifies it); *how: "its own file" or "its partner copy", and *from:
- * the host it came from. SAL_OK, or the status of a failed exchange. */
+ * obtained one (the caller verifies it); *how: "its own file" or "its partner copy", and from
+ * (from_size bytes): the host it came from. SAL_OK, or the status of a failed exchange. */
 int sal_fetch_moved(MPI_Comm comm, const sal_topo_t *old, int mask, const char *my_host,
-                    const char *dir, const int *need, int *got, const char **how,
-                    const char **from);
+                    const char *dir, const int *need, int *got, const char **how, char *from,
+                    size_t from_size);
+
+/* Collective, at restore on another rank count than the checkpoint's nfiles ranks (old: their
+ * arrangement, from the levels record, zeroed without one; mask: the levels): want[nfiles], r
+ * != 0 when this rank's blocks overlap old rank r's,
+ * whose file the manifest's virtual datasets read from <dir>/rank.<r>.h5. The lowest rank now on
+ * each host receives the wanted files its host lacks from the hosts that hold them (as
+ * sal_fetch_moved: the old host, else the partner's old host). [OUT] check[nfiles]: the
+ * wanted files of this host that this rank verifies (and rebuilds locally when it can), spread
+ * over the host's ranks. SAL_OK, or the status of a failed exchange. */
+int sal_fetch_spread(MPI_Comm comm, const sal_topo_t *old, int mask, const char *my_host,
+                     const char *dir, int nfiles, const unsigned char *want, unsigned char *check);
 
 /* ---- Whole-file helpers of the levels (level_io.c) ------------------------------------------ */
 

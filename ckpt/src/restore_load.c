@@ -270,14 +270,14 @@ static int fetch_levels(struct sal_ckpt *ck, attempt_t *a, int *need, int *n, in
  * other hosts, from the hosts that hold them (sal_fetch_moved). [INOUT] *ok, *n. */
 static int fetch_moved(struct sal_ckpt *ck, attempt_t *a, int *need, int *n, int *ok)
 {
-    char host[SAL_HOST_LEN], what[SAL_HOST_LEN + 64];
-    const char *how, *from;
+    char host[SAL_HOST_LEN], what[SAL_HOST_LEN + 64], from[SAL_HOST_LEN];
+    const char *how;
     double t0 = sal_clock_mono();
     int got = 0, rc;
 
     sal_ckpt_host_name(ck, host, sizeof(host));
     rc = sal_fetch_moved(ck->comm, &a->info.topo, a->info.mask, host, a->dir, need, &got, &how,
-                         &from);
+                         from, sizeof(from));
     sal_bound_credit_since(t0);
     if (rc != SAL_OK) {
         *n = -1;
@@ -359,18 +359,69 @@ static int ensure_rank_file(const attempt_t *a, int r)
                      (long long)a->id, path, rebuilding_levels(names, sizeof(names)));
 }
 
-/* Collective, another rank count: rebuild missing old rank files (old rank r by new rank r mod
- * size), then read through the manifest, falling back to the L4 copy. [OUT] *ok. */
+/* Whether the block [off, off + cnt) of ndims dimensions meets [o2, o2 + c2). */
+static int blocks_meet(int ndims, const int64_t *off, const int64_t *cnt, const int64_t *o2,
+                       const int64_t *c2)
+{
+    for (int d = 0; d < ndims; d++)
+        if (cnt[d] <= 0 || c2[d] <= 0 || off[d] >= o2[d] + c2[d] || o2[d] >= off[d] + cnt[d])
+            return 0;
+    return 1;
+}
+
+/* [OUT] want[r] = 1 for every old rank file the manifest reads for this rank's blocks (and its
+ * scalars' old rank). */
+static void wanted_files(const struct sal_ckpt *ck, const attempt_t *a, int me, unsigned char *want)
+{
+    const sal_manifest_t *m = &a->m;
+
+    memset(want, 0, (size_t)m->nranks);
+    for (int i = 0; i < ck->nregions; i++) {
+        const sal_region_t *r = &a->stage[i];
+        const sal_manifest_region_t *mr = find_region(m, r, a->mdir);
+
+        if (r->scalar || !mr) {
+            want[me < m->nranks ? me : m->nranks - 1] = 1;
+            continue;
+        }
+        for (int q = 0; q < m->nranks; q++)
+            if (blocks_meet(r->ndims, r->offset, r->count, mr->offsets + (size_t)q * r->ndims,
+                            mr->counts + (size_t)q * r->ndims))
+                want[q] = 1;
+    }
+}
+
+/* Collective, another rank count: the old rank files each host's ranks read, from the hosts that
+ * hold them (sal_fetch_spread), verified and rebuilt when missing, spread over the ranks of each
+ * host; then every rank reads through the manifest, falling back to the L4 copy. [OUT] *ok. */
 static int load_n_to_m(struct sal_ckpt *ck, attempt_t *a, int *ok)
 {
-    int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), all = 1;
+    int me = sal_comm_rank(ck->comm), all = 1, rc;
 
     if (a->mdir == a->dir) {
+        char host[SAL_HOST_LEN];
+        unsigned char *want = calloc((size_t)a->m.nranks, 1),
+                      *check = calloc((size_t)a->m.nranks, 1);
         double t0 = sal_clock_mono();
-        for (int r = me; r < a->m.nranks; r += size)
-            if (ensure_rank_file(a, r) != SAL_OK)
+
+        if (!want || !check) {
+            free(want);
+            free(check);
+            return sal_error(SAL_ERR_NOMEM, "file lists of checkpoint %lld", (long long)a->id);
+        }
+        wanted_files(ck, a, me, want);
+        sal_ckpt_host_name(ck, host, sizeof(host));
+        rc = sal_fetch_spread(ck->comm, &a->info.topo, a->info.mask, host, a->dir, a->m.nranks,
+                              want, check);
+        for (int r = 0; rc == SAL_OK && r < a->m.nranks; r++)
+            if (check[r] && ensure_rank_file(a, r) != SAL_OK)
                 all = 0;
+        free(want);
+        free(check);
         sal_bound_credit_since(t0);
+        if (rc != SAL_OK)
+            return sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
+                             (long long)a->id);
         if (MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_LAND, ck->comm) != MPI_SUCCESS)
             return sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
                              (long long)a->id);

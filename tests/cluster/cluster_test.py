@@ -15,6 +15,14 @@ with a failure-free run on the same hosts:
              MPI's heartbeat detector, on by default for several hosts, reports it, the repair
              cannot reach node3, and salrun relaunches on the 3 hosts left; identical
   host_frozen every process of node3 stopped (SIGSTOP) once checkpoint 3 is committed: the same
+  shrink     rank 5 (host node3) SIGKILLed at step 70 with --policy shrink: the 7 survivors read
+             checkpoint 3 of 8 ranks through its manifest; each host first receives the old rank
+             files its ranks' blocks overlap from the hosts that hold them; identical
+  host_lost_l1 node3 lost after checkpoint 3 with levels L1 only: its ranks' data is gone with
+             it, so the relaunch must stop with the message that names the checkpoints, the ranks
+             without data and the levels that would have covered them: no answer, status 1
+  host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
+             the lost ranks come back from L4; identical
 
 Each run: salrun with the hostfile and the options of `cluster.sh mpiexec-args`, --map-by
 slot:oversubscribe, the event log in --work (shared by every host, like a cluster's shared file
@@ -48,7 +56,7 @@ def cluster(a, *args):
                           text=True, timeout=60)
 
 
-def salrun(a, job, extra, during=None, by_address=False):
+def salrun(a, job, extra, during=None, by_address=False, want=0, env_extra=None):
     work = os.path.join(a.work, job)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -65,12 +73,17 @@ def salrun(a, job, extra, during=None, by_address=False):
            if not k.startswith("SAL_") and k != "OMPI_MCA_btl_tcp_if_exclude"}
     env["SAL_CKPT_DIR"] = "/dev/shm/sal-cluster-test"
     env.update(a.env)
+    env.update(env_extra or {})
     if during:
         threading.Thread(target=during, args=(os.path.join(work, job + ".events.jsonl"),),
                          daemon=True).start()
-    p = run_checked(cmd, a.timeout, env, fail)
+    p = run_checked(cmd, a.timeout, env, fail, want)
     sums = CHECKSUM.findall(p.output)
-    if len(sums) != 1:
+    if want != 0:
+        if sums:
+            fail("a checksum was printed: %r" % sums)
+        sums = [None]
+    elif len(sums) != 1:
         fail("expected one checksum line, found %d" % len(sums))
     with open(os.path.join(work, job + ".events.jsonl")) as f:
         return sums[0], p.output, [json.loads(line) for line in f]
@@ -107,7 +120,8 @@ def main():
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
-                                    "host_silent", "host_frozen"])
+                                    "host_silent", "host_frozen", "shrink", "host_lost_l1",
+                                    "host_lost_l4"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -130,22 +144,56 @@ def main():
         place = [e for e in evs if e["event"] == "placement"]
         print("replacement placed on %s, cores %s (%s)" % (
             place[0]["to_host"], place[0]["cpuset"], place[0]["reason"]) if place else "")
+    elif a.case == "shrink":
+        got, out, evs = salrun(a, "shrink", ["--max-restarts", "0", "--policy", "shrink",
+                                             "--inject", "rank=5,step=70"])
+        resumes = [e for e in evs if e["event"] == "resume"]
+        if len(resumes) != 1:
+            fail("expected one in-job recovery, found %d" % len(resumes))
+        if not re.search(r"ranks=7 checksum", out):
+            fail("the job did not end on 7 ranks")
+        if not re.search(r"old rank files? moved to the hosts whose ranks read them", out):
+            fail("no old rank file was moved between hosts")
+    elif a.case == "host_lost_l1":
+        _, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, 3, 3),
+                             want=1, env_extra={"SAL_LEVELS": "L1"})
+        need = ["none of the 3 committed checkpoints can be restored",
+                "checkpoint 3 (step 60, levels L1): no data for ranks 4-5",
+                "levels that would have covered them", "not relaunched"]
+        missing = [n for n in need if n not in out]
+        if missing:
+            fail("the message does not say: %s" % "; ".join(missing))
+        if any(e["event"] == "finish" and e.get("status") == "ok" for e in evs):
+            fail("a rank finished")
+        print("PASSED: host_lost_l1 stopped with the message, no answer")
+        return
     else:
         k = 1 if a.case == "host0_lost" else 3
         how = {"host_silent": ["kill", "--silent"], "host_frozen": ["freeze"]}.get(a.case, ["kill"])
+        env = {}
+        if a.case == "host_lost_l4":
+            pfs = os.path.join(a.work, "pfs")
+            shutil.rmtree(pfs, ignore_errors=True)
+            env = {"SAL_LEVELS": "L1", "SAL_PFS_DIR": pfs}
         # host_lost names the hosts by address in its hostfile: salrun learns their names by
         # probing them before the first launch and names both ("10.254.0.13 (node3)")
         got, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, k, 3, how),
-                               by_address=a.case == "host_lost")
+                               by_address=a.case == "host_lost", env_extra=env)
         name = r"[0-9.]+ \(node%d\)" % k if a.case == "host_lost" else "node%d" % k
         if not re.search(r"host %s left out of the relaunches" % name, out):
             fail("node%d was not left out of the relaunch (as '%s')" % (k, name))
         restores = [e for e in evs if e["event"] == "restore"]
-        if not restores or restores[-1]["id"] < 3:
-            fail("the relaunch did not restore checkpoint 3 or newer: %r" % restores)
+        # (L4 is copied in the background after the commit: the loss may come before checkpoint
+        # 3's copy is complete, and then checkpoint 2 is the newest every rank can read)
+        oldest = 2 if a.case == "host_lost_l4" else 3
+        if not restores or restores[-1]["id"] < oldest:
+            fail("the relaunch did not restore checkpoint %d or newer: %r" % (oldest, restores))
         # the lost host's ranks come back from partner copies on other hosts: by rank (L2) when
-        # the relaunch kept the others in place, else from the hosts that hold them
-        if not re.search(r"rank file restored from (L2|its partner copy on host node)", out):
+        # the relaunch kept the others in place, else from the hosts that hold them; from L4
+        if a.case == "host_lost_l4":
+            if "rank file restored from L4" not in out:
+                fail("no rank was restored from L4")
+        elif not re.search(r"rank file restored from (L2|its partner copy on host node)", out):
             fail("no rank was restored from a partner copy")
     if got != ref:
         fail("checksum %s, failure-free %s" % (got, ref))
