@@ -15,6 +15,8 @@ with a failure-free run on the same hosts:
              MPI's heartbeat detector, on by default for several hosts, reports it, the repair
              cannot reach node3, and salrun relaunches on the 3 hosts left; identical
   host_frozen every process of node3 stopped (SIGSTOP) once checkpoint 3 is committed: the same
+  spares     rank 5 SIGKILLed at step 70 with --policy spares --spares 2: a spare on another host
+             takes its place and receives its file from the host that holds it; identical
   shrink     rank 5 (host node3) SIGKILLed at step 70 with --policy shrink: the 7 survivors read
              checkpoint 3 of 8 ranks through its manifest; each host first receives the old rank
              files its ranks' blocks overlap from the hosts that hold them; identical
@@ -120,7 +122,7 @@ def main():
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
-                                    "host_silent", "host_frozen", "shrink", "host_lost_l1",
+                                    "host_silent", "host_frozen", "spares", "shrink", "host_lost_l1",
                                     "host_lost_l4"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
@@ -144,6 +146,17 @@ def main():
         place = [e for e in evs if e["event"] == "placement"]
         print("replacement placed on %s, cores %s (%s)" % (
             place[0]["to_host"], place[0]["cpuset"], place[0]["reason"]) if place else "")
+    elif a.case == "spares":
+        got, out, evs = salrun(a, "spares", ["--max-restarts", "0", "--policy", "spares",
+                                             "--spares", "2", "--inject", "rank=5,step=70"])
+        resumes = [e for e in evs if e["event"] == "resume"]
+        if len(resumes) != 1:
+            fail("expected one in-job recovery, found %d" % len(resumes))
+        m = re.search(r"r5@(node\d) read_own\] checkpoint \d+: rank file restored from its own "
+                      r"file on host (node\d)", out)
+        if not m or m.group(1) == m.group(2):
+            fail("the spare did not receive rank 5's file from another host")
+        print("the spare on %s received rank 5's file from %s" % (m.group(1), m.group(2)))
     elif a.case == "shrink":
         got, out, evs = salrun(a, "shrink", ["--max-restarts", "0", "--policy", "shrink",
                                              "--inject", "rank=5,step=70"])
