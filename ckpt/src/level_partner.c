@@ -10,6 +10,7 @@
 #include <salamander/sal_error.h>
 
 #include "agree.h"
+#include "events.h"
 #include "fsutil.h"
 #include "level_ops.h"
 #include "levels.h"
@@ -218,12 +219,40 @@ static int l2_rebuild_local(const sal_level_ctx_t *c, int r)
     return rc == SAL_OK ? sal_copy_file(src, dst, &bytes) : rc;
 }
 
+/* Once per process: where each host's partner copies go (every rank of a host sends to the same
+ * host, redundancy.h). A log line and an `l2_partners` event: a host lost together with the host
+ * that holds its copies loses data without L3 or L4. */
 static void l2_warn_topology(const sal_topo_t *t)
 {
-    if (sal_partner_map_scope(t->pmap) == SAL_PARTNER_SAME_HOST)
+    char line[2048] = "", json[4096] = "", a[2 * SAL_HOST_LEN], b[2 * SAL_HOST_LEN];
+    size_t ul = 0, uj = 0;
+
+    if (sal_partner_map_scope(t->pmap) == SAL_PARTNER_SAME_HOST) {
         SAL_LOG_W("L2: every rank runs on host %s, so partner copies protect against the loss of a "
                   "process only, not of the host",
                   t->hosts[0]);
+        return;
+    }
+    if (sal_partner_map_scope(t->pmap) != SAL_PARTNER_OTHER_HOST)
+        return;
+    for (int r = 0; r < t->nranks && ul < sizeof(line) && uj < sizeof(json); r++) {
+        const char *to;
+
+        if (!t->first[r])
+            continue;
+        to = t->hosts[sal_partner_of(t->pmap, r)];
+        ul += (size_t)snprintf(line + ul, sizeof(line) - ul, "%s%s -> %s", ul ? ", " : "",
+                               t->hosts[r], to);
+        uj += (size_t)snprintf(json + uj, sizeof(json) - uj, "%s\"%s\":\"%s\"", uj ? "," : "",
+                               sal_json_escape(a, sizeof(a), t->hosts[r]),
+                               sal_json_escape(b, sizeof(b), to));
+    }
+    if (ul >= sizeof(line) || uj >= sizeof(json))
+        return; /* too many hosts for one line: nothing half written */
+    SAL_LOG_I("L2: the partner copies of each host's ranks go to %s; a host lost together with "
+              "the host of its copies loses data unless L3 or L4 covers it",
+              line);
+    sal_event("l2_partners", "\"hosts\":{%s}", json);
 }
 
 const sal_level_ops_t sal_level_partner = {

@@ -172,13 +172,42 @@ static void rank_ranges(const int *ok, int size, char *buf, size_t len)
     }
 }
 
+/* " (written on hosts node3,node4)": the distinct hosts where the ranks r with !ok[r] wrote their
+ * files, into buf; "" when unknown. */
+static void lost_hosts(const sal_tried_t *t, const int *ok, int size, char *buf, size_t len)
+{
+    size_t used = 0;
+    int n = 0;
+
+    buf[0] = '\0';
+    if (!t->hosts || t->nranks != size)
+        return;
+    for (int r = 0; r < size && used < len; r++) {
+        const char *h = t->hosts + (size_t)r * SAL_HOST_LEN;
+        int seen = 0;
+
+        for (int q = 0; q < r && !seen; q++)
+            seen = !ok[q] && strcmp(t->hosts + (size_t)q * SAL_HOST_LEN, h) == 0;
+        if (ok[r] || seen)
+            continue;
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", n++ ? "," : "", h);
+    }
+    if (n > 0 && used < len) {
+        char hosts[128];
+
+        snprintf(hosts, sizeof(hosts), "%s", buf);
+        snprintf(buf, len, " (written on host%s %s)", n > 1 ? "s" : "", hosts);
+    }
+}
+
 /* Collective, after the ranks disagreed on checkpoint id: rank 0 appends "ckpt <id> (step S, levels
- * L): no data for ranks R" to report (len bytes). SAL_OK or SAL_ERR_PROC_FAILED. */
+ * L): no data for ranks R (written on host H)" to report (len bytes). SAL_OK or
+ * SAL_ERR_PROC_FAILED. */
 static int report_missing(struct sal_ckpt *ck, int me, int ok, int64_t id, const sal_tried_t *t,
                           char *report, size_t len)
 {
     int size = sal_comm_size(ck->comm), *all = me == 0 ? calloc((size_t)size, sizeof(int)) : NULL;
-    char ranks[256], lv[64], step[48] = "";
+    char ranks[256], lv[64], step[48] = "", hosts[160];
     size_t used = strlen(report);
 
     if (me == 0 && !all)
@@ -190,12 +219,13 @@ static int report_missing(struct sal_ckpt *ck, int me, int ok, int64_t id, const
     }
     if (me == 0 && used + 1 < len) {
         rank_ranges(all, size, ranks, sizeof(ranks));
+        lost_hosts(t, all, size, hosts, sizeof(hosts));
         if (t->step >= 0)
             snprintf(step, sizeof(step), "step %lld, ", (long long)t->step);
         snprintf(report + used, len - used,
-                 "%scheckpoint %lld (%slevels %s): no data for rank%s %s", used ? "; " : "",
+                 "%scheckpoint %lld (%slevels %s): no data for rank%s %s%s", used ? "; " : "",
                  (long long)id, step, sal_levels_name(t->mask, lv, sizeof(lv)),
-                 strchr(ranks, ',') || strchr(ranks, '-') ? "s" : "", ranks);
+                 strchr(ranks, ',') || strchr(ranks, '-') ? "s" : "", ranks, hosts);
     }
     free(all);
     return SAL_OK;
@@ -266,10 +296,10 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
 {
     int64_t ids[SAL_MAX_LISTED], cand = END_NONE;
     int n = 0, me, next = 0, had = 0, newest_mask = SAL_LVL_L1, rc, ok;
-    char report[640] = "", what[96];
+    char report[1024] = "", what[96];
     double t0;
     sal_region_t *stage = NULL;
-    sal_tried_t tried = {-1, SAL_LVL_L1};
+    sal_tried_t tried = {-1, SAL_LVL_L1, NULL, 0};
 
     me = sal_comm_rank(ck->comm);
     if (candidates(ck, ids, &n, &had) != SAL_OK)
@@ -338,6 +368,7 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
                       (long long)cand);
     }
     stage_free(ck, &stage);
+    free(tried.hosts);
     if (rc != SAL_OK)
         return rc;
     if (sal_interval_auto_failure(&ck->iauto, sal_clock_mono()) && me == 0)

@@ -11,6 +11,9 @@
 typedef struct sal_tried {
     int64_t step; /* -1: unknown (no manifest) */
     int mask;     /* levels written, SAL_LVL_* */
+    char *hosts;  /* rank 0, same rank count: where each rank wrote it (nranks * SAL_HOST_LEN, from
+                     the levels record), else NULL; freed by the caller */
+    int nranks;
 } sal_tried_t;
 
 /* Collective: tries checkpoint id, reading into stage (ck->nregions regions). [OUT] *ok (this

@@ -483,6 +483,13 @@ int sal_restore_load(struct sal_ckpt *ck, int64_t id, sal_region_t *stage, int *
     sal_h5_set_probing(1);
     tried->step = mok ? a.m.step : -1;
     tried->mask = a.info.mask;
+    free(tried->hosts);
+    tried->hosts = NULL;
+    if (me == 0 && a.info.topo.names && a.info.topo.nranks == size &&
+        (tried->hosts = malloc((size_t)size * SAL_HOST_LEN)) != NULL) {
+        memcpy(tried->hosts, a.info.topo.names, (size_t)size * SAL_HOST_LEN);
+        tried->nranks = size;
+    }
     sal_manifest_free(&a.m);
     sal_levels_info_free(&a.info);
     return rc;

@@ -76,12 +76,12 @@ n4to3) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1
 n4to6) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=1
      run 4 write 2; damage "$D/ckpt.1" rank 1
      run 6 restore 1 2 4; expect_log "rebuilt from XOR parity" ;;
-partial) export SAL_LEVELS=L1
+partial) export SAL_LEVELS=L1 SAL_HOSTNAME=nodeA
      # what the loss of the host of ranks 2-3 does to node-local L1: every checkpoint lacks their
      # files; ranks 0-1 can read theirs, and must not keep them in memory
      run 4 write 2; damage "$D/ckpt.0" rank 2; damage "$D/ckpt.0" rank 3
      damage "$D/ckpt.1" rank 2; damage "$D/ckpt.1" rank 3
-     run 4 unrestorable "checkpoint 1 (step 2, levels L1): no data for ranks 2-3; checkpoint 0"
+     run 4 unrestorable "checkpoint 1 (step 2, levels L1): no data for ranks 2-3 (written on host nodeA); checkpoint 0"
      expect_log "levels that would have covered them: L2"
      # the memory of a restore that succeeds after a partial one is the older checkpoint's only
      run 4 write 2; damage "$D/ckpt.3" rank 3; run 4 restore 2 1 4 ;;

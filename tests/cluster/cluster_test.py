@@ -23,6 +23,11 @@ with a failure-free run on the same hosts:
   host_lost_l1 node3 lost after checkpoint 3 with levels L1 only: its ranks' data is gone with
              it, so the relaunch must stop with the message that names the checkpoints, the ranks
              without data and the levels that would have covered them: no answer, status 1
+  two_hosts  two hosts that do not hold each other's partner copies (from the l2_partners event)
+             lost at once after checkpoint 3: relaunch on the 2 hosts left, the lost ranks from
+             their partner copies; identical
+  two_hosts_partners node3 and the host of its partner copies lost at once: ranks of node3 have
+             no data left (default levels L1+L2): the relaunch stops with the message naming them
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -104,6 +109,32 @@ def lose_host_after(a, k, ckpt_id, how=("kill",)):
     return watch
 
 
+def lose_two_after(a, ckpt_id, partners, chosen):
+    """Loses two hosts once checkpoint ckpt_id is committed, chosen from the l2_partners event
+    (host -> the host of its partner copies): partners=False, two hosts that do not hold each
+    other's copies; True, node3 and the host of its copies. chosen gets the two host numbers."""
+    def watch(log):
+        deadline = time.time() + a.timeout
+        while time.time() < deadline:
+            if os.path.exists(log):
+                with open(log) as f:
+                    evs = [json.loads(line) for line in f if line.strip()]
+                pm = [e["hosts"] for e in evs if e["event"] == "l2_partners"]
+                if pm and any(e["event"] == "ckpt_commit" and e["id"] == ckpt_id for e in evs):
+                    p = pm[0]
+                    if partners:
+                        pair = ["node3", p["node3"]]
+                    else:
+                        pair = next([x, y] for x in sorted(p) for y in sorted(p)
+                                    if x < y and p[x] != y and p[y] != x)
+                    chosen.extend(int(h[4:]) for h in pair)
+                    for k in chosen:
+                        print(cluster(a, "kill", str(k)).stdout, flush=True)
+                    return
+            time.sleep(0.05)
+    return watch
+
+
 def reference(a):
     path = os.path.join(a.work, "reference")
     if not os.path.exists(path):
@@ -122,7 +153,7 @@ def main():
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
-                                    "host_silent", "host_frozen", "spares", "shrink", "host_lost_l1",
+                                    "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
                                     "host_lost_l4"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
@@ -167,6 +198,25 @@ def main():
             fail("the job did not end on 7 ranks")
         if not re.search(r"old rank files? moved to the hosts whose ranks read them", out):
             fail("no old rank file was moved between hosts")
+    elif a.case in ("two_hosts", "two_hosts_partners"):
+        lost = []
+        partners = a.case == "two_hosts_partners"
+        got, out, evs = salrun(a, a.case, ["--max-restarts", "2"],
+                               lose_two_after(a, 3, partners, lost), want=1 if partners else 0)
+        if len(lost) != 2:
+            fail("the two hosts were not lost")
+        for k in lost:
+            if not re.search(r"host node%d left out of the relaunches" % k, out):
+                fail("node%d was not left out of the relaunch" % k)
+        if partners:
+            if not re.search(r"checkpoint 3 \(step 60, levels L1\+L2\): no data for ranks", out):
+                fail("the message does not name checkpoint 3 and the ranks without data")
+            print("PASSED: two_hosts_partners (nodes %d and %d) stopped with the message" % tuple(lost))
+            return
+        restores = [e for e in evs if e["event"] == "restore"]
+        if not restores or restores[-1]["id"] < 3:
+            fail("the relaunch did not restore checkpoint 3 or newer: %r" % restores)
+        print("lost nodes %d and %d" % tuple(lost))
     elif a.case == "host_lost_l1":
         _, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, 3, 3),
                              want=1, env_extra={"SAL_LEVELS": "L1"})
