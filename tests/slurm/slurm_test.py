@@ -252,10 +252,17 @@ def node_pids(node, jid):
     return pids
 
 
+def tcp_over_loopback(j):
+    """Open MPI across the two emulated nodes of one host: TCP over the loopback interface (and
+    not the exclusion scripts/env.sh sets: Open MPI refuses both)."""
+    j.env.pop("OMPI_MCA_btl_tcp_if_exclude", None)
+    j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo")
+
+
 def lost_other_node(args):
     j = Job(args, "lost_other_node")
-    # Open MPI across the two emulated nodes of one host: TCP over the loopback interface.
-    j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo", LOST_NODE_WAIT="40")
+    tcp_over_loopback(j)
+    j.env.update(LOST_NODE_WAIT="40")
     # --ntasks=4 (not per node): after the loss the job fits on n1 alone; 8 ranks either way
     # (-n 8), so the checkpoint of 8 ranks is restored by 8 ranks. --max-restarts 0: salrun gives up
     # at once, so that the template's requeue path is tested (relaunch_other_node tests salrun's
@@ -311,7 +318,7 @@ def lose_n2(args, j, salrun_opts, timeout):
 
 def relaunch_other_node(args):
     j = Job(args, "relaunch_other_node")
-    j.env.update(OMPI_MCA_btl="self,tcp", OMPI_MCA_btl_tcp_if_include="lo")
+    tcp_over_loopback(j)
     t = lose_n2(args, j, ["-n", "8"], 120)
     j.check(args.reference, 0)
     out = j.output()
