@@ -68,7 +68,8 @@ typedef struct salrun_opts {
     double restart_delay;         /* --restart-delay, default 1 s */
     const char *hostfile;         /* --hostfile, NULL = not given */
     double probe_timeout;         /* --probe-timeout, default 20 s, 0 = no probe */
-    const char *mpiexec;          /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
+    int relaunch_fit;    /* --relaunch-ranks fit: relaunch on the slots of the hosts left */
+    const char *mpiexec; /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
     int no_ulfm, quiet, json, dry_run;
     int trust_exit;         /* --trust-exit: a launch without events that exits 0 succeeded */
     const char *launcher;   /* --launcher: "auto" (default), "mpiexec" or "srun" */
@@ -246,6 +247,9 @@ int salrun_hosts_by_address(const salrun_hosts_t *h);
 int salrun_host_is_address(const char *name);
 /* "NAME" or "ADDRESS (NAME)" for host i, into buf; returns buf. */
 const char *salrun_host_label(const salrun_hosts_t *h, size_t i, char *buf, size_t size);
+/* The slots of the hosts still in use (their hostfile lines' slots=N), or -1 when a line has no
+ * slots= (mpiexec then decides) or no host was listed. */
+long salrun_hosts_slots_left(const salrun_hosts_t *h);
 /* The comma list of the hosts left out into buf, by label (salrun_host_label) for messages or by
  * name; returns buf. */
 const char *salrun_hosts_excluded(const salrun_hosts_t *h, int labels, char *buf, size_t size);

@@ -31,6 +31,7 @@ typedef enum opt_id {
     O_RESTART_DELAY,
     O_HOSTFILE,
     O_PROBE_TIMEOUT,
+    O_RELAUNCH_RANKS,
     O_MPIEXEC,
     O_LAUNCHER,
     O_NO_ULFM,
@@ -84,6 +85,11 @@ static const option_def_t options[] = {
      "before a relaunch, each host of the job must start a process within this time or it is "
      "left out (0 = no probe)",
      "20"},
+    {"--relaunch-ranks", NULL, "R", O_RELAUNCH_RANKS, 0,
+     "same: a relaunch without failed hosts runs -n ranks (oversubscribing the hosts left); fit: "
+     "as many as the slots=N of the hosts left, if fewer (the job restores its checkpoint on "
+     "that many ranks)",
+     "same"},
     {"--mpiexec", NULL, "PATH", O_MPIEXEC, 0, "the mpiexec to run",
      "$SAL_MPIEXEC, else " SALRUN_MPIEXEC},
     {"--launcher", NULL, "L", O_LAUNCHER, 0,
@@ -184,6 +190,14 @@ static int apply(salrun_opts_t *o, const option_def_t *d, const char *v, salrun_
         return SAL_OK;
     case O_PROBE_TIMEOUT:
         return parse_seconds(d->name, v, 3600, &o->probe_timeout);
+    case O_RELAUNCH_RANKS:
+        /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): it takes an argument */
+        if (strcmp(v, "same") != 0 && strcmp(v, "fit") != 0)
+            return salrun_fail(SAL_ERR_INVALID_ARG,
+                               "invalid value \"%s\" for --relaunch-ranks: expected same or fit",
+                               v);
+        o->relaunch_fit = strcmp(v, "fit") == 0;
+        return SAL_OK;
     case O_MPIEXEC:
         o->mpiexec = v;
         return SAL_OK;

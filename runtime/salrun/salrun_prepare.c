@@ -205,12 +205,40 @@ int salrun_job_build_launch(salrun_job_t *j)
     return rc;
 }
 
+/* --relaunch-ranks fit, after hosts were left out: -n becomes the slots of the hosts left (spares
+ * included) when they are fewer; the job then restores its checkpoint on that many ranks. */
+static void fit_ranks(salrun_job_t *j)
+{
+    long slots = salrun_hosts_slots_left(&j->hosts), ranks = slots - j->spares;
+    char json[128];
+
+    if (!j->o->relaunch_fit || j->o->np <= 0)
+        return;
+    if (slots < 0) {
+        salrun_say(&j->out, "ranks", "\"ranks\":-1",
+                   "--relaunch-ranks fit: the hosts left do not all give slots=N; relaunching on "
+                   "%ld ranks",
+                   j->o->np - j->spares);
+        return;
+    }
+    if (ranks < 1 || slots >= j->o->np)
+        return;
+    snprintf(json, sizeof(json), "\"ranks\":%ld,\"was\":%ld", ranks, j->o->np - j->spares);
+    salrun_say(&j->out, "ranks", json,
+               "relaunching on %ld rank%s instead of %ld: the slots of the hosts left "
+               "(--relaunch-ranks fit); the job restores its checkpoint on that many",
+               ranks, ranks == 1 ? "" : "s", j->o->np - j->spares);
+    j->o->np = slots;
+}
+
 /* Before a relaunch: the hosts that failed are left out (salrun_hosts.c). */
 int salrun_job_exclude_failed_hosts(salrun_job_t *j)
 {
     size_t changed = 0;
     int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->use_srun, &j->out, &changed);
 
+    if (rc == SAL_OK && changed > 0)
+        fit_ranks(j);
     return rc == SAL_OK && changed > 0 ? salrun_job_build_launch(j) : rc;
 }
 

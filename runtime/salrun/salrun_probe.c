@@ -425,6 +425,30 @@ static int write_hostfile(const salrun_hosts_t *h)
     return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
 }
 
+long salrun_hosts_slots_left(const salrun_hosts_t *h)
+{
+    long total = 0;
+
+    if (h->lines.n == 0)
+        return -1;
+    for (size_t i = 0; i < h->lines.n; i++) {
+        int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
+        const char *s = strstr(h->lines.v[i], "slots=");
+        char *end;
+        long n;
+
+        if (k >= 0 && h->v[k].why)
+            continue;
+        if (!s)
+            return -1;
+        n = strtol(s + 6, &end, 10);
+        if (end == s + 6 || n < 0)
+            return -1;
+        total += n;
+    }
+    return total;
+}
+
 /* The comma list of the hosts left into buf; returns how many. */
 static size_t hosts_left(const salrun_hosts_t *h, char *buf, size_t size)
 {

@@ -28,6 +28,9 @@ with a failure-free run on the same hosts:
              their partner copies; identical
   two_hosts_partners node3 and the host of its partner copies lost at once: ranks of node3 have
              no data left (default levels L1+L2): the relaunch stops with the message naming them
+  host_lost_fit node3 lost after checkpoint 3 with --relaunch-ranks fit: the relaunch runs 6
+             ranks on the 6 slots left and restores the checkpoint of 8 ranks from node-local L1
+             and L2 across hosts (N -> M); identical
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -154,7 +157,7 @@ def main():
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
                                     "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
-                                    "host_lost_l4"])
+                                    "host_lost_l4", "host_lost_fit"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -240,8 +243,10 @@ def main():
             env = {"SAL_LEVELS": "L1", "SAL_PFS_DIR": pfs}
         # host_lost names the hosts by address in its hostfile: salrun learns their names by
         # probing them before the first launch and names both ("10.254.0.13 (node3)")
-        got, out, evs = salrun(a, a.case, ["--max-restarts", "2"], lose_host_after(a, k, 3, how),
-                               by_address=a.case == "host_lost", env_extra=env)
+        extra = ["--relaunch-ranks", "fit"] if a.case == "host_lost_fit" else []
+        got, out, evs = salrun(a, a.case, ["--max-restarts", "2"] + extra,
+                               lose_host_after(a, k, 3, how), by_address=a.case == "host_lost",
+                               env_extra=env)
         name = r"[0-9.]+ \(node%d\)" % k if a.case == "host_lost" else "node%d" % k
         if not re.search(r"host %s left out of the relaunches" % name, out):
             fail("node%d was not left out of the relaunch (as '%s')" % (k, name))
@@ -256,6 +261,11 @@ def main():
         if a.case == "host_lost_l4":
             if "rank file restored from L4" not in out:
                 fail("no rank was restored from L4")
+        elif a.case == "host_lost_fit":
+            if "relaunching on 6 ranks instead of 8" not in out or "ranks=6 checksum" not in out:
+                fail("the relaunch did not run on the 6 slots left")
+            if not re.search(r"old rank files? moved to the hosts whose ranks read them", out):
+                fail("no old rank file was moved between hosts")
         elif not re.search(r"rank file restored from (L2|its partner copy on host node)", out):
             fail("no rank was restored from a partner copy")
     if got != ref:

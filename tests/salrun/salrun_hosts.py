@@ -46,6 +46,20 @@ def case_host_left_out(args, tmp):
                     r.stderr), "the summary names the host left out", r)
 
 
+def case_relaunch_fit(args, tmp):
+    """--relaunch-ranks fit: the relaunch without a failed host runs on the slots left; a bad value
+    is refused."""
+    me = socket.gethostname()
+    r, _ = hosts_run(args, tmp, "%s slots=1\n%s slots=2\n" % (me, NO_HOST),
+                     ["--relaunch-ranks", "fit"])
+    check(r.returncode == 0, "the job finishes on the host left: exit 0", r)
+    check("salrun: relaunching on 1 rank instead of 2: the slots of the hosts left "
+          "(--relaunch-ranks fit)" in r.stderr, "one line says the relaunch runs on 1 rank", r)
+    r = salrun(args, ["--relaunch-ranks", "some", "--ckpt-dir", tmp, "/bin/true"])
+    check(r.returncode == 2 and 'invalid value "some" for --relaunch-ranks: expected same or fit'
+          in r.stderr, "a bad value is refused with status 2", r)
+
+
 def case_host_option(args, tmp):
     """mpiexec's --host passed through: the same, the relaunch gets a hostfile instead."""
     me = socket.gethostname()
