@@ -34,6 +34,9 @@ with a failure-free run on the same hosts:
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
+Every case checks that the lines of a failed launch (its ranks' failures, read from the shared
+event log) come before salrun's lines about the relaunch.
+
 Each run: salrun with the hostfile and the options of `cluster.sh mpiexec-args`, --map-by
 slot:oversubscribe, the event log in --work (shared by every host, like a cluster's shared file
 system), checkpoints in each host's own /dev/shm. No process may outlive salrun.
@@ -88,6 +91,7 @@ def salrun(a, job, extra, during=None, by_address=False, want=0, env_extra=None)
         threading.Thread(target=during, args=(os.path.join(work, job + ".events.jsonl"),),
                          daemon=True).start()
     p = run_checked(cmd, a.timeout, env, fail, want)
+    check_line_order(p.output)
     sums = CHECKSUM.findall(p.output)
     if want != 0:
         if sums:
@@ -97,6 +101,21 @@ def salrun(a, job, extra, during=None, by_address=False, want=0, env_extra=None)
         fail("expected one checksum line, found %d" % len(sums))
     with open(os.path.join(work, job + ".events.jsonl")) as f:
         return sums[0], p.output, [json.loads(line) for line in f]
+
+
+def check_line_order(out):
+    """What a launch's ranks reported (failure and bound lines, read from the shared event log)
+    comes before salrun's lines about the relaunch: none between a "relaunching in" line and the
+    next "job restarted" line."""
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        if "relaunching in" not in line:
+            continue
+        end = next((k for k in range(i + 1, len(lines)) if "job restarted" in lines[k]),
+                   len(lines))
+        late = [l for l in lines[i + 1:end] if re.match(r"salrun: ranks? \d", l)]
+        if late:
+            fail("a line of the failed launch came after its relaunch line: %r" % late[0])
 
 
 def lose_host_after(a, k, ckpt_id, how=("kill",)):
