@@ -56,7 +56,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
-HEAT = ["-n", "128", "-s", "160"]
+HEAT = ["-n", "128", "-s", "120"]
 
 
 def fail(msg):
