@@ -26,11 +26,12 @@
 #include "redundancy.h"
 
 enum { TAG_LEN = 7401, TAG_DATA = 7402 };
-enum { FROM_OWN = 0, FROM_PARTNER = 1 };
+enum { FROM_OWN = 0, FROM_PARTNER = 1, PARITY = 2 };
 
 /* One file moved: rank from reads <dir>/<rank|partner>.<r>.h5 and rank to stores it as
- * <dir>/rank.<r>.h5 (from == to: a local copy of the partner copy). Every rank holds the same list
- * in the same order, so the messages between two ranks match in that order. */
+ * <dir>/rank.<r>.h5 (from == to: a local copy of the partner copy), or (PARITY)
+ * <dir>/parity.<r>.xor as the same name. Every rank holds the same list in the same order, so the
+ * messages between two ranks match in that order. */
 typedef struct xfer {
     int r, kind, from, to;
 } xfer_t;
@@ -74,8 +75,17 @@ static int gather_hosts(MPI_Comm comm, const char *my_host, hosts_now_t *h)
 
 static int file_path(char *path, const char *dir, int kind, int r)
 {
+    if (kind == PARITY)
+        return sal_path_join(path, PATH_MAX, "%s/parity.%d.xor", dir, r);
     return sal_path_join(path, PATH_MAX, "%s/%s.%d.h5", dir, kind == FROM_OWN ? "rank" : "partner",
                          r);
+}
+
+/* Where transfer t is stored: the rank file, or the parity under its own name. */
+static int dest_path(char *path, const char *dir, const xfer_t *t)
+{
+    return t->kind == PARITY ? file_path(path, dir, PARITY, t->r)
+                             : file_path(path, dir, FROM_OWN, t->r);
 }
 
 /* The requests of this rank's part of the transfers: receives first. [OUT] *nrecv. */
@@ -181,7 +191,7 @@ static int transfer(MPI_Comm comm, int me, const char *dir, const xfer_t *t, int
         int64_t bytes;
 
         stored[k] = 0;
-        if (t[k].to != me || sal_path_join(dst, sizeof(dst), "%s/rank.%d.h5", dir, t[k].r))
+        if (t[k].to != me || dest_path(dst, dir, &t[k]) != SAL_OK)
             continue;
         if (t[k].from == me) /* this rank runs where the partner copy is */
             stored[k] = file_path(path, dir, t[k].kind, t[k].r) == SAL_OK &&
@@ -189,7 +199,8 @@ static int transfer(MPI_Comm comm, int me, const char *dir, const xfer_t *t, int
         else if (lens[k] > 0)
             stored[k] = sal_write_file_atomic(dst, bufs[k], (size_t)lens[k], 0600) == SAL_OK;
         if (!stored[k])
-            SAL_LOG_W("the file of old rank %d did not arrive: %s", t[k].r,
+            SAL_LOG_W("the %s of old rank %d did not arrive: %s",
+                      t[k].kind == PARITY ? "parity" : "file", t[k].r,
                       lens[k] > 0 || t[k].from == me ? sal_last_error() : "its holder had none");
     }
     for (int k = 0; bufs && k < n; k++)
@@ -235,8 +246,8 @@ int sal_fetch_moved(MPI_Comm comm, const sal_topo_t *old, int mask, const char *
     for (int r = 0; rc == SAL_OK && r < size; r++)
         moved += strcmp(now_host(&h, r), old->hosts[r]) != 0;
     if (rc == SAL_OK && moved) { /* nobody moved: L2 and L3 are the way */
-        t = calloc((size_t)size, sizeof(*t));
-        stored = calloc((size_t)size + 1, sizeof(int));
+        t = calloc(2 * (size_t)size, sizeof(*t));
+        stored = calloc(2 * (size_t)size + 1, sizeof(int));
         /* Every rank makes the same list: failing here alone would leave the others waiting. */
         if (!t || !stored)
             rc = sal_error(SAL_ERR_NOMEM, "list of %d file transfers", size);
@@ -245,11 +256,19 @@ int sal_fetch_moved(MPI_Comm comm, const sal_topo_t *old, int mask, const char *
                 t[n].to = r;
                 n++;
             }
+        /* L3 rebuilds a lost rank from the files and parity of the other members of its group,
+         * each read where that member runs now: a member that moved needs its parity there. */
+        for (int r = 0; rc == SAL_OK && (mask & SAL_LVL_L3) && r < size; r++) {
+            int holder =
+                strcmp(now_host(&h, r), old->hosts[r]) != 0 ? first_on(&h, old->hosts[r]) : -1;
+            if (holder >= 0)
+                t[n++] = (xfer_t){.r = r, .kind = PARITY, .from = holder, .to = r};
+        }
     }
     if (rc == SAL_OK && n > 0)
         rc = transfer(comm, h.me, dir, t, n, stored);
     for (int k = 0; rc == SAL_OK && k < n; k++)
-        if (t[k].to == h.me && stored[k]) {
+        if (t[k].to == h.me && stored[k] && t[k].kind != PARITY) {
             *got = 1;
             *how = t[k].kind == FROM_OWN ? "its own file" : "its partner copy";
             snprintf(from, from_size, "%s", now_host(&h, t[k].from));

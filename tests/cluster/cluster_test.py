@@ -10,7 +10,9 @@ with a failure-free run on the same hosts:
              restored from their L2 partner copies on other hosts; identical. Its hostfile names
              the hosts by address: the exclusion names node3 both ways
   host0_lost the same with the host of rank 0 (node1), which held `latest`, the manifest and the
-             levels record: every other host keeps them, nothing committed is lost
+             levels record: every other host keeps them, nothing committed is lost; with levels
+             L1+L3, the lost ranks are rebuilt from XOR parity, read where each member of their
+             group runs now (its parity fetched from its old host when it moved)
   host_silent the link of node3 cut once checkpoint 3 is committed (its processes live on): Open
              MPI's heartbeat detector, on by default for several hosts, reports it, the repair
              cannot reach node3, and salrun relaunches on the 3 hosts left; identical
@@ -255,7 +257,7 @@ def main():
     else:
         k = 1 if a.case == "host0_lost" else 3
         how = {"host_silent": ["kill", "--silent"], "host_frozen": ["freeze"]}.get(a.case, ["kill"])
-        env = {}
+        env = {"SAL_LEVELS": "L1,L3"} if a.case == "host0_lost" else {}
         if a.case == "host_lost_l4":
             pfs = os.path.join(a.work, "pfs")
             shutil.rmtree(pfs, ignore_errors=True)
@@ -285,6 +287,9 @@ def main():
                 fail("the relaunch did not run on the 6 slots left")
             if not re.search(r"old rank files? moved to the hosts whose ranks read them", out):
                 fail("no old rank file was moved between hosts")
+        elif a.case == "host0_lost":
+            if "rank file restored from L3 (XOR rebuild)" not in out:
+                fail("no rank was rebuilt from XOR parity")
         elif not re.search(r"rank file restored from (L2|its partner copy on host node)", out):
             fail("no rank was restored from a partner copy")
     if got != ref:
