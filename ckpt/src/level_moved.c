@@ -352,7 +352,7 @@ int sal_fetch_spread(MPI_Comm comm, const sal_topo_t *old, int mask, const char 
         }
     for (int r = 0, k = 0; rc == SAL_OK && r < nfiles; r++)
         if (wanted_here(&h, all, nfiles, r))
-            check[r] = k++ % on_host == index;
+            check[r] = on_host > 0 && k++ % on_host == index;
     if (rc == SAL_OK && n > 0 && h.me == 0)
         SAL_LOG_I("%d old rank file%s moved to the hosts whose ranks read them", n,
                   n == 1 ? "" : "s");
