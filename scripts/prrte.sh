@@ -28,36 +28,12 @@ PMIX_CONFIGURE=(--disable-debug --with-libevent --with-hwloc --without-tests-exa
                 --disable-mca-dso)
 PRRTE_CONFIGURE=(--enable-prte-prefix-by-default --disable-mca-dso)
 
+# shellcheck source=scripts/apt.sh
+source "$REPO/scripts/apt.sh"
+
 die() {
     echo "prrte: error: $*" >&2
     exit 1
-}
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        die "need root to run '$*' (install sudo or run as root)"
-    fi
-}
-
-install_packages() {
-    local missing=() pkg status
-    for pkg in "${PACKAGES[@]}"; do
-        status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
-        if [ "$status" != "install ok installed" ]; then
-            missing+=("$pkg")
-        fi
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        echo "prrte: installing Debian packages: ${missing[*]}"
-        as_root apt-get update -qq || die "apt-get update failed"
-        as_root env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-            die "apt-get install ${missing[*]} failed"
-    fi
 }
 
 # The major version of the PRRTE installed in PREFIX ("prterun (PRRTE) 5.0.0a1"), empty if unknown.
@@ -92,7 +68,7 @@ if [ -x "$PREFIX/bin/prterun" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sums" ]; 
     exit 0
 fi
 
-install_packages
+sal_apt_install prrte "${PACKAGES[@]}" || exit 1
 
 mkdir -p "$PREFIX" || die "cannot create $PREFIX"
 work="$(mktemp -d "${TMPDIR:-/tmp}/sal-prrte.XXXXXX")"
