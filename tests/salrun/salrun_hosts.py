@@ -156,6 +156,9 @@ def case_probe_prrte(args, tmp):
                    + ["--", args.flaky, "exit", flaky], env=clean_env(FAKE_PROBE_ARGS=log))
         check(r.returncode == 0 and "salrun: 1 host probed in" in r.stderr,
               "%s: the job finishes after one relaunch, probe-host probed" % extra, r)
+        check("with ULFM (mpiexec over the PRRTE of %s)" % os.path.realpath(prefix) in r.stderr
+              or "without ULFM (mpiexec over the PRRTE of" in r.stderr,
+              "%s: the launch line names the PRRTE prefix" % extra, r)
         with open(log) as f:
             probes = [l.split() for l in f.read().splitlines()]
         check(len(probes) == 1 and probes[0].count("--prefix") == 1
