@@ -6,12 +6,12 @@
 # Then: salrun --prrte PREFIX ...  (or SAL_PRRTE_PREFIX=PREFIX).
 #
 # Does nothing when PREFIX/bin/prterun exists and PREFIX/.salamander-prrte records the checksums of
-# the same two tarballs and the same configure options (a second run takes well under a second). A PREFIX holding a PRRTE >= 5
-# installed by other means (a cluster's own) is checked and used as is, never built over.
-# SAL_PRRTE_SOURCES=DIR takes the two tarballs from DIR instead of thirdparty/.
-# Installs the Debian packages the build needs when missing. Prints one line per step; the build's
-# full output goes to PREFIX/build.log, named when a step fails. Takes 3.5 to 5 minutes on 2 cores,
-# more on a busy machine.
+# the same two tarballs and the same configure options (a second run takes well under a second).
+# A PREFIX holding a PRRTE >= 5 installed by other means (a cluster's own) is checked and used as
+# is, never built over. SAL_PRRTE_SOURCES=DIR takes the two tarballs from DIR instead of
+# thirdparty/. Installs the Debian packages the build needs when missing. Prints one line per step;
+# the build's full output goes to PREFIX/build.log, named when a step fails. Takes 3.5 to 6.5
+# minutes on 2 cores, depending on the load.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -3,7 +3,7 @@
 # tests) under ctest; stage 2 rebuilds the libraries with AddressSanitizer and UBSan and runs the
 # unit tests (set SAL_TEST_ASAN=0 to skip it). Arguments are passed to the stage-1 ctest (e.g.
 # -L unit, -R mpi.one_kill). Fails when a test fails or is not run.
-# First builds the PRRTE 5 + PMIx 7 launcher stack into $SAL_TEST_PRRTE (default .prrte; 3.5 to 5
+# First builds the PRRTE 5 + PMIx 7 launcher stack into $SAL_TEST_PRRTE (default .prrte; 3.5 to 6.5
 # minutes the first time, nothing later: scripts/prrte.sh) for the test mpi.prrte_one_kill;
 # SAL_TEST_PRRTE=/prefix uses an installed one, SAL_TEST_PRRTE=OFF leaves that stack untested.
 set -euo pipefail
