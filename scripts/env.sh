@@ -1,12 +1,14 @@
 # shellcheck shell=bash
 # Environment shared by the scripts: source it, do not run it.
 #
-# Sets REPO (the repository root), BUILD_DIR (default $REPO/build), puts the Open MPI of $REPO/.venv
-# first on PATH, lets mpiexec oversubscribe cores and run as root, keeps jobs of this host off the
-# emulated cluster's networks, and defines sal_configure_build.
+# Sets REPO (the repository root), BUILD_DIR (default $REPO/build), SAL_TEST_PRRTE (the prefix of
+# the PRRTE 5 + PMIx 7 stack the tests use, default $REPO/.prrte, OFF = none), puts the Open MPI of
+# $REPO/.venv first on PATH, lets mpiexec oversubscribe cores and run as root, keeps jobs of this
+# host off the emulated cluster's networks, and defines sal_configure_build.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$REPO/build}"
+SAL_TEST_PRRTE="${SAL_TEST_PRRTE:-$REPO/.prrte}"
 PATH="$REPO/.venv/bin:$PATH"
 PRTE_MCA_rmaps_default_mapping_policy=:oversubscribe
 export REPO BUILD_DIR PATH PRTE_MCA_rmaps_default_mapping_policy
@@ -23,8 +25,9 @@ if [ -z "${OMPI_MCA_btl_tcp_if_include:-}" ]; then
 fi
 
 # sal_configure_build [BUILD_DIR [CMAKE_ARGS...]]: configures BUILD_DIR (default $BUILD_DIR) against
-# the Open MPI of .venv unless it is already configured (a configure that failed is retried), then
-# builds it. Extra arguments are passed to cmake at configuration time only.
+# the Open MPI of .venv and the PRRTE stack of $SAL_TEST_PRRTE unless it is already configured (a
+# configure that failed is retried), then builds it. Extra arguments are passed to cmake at
+# configuration time only.
 sal_configure_build() {
     local dir="${1:-$BUILD_DIR}"
     if [ "$#" -gt 0 ]; then
@@ -34,7 +37,7 @@ sal_configure_build() {
         { [ ! -f "$dir/Makefile" ] && [ ! -f "$dir/build.ninja" ]; }; then
         cmake -S "$REPO" -B "$dir" \
             -DMPI_C_COMPILER="$REPO/.venv/bin/mpicc" \
-            -DMPIEXEC_EXECUTABLE="$REPO/.venv/bin/mpiexec" \
+            -DMPIEXEC_EXECUTABLE="$REPO/.venv/bin/mpiexec" -DSAL_PRRTE_PREFIX="$SAL_TEST_PRRTE" \
             -DSAL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null || return 1
     fi
     cmake --build "$dir" -j2 || return 1

@@ -13,35 +13,15 @@ PACKAGES=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libhwloc-dev h
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO/.venv"
 
+# shellcheck source=scripts/apt.sh
+source "$REPO/scripts/apt.sh"
+
 die() {
     echo "setup: error: $*" >&2
     exit 1
 }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        die "need root to run '$*' (install sudo or run as root)"
-    fi
-}
-
-missing=()
-for pkg in "${PACKAGES[@]}"; do
-    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
-    if [ "$status" != "install ok installed" ]; then
-        missing+=("$pkg")
-    fi
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "setup: installing Debian packages: ${missing[*]}"
-    as_root apt-get update -qq || die "apt-get update failed"
-    as_root env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-        die "apt-get install ${missing[*]} failed"
-fi
+sal_apt_install setup "${PACKAGES[@]}" || exit 1
 
 # 0 when the Open MPI of the venv has the ULFM extension compiled in.
 has_ulfm() {

@@ -3,6 +3,9 @@
 # tests) under ctest; stage 2 rebuilds the libraries with AddressSanitizer and UBSan and runs the
 # unit tests (set SAL_TEST_ASAN=0 to skip it). Arguments are passed to the stage-1 ctest (e.g.
 # -L unit, -R mpi.one_kill). Fails when a test fails or is not run.
+# First builds the PRRTE 5 + PMIx 7 launcher stack into $SAL_TEST_PRRTE (default .prrte; 3.5 to 6.5
+# minutes the first time, nothing later: scripts/prrte.sh) for the test mpi.prrte_one_kill;
+# SAL_TEST_PRRTE=/prefix uses an installed one, SAL_TEST_PRRTE=OFF leaves that stack untested.
 set -euo pipefail
 
 # shellcheck source=scripts/env.sh
@@ -30,6 +33,9 @@ run_ctest() {
 }
 
 "$REPO/scripts/setup.sh"
+if [ "${SAL_TEST_PRRTE^^}" != OFF ]; then
+    "$REPO/scripts/prrte.sh" "$SAL_TEST_PRRTE"
+fi
 
 echo "test: stage 1: build $BUILD_DIR and run the tests"
 sal_configure_build "$BUILD_DIR"

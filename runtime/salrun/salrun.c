@@ -303,19 +303,25 @@ static int outcome(salrun_job_t *j, int status, int ended)
 
 static void say_launch(const salrun_job_t *j)
 {
-    char ranks[48] = "mpiexec's default number of", json[PATH_MAX + 600], esc[PATH_MAX + 300];
+    char ranks[48] = "mpiexec's default number of", json[3 * PATH_MAX + 600];
+    char esc[PATH_MAX + 300], prrte[2 * PATH_MAX + 32] = "", launcher[PATH_MAX + 48];
     int ulfm = SALRUN_HAVE_ULFM && !j->o->no_ulfm;
 
     if (j->o->np > 0)
         snprintf(ranks, sizeof(ranks), "%ld", j->o->np);
+    snprintf(launcher, sizeof(launcher), "%s", j->use_srun ? "srun" : "mpiexec");
+    if (j->prrte.prefix[0]) {
+        snprintf(prrte, sizeof(prrte), ",\"prrte\":\"%s\"",
+                 sal_json_escape(esc, sizeof(esc), j->prrte.prefix));
+        snprintf(launcher, sizeof(launcher), "mpiexec over the PRRTE of %s", j->prrte.prefix);
+    }
     /* Job names hold only [A-Za-z0-9_.-] (sal_config_resolve_job): no escaping needed. */
     snprintf(json, sizeof(json),
-             "\"job\":\"%s\",\"nranks\":%ld,\"ulfm\":%s,\"launcher\":\"%s\",\"log\":\"%s\"",
-             j->name, j->o->np, ulfm ? "true" : "false", j->use_srun ? "srun" : "mpiexec",
+             "\"job\":\"%s\",\"nranks\":%ld,\"ulfm\":%s,\"launcher\":\"%s\"%s,\"log\":\"%s\"",
+             j->name, j->o->np, ulfm ? "true" : "false", j->use_srun ? "srun" : "mpiexec", prrte,
              sal_json_escape(esc, sizeof(esc), j->log_path));
     salrun_say(&j->out, "launch", json, "job '%s' on %s rank%s %s ULFM (%s); events in %s", j->name,
-               ranks, j->o->np == 1 ? "" : "s", ulfm ? "with" : "without",
-               j->use_srun ? "srun" : "mpiexec", j->log_path);
+               ranks, j->o->np == 1 ? "" : "s", ulfm ? "with" : "without", launcher, j->log_path);
 }
 
 /* Inside a Slurm allocation (docs/slurm.md): mpiexec runs inside it (ULFM needs mpiexec, not a

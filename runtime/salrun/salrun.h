@@ -3,6 +3,7 @@
  *   salrun.c         main, the relaunch loop and the exit status
  *   salrun_cli.c     the option table, parsing, --help
  *   salrun_launch.c  the mpiexec command line and environment (the one place), fork/exec, signals
+ *   salrun_prrte.c   what the PRRTE 5 + PMIx 7 launcher stack adds to them (--prrte)
  *   salrun_stats.c   what each event of the job's event log means (counts, notable moments)
  *   salrun_watch.c   following the event log while the job runs, progress lines on stderr
  *   salrun_report.c  `salrun report EVENTLOG`
@@ -57,6 +58,7 @@ enum {
     SALRUN_CFG_INJECT,
     SALRUN_CFG_SPARES,
     SALRUN_CFG_PFS_DIR,
+    SALRUN_CFG_PRRTE_PREFIX,
     SALRUN_NCFG
 };
 
@@ -111,8 +113,11 @@ int salrun_find_exe(const char *name, char *path, size_t size);
  * choice); each one set is appended to added as NAME=value. */
 int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *added);
 
-/* The full mpiexec command line with the pass-through options args (salrun_hosts_args): [OUT] cmd
- * (cmd->v[0] is mpiexec). */
+/* Sets the variable name to value unless it is set, and then appends NAME=value to added. */
+int salrun_env_default(const char *name, const char *value, salrun_argv_t *added);
+
+/* The full mpiexec command line with the pass-through options args (salrun_prrte_args,
+ * salrun_hosts_args): [OUT] cmd (cmd->v[0] is mpiexec). */
 int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, const salrun_argv_t *args,
                          salrun_argv_t *cmd);
 /* The srun command line of relaunch mode inside a Slurm allocation: [OUT] cmd (cmd->v[0] is srun).
@@ -198,6 +203,28 @@ int salrun_adopt_orphans(void);
  * many processes were ended; [OUT] pids lists them ("123 456", truncated to size). */
 int salrun_end_leftovers(double grace, char *pids, size_t size);
 
+/* ---- salrun_prrte.c ---- */
+
+/* The launcher stack of PRRTE >= 5 + PMIx >= 7 that Open MPI's mpiexec runs instead of its own
+ * PRRTE (key prrte_prefix, docs/cluster.md, "Two launcher stacks"). */
+typedef struct salrun_prrte {
+    char prefix[PATH_MAX]; /* absolute once checked; "" = Open MPI's own PRRTE */
+    long keepalive_time;   /* seconds, 0 = PRRTE's default keepalive */
+    long keepalive_intvl, keepalive_probes;
+} salrun_prrte_t;
+
+/* Makes prefix (which may be p->prefix) absolute into p->prefix and checks that
+ * PREFIX/bin/prterun is an executable file: SAL_ERR_NOT_FOUND naming the path otherwise. */
+int salrun_prrte_check(salrun_prrte_t *p, const char *prefix);
+/* Call after salrun_env_defaults. Sets OMPI_PRTERUN=PREFIX/bin/prterun, the prterun Open MPI's
+ * mpiexec runs, and, unless set, PRRTE 5's names of the variables that salrun_env_defaults and
+ * mpiexec set under PRRTE 3's names, with the same values; each one set is appended to added as
+ * NAME=value. */
+int salrun_prrte_env(const salrun_prrte_t *p, salrun_argv_t *added);
+/* The mpiexec options of the stack (--prefix, --pmixmca gds hash, the keepalive settings), those
+ * the user sets already left out: [OUT] args (appended). */
+int salrun_prrte_args(const salrun_prrte_t *p, const salrun_opts_t *o, salrun_argv_t *args);
+
 /* ---- salrun_hosts.c ---- */
 
 typedef struct salrun_host {
@@ -231,9 +258,10 @@ int salrun_hosts_index(const salrun_hosts_t *h, const char *name);
 int salrun_capture(char *const argv[], char *buf, size_t size);
 /* Before a relaunch: excludes the hosts Slurm reports unusable and those whose probe fails or
  * outlasts o->probe_timeout, one progress line each, then writes the hostfile of relaunches.
- * [OUT] *changed: hosts newly excluded. SAL_ERR_NOT_FOUND when no host is left. */
+ * prrte: the prefix of the PRRTE 5 stack the job runs over ("" = none). [OUT] *changed: hosts
+ * newly excluded. SAL_ERR_NOT_FOUND when no host is left. */
 int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
-                       int use_srun, const salrun_out_t *out, size_t *changed);
+                       const char *prrte, int use_srun, const salrun_out_t *out, size_t *changed);
 /* mpiexec's pass-through options: o->mpi_args, with --host replaced by --hostfile PATH once a
  * host is excluded, and salrun's --hostfile. [OUT] args (appended). */
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args);

@@ -20,8 +20,9 @@
 #include "salrun.h"
 #include "salrun_build.h"
 
-const char *const salrun_cfg_keys[SALRUN_NCFG] = {"job",    "ckpt_dir", "log_dir", "interval",
-                                                  "policy", "inject",   "spares",  "pfs_dir"};
+const char *const salrun_cfg_keys[SALRUN_NCFG] = {"job",      "ckpt_dir", "log_dir",
+                                                  "interval", "policy",   "inject",
+                                                  "spares",   "pfs_dir",  "prrte_prefix"};
 
 typedef enum opt_id {
     O_NP,
@@ -90,6 +91,10 @@ static const option_def_t options[] = {
      "as many as the slots=N of the hosts left, if fewer (the job restores its checkpoint on "
      "that many ranks)",
      "same"},
+    {"--prrte", NULL, "PREFIX", O_CFG, SALRUN_CFG_PRRTE_PREFIX,
+     "run mpiexec over the PRRTE >= 5 + PMIx >= 7 installed in PREFIX (scripts/prrte.sh): a ULFM "
+     "job then survives the loss of a host other than salrun's (docs/cluster.md)",
+     "Open MPI's own PRRTE"},
     {"--mpiexec", NULL, "PATH", O_MPIEXEC, 0, "the mpiexec to run",
      "$SAL_MPIEXEC, else " SALRUN_MPIEXEC},
     {"--launcher", NULL, "L", O_LAUNCHER, 0,

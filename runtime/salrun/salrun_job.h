@@ -23,6 +23,7 @@ typedef struct salrun_job {
     double protocol_timeout;      /* key protocol_timeout: 0 = no protocol bounds */
     double finalize_timeout;      /* key finalize_timeout: the ranks' MPI_Finalize watchdog */
     int use_srun;                 /* relaunch mode inside Slurm: srun instead of mpiexec */
+    salrun_prrte_t prrte;         /* key prrte_prefix: mpiexec over PRRTE 5 + PMIx 7 */
     salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
     salrun_relay_t relay;         /* mpiexec's standard error, its last bytes kept */
 } salrun_job_t;

@@ -20,6 +20,9 @@
  *                   another host died (6 of 6 runs; 0 of 3 without HAN).
  *   OMPI_ALLOW_RUN_AS_ROOT=1, OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  when salrun runs as root
  * (containers, CI): Open MPI refuses to start otherwise.
+ *
+ * With the key prrte_prefix, salrun_prrte.c adds the options and variables of the PRRTE 5 + PMIx 7
+ * launcher stack.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -92,7 +95,7 @@ int salrun_find_exe(const char *name, char *path, size_t size)
     return salrun_fail(SAL_ERR_NOT_FOUND, "%s: not found in PATH (%s)", name, dirs);
 }
 
-static int set_default(const char *name, const char *value, salrun_argv_t *added)
+int salrun_env_default(const char *name, const char *value, salrun_argv_t *added)
 {
     if (getenv(name))
         return SAL_OK;
@@ -105,17 +108,17 @@ int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *adde
 {
     /* Oversubscription alone maps every rank onto the first host of a hostfile, whatever its
      * slots; by slot fills each host's slots in order first (docs/salrun.md). */
-    int rc = set_default("PRTE_MCA_rmaps_default_mapping_policy",
-                         by_slot ? "slot:oversubscribe" : ":oversubscribe", added);
+    int rc = salrun_env_default("PRTE_MCA_rmaps_default_mapping_policy",
+                                by_slot ? "slot:oversubscribe" : ":oversubscribe", added);
 
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
-        rc = set_default("OMPI_MCA_btl", "^ofi", added);
+        rc = salrun_env_default("OMPI_MCA_btl", "^ofi", added);
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
-        rc = set_default("OMPI_MCA_coll", "^han", added);
+        rc = salrun_env_default("OMPI_MCA_coll", "^han", added);
     if (rc == SAL_OK && geteuid() == 0)
-        rc = set_default("OMPI_ALLOW_RUN_AS_ROOT", "1", added);
+        rc = salrun_env_default("OMPI_ALLOW_RUN_AS_ROOT", "1", added);
     if (rc == SAL_OK && geteuid() == 0)
-        rc = set_default("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", added);
+        rc = salrun_env_default("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", added);
     return rc;
 }
 

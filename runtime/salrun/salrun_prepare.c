@@ -80,6 +80,10 @@ static int check_config(salrun_job_t *j, sal_config_t cfg)
     j->hb_timeout = set->heartbeat_timeout;
     j->protocol_timeout = set->protocol_timeout;
     j->finalize_timeout = set->finalize_timeout;
+    snprintf(j->prrte.prefix, sizeof(j->prrte.prefix), "%s", set->prrte_prefix);
+    j->prrte.keepalive_time = (long)set->prrte_keepalive_time;
+    j->prrte.keepalive_intvl = (long)set->prrte_keepalive_intvl;
+    j->prrte.keepalive_probes = (long)set->prrte_keepalive_probes;
     if (set->log_dir[0])
         snprintf(dir, sizeof(dir), "%s", set->log_dir);
     else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
@@ -198,7 +202,9 @@ int salrun_job_build_launch(salrun_job_t *j)
         return salrun_build_srun(j->o, j->mpiexec,
                                  salrun_hosts_excluded(&j->hosts, 0, exclude, sizeof(exclude)),
                                  &j->cmd);
-    rc = salrun_hosts_args(&j->hosts, j->o, &args);
+    rc = j->prrte.prefix[0] ? salrun_prrte_args(&j->prrte, j->o, &args) : SAL_OK;
+    if (rc == SAL_OK)
+        rc = salrun_hosts_args(&j->hosts, j->o, &args);
     if (rc == SAL_OK)
         rc = salrun_build_command(j->o, j->mpiexec, &args, &j->cmd);
     salrun_argv_free(&args);
@@ -235,7 +241,8 @@ static void fit_ranks(salrun_job_t *j)
 int salrun_job_exclude_failed_hosts(salrun_job_t *j)
 {
     size_t changed = 0;
-    int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->use_srun, &j->out, &changed);
+    int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->prrte.prefix, j->use_srun, &j->out,
+                                &changed);
 
     if (rc == SAL_OK && changed > 0)
         fit_ranks(j);
@@ -251,6 +258,21 @@ static int load_hosts(salrun_job_t *j)
     snprintf(path, sizeof(path), "%.*s/%s.hosts", slash ? (int)(slash - j->log_path) : 1,
              slash ? j->log_path : ".", j->name);
     return salrun_hosts_load(&j->hosts, j->o, j->use_srun, path);
+}
+
+/* The PRRTE 5 + PMIx 7 launcher stack when the key prrte_prefix names one: its prterun must be
+ * there, and mpiexec must be the launcher. Returns -1 to go on, else the exit status. */
+static int prepare_prrte(salrun_job_t *j)
+{
+    if (!j->prrte.prefix[0])
+        return -1;
+    if (j->use_srun) {
+        salrun_fail(SAL_ERR_INVALID_ARG,
+                    "--prrte (key prrte_prefix) needs mpiexec as the launcher, not srun: use "
+                    "--launcher mpiexec, or leave prrte_prefix empty");
+        return SALRUN_EXIT_USAGE;
+    }
+    return salrun_prrte_check(&j->prrte, j->prrte.prefix) == SAL_OK ? -1 : SALRUN_EXIT_NOTFOUND;
 }
 
 /* Everything before the first launch. Returns -1 to go on, else the exit status. */
@@ -277,10 +299,14 @@ int salrun_job_prepare(salrun_job_t *j)
     }
     if (configure(j) != SAL_OK || load_hosts(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
+    ex = prepare_prrte(j);
+    if (ex >= 0)
+        return ex;
     if (j->o->np > 0)
         j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
     if (export_detector(j) != SAL_OK ||
         salrun_env_defaults(j->o, j->hosts.listed && j->hosts.n > 1, &j->env_added) != SAL_OK ||
+        (j->prrte.prefix[0] && salrun_prrte_env(&j->prrte, &j->env_added) != SAL_OK) ||
         salrun_job_build_launch(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
     /* Hosts named by address: their own names, which their ranks report, come from a probe, so

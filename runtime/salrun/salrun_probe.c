@@ -152,10 +152,20 @@ static int is_reach_option(const char *w)
     return 0;
 }
 
-/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--mca ...] SH -c PROBE_SCRIPT` or
- * srun's. */
-static int probe_command(const salrun_opts_t *o, const char *launcher, int use_srun, const char *sh,
-                         const char *host, salrun_argv_t *cmd)
+/* Whether the user passes mpiexec's --prefix. */
+static int has_prefix_option(const salrun_opts_t *o)
+{
+    for (size_t i = 0; i < o->mpi_args.n; i++)
+        if (strcmp(o->mpi_args.v[i], "--prefix") == 0)
+            return 1;
+    return 0;
+}
+
+/* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--prefix PRRTE] [--mca ...] SH -c
+ * PROBE_SCRIPT` or srun's. prrte: the prefix of the PRRTE 5 stack ("" = none), whose daemons the
+ * probe starts like the job's. */
+static int probe_command(const salrun_opts_t *o, const char *launcher, const char *prrte,
+                         int use_srun, const char *sh, const char *host, salrun_argv_t *cmd)
 {
     int rc = salrun_argv_push(cmd, launcher);
 
@@ -173,6 +183,11 @@ static int probe_command(const salrun_opts_t *o, const char *launcher, int use_s
             rc = salrun_argv_push(cmd, "-n");
         if (rc == SAL_OK)
             rc = salrun_argv_push(cmd, "1");
+        if (rc == SAL_OK && prrte[0] && !has_prefix_option(o)) {
+            rc = salrun_argv_push(cmd, "--prefix");
+            if (rc == SAL_OK)
+                rc = salrun_argv_push(cmd, prrte);
+        }
         for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++) {
             if (!is_reach_option(o->mpi_args.v[i]))
                 continue;
@@ -339,7 +354,7 @@ static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salru
 typedef struct probe_set {
     salrun_hosts_t *h;
     const salrun_opts_t *o;
-    const char *launcher;
+    const char *launcher, *prrte;
     int use_srun;
     char sh[PATH_MAX];
 } probe_set_t;
@@ -348,7 +363,7 @@ typedef struct probe_set {
 static int launch(const probe_set_t *s, size_t i, probe_t *p)
 {
     salrun_argv_t cmd = {0};
-    int rc = probe_command(s->o, s->launcher, s->use_srun, s->sh, s->h->v[i].name, &cmd);
+    int rc = probe_command(s->o, s->launcher, s->prrte, s->use_srun, s->sh, s->h->v[i].name, &cmd);
 
     if (rc == SAL_OK) {
         describe(&cmd, s->use_srun, p->what, sizeof(p->what));
@@ -361,11 +376,12 @@ static int launch(const probe_set_t *s, size_t i, probe_t *p)
 }
 
 /* Probes the hosts in todo[0..n), PROBE_PARALLEL at a time. Stops early on a stop signal. */
-static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher, int use_srun,
-                     const size_t *todo, size_t n, const salrun_out_t *out)
+static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
+                     const char *prrte, int use_srun, const size_t *todo, size_t n,
+                     const salrun_out_t *out)
 {
     probe_t run[PROBE_PARALLEL];
-    probe_set_t s = {h, o, launcher, use_srun, ""};
+    probe_set_t s = {h, o, launcher, prrte, use_srun, ""};
     size_t next = 0, nrun = 0;
     int rc = SAL_OK;
 
@@ -486,7 +502,7 @@ int salrun_hosts_remote(const salrun_hosts_t *h)
 }
 
 int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
-                       int use_srun, const salrun_out_t *out, size_t *changed)
+                       const char *prrte, int use_srun, const salrun_out_t *out, size_t *changed)
 {
     size_t before = h->nexcluded, n = 0, nprobed, *todo;
     char left[4096], bad[4096], json[8400], esc[8200];
@@ -505,7 +521,7 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
             todo[n++] = i;
     nprobed = o->probe_timeout > 0 ? n : 0;
     if (rc == SAL_OK && nprobed > 0)
-        rc = probe_all(h, o, launcher, use_srun, todo, n, out);
+        rc = probe_all(h, o, launcher, prrte, use_srun, todo, n, out);
     free(todo);
     if (rc != SAL_OK)
         return rc;

@@ -4,13 +4,17 @@
 with status 1. The first probe of host "race-host" loses Open MPI's start race (status 213 at once;
 $FAKE_RACE_MARKER is the file that records it). Any other launch runs the program (the first word
 after the options salrun adds). With $FAKE_PROBE_PIDS set, each probe appends its pid to that file,
-so that the test can check salrun killed it."""
+so that the test can check salrun killed it; with $FAKE_PROBE_ARGS set, its arguments, one line per
+probe."""
 import os
 import subprocess
 import sys
 import time
 
 args = sys.argv[1:]
+if "--host" in args and os.environ.get("FAKE_PROBE_ARGS"):
+    with open(os.environ["FAKE_PROBE_ARGS"], "a") as f:
+        f.write(" ".join(args) + "\n")
 if "--host" in args and args[args.index("--host") + 1] == "slow-host":
     if os.environ.get("FAKE_PROBE_PIDS"):
         with open(os.environ["FAKE_PROBE_PIDS"], "a") as f:
@@ -27,6 +31,8 @@ if "--hostfile" in args:
         if any(line.split()[:1] == ["slow-host"] for line in f):
             print("fake mpiexec: cannot start a daemon on slow-host", file=sys.stderr)
             sys.exit(1)
-while args and args[0] in ("--with-ft", "-n", "-x", "--hostfile", "--host"):
-    args = args[2:]
+WORDS = {"--with-ft": 2, "-n": 2, "-x": 2, "--hostfile": 2, "--host": 2, "--prefix": 2,
+         "--pmixmca": 3, "--prtemca": 3}
+while args and args[0] in WORDS:
+    args = args[WORDS[args[0]]:]
 sys.exit(subprocess.run(args).returncode)

@@ -137,6 +137,35 @@ def case_host_address(args, tmp):
           r)
 
 
+def case_probe_prrte(args, tmp):
+    """With --prrte, a probe starts its daemon from the PRRTE prefix too (--prefix), unless the
+    user's own --prefix is passed."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_hosts.py")
+    prefix, hosts = os.path.join(tmp, "prrte"), os.path.join(tmp, "hosts")
+    os.makedirs(os.path.join(prefix, "bin"))
+    with open(os.path.join(prefix, "bin", "prterun"), "w") as f:
+        f.write("#!/bin/sh\nexit 1\n")
+    os.chmod(os.path.join(prefix, "bin", "prterun"), 0o755)
+    with open(hosts, "w") as f:
+        f.write("%s\nprobe-host\n" % socket.gethostname())
+    for extra, expected in (([], prefix), (["--prefix", "/opt/p"], "/opt/p")):
+        log, flaky = os.path.join(tmp, "probe%d.args" % len(extra)), os.path.join(tmp, "f%d" % len(extra))
+        # salrun_flaky exit: the first run fails, so the hosts are probed before the relaunch
+        r = salrun(args, ["-n", "2", "--hostfile", hosts, "--ckpt-dir", tmp, "--restart-delay",
+                          "0.1", "--trust-exit", "--mpiexec", fake, "--prrte", prefix] + extra
+                   + ["--", args.flaky, "exit", flaky], env=clean_env(FAKE_PROBE_ARGS=log))
+        check(r.returncode == 0 and "salrun: 1 host probed in" in r.stderr,
+              "%s: the job finishes after one relaunch, probe-host probed" % extra, r)
+        check("with ULFM (mpiexec over the PRRTE of %s)" % os.path.realpath(prefix) in r.stderr
+              or "without ULFM (mpiexec over the PRRTE of" in r.stderr,
+              "%s: the launch line names the PRRTE prefix" % extra, r)
+        with open(log) as f:
+            probes = [l.split() for l in f.read().splitlines()]
+        check(len(probes) == 1 and probes[0].count("--prefix") == 1
+              and probes[0][probes[0].index("--prefix") + 1] == expected,
+              "%s: the probe gets --prefix %s: %r" % (extra, expected, probes))
+
+
 def case_probe_off(args, tmp):
     r, lines = hosts_run(args, tmp, "%s\n%s\n" % (socket.gethostname(), NO_HOST),
                          ["--probe-timeout", "0", "--max-restarts", "1"])

@@ -20,7 +20,7 @@ import salrun_hosts  # noqa: E402
 
 OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--policy", "--inject",
            "--config", "--max-restarts", "--restart-delay", "--hostfile", "--machinefile",
-           "--probe-timeout", "--mpiexec", "--launcher", "--no-ulfm", "--trust-exit",
+           "--probe-timeout", "--prrte", "--mpiexec", "--launcher", "--no-ulfm", "--trust-exit",
            "--quiet",
            "--json", "--dry-run", "--help", "--help-config", "--version"]
 
@@ -160,6 +160,83 @@ def case_no_ulfm(args, tmp):
     r, assigned, words = dry_run(args, ["--no-ulfm", "--ckpt-dir", tmp, "/bin/true"])
     check(r.returncode == 0 and "--with-ft" not in words and "OMPI_MCA_btl" not in assigned,
           "--no-ulfm launches without --with-ft and without the BTL choice", r)
+
+
+PRRTE_WORDS = ["--pmixmca", "gds", "hash", "--prtemca", "prte_keepalive_time", "2", "--prtemca",
+               "prte_keepalive_intvl", "1", "--prtemca", "prte_keepalive_probes", "3"]
+
+
+def fake_prrte(tmp, name="prrte", mode=0o755):
+    """A prefix whose bin/prterun is a file with the given mode; returns the prefix."""
+    prefix = os.path.join(tmp, name)
+    os.makedirs(os.path.join(prefix, "bin"))
+    with open(os.path.join(prefix, "bin", "prterun"), "w") as f:
+        f.write("#!/bin/sh\nexit 1\n")
+    os.chmod(os.path.join(prefix, "bin", "prterun"), mode)
+    return prefix
+
+
+def case_prrte(args, tmp):
+    """--prrte / SAL_PRRTE_PREFIX: the PRRTE 5 + PMIx 7 stack's variable and options, and only then."""
+    ckpt = os.path.join(tmp, "ck")
+    prefix = fake_prrte(tmp)
+    r, assigned, words = dry_run(args, ["--ckpt-dir", ckpt, "/bin/true"])
+    check(r.returncode == 0 and not {"OMPI_PRTERUN", "PRTE_MCA_mapby", "PRTE_MCA_personality"}
+          & set(assigned) and not {"--prefix", "--pmixmca", "--prtemca"} & set(words),
+          "without --prrte: no OMPI_PRTERUN, no PRRTE 5 names, no --prefix/--pmixmca/--prtemca", r)
+    for how, cmd, env in (("--prrte", ["--prrte", prefix], clean_env()),
+                          ("SAL_PRRTE_PREFIX", [], clean_env(SAL_PRRTE_PREFIX=prefix))):
+        r, assigned, words = dry_run(args, cmd + ["--ckpt-dir", ckpt, "-n", "2", "/bin/true"],
+                                     env=env)
+        check(r.returncode == 0, "%s: --dry-run exits 0" % how, r)
+        check(assigned.get("OMPI_PRTERUN") == os.path.join(prefix, "bin", "prterun"),
+              "%s: OMPI_PRTERUN names PREFIX/bin/prterun" % how, r)
+        check(assigned.get("PRTE_MCA_mapby") == ":oversubscribe"
+              and assigned.get("PRTE_MCA_personality") == "ompi",
+              "%s: PRRTE 5's names of the mapping policy and of the personality" % how, r)
+        i = words.index("--prefix") if "--prefix" in words else 0
+        check(i > words.index("SAL_PRRTE_PREFIX")
+              and words[i:] == ["--prefix", prefix] + PRRTE_WORDS + ["/bin/true"],
+              "%s: --prefix, gds hash and the keepalive options follow the -x exports" % how, r)
+        check("SAL_PRRTE_PREFIX" in exported(words), "%s: SAL_PRRTE_PREFIX is exported" % how, r)
+    env = clean_env(SAL_PRRTE_KEEPALIVE_TIME="0", PMIX_MCA_gds="shmem3",
+                    PRTE_MCA_rmaps_default_mapping_policy="slot", PRTE_MCA_personality="x")
+    r, assigned, words = dry_run(args, ["--prrte", prefix, "--ckpt-dir", ckpt,
+                                        "--prtemca=plm_ssh_agent", "ssh", "--", "/bin/true"],
+                                 env=env)
+    check(r.returncode == 0 and "--pmixmca" not in words and "prte_keepalive_time" not in words
+          and words[-4:] == ["--prtemca", "plm_ssh_agent", "ssh", "/bin/true"],
+          "keepalive time 0 and a user's PMIX_MCA_gds leave those options out", r)
+    check(assigned.get("PRTE_MCA_mapby") == "slot" and "PRTE_MCA_personality" not in assigned,
+          "PRTE_MCA_mapby takes the user's mapping policy; a user's PRTE_MCA_personality stays", r)
+    r, _, words = dry_run(args, ["--prrte", prefix, "--ckpt-dir", ckpt, "--prtemca",
+                                 "prte_keepalive_time", "7", "--prefix", "/opt/p", "--",
+                                 "/bin/true"])
+    check(r.returncode == 0 and words.count("prte_keepalive_time") == 1
+          and words.count("prte_keepalive_probes") == 1 and words.count("--prefix") == 1
+          and words[-6:] == ["--prtemca", "prte_keepalive_time", "7", "--prefix", "/opt/p",
+                             "/bin/true"],
+          "a user's --prtemca prte_keepalive_time and --prefix replace salrun's", r)
+
+
+def case_prrte_missing(args, tmp):
+    """A --prrte prefix without an executable bin/prterun: exit 127 naming the path, no launch."""
+    ckpt = os.path.join(tmp, "ck")
+    empty = os.path.join(tmp, "empty")
+    os.makedirs(empty)
+    noexec = fake_prrte(tmp, "noexec", 0o644)
+    for prefix, path, why in (
+            (os.path.join(tmp, "nowhere"), os.path.join(tmp, "nowhere"), "No such file"),
+            (empty, os.path.join(empty, "bin", "prterun"), "No such file"),
+            (noexec, os.path.join(noexec, "bin", "prterun"), "not an executable file")):
+        r = salrun(args, ["--dry-run", "--prrte", prefix, "--ckpt-dir", ckpt, "/bin/true"])
+        check(r.returncode == 127 and "salrun: error:" in r.stderr and path in r.stderr
+              and why in r.stderr and "scripts/prrte.sh" in r.stderr and not r.stdout,
+              "--prrte %s: exit 127 naming %s (%s)" % (prefix, path, why), r)
+    r = salrun(args, ["--dry-run", "--prrte", noexec, "--launcher", "srun", "--no-ulfm",
+                      "--ckpt-dir", ckpt, "/bin/true"])
+    check(r.returncode == 2 and "--prrte" in r.stderr and "srun" in r.stderr,
+          "--prrte with --launcher srun: a usage error", r)
 
 
 def case_program_missing(args, tmp):
