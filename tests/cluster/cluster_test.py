@@ -33,6 +33,10 @@ with a failure-free run on the same hosts:
   host_lost_fit node3 lost after checkpoint 3 with --relaunch-ranks fit: the relaunch runs 6
              ranks on the 6 slots left and restores the checkpoint of 8 ranks from node-local L1
              and L2 across hosts (N -> M); identical
+  injob_host_lost (with --prrte) node3 lost once checkpoint 3 is committed: the job lives on
+             under PRRTE 5, the survivors repair it in-job (replacements for ranks 4-5 on the hosts
+             left, never node3), which restore from the partner copies on other hosts: one
+             recovery, no relaunch (--max-restarts 0); identical
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -79,8 +83,10 @@ def salrun(a, job, extra, during=None, by_address=False, want=0, env_extra=None)
     with open(hostfile, "w") as f:
         f.write(cluster(a, "hostfile", "2", *(["--addresses"] if by_address else [])).stdout)
     mpi = cluster(a, "mpiexec-args").stdout.split()
+    prrte = ["--prrte", a.prrte] if a.prrte else []
     cmd = ([a.salrun, "-n", "8", "--job", job, "--log-dir", work, "--interval", "20",
-            "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "30"] + extra + mpi
+            "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "30"] + prrte
+           + extra + mpi
            + ["--map-by", "slot:oversubscribe", "--", a.program] + HEAT)
     # the cluster's network is named by btl_tcp_if_include (mpiexec-args): Open MPI refuses both
     # that and the exclusion scripts/env.sh sets for jobs of this host
@@ -174,11 +180,13 @@ def main():
     p.add_argument("--program", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--timeout", type=float, default=150)
+    p.add_argument("--prrte", default=None, metavar="PREFIX",
+                   help="salrun --prrte PREFIX: the PRRTE 5 + PMIx 7 launcher stack")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
                                     "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
-                                    "host_lost_l4", "host_lost_fit"])
+                                    "host_lost_l4", "host_lost_fit", "injob_host_lost"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -201,6 +209,18 @@ def main():
         place = [e for e in evs if e["event"] == "placement"]
         print("replacement placed on %s, cores %s (%s)" % (
             place[0]["to_host"], place[0]["cpuset"], place[0]["reason"]) if place else "")
+    elif a.case == "injob_host_lost":
+        if not a.prrte:
+            fail("injob_host_lost needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)")
+        got, out, evs = salrun(a, a.case, ["--max-restarts", "0"], lose_host_after(a, 3, 3))
+        resumes = [e for e in evs if e["event"] == "resume"]
+        if len(resumes) != 1:
+            fail("expected one in-job recovery, found %d" % len(resumes))
+        place = [e for e in evs if e["event"] == "placement"]
+        if any(e.get("to_host") == "node3" for e in place):
+            fail("a replacement was placed on the lost host: %r" % place)
+        print("replacements on %s; recovered in %.2f s" % (
+            ",".join(e.get("to_host", "?") for e in place), resumes[0]["total_seconds"]))
     elif a.case == "spares":
         got, out, evs = salrun(a, "spares", ["--max-restarts", "0", "--policy", "spares",
                                              "--spares", "2", "--inject", "rank=5,step=70"])
