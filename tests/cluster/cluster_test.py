@@ -37,6 +37,16 @@ with a failure-free run on the same hosts:
              under PRRTE 5, the survivors repair it in-job (replacements for ranks 4-5 on the hosts
              left, never node3), which restore from the partner copies on other hosts: one
              recovery, no relaunch (--max-restarts 0); identical
+  injob_silent (with --prrte) node3's link cut after checkpoint 3: PRRTE's keepalive (salrun
+             --prrte) reports the host lost, then as injob_host_lost
+  injob_two_hosts (with --prrte, by hand) node3 lost after checkpoint 3, then, after that
+             recovery and checkpoint 5, a second host (one that did not hold node3's copies): the
+             first is repaired in-job; PRRTE 5.0.0a1 cannot spawn after the loss of a second
+             daemon (docs/cluster.md), so the second ends in salrun's relaunch; identical
+  injob_in_repair (with --prrte, by hand) node3 lost after checkpoint 3 and a second host (not
+             holding node3's copies nor holding its own on node3) as soon as the repair starts
+             (the `failure` event): the spawn fails, salrun relaunches on the 2 hosts left;
+             identical
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -165,6 +175,50 @@ def lose_two_after(a, ckpt_id, partners, chosen):
     return watch
 
 
+lost_at = {}  # host name -> when lose_in_sequence lost it
+
+
+def lose_in_sequence(a, steps, chosen):
+    """Loses hosts one at a time: steps is a list of (condition, pick) where condition(events) says
+    when and pick(l2_partners map, hosts lost so far) names the host number. chosen gets them, and
+    lost_at the time of each loss."""
+    def watch(log):
+        deadline = time.time() + a.timeout
+        k = 0
+        while time.time() < deadline and k < len(steps):
+            if os.path.exists(log):
+                with open(log) as f:
+                    evs = [json.loads(line) for line in f if line.strip().endswith("}")]
+                cond, pick = steps[k]
+                if cond(evs):
+                    pm = next((e["hosts"] for e in evs if e["event"] == "l2_partners"), {})
+                    host = pick(pm, chosen)
+                    chosen.append(host)
+                    lost_at["node%d" % host] = time.time()
+                    print(cluster(a, "kill", str(host)).stdout, flush=True)
+                    k += 1
+                    continue
+            time.sleep(0.05)
+    return watch
+
+
+def committed(ckpt_id, after_resumes=0):
+    return lambda evs: (sum(e["event"] == "resume" for e in evs) >= after_resumes and
+                        any(e["event"] == "ckpt_commit" and e["id"] == ckpt_id for e in evs))
+
+
+def other_than_partners(pm, lost):
+    """A host that neither holds the copies of a host lost so far nor has its copies on one."""
+    lost_names = ["node%d" % k for k in lost]
+    for name in sorted(pm):
+        if name in lost_names or pm[name] in lost_names:
+            continue
+        if any(pm.get(l) == name for l in lost_names):
+            continue
+        return int(name[4:])
+    fail("no host fits: partners %r, lost %r" % (pm, lost))
+
+
 def reference(a):
     path = os.path.join(a.work, "reference")
     if not os.path.exists(path):
@@ -186,7 +240,8 @@ def main():
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
                                     "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
-                                    "host_lost_l4", "host_lost_fit", "injob_host_lost"])
+                                    "host_lost_l4", "host_lost_fit", "injob_host_lost",
+                                    "injob_silent", "injob_two_hosts", "injob_in_repair"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -221,6 +276,37 @@ def main():
             fail("a replacement was placed on the lost host: %r" % place)
         print("replacements on %s; recovered in %.2f s" % (
             ",".join(e.get("to_host", "?") for e in place), resumes[0]["total_seconds"]))
+    elif a.case in ("injob_silent", "injob_two_hosts", "injob_in_repair"):
+        if not a.prrte:
+            fail("%s needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)" % a.case)
+        lost = []
+        if a.case == "injob_silent":
+            during, want = lose_host_after(a, 3, 3, ("kill", "--silent")), 1
+        elif a.case == "injob_two_hosts":
+            during = lose_in_sequence(a, [(committed(3), lambda pm, l: 3),
+                                          (committed(5, 1), other_than_partners)], lost)
+            want = 1
+        else:
+            during = lose_in_sequence(a, [(committed(3), lambda pm, l: 3),
+                                          (lambda evs: any(e["event"] == "failure" for e in evs),
+                                           other_than_partners)], lost)
+            want = 0
+        restarts = "0" if a.case == "injob_silent" else "2"
+        got, out, evs = salrun(a, a.case, ["--max-restarts", restarts], during)
+        resumes = [e for e in evs if e["event"] == "resume"]
+        if len(resumes) != want:
+            fail("expected %d in-job recoveries, found %d" % (want, len(resumes)))
+        if a.case != "injob_silent" and "job restarted" not in out:
+            fail("the second loss did not end in a relaunch")
+        place = [e for e in evs if e["event"] == "placement"]
+        dead = ["node%d" % k for k in lost] or ["node3"]
+        if a.case == "injob_silent":
+            lost_at["node3"] = 0
+        late = [e for e in place if e.get("to_host") in lost_at and e["ts"] > lost_at[e["to_host"]]]
+        if late:
+            fail("a replacement was placed on a host already lost: %r" % late)
+        print("hosts lost: %s; %d recoveries (%s s)" % (
+            ",".join(dead), len(resumes), ", ".join("%.2f" % e["total_seconds"] for e in resumes)))
     elif a.case == "spares":
         got, out, evs = salrun(a, "spares", ["--max-restarts", "0", "--policy", "spares",
                                              "--spares", "2", "--inject", "rank=5,step=70"])
