@@ -12,8 +12,11 @@
 #                                        ssh target. `down` ends the stopped processes.
 #   scripts/cluster.sh hostfile [SLOTS] [--addresses]  a hostfile of the hosts by name, or by
 #                                        address (default 2 slots each)
-#   scripts/cluster.sh mpiexec-args      the mpiexec options that reach the hosts (pass them to
-#                                        salrun after --, with --map-by slot:oversubscribe)
+#   scripts/cluster.sh mpiexec-args [--slurm]  the mpiexec options that reach the hosts (pass them
+#                                        to salrun before --, with --map-by slot:oversubscribe);
+#                                        --slurm: the network options only, for jobs under the
+#                                        cluster's Slurm (PRRTE starts its daemons with srun)
+#   scripts/cluster.sh address [K]       the address of host K, or of this machine on the bridge
 #   scripts/cluster.sh agent HOST CMD... runs CMD on HOST; PRRTE's ssh launcher calls this script
 #                                        as its agent (plm_ssh_agent) with HOST CMD... only
 #
@@ -53,19 +56,19 @@ need_root() {
 }
 
 hosts_up() {
-    ip netns list 2>/dev/null | awk -v p="^$NS[0-9]+\$" '$1 ~ p {print $1}' | sed "s/^$NS//" | sort -n
+    ip netns list 2>/dev/null | awk -v p="^${NS}[0-9]+\$" '$1 ~ p {print $1}' | sed "s/^$NS//" | sort -n
 }
 
 down() {
     local any=0 ns l f
-    for ns in $(ip netns list 2>/dev/null | awk -v p="^$NS[0-9]+\$" '$1 ~ p {print $1}'); do
+    for ns in $(ip netns list 2>/dev/null | awk -v p="^${NS}[0-9]+\$" '$1 ~ p {print $1}'); do
         any=1
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
         ip netns del "$ns" 2>/dev/null || true
     done
     # the bridge-side veths: a deleted netns is destroyed asynchronously, and its veth pair can
     # outlive "ip netns del" long enough to make the next "up" fail with "File exists"
-    for l in $(ip -o link show 2>/dev/null | awk -F'[ :@]+' -v p="^$VETH[0-9]+\$" '$2 ~ p {print $2}'); do
+    for l in $(ip -o link show 2>/dev/null | awk -F'[ :@]+' -v p="^${VETH}[0-9]+\$" '$2 ~ p {print $2}'); do
         any=1
         ip link del "$l" 2>/dev/null || true
     done
@@ -88,8 +91,9 @@ down() {
 
 up() {
     local n=$1 k
-    [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 16 ] ||
+    if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 16 ]; then
         die "up: the number of hosts must be 1 to 16, not '$n'"
+    fi
     for cmd in ip nsenter unshare mountpoint; do
         command -v "$cmd" >/dev/null || die "up: '$cmd' is missing (Debian: iproute2, util-linux)"
     done
@@ -159,7 +163,7 @@ kill_host() {
         ip link set "$VETH$k" down
     fi
     pids=$(ip netns pids "$NS$k" | tr '\n' ' ')
-    [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+    echo "$pids" | xargs -r kill -9 2>/dev/null || true
     for _ in $(seq 1 100); do
         [ -z "$(ip netns pids "$NS$k")" ] && break
         sleep 0.05
@@ -175,7 +179,7 @@ freeze_host() {
     local k=$1 pids
     [ -e "$STATE/uts$k" ] || die "freeze: host $k is not up (scripts/cluster.sh status)"
     pids=$(ip netns pids "$NS$k" | tr '\n' ' ')
-    [ -n "$pids" ] && kill -STOP $pids 2>/dev/null || true
+    echo "$pids" | xargs -r kill -STOP 2>/dev/null || true
     touch "$STATE/down$k"
     echo "cluster.sh: host node$k frozen (pids $pids stopped)"
 }
@@ -220,7 +224,24 @@ hostfile)
     awk -v s="${2:-2}" -v c="$col" '{print $c " slots=" s}' "$STATE/hosts"
     ;;
 mpiexec-args)
-    echo "--prtemca plm_ssh_agent $SELF --prtemca plm_ssh_no_tree_spawn 1 --prtemca oob_tcp_if_include $NET.0/24 --mca btl_tcp_if_include $NET.0/24"
+    net="--prtemca oob_tcp_if_include $NET.0/24 --mca btl_tcp_if_include $NET.0/24"
+    case "${2:-}" in
+    '') echo "--prtemca plm_ssh_agent $SELF --prtemca plm_ssh_no_tree_spawn 1 $net" ;;
+    --slurm) echo "$net" ;;
+    *) die "mpiexec-args: unknown option '$2' (--slurm or nothing)" ;;
+    esac
+    ;;
+address)
+    k=${2:-0}
+    if ! [[ "$k" =~ ^[0-9]+$ ]] || [ "$k" -gt 16 ]; then
+        die "address: K must be 0 to 16, not '$k'"
+    fi
+    if [ "$k" = 0 ]; then
+        echo "$NET.1"
+    else
+        [ -e "$STATE/uts$k" ] || die "address: host $k is not up (scripts/cluster.sh status)"
+        echo "$NET.$((10 + k))"
+    fi
     ;;
 agent)
     shift
@@ -230,7 +251,7 @@ agent)
     agent "$@"
     ;;
 *)
-    sed -n '2,17p' "$SELF" >&2
+    sed -n '2,20p' "$SELF" >&2
     exit 2
     ;;
 esac

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private Slurm cluster on this host, for tests and trials (docs/slurm.md):
 #
-#   scripts/slurm-cluster.sh up DIR [NODES]   start munged, slurmctld and NODES slurmd (default 2)
+#   scripts/slurm-cluster.sh up DIR [NODES] [--hosts]  start munged, slurmctld and NODES slurmd
+#                                             (default 2)
 #   scripts/slurm-cluster.sh down DIR         stop them (by the PIDs recorded under DIR)
 #   scripts/slurm-cluster.sh status DIR       print the daemons' PIDs and `sinfo`
 #   scripts/slurm-cluster.sh env DIR          print `export SLURM_CONF=...` for the clients
@@ -10,6 +11,13 @@
 # spool directory, PID file and log per node. The emulated nodes n1..nNODES share this host
 # (NodeHostname) and differ by port; each has CPUS_PER_NODE CPUs (default 4) whatever the host
 # has (SlurmdParameters=config_overrides). Clients find the cluster through SLURM_CONF=DIR/slurm.conf.
+#
+# --hosts: the nodes are the hosts node1..nodeNODES of the emulated cluster (scripts/cluster.sh,
+# instance $SALNS_INSTANCE), brought up fresh by `up`: the slurmd of nodeK runs inside host K's
+# namespaces (started through the cluster's agent), with its hostname and its address on the
+# bridge (NodeAddr), and reaches slurmctld, which runs on this machine, at the bridge's address;
+# munged runs on this machine and its socket under DIR is shared by every host. `down` also
+# removes the emulated hosts (the instance is recorded in DIR/run/hosts).
 #
 # `up` first stops whatever a previous run left in DIR, then waits until every node is idle and
 # prints the seconds that took. Needs Debian's slurmctld, slurmd, slurm-client and munge (scripts/setup.sh),
@@ -22,15 +30,27 @@ die() {
 }
 
 usage() {
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLUSTER="$REPO/scripts/cluster.sh"
 [ "$#" -ge 2 ] || usage
 CMD="$1"
 DIR="$2"
-NODES="${3:-2}"
+shift 2
+HOSTS=0
+NODES=2
+for arg in "$@"; do
+    case "$arg" in
+    --hosts) HOSTS=1 ;;
+    *) NODES="$arg" ;;
+    esac
+done
+if [ "$HOSTS" = 1 ] && [ "$CMD" != up ]; then
+    die "--hosts is an option of up only (down and status find the hosts in DIR/run/hosts)"
+fi
 CPUS_PER_NODE="${CPUS_PER_NODE:-4}"
 case "$NODES" in
 '' | *[!0-9]*) die "NODES must be a number from 1 to 8, not '$NODES'" ;;
@@ -96,18 +116,31 @@ down() {
     fi
     stop_pidfiles "$DIR"/run/slurmd.*.pid "$DIR/run/slurmctld.pid"
     stop_pidfiles "$DIR/run/munged.pid"
+    # --hosts: the emulated hosts go too, with whatever still runs in them (job steps of a
+    # slurmd that was killed, the processes of a lost host)
+    if [ -f "$DIR/run/hosts" ]; then
+        SALNS_INSTANCE="$(cat "$DIR/run/hosts")" "$CLUSTER" down >/dev/null
+        rm -f "$DIR/run/hosts"
+    fi
 }
 
+# write_conf HOST CTLD_ADDR CTLD_PORT: slurm.conf, with the nodes on this host or (--hosts) on
+# the emulated hosts.
 write_conf() {
-    local host="$1" ctld_port="$2" i port
-    sed -e "s|@DIR@|$DIR|g" -e "s|@HOST@|$host|g" -e "s|@CTLD_PORT@|$ctld_port|g" \
+    local host="$1" ctld_addr="$2" ctld_port="$3" i port
+    sed -e "s|@DIR@|$DIR|g" -e "s|@HOST@|$host|g" -e "s|@CTLD_ADDR@|$ctld_addr|g" \
+        -e "s|@CTLD_PORT@|$ctld_port|g" \
         "$REPO/slurm/test-cluster.conf.in" >"$DIR/slurm.conf" ||
         die "cannot write $DIR/slurm.conf from $REPO/slurm/test-cluster.conf.in"
     for i in $(seq "$NODES"); do
-        port="$(free_port)"
-        # Weight: the scheduler fills n1 first, then n2, ...
-        echo "NodeName=n$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$port CPUs=$CPUS_PER_NODE Weight=$i State=UNKNOWN" \
-            >>"$DIR/slurm.conf"
+        # Weight: the scheduler fills the first node first, then the second, ...
+        if [ "$HOSTS" = 1 ]; then
+            # the hostname of host i is its node name; every slurmd has its own address
+            echo "NodeName=node$i NodeAddr=$("$CLUSTER" address "$i") Port=6818 CPUs=$CPUS_PER_NODE Weight=$i State=UNKNOWN"
+        else
+            port="$(free_port)"
+            echo "NodeName=n$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$port CPUs=$CPUS_PER_NODE Weight=$i State=UNKNOWN"
+        fi >>"$DIR/slurm.conf"
     done
     echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP" >>"$DIR/slurm.conf"
 }
@@ -140,7 +173,7 @@ wait_idle() {
 }
 
 up() {
-    local host t0 i
+    local host t0 i ctld_addr instance
     [ "$(id -u)" -eq 0 ] || die "run as root (slurmd starts jobs as their users)"
     for b in munged mungekey slurmctld slurmd sinfo; do
         command -v "$b" >/dev/null || PATH="$PATH:/usr/sbin" command -v "$b" >/dev/null ||
@@ -154,19 +187,35 @@ up() {
     rm -rf "$DIR/state" "$DIR/spool" "$DIR/log"
     install -d -m 0755 "$DIR/run" "$DIR/state" "$DIR/log" "$DIR/spool"
     host="$(hostname -s)"
-    write_conf "$host" "$(free_port)"
-    export SLURM_CONF="$DIR/slurm.conf"
     # A bring-up that fails half-way stops what it started.
     trap down EXIT
+    ctld_addr=127.0.0.1
+    if [ "$HOSTS" = 1 ]; then
+        instance="${SALNS_INSTANCE:-0}"
+        echo "$instance" >"$DIR/run/hosts"
+        "$CLUSTER" up "$NODES" >/dev/null || die "scripts/cluster.sh up $NODES failed"
+        ctld_addr="$("$CLUSTER" address)"
+    fi
+    write_conf "$host" "$ctld_addr" "$(free_port)"
+    export SLURM_CONF="$DIR/slurm.conf"
     start_munge
     slurmctld -c -i -f "$SLURM_CONF" || die "slurmctld did not start; see $DIR/log/slurmctld.log"
     for i in $(seq "$NODES"); do
-        mkdir -p "$DIR/spool/n$i"
-        slurmd -N "n$i" -f "$SLURM_CONF" || die "slurmd n$i did not start; see $DIR/log/slurmd.n$i.log"
+        if [ "$HOSTS" = 1 ]; then
+            mkdir -p "$DIR/spool/node$i"
+            # detached, inside host i (its network, hostname and /dev/shm); the agent's own
+            # output goes to /tmp/salns*-node$i.out
+            "$CLUSTER" agent "node$i" "$(printf '%q ' slurmd -N "node$i" -f "$SLURM_CONF")" ||
+                die "the agent of host node$i did not start its slurmd"
+        else
+            mkdir -p "$DIR/spool/n$i"
+            slurmd -N "n$i" -f "$SLURM_CONF" || die "slurmd n$i did not start; see $DIR/log/slurmd.n$i.log"
+        fi
     done
     wait_idle
     trap - EXIT
-    printf 'slurm-cluster: %d node(s) idle after %.2f s; export SLURM_CONF=%s\n' "$NODES" \
+    printf 'slurm-cluster: %d node(s)%s idle after %.2f s; export SLURM_CONF=%s\n' "$NODES" \
+        "$([ "$HOSTS" = 1 ] && echo " on the emulated hosts (SALNS_INSTANCE=$instance)")" \
         "$(echo "$(date +%s.%N) - $t0" | bc)" "$SLURM_CONF"
 }
 
@@ -182,6 +231,9 @@ status() {
         fi
     done
     sinfo -N
+    if [ -f "$DIR/run/hosts" ]; then
+        SALNS_INSTANCE="$(cat "$DIR/run/hosts")" "$CLUSTER" status
+    fi
 }
 
 case "$CMD" in

@@ -109,8 +109,8 @@ const char *salrun_mpiexec_path(const salrun_opts_t *o);
 int salrun_find_exe(const char *name, char *path, size_t size);
 
 /* Sets the environment variables every launch needs that the user has not set (oversubscription,
- * by slot when by_slot: the user listed several hosts; running as root, the fault-tolerant BTL
- * choice); each one set is appended to added as NAME=value. */
+ * by slot when by_slot: several hosts, listed or a Slurm allocation's; running as root, the
+ * fault-tolerant BTL choice); each one set is appended to added as NAME=value. */
 int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *added);
 
 /* Sets the variable name to value unless it is set, and then appends NAME=value to added. */

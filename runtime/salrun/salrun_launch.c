@@ -106,8 +106,8 @@ int salrun_env_default(const char *name, const char *value, salrun_argv_t *added
 
 int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *added)
 {
-    /* Oversubscription alone maps every rank onto the first host of a hostfile, whatever its
-     * slots; by slot fills each host's slots in order first (docs/salrun.md). */
+    /* Oversubscription alone maps every rank onto the first host of a hostfile or allocation,
+     * whatever its slots; by slot fills each host's slots in order first (docs/salrun.md). */
     int rc = salrun_env_default("PRTE_MCA_rmaps_default_mapping_policy",
                                 by_slot ? "slot:oversubscribe" : ":oversubscribe", added);
 

@@ -304,8 +304,10 @@ int salrun_job_prepare(salrun_job_t *j)
         return ex;
     if (j->o->np > 0)
         j->o->np += j->spares; /* the spares park in sal_init: the application sees -n ranks */
+    /* By slot on several hosts, listed or a Slurm allocation's nodes: oversubscription alone puts
+     * every rank on the first one. */
     if (export_detector(j) != SAL_OK ||
-        salrun_env_defaults(j->o, j->hosts.listed && j->hosts.n > 1, &j->env_added) != SAL_OK ||
+        salrun_env_defaults(j->o, j->hosts.n > 1, &j->env_added) != SAL_OK ||
         (j->prrte.prefix[0] && salrun_prrte_env(&j->prrte, &j->env_added) != SAL_OK) ||
         salrun_job_build_launch(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;

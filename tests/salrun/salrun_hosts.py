@@ -218,7 +218,8 @@ def case_hostfile_errors(args, tmp):
 
 
 def case_hostfile_mapping(args, tmp):
-    """Several hosts listed: ranks fill each host's slots in order (by slot), not all on the first."""
+    """Several hosts listed, or a Slurm allocation of several nodes: ranks fill each host's slots in
+    order (by slot), not all on the first."""
     hosts = os.path.join(tmp, "hosts")
     for text, policy in (("n1 slots=2\nn2 slots=2\n", "slot:oversubscribe"),
                          ("n1 slots=2\n", ":oversubscribe")):
@@ -235,6 +236,20 @@ def case_hostfile_mapping(args, tmp):
     r, assigned, _ = dry_run(args, ["-n", "4", "--hostfile", hosts, "--ckpt-dir", tmp, "/bin/true"],
                              env=clean_env(PRTE_MCA_rmaps_default_mapping_policy="core"))
     check("PRTE_MCA_rmaps_default_mapping_policy" not in assigned, "the user's variable wins", r)
+    # the nodes of a Slurm allocation (from `scontrol show hostnames`, here a stand-in): the
+    # same rule; oversubscription alone put every rank on the first node
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    with open(os.path.join(bindir, "scontrol"), "w") as f:
+        f.write('#!/bin/sh\n[ "$1 $2" = "show hostnames" ] && echo "$3" | tr , "\\n"\n')
+    os.chmod(os.path.join(bindir, "scontrol"), 0o755)
+    for nodes, policy in (("n1,n2", "slot:oversubscribe"), ("n1", ":oversubscribe")):
+        env = clean_env(SLURM_JOB_ID="12345", SLURM_JOB_NODELIST=nodes,
+                        PATH=bindir + os.pathsep + os.environ["PATH"])
+        r, assigned, _ = dry_run(args, ["-n", "4", "--launcher", "mpiexec", "--ckpt-dir", tmp,
+                                        "/bin/true"], env=env)
+        check(assigned.get("PRTE_MCA_rmaps_default_mapping_policy") == policy,
+              "Slurm allocation %s: mapping policy %s: %r" % (nodes, policy, assigned), r)
 
 
 def case_hostfile_detector(args, tmp):
