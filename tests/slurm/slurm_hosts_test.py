@@ -187,16 +187,22 @@ def relaunch(a):
         again = ranks_on(events(j.log), True)
         if sorted(again) != [0, 1, 2, 3] or set(again.values()) != {"node1"}:
             fail("the relaunch should run ranks 0-3 on node1: %s" % again)
-        for r in (2, 3):
-            if not re.search(r"r%d@node1 read_own\] checkpoint \d+: rank file restored from its "
-                             r"partner copy on host node1" % r, out):
-                j.dump()
-                fail("rank %d was not restored from its partner copy on node1" % r)
-        start, step, restored = j.restart_after(t)
-        print("node1 holds %s" % " ".join(node_files(j, "node1")))
+        start, step, restored = restored_from_partners(j, out, t, "node1")
         print("MEASURED lost host, relaunch inside the allocation: %s; restarted on node1 %.2f s "
               "after the loss, checkpoint of step %d restored at %.2f s"
               % (probe.group(1), start, step, restored))
+
+
+def restored_from_partners(j, out, t, node):
+    """Ranks 2-3 now on node restored from their partner copies on node1; returns the restart's
+    (start, step, restored) after the loss at t."""
+    for r in (2, 3):
+        if not re.search(r"r%d@%s read_own\] checkpoint \d+: rank file restored from its "
+                         r"partner copy on host node1" % (r, node), out):
+            j.dump()
+            fail("rank %d was not restored on %s from its partner copy on node1" % (r, node))
+    print("%s holds %s" % (node, " ".join(node_files(j, node))))
+    return j.restart_after(t)
 
 
 def requeue(a):
@@ -219,13 +225,7 @@ def requeue(a):
         again = ranks_on(events(j.log), True)
         if again != {0: "node1", 1: "node1", 2: "node3", 3: "node3"}:
             fail("the requeued run should put ranks 0-1 on node1 and 2-3 on node3: %s" % again)
-        for r in (2, 3):
-            if not re.search(r"r%d@node3 read_own\] checkpoint \d+: rank file restored from its "
-                             r"partner copy on host node1" % r, out):
-                j.dump()
-                fail("rank %d was not restored on node3 from its partner copy on node1" % r)
-        start, step, restored = j.restart_after(t)
-        print("node3 holds %s" % " ".join(node_files(j, "node3")))
+        start, step, restored = restored_from_partners(j, out, t, "node3")
         print("MEASURED lost host, requeue without it: restarted on node1 and node3 %.2f s after "
               "the loss, checkpoint of step %d restored at %.2f s" % (start, step, restored))
 
