@@ -45,6 +45,7 @@ int main(int argc, char **argv)
         MPI_Comm_size(fixed, &s);
         MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, fixed);
         printf("replacement: old rank %d now rank %d of %d, allreduce=%d\n", oldrank, r, s, sum);
+        fflush(stdout); /* finalize_with_timeout may _exit */
         MPI_Comm_free(&fixed);
         MPI_Comm_free(&merged);
         MPI_Comm_free(&parent);
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
                eclass, t_detect - t0, t_revoke - t_detect, t_shrink - t_revoke, t_spawn - t_shrink,
                t_spawn - t0, sum);
     printf("survivor old %d new %d\n", rank, r2);
+    fflush(stdout); /* finalize_with_timeout may _exit, which drops buffered output */
     MPI_Comm_free(&fixed);
     MPI_Comm_free(&merged);
     MPI_Comm_free(&inter);
