@@ -47,6 +47,8 @@ with a failure-free run on the same hosts:
              holding node3's copies nor holding its own on node3) as soon as the repair starts
              (the `failure` event): the spawn fails, salrun relaunches on the 2 hosts left;
              identical
+  injob_in_ckpt (with --prrte, by hand) node3 lost as checkpoint 4 begins: the checkpoint is
+             aborted, the job repaired in-job from checkpoint 3; identical
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -241,7 +243,8 @@ def main():
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
                                     "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
                                     "host_lost_l4", "host_lost_fit", "injob_host_lost",
-                                    "injob_silent", "injob_two_hosts", "injob_in_repair"])
+                                    "injob_silent", "injob_two_hosts", "injob_in_repair",
+                                    "injob_in_ckpt"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -276,7 +279,7 @@ def main():
             fail("a replacement was placed on the lost host: %r" % place)
         print("replacements on %s; recovered in %.2f s" % (
             ",".join(e.get("to_host", "?") for e in place), resumes[0]["total_seconds"]))
-    elif a.case in ("injob_silent", "injob_two_hosts", "injob_in_repair"):
+    elif a.case in ("injob_silent", "injob_two_hosts", "injob_in_repair", "injob_in_ckpt"):
         if not a.prrte:
             fail("%s needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)" % a.case)
         lost = []
@@ -286,17 +289,22 @@ def main():
             during = lose_in_sequence(a, [(committed(3), lambda pm, l: 3),
                                           (committed(5, 1), other_than_partners)], lost)
             want = 1
+        elif a.case == "injob_in_ckpt":
+            during = lose_in_sequence(a, [(lambda evs: any(e["event"] == "ckpt_begin" and
+                                                           e["id"] == 4 for e in evs),
+                                           lambda pm, l: 3)], lost)
+            want = 1
         else:
             during = lose_in_sequence(a, [(committed(3), lambda pm, l: 3),
                                           (lambda evs: any(e["event"] == "failure" for e in evs),
                                            other_than_partners)], lost)
             want = 0
-        restarts = "0" if a.case == "injob_silent" else "2"
+        restarts = "0" if a.case in ("injob_silent", "injob_in_ckpt") else "2"
         got, out, evs = salrun(a, a.case, ["--max-restarts", restarts], during)
         resumes = [e for e in evs if e["event"] == "resume"]
         if len(resumes) != want:
             fail("expected %d in-job recoveries, found %d" % (want, len(resumes)))
-        if a.case != "injob_silent" and "job restarted" not in out:
+        if restarts != "0" and "job restarted" not in out:
             fail("the second loss did not end in a relaunch")
         place = [e for e in evs if e["event"] == "placement"]
         dead = ["node%d" % k for k in lost] or ["node3"]
