@@ -13,10 +13,12 @@
  * sweep is reduced over the row and the column of ranks, derived communicators (sal_comm_split)
  * that Salamander creates again after a repair.
  *
- * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--loop run|rc]
+ * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--tol T] [--loop run|rc]
  * Defaults come from HEAT2D_N, HEAT2D_STEPS, HEAT2D_SLEEP_MS and HEAT2D_LOOP, else 256, 300, 0 and
- * run. --loop run hands the loop to sal_run (failures unwind into it); --loop rc keeps the loop in
- * main and repairs in the return-code resume mode (sal_begin / sal_step_done / sal_repair).
+ * run. --tol T > 0 ends the run after the first sweep whose residual (the largest change, an
+ * allreduce) is below T, at most STEPS sweeps (--loop run only). --loop run hands the loop to
+ * sal_run (failures unwind into it); --loop rc keeps the loop in main and repairs in the
+ * return-code resume mode (sal_begin / sal_step_done / sal_repair).
  * Rank 0 prints one line, checksum being the 64-bit FNV-1a hash of the global field's bytes in
  * row-major order and sum the sum of its values in that order:
  *     heat2d: N=<n> steps=<s> ranks=<p> checksum=<16 hex digits> sum=<%.17g>
@@ -75,7 +77,9 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
     if (mrc != MPI_SUCCESS)
         return mpi_failed(mrc);
     heat_pause(h);
-    *done = step + 1 >= h->steps;
+    /* A convergence test on a collective result (the residual): sal_run confirms the step that
+     * reports done with an agreement, so a residual a failure corrupted cannot end the run. */
+    *done = step + 1 >= h->steps || (h->tol > 0 && h->residual < h->tol);
     return SAL_OK;
 }
 
@@ -144,6 +148,11 @@ int main(int argc, char **argv)
     rc_loop = loop && strcmp(loop, "rc") == 0;
     if (rc == 0 && loop && !rc_loop && strcmp(loop, "run") != 0) {
         fprintf(stderr, "heat2d: --loop must be run or rc, not '%s'\n", loop);
+        rc = -1;
+    }
+    if (rc == 0 && rc_loop && h.tol > 0) {
+        fprintf(stderr, "heat2d: --tol needs --loop run: the return-code loop ends on its step "
+                        "count only\n");
         rc = -1;
     }
     if (rc != 0) {

@@ -268,11 +268,26 @@ static int parse_long(const char *what, const char *text, long lo, long hi, long
     return 0;
 }
 
+/* --tol: a number >= 0. Returns 0, or -1 after a message. */
+static int parse_tol(const char *text, double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+
+    if (end == text || *end != '\0' || !(v >= 0.0) || v > 1e300) {
+        fprintf(stderr, "heat2d: --tol must be a number >= 0, not '%s'\n", text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop)
 {
     long n = 256, steps = 300, sleep_ms = 0;
     int rc = 0;
 
+    h->tol = 0.0;
     if (loop)
         *loop = getenv("HEAT2D_LOOP");
     rc |= parse_long("HEAT2D_N", getenv("HEAT2D_N"), 1, 32768, &n);
@@ -287,12 +302,14 @@ int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop)
             rc = parse_long("-s", value, 0, 1000000000L, &steps);
         else if (strcmp(argv[k], "--sleep-ms") == 0 && value)
             rc = parse_long("--sleep-ms", value, 0, 3600000L, &sleep_ms);
+        else if (strcmp(argv[k], "--tol") == 0 && value)
+            rc = parse_tol(value, &h->tol);
         else if (loop && strcmp(argv[k], "--loop") == 0 && value)
             *loop = value;
         else {
             fprintf(stderr,
                     "heat2d: bad argument '%s'\nusage: heat2d [-n N] [-s STEPS] "
-                    "[--sleep-ms MS]%s\n",
+                    "[--sleep-ms MS] [--tol T]%s\n",
                     argv[k], loop ? " [--loop run|rc]" : "");
             rc = -1;
         }

@@ -35,12 +35,13 @@ struct heat {
     double *halo[4];  /* received neighbour values: NORTH/SOUTH hold cols, WEST/EAST rows */
     double *side[2];  /* this block's west and east columns, packed for sending */
     double residual;  /* largest change of the last sweep, over all ranks */
+    double tol;       /* > 0: the run ends after the first sweep whose residual is below it */
 };
 
 /* Reads n, steps and sleep_ms from HEAT2D_N, HEAT2D_STEPS and HEAT2D_SLEEP_MS, then from the flags
- * -n, -s and --sleep-ms (defaults 256, 300, 0). When loop is not NULL, *loop is set from
- * HEAT2D_LOOP and then from --loop (unchecked text); when it is NULL, --loop is not accepted.
- * Returns 0, or -1 after printing a message with the usage. */
+ * -n, -s and --sleep-ms (defaults 256, 300, 0), and tol from --tol (default 0: run every step).
+ * When loop is not NULL, *loop is set from HEAT2D_LOOP and then from --loop (unchecked text); when
+ * it is NULL, --loop is not accepted. Returns 0, or -1 after printing a message with the usage. */
 int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop);
 
 /* Local: lays out this rank's block for the size and rank of comm, allocates its buffers and sets
