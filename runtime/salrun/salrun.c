@@ -94,6 +94,19 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
             salrun_now() - t_event >= j->finalize_timeout + FINISHED_GRACE)
             salrun_keeper_end(&k, &j->out,
                               "every rank finished but a process of the launch has not ended");
+        /* A relaunch (the log is known to be readable from here: an earlier launch wrote to it)
+         * whose ranks have not started after --start-timeout: its mpiexec is stuck before the job
+         * (seen once on the emulated cluster under load, on 2 hosts left). End it: it relaunches.
+         */
+        if (!k.ended && j->log_seen && j->o->start_timeout > 0 && j->st.attempt_events == 0 &&
+            salrun_now() - k.t_launch >= j->o->start_timeout) {
+            char why[128];
+
+            snprintf(why, sizeof(why),
+                     "no rank of the launch started within %g s (--start-timeout)",
+                     j->o->start_timeout);
+            salrun_keeper_end(&k, &j->out, why);
+        }
         salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
         /* A rank that wrote an event existed, even when every look at mpiexec's children came
@@ -110,6 +123,7 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
     }
     salrun_relay_close(&j->relay, RELAY_GRACE);
     salrun_watch_poll(w);
+    j->log_seen |= j->st.attempt_events > 0;
     *ended = k.ended;
     return SAL_OK;
 }

@@ -70,8 +70,9 @@ typedef struct salrun_opts {
     double restart_delay;         /* --restart-delay, default 1 s */
     const char *hostfile;         /* --hostfile, NULL = not given */
     double probe_timeout;         /* --probe-timeout, default 20 s, 0 = no probe */
-    int relaunch_fit;    /* --relaunch-ranks fit: relaunch on the slots of the hosts left */
-    const char *mpiexec; /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
+    int relaunch_fit;     /* --relaunch-ranks fit: relaunch on the slots of the hosts left */
+    double start_timeout; /* --start-timeout, default 120 s, 0 = none */
+    const char *mpiexec;  /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
     int no_ulfm, quiet, json, dry_run;
     int trust_exit;         /* --trust-exit: a launch without events that exits 0 succeeded */
     const char *launcher;   /* --launcher: "auto" (default), "mpiexec" or "srun" */

@@ -33,6 +33,7 @@ typedef enum opt_id {
     O_HOSTFILE,
     O_PROBE_TIMEOUT,
     O_RELAUNCH_RANKS,
+    O_START_TIMEOUT,
     O_MPIEXEC,
     O_LAUNCHER,
     O_NO_ULFM,
@@ -95,6 +96,10 @@ static const option_def_t options[] = {
      "run mpiexec over the PRRTE >= 5 + PMIx >= 7 installed in PREFIX (scripts/prrte.sh): a ULFM "
      "job then survives the loss of a host other than salrun's (docs/cluster.md)",
      "Open MPI's own PRRTE"},
+    {"--start-timeout", NULL, "SECONDS", O_START_TIMEOUT, 0,
+     "a relaunch none of whose ranks has started (written its first event) within this time is "
+     "ended and counts as failed (0 = wait for ever)",
+     "120"},
     {"--mpiexec", NULL, "PATH", O_MPIEXEC, 0, "the mpiexec to run",
      "$SAL_MPIEXEC, else " SALRUN_MPIEXEC},
     {"--launcher", NULL, "L", O_LAUNCHER, 0,
@@ -195,6 +200,8 @@ static int apply(salrun_opts_t *o, const option_def_t *d, const char *v, salrun_
         return SAL_OK;
     case O_PROBE_TIMEOUT:
         return parse_seconds(d->name, v, 3600, &o->probe_timeout);
+    case O_START_TIMEOUT:
+        return parse_seconds(d->name, v, 86400, &o->start_timeout);
     case O_RELAUNCH_RANKS:
         /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): it takes an argument */
         if (strcmp(v, "same") != 0 && strcmp(v, "fit") != 0)
@@ -265,6 +272,7 @@ static void opts_init(salrun_opts_t *o)
     o->max_restarts = 3;
     o->restart_delay = 1.0;
     o->probe_timeout = 20.0;
+    o->start_timeout = 120.0;
 }
 
 static int parse_report(int argc, char **argv, salrun_opts_t *o, salrun_action_t *action)

@@ -19,6 +19,7 @@ typedef struct salrun_job {
     double t0;
     long spares;                  /* ranks added to -n, parked by sal_init */
     int launch_retries;           /* launches of mpiexec that failed to start */
+    int log_seen;                 /* an earlier launch wrote events salrun could read */
     double hb_period, hb_timeout; /* Open MPI's failure detector, 0 = its default */
     double protocol_timeout;      /* key protocol_timeout: 0 = no protocol bounds */
     double finalize_timeout;      /* key finalize_timeout: the ranks' MPI_Finalize watchdog */

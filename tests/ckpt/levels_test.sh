@@ -13,21 +13,13 @@ export SAL_CKPT_DIR=$T/local SAL_LOG_DIR=$T SAL_KEEP=2 SAL_LOG_LEVEL=info
 unset SAL_PFS_DIR SAL_LEVELS SAL_FAKE_HOST_RANKS SAL_HOSTNAME
 D=$T/local/drv
 
-# launch <mpiexec args...>: Open MPI 5's mpiexec sometimes fails to start at all when several
-# launches start together ("The PMIx server's listener thread failed to start", status 213, before
-# any rank ran); launched again at most twice, as salrun does (docs/reliability.md).
+# shellcheck source=tests/common/mpi_launch.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common/mpi_launch.sh"
+# launch <mpiexec args...>: mpi_launch (Open MPI's start race), its standard error kept in stderr.
 launch() {
-    local attempt rc
-    for attempt in 1 2 3; do
-        : >"$T/launch"
-        "${mpi[@]}" "$@" 2>"$T/launch"
-        rc=$?
-        cat "$T/launch" >>"$T/stderr"
-        if [ "$rc" -ne 213 ] || ! grep -q "listener thread failed to start" "$T/launch"; then
-            return "$rc"
-        fi
-        echo "mpiexec did not start; launching again (attempt $((attempt + 1)) of 3)"
-    done
+    local rc=0
+    mpi_launch "$T/launch" "${mpi[@]}" "$@" || rc=$?
+    cat "$T/launch" >>"$T/stderr"
     return "$rc"
 }
 run() { # run <nranks> <driver args...>

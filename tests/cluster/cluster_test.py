@@ -97,7 +97,8 @@ def salrun(a, job, extra, during=None, by_address=False, want=0, env_extra=None)
     mpi = cluster(a, "mpiexec-args").stdout.split()
     prrte = ["--prrte", a.prrte] if a.prrte else []
     cmd = ([a.salrun, "-n", "8", "--job", job, "--log-dir", work, "--interval", "20",
-            "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "30"] + prrte
+            "--restart-delay", "0", "--hostfile", hostfile, "--probe-timeout", "30",
+            "--start-timeout", "30"] + prrte
            + extra + mpi
            + ["--map-by", "slot:oversubscribe", "--", a.program] + HEAT)
     # the cluster's network is named by btl_tcp_if_include (mpiexec-args): Open MPI refuses both

@@ -17,9 +17,14 @@ for f in include/salamander/salamander.h include/salamander/sal_version.h \
     [ -e "$prefix/$f" ] || { echo "FAIL: $prefix/$f was not installed" >&2; exit 1; }
 done
 
+# shellcheck source=tests/common/mpi_launch.sh
+source "$here/../common/mpi_launch.sh"
+
 run_consumer() {
-    local exe="$1" out
-    out="$(SAL_CKPT_DIR="$work/ckpt" SAL_JOB=consumer "$mpiexec" -n 2 "$exe")"
+    local exe="$1" out rc=0
+    out="$(SAL_CKPT_DIR="$work/ckpt" SAL_JOB=consumer mpi_launch "$work/launch.err" "$mpiexec" -n 2 "$exe")" || rc=$?
+    cat "$work/launch.err" >&2
+    [ "$rc" -eq 0 ] || { echo "FAIL: $mpiexec -n 2 $exe exited with status $rc" >&2; exit 1; }
     echo "$out"
     grep -q '^consumer: salamander .* v0=5$' <<<"$out" || { echo "FAIL: unexpected output of $exe" >&2; exit 1; }
 }

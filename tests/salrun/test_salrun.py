@@ -420,6 +420,27 @@ def case_mpiexec_hang(args, tmp):
           "(restart 1 of 1)" in r.stderr, "the hung launch is relaunched", r)
 
 
+def case_start_timeout(args, tmp):
+    """A relaunch whose mpiexec never starts the job is ended after --start-timeout and counts as
+    a failed launch; nothing of it is left."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_stuck.py")
+    pids = os.path.join(tmp, "stuck.pids")
+    t0 = time.time()
+    r = salrun(args, ["-n", "1", "--mpiexec", fake, "--log-dir", tmp, "--job", "fake",
+                      "--ckpt-dir", tmp, "--restart-delay", "0", "--max-restarts", "1",
+                      "--start-timeout", "2", "--", args.flaky, "fakejob",
+                      os.path.join(tmp, "marker")],
+               env=clean_env(FAKE_STUCK_MARKER=os.path.join(tmp, "stuck"), FAKE_PROBE_PIDS=pids))
+    check(r.returncode == 1, "the stuck relaunch was the last restart: exit 1", r)
+    check("no rank of the launch started within 2 s (--start-timeout)" in r.stderr,
+          "one line says why the launch was ended", r)
+    check(time.time() - t0 < 20, "ended within the start timeout and the grace of the ending")
+    with open(pids) as f:
+        stuck = [int(p) for p in f.read().split()]
+    check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
+          "the stuck mpiexec was ended: %r" % stuck)
+
+
 def case_start_race(args, tmp):
     """mpiexec lost the start race (status 213 and its message): launched again, not a restart."""
     fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_race.py")

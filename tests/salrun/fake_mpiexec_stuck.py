@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""A stand-in for mpiexec whose relaunch is stuck before the job starts (seen once with Open MPI
+5.0.11 on the emulated cluster): the first launch runs the program (the first word after the
+options salrun adds), the next ones never start it and never exit. $FAKE_STUCK_MARKER is the file
+that records the first launch; with $FAKE_PROBE_PIDS set, the stuck launch appends its pid there so
+that the test can check salrun ended it."""
+import os
+import subprocess
+import sys
+import time
+
+args = sys.argv[1:]
+while args and args[0] in ("--with-ft", "-n", "-x"):
+    args = args[2:]
+marker = os.environ["FAKE_STUCK_MARKER"]
+if not os.path.exists(marker):
+    open(marker, "w").close()
+    sys.exit(subprocess.run(args).returncode)
+if os.environ.get("FAKE_PROBE_PIDS"):
+    with open(os.environ["FAKE_PROBE_PIDS"], "a") as f:
+        f.write("%d\n" % os.getpid())
+while True:
+    time.sleep(60)
