@@ -27,14 +27,13 @@
 #include "salrun_build.h"
 #include "salrun_job.h"
 
-#define POLL_NS             150000000L /* event log poll period: 150 ms */
-#define FINISHED_GRACE      10.0       /* seconds after finalize_timeout for mpiexec to exit */
-#define MAX_DELAY           30.0       /* backoff cap, seconds */
-#define LAUNCH_RETRIES      2          /* new launches after mpiexec failed to start */
-#define PRTE_STARTUP_FAILED 213        /* mpiexec's status when it could not start the job */
-#define PRTE_STARTUP_RACE   "listener thread failed to start" /* its message for the start race */
-#define LEFTOVER_GRACE      2.0 /* seconds a leftover process has between SIGTERM and SIGKILL */
-#define RELAY_GRACE         1.0 /* seconds to relay what mpiexec's leftovers still write */
+#define POLL_NS           150000000L /* event log poll period: 150 ms */
+#define FINISHED_GRACE    10.0       /* seconds after finalize_timeout for mpiexec to exit */
+#define MAX_DELAY         30.0       /* backoff cap, seconds */
+#define LAUNCH_RETRIES    2          /* new launches after mpiexec failed to start */
+#define PRTE_STARTUP_RACE "listener thread failed to start" /* its message for the start race */
+#define LEFTOVER_GRACE    2.0 /* seconds a leftover process has between SIGTERM and SIGKILL */
+#define RELAY_GRACE       1.0 /* seconds to relay what mpiexec's leftovers still write */
 
 static void sleep_poll(void)
 {
@@ -273,7 +272,7 @@ static int outcome(salrun_job_t *j, int status, int ended)
     /* Open MPI 5's mpiexec sometimes fails to start at all ("The PMIx server's listener thread
      * failed to start", exit status 213) when several launches start together: no rank ran, so
      * launching again is not a restart. */
-    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == PRTE_STARTUP_FAILED &&
+    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == SALRUN_PRTE_STARTUP_FAILED &&
         j->st.attempt_events == 0 && !salrun_relay_said(&j->relay, PRTE_STARTUP_RACE)) {
         salrun_say(
             &j->out, "failed", json,
@@ -285,7 +284,7 @@ static int outcome(salrun_job_t *j, int status, int ended)
         summary(j, "failed", SALRUN_EXIT_FAILED);
         return SALRUN_EXIT_FAILED;
     }
-    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == PRTE_STARTUP_FAILED &&
+    if (!ended && WIFEXITED(status) && WEXITSTATUS(status) == SALRUN_PRTE_STARTUP_FAILED &&
         j->st.attempt_events == 0 && j->launch_retries < LAUNCH_RETRIES) {
         j->launch_retries++;
         salrun_say(&j->out, "relaunch", json,

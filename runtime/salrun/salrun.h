@@ -226,6 +226,10 @@ int salrun_prrte_env(const salrun_prrte_t *p, salrun_argv_t *added);
  * the user sets already left out: [OUT] args (appended). */
 int salrun_prrte_args(const salrun_prrte_t *p, const salrun_opts_t *o, salrun_argv_t *args);
 
+/* mpiexec's (PRRTE's) exit status when it could not start the job; with its message "listener
+ * thread failed to start", Open MPI's start race when several launches start together. */
+#define SALRUN_PRTE_STARTUP_FAILED 213
+
 /* ---- salrun_hosts.c ---- */
 
 typedef struct salrun_host {

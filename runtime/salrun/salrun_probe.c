@@ -35,8 +35,7 @@
 #define PROBE_PARALLEL 16             /* probes running at once */
 #define PROBE_WORD     "salrun-probe" /* what a probe prints on the host, then its name */
 #define PROBE_SCRIPT   "echo " PROBE_WORD " \"$(uname -n)\""
-#define PROBE_RETRIES  2   /* new launches of a probe whose mpiexec lost the start race */
-#define PRTE_STARTUP   213 /* mpiexec's status when it could not start (salrun.c) */
+#define PROBE_RETRIES  2 /* new launches of a probe whose mpiexec lost the start race */
 
 /* Appends name to the comma list buf unless it is there already. */
 static void add_node(char *buf, size_t size, const char *name)
@@ -331,7 +330,8 @@ static int probe_poll(salrun_hosts_t *h, probe_t *p, double timeout, const salru
     kill(-p->pid, SIGKILL); /* whatever the probe left behind */
     if (r < 0)
         return 1;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == PRTE_STARTUP && p->tries < PROBE_RETRIES) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == SALRUN_PRTE_STARTUP_FAILED &&
+        p->tries < PROBE_RETRIES) {
         p->tries++;
         return 2;
     }
