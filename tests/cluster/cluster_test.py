@@ -49,6 +49,9 @@ with a failure-free run on the same hosts:
              identical
   injob_in_ckpt (with --prrte, by hand) node3 lost as checkpoint 4 begins: the checkpoint is
              aborted, the job repaired in-job from checkpoint 3; identical
+  launcher_lost (with --prrte) the launch's prterun SIGKILLed after checkpoint 3 (the launcher's
+             host, where the job's PRRTE runs, lost: no in-job repair survives that): salrun
+             relaunches from checkpoint 3; identical
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -210,6 +213,31 @@ def lose_in_sequence(a, steps, chosen):
     return watch
 
 
+def kill_launcher_after(a, ckpt_id, work):
+    """SIGKILLs the launch's prterun (mpiexec's PRRTE, on this machine: the launcher's host) once
+    checkpoint ckpt_id is committed: what the loss of the launcher's host does to the job's
+    daemons (salrun, which would go with that host, stands for the batch system's requeue)."""
+    def watch(log):
+        deadline = time.time() + a.timeout
+        while time.time() < deadline:
+            if os.path.exists(log):
+                with open(log) as f:
+                    if any('"ckpt_commit"' in l and '"id":%d,' % ckpt_id in l for l in f):
+                        break
+            time.sleep(0.05)
+        for pid in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read().split(b"\0")
+            except OSError:
+                continue
+            if cmd and os.path.basename(cmd[0]) == b"prterun" and \
+                    any(work.encode() in w for w in cmd):
+                os.kill(int(pid), 9)
+                print("killed prterun %s" % pid, flush=True)
+    return watch
+
+
 def committed(ckpt_id, after_resumes=0):
     return lambda evs: (sum(e["event"] == "resume" for e in evs) >= after_resumes and
                         any(e["event"] == "ckpt_commit" and e["id"] == ckpt_id for e in evs))
@@ -250,7 +278,7 @@ def main():
                                     "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
                                     "host_lost_l4", "host_lost_fit", "injob_host_lost",
                                     "injob_silent", "injob_two_hosts", "injob_in_repair",
-                                    "injob_in_ckpt"])
+                                    "injob_in_ckpt", "launcher_lost"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -285,6 +313,17 @@ def main():
             fail("a replacement was placed on the lost host: %r" % place)
         print("replacements on %s; recovered in %.2f s" % (
             ",".join(e.get("to_host", "?") for e in place), resumes[0]["total_seconds"]))
+    elif a.case == "launcher_lost":
+        if not a.prrte:
+            fail("launcher_lost needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)")
+        work = os.path.join(a.work, a.case)
+        got, out, evs = salrun(a, a.case, ["--max-restarts", "2"],
+                               kill_launcher_after(a, 3, work))
+        if "job restarted" not in out:
+            fail("the loss of the launcher did not end in a relaunch")
+        restores = [e for e in evs if e["event"] == "restore"]
+        if not restores or restores[-1]["id"] < 3:
+            fail("the relaunch did not restore checkpoint 3 or newer: %r" % restores)
     elif a.case in ("injob_silent", "injob_two_hosts", "injob_in_repair", "injob_in_ckpt"):
         if not a.prrte:
             fail("%s needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)" % a.case)
