@@ -52,6 +52,9 @@ with a failure-free run on the same hosts:
   launcher_lost (with --prrte) the launch's prterun SIGKILLed after checkpoint 3 (the launcher's
              host, where the job's PRRTE runs, lost: no in-job repair survives that): salrun
              relaunches from checkpoint 3; identical
+  lost_in_restore node3 lost after checkpoint 3, then a second host (not holding node3's copies
+             nor holding its own on node3) as the relaunched job starts and restores: a second
+             relaunch on the 2 hosts left; identical
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -278,7 +281,8 @@ def main():
                                     "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
                                     "host_lost_l4", "host_lost_fit", "injob_host_lost",
                                     "injob_silent", "injob_two_hosts", "injob_in_repair",
-                                    "injob_in_ckpt", "launcher_lost"])
+                                    "injob_in_ckpt", "launcher_lost",
+                                    "lost_in_restore"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -313,6 +317,18 @@ def main():
             fail("a replacement was placed on the lost host: %r" % place)
         print("replacements on %s; recovered in %.2f s" % (
             ",".join(e.get("to_host", "?") for e in place), resumes[0]["total_seconds"]))
+    elif a.case == "lost_in_restore":
+        lost = []
+        restarted = lambda evs: any(e["event"] == "start" and e.get("restart") for e in evs)
+        got, out, evs = salrun(a, a.case, ["--max-restarts", "3"],
+                               lose_in_sequence(a, [(committed(3), lambda pm, l: 3),
+                                                    (restarted, other_than_partners)], lost))
+        if len(lost) != 2:
+            fail("the two hosts were not lost")
+        for k in lost:
+            if not re.search(r"host node%d left out of the relaunches" % k, out):
+                fail("node%d was not left out" % k)
+        print("lost node3, then node%d as the relaunched job started" % lost[1])
     elif a.case == "launcher_lost":
         if not a.prrte:
             fail("launcher_lost needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)")
