@@ -150,16 +150,22 @@ def check_line_order(out):
             fail("a line of the failed launch came after its relaunch line: %r" % late[0])
 
 
+def wait_committed(a, log, ckpt_id):
+    """True once the event log shows checkpoint ckpt_id committed, False after a.timeout."""
+    deadline = time.time() + a.timeout
+    while time.time() < deadline:
+        if os.path.exists(log):
+            with open(log) as f:
+                if any('"ckpt_commit"' in l and '"id":%d,' % ckpt_id in l for l in f):
+                    return True
+        time.sleep(0.05)
+    return False
+
+
 def lose_host_after(a, k, ckpt_id, how=("kill",)):
     def watch(log):
-        deadline = time.time() + a.timeout
-        while time.time() < deadline:
-            if os.path.exists(log):
-                with open(log) as f:
-                    if any('"ckpt_commit"' in l and '"id":%d,' % ckpt_id in l for l in f):
-                        print(cluster(a, how[0], str(k), *how[1:]).stdout, flush=True)
-                        return
-            time.sleep(0.05)
+        if wait_committed(a, log, ckpt_id):
+            print(cluster(a, how[0], str(k), *how[1:]).stdout, flush=True)
     return watch
 
 
@@ -221,13 +227,8 @@ def kill_launcher_after(a, ckpt_id, work):
     checkpoint ckpt_id is committed: what the loss of the launcher's host does to the job's
     daemons (salrun, which would go with that host, stands for the batch system's requeue)."""
     def watch(log):
-        deadline = time.time() + a.timeout
-        while time.time() < deadline:
-            if os.path.exists(log):
-                with open(log) as f:
-                    if any('"ckpt_commit"' in l and '"id":%d,' % ckpt_id in l for l in f):
-                        break
-            time.sleep(0.05)
+        if not wait_committed(a, log, ckpt_id):
+            return
         for pid in os.listdir("/proc"):
             try:
                 with open("/proc/%s/cmdline" % pid, "rb") as f:
