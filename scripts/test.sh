@@ -11,6 +11,33 @@ set -euo pipefail
 # shellcheck source=scripts/env.sh
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
+# failure_digest LOG: at the end of the run, the output of each failed test again, consecutive
+# repeated lines collapsed and at most 30 lines from its start and 30 from its end, so that the
+# cause of a failure is in the last lines of a long log.
+failure_digest() {
+    awk '
+        /^ *[0-9]+\/[0-9]+ Test +#[0-9]+: / {
+            inblock = ($0 ~ /\*\*\*(Failed|Timeout|Exception)/)
+            if (inblock) { n++; print "test: ---- failed: " $0; prev = ""; rep = 0 }
+            next
+        }
+        /^ *Start +[0-9]+: |^[0-9]+% tests passed/ { inblock = 0; next }
+        inblock {
+            if ($0 == prev) { rep++; next }
+            if (rep) { print "  (previous line repeated " rep " more times)"; rep = 0 }
+            print; prev = $0
+        }' "$1" | awk '
+        /^test: ---- failed: / { flush(); print; next }
+        { buf[++k] = $0 }
+        function flush(  i) {
+            for (i = 1; i <= k; i++)
+                if (i <= 30 || i > k - 30) print buf[i]
+                else if (i == 31) print "  [... " (k - 60) " lines ...]"
+            k = 0
+        }
+        END { flush() }'
+}
+
 # run_ctest DIR ARGS...: runs ctest, prints the number of tests, fails on a failed or skipped test.
 run_ctest() {
     local dir="$1" log status=0 count
@@ -27,6 +54,9 @@ run_ctest() {
     if [ "${count:-0}" -eq 0 ]; then
         echo "test: error: no tests found in $dir" >&2
         status=1
+    fi
+    if [ "$status" -ne 0 ]; then
+        failure_digest "$log"
     fi
     rm -f "$log"
     return "$status"

@@ -134,7 +134,14 @@ class Job:
 
     def dump(self):
         for path in glob.glob(os.path.join(self.work, "job-*.out")):
-            sys.stdout.write("---- %s\n%s" % (path, open(path).read()))
+            sys.stdout.write("---- %s\n%s" % (path, open(path, errors="replace").read()))
+        # What Slurm itself said: a step that could not be created, a node set DOWN.
+        logs = os.path.join(os.path.dirname(self.env["SLURM_CONF"]), "log")
+        for path in sorted(glob.glob(os.path.join(logs, "slurm*.log"))):
+            with open(path, errors="replace") as f:
+                lines = [ln for ln in f if re.search(r"error|step|[Rr]equeue|DOWN", ln)]
+            sys.stdout.write("---- %s (errors, steps, requeues; last 25)\n%s"
+                             % (path, "".join(lines[-25:])))
 
     def checksum(self):
         lines = CHECKSUM.findall(self.output())
