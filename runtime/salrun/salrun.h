@@ -263,10 +263,13 @@ int salrun_hosts_index(const salrun_hosts_t *h, const char *name);
 int salrun_capture(char *const argv[], char *buf, size_t size);
 /* Before a relaunch: excludes the hosts Slurm reports unusable and those whose probe fails or
  * outlasts o->probe_timeout, one progress line each, then writes the hostfile of relaunches.
- * prrte: the prefix of the PRRTE 5 stack the job runs over ("" = none). [OUT] *changed: hosts
- * newly excluded. SAL_ERR_NOT_FOUND when no host is left. */
+ * prrte: the prefix of the PRRTE 5 stack the job runs over ("" = none). said: what the launch
+ * that just ended wrote on its standard error (or NULL): a host whose daemon it reports lost is
+ * excluded without a probe. [OUT] *changed: hosts newly excluded. SAL_ERR_NOT_FOUND when no host
+ * is left. */
 int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
-                       const char *prrte, int use_srun, const salrun_out_t *out, size_t *changed);
+                       const char *prrte, int use_srun, const char *said, const salrun_out_t *out,
+                       size_t *changed);
 /* mpiexec's pass-through options: o->mpi_args, with --host replaced by --hostfile PATH once a
  * host is excluded, and salrun's --hostfile. [OUT] args (appended). */
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args);

@@ -237,12 +237,13 @@ static void fit_ranks(salrun_job_t *j)
     j->o->np = slots;
 }
 
-/* Before a relaunch: the hosts that failed are left out (salrun_hosts.c). */
+/* Before a relaunch: the hosts that failed are left out (salrun_hosts.c), those the launch that
+ * ended reported lost without a probe. */
 int salrun_job_exclude_failed_hosts(salrun_job_t *j)
 {
     size_t changed = 0;
-    int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->prrte.prefix, j->use_srun, &j->out,
-                                &changed);
+    int rc = salrun_hosts_check(&j->hosts, j->o, j->mpiexec, j->prrte.prefix, j->use_srun,
+                                j->relay.tail, &j->out, &changed);
 
     if (rc == SAL_OK && changed > 0)
         fit_ranks(j);

@@ -501,8 +501,46 @@ int salrun_hosts_remote(const salrun_hosts_t *h)
     return 0;
 }
 
+/* The hosts whose daemon the launcher reported lost, in what it said (PRRTE's "PRTE has lost
+ * communication with a remote daemon." block names it: "Remote daemon: [NSPACE,VPID] on node
+ * NAME"): left out without a probe, which on a lost host only ends when the launcher's own
+ * connection attempt gives up (3 s or more on an unreachable ssh host). */
+static int exclude_reported(salrun_hosts_t *h, const char *said, const salrun_out_t *out)
+{
+    static const char lost[] = "lost communication with a remote daemon";
+    static const char key[] = "Remote daemon:";
+    const char *p = said ? strstr(said, lost) : NULL;
+    int rc = SAL_OK;
+
+    while (rc == SAL_OK && p && (p = strstr(p, key)) != NULL) {
+        const char *line_end = strchr(p, '\n'), *on = strstr(p, " on node ");
+        char name[256];
+        size_t n = 0;
+        int i;
+
+        if (!on || (line_end && on > line_end))
+            break;
+        on += strlen(" on node ");
+        while (n + 1 < sizeof(name) && on[n] && strchr(" \t\r\n", on[n]) == NULL)
+            n++;
+        memcpy(name, on, n);
+        name[n] = '\0';
+        p = on + n;
+        i = salrun_hosts_index(h, name);
+        for (size_t k = 0; i < 0 && k < h->n; k++)
+            if (h->v[k].alias && strcmp(h->v[k].alias, name) == 0)
+                i = (int)k;
+        if (i >= 0 && !h->v[i].why && !is_local(h->v[i].name))
+            rc = exclude(h, (size_t)i, out,
+                         "the launcher reported its daemon there lost (\"PRTE has lost "
+                         "communication with a remote daemon\"); not probed");
+    }
+    return rc;
+}
+
 int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
-                       const char *prrte, int use_srun, const salrun_out_t *out, size_t *changed)
+                       const char *prrte, int use_srun, const char *said, const salrun_out_t *out,
+                       size_t *changed)
 {
     size_t before = h->nexcluded, n = 0, nprobed, *todo;
     char left[4096], bad[4096], json[8400], esc[8200];
@@ -513,6 +551,8 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
     if (h->n == 0)
         return SAL_OK;
     rc = check_slurm(h, out);
+    if (rc == SAL_OK)
+        rc = exclude_reported(h, said, out);
     todo = calloc(h->n, sizeof(*todo));
     if (!todo)
         return salrun_fail(SAL_ERR_NOMEM, "out of memory");

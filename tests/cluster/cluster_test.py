@@ -6,9 +6,10 @@ with a failure-free run on the same hosts:
   rank_kill  rank 5 (host node3) SIGKILLed at step 70: in-job respawn, identical
   host_lost  host node3 lost (every process on it, its /dev/shm) once checkpoint 3 is committed:
              Open MPI 5.0.11's launcher ends the job (mpiexec exits 0), salrun sees no finish,
-             leaves node3 out (its probe fails) and relaunches on the 3 hosts left; ranks 4-5 are
-             restored from their L2 partner copies on other hosts; identical. Its hostfile names
-             the hosts by address: the exclusion names node3 both ways
+             leaves node3 out (mpiexec reported its daemon lost) and relaunches on the 3 hosts
+             left; ranks 4-5 are restored from their L2 partner copies on other hosts;
+             identical. Its hostfile names the hosts by address: the exclusion names node3 both
+             ways
   host0_lost the same with the host of rank 0 (node1), which held `latest`, the manifest and the
              levels record: every other host keeps them, nothing committed is lost; with levels
              L1+L3, the lost ranks are rebuilt from XOR parity, read where each member of their

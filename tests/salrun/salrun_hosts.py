@@ -98,6 +98,25 @@ def case_probe_timeout(args, tmp):
           "the hung probe was killed: %r" % probes)
 
 
+def case_reported_lost(args, tmp):
+    """A host whose daemon the launcher reported lost is left out without a probe (whose end, on a
+    lost host, would only come with --probe-timeout); the other hosts are still probed."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_hosts.py")
+    probes = os.path.join(tmp, "probe.args")
+    r, lines = hosts_run(args, tmp, "%s slots=1\nlost-host slots=1\nother-host slots=1\n"
+                         % socket.gethostname(), ["--mpiexec", fake, "--probe-timeout", "60"],
+                         env=clean_env(FAKE_PROBE_ARGS=probes))
+    check(r.returncode == 0, "the job finishes without the lost host: exit 0", r)
+    check("salrun: host lost-host left out of the relaunches: the launcher reported its daemon "
+          "there lost (\"PRTE has lost communication with a remote daemon\"); not probed"
+          in r.stderr, "one line names the host and why it was not probed", r)
+    with open(probes) as f:
+        probed = [l.split()[l.split().index("--host") + 1] for l in f.read().splitlines()]
+    check(probed == ["other-host"], "only other-host was probed: %r" % probed)
+    check(lines == ["%s slots=1" % socket.gethostname(), "other-host slots=1"],
+          "hostfile of relaunches: %r" % lines)
+
+
 def case_probe_race(args, tmp):
     """A probe whose mpiexec lost the start race (status 213 at once) is launched again: the host
     is not left out."""
