@@ -63,7 +63,8 @@ static int setup_levels(struct sal_ckpt *c, const sal_settings_t *set, const cha
         sal_level_setup_t setup = {c->job_dir, c->pfs_job, c->keep, (int)set->pfs_every};
         rc = sal_levels_start(&setup, &c->async);
     }
-    sal_interval_auto_init(&c->iauto, set->mtbf, sal_clock_mono());
+    sal_interval_auto_init(&c->iauto, set->mtbf, set->interval.kind == SAL_INTERVAL_AUTO,
+                           sal_clock_mono());
     return rc;
 }
 

@@ -22,8 +22,9 @@ double sal_interval_daly(double cost, double mtbf)
     return sqrt(2.0 * cost * mtbf) * (1.0 + sqrt(r) / 3.0 + r / 9.0) - cost;
 }
 
-void sal_interval_auto_init(sal_interval_auto_t *s, double mtbf_cfg, double now)
+void sal_interval_auto_init(sal_interval_auto_t *s, double mtbf_cfg, int in_use, double now)
 {
+    s->in_use = in_use;
     s->mtbf_cfg = mtbf_cfg > 0 ? mtbf_cfg : 0;
     s->t_start = now;
     s->cost = 0;
@@ -48,7 +49,7 @@ static int recompute(sal_interval_auto_t *s, double now)
     if (s->ncost == 0)
         return 0;
     s->period = sal_interval_daly(s->cost, sal_interval_auto_mtbf(s, now));
-    return old <= 0 || fabs(s->period - old) > 0.1 * old;
+    return s->in_use && (old <= 0 || fabs(s->period - old) > 0.1 * old);
 }
 
 int sal_interval_auto_cost(sal_interval_auto_t *s, double seconds, double now)

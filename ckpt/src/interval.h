@@ -23,9 +23,12 @@ typedef struct sal_interval_auto {
     int ncost;       /* measurements so far */
     int failures;    /* failures observed */
     double period;   /* the current interval, seconds; 0 before the first measurement */
+    int in_use;      /* 1: the job's interval is "auto" (its changes are worth reporting) */
 } sal_interval_auto_t;
 
-void sal_interval_auto_init(sal_interval_auto_t *s, double mtbf_cfg, double now);
+/* in_use: whether the job's interval is "auto"; the estimate is kept either way, and the cost and
+ * failure functions below return 0 (nothing to report) when it is not. */
+void sal_interval_auto_init(sal_interval_auto_t *s, double mtbf_cfg, int in_use, double now);
 
 /* Adds a measured checkpoint cost: the mean of the first 4, then an exponential average with
  * weight 1/4 on the new value. Recomputes period; returns 1 when it changed by more than 10%. */

@@ -8,6 +8,7 @@
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_rank = -1;
+static int log_was = -1; /* the rank this process had before a shrink renumbered it, else -1 */
 static char log_host[64] = "?";
 static sal_log_level_t log_level = SAL_LOG_INFO;
 
@@ -19,6 +20,18 @@ void sal_log_set_identity(int rank, const char *host)
     log_rank = rank;
     snprintf(log_host, sizeof(log_host), "%s", host ? host : "?");
     pthread_mutex_unlock(&log_lock);
+}
+
+int sal_log_renumbered(int old_rank)
+{
+    int was;
+
+    pthread_mutex_lock(&log_lock);
+    if (log_was < 0)
+        log_was = old_rank;
+    was = log_was;
+    pthread_mutex_unlock(&log_lock);
+    return was;
 }
 
 void sal_log_set_level(sal_log_level_t level)
@@ -52,7 +65,9 @@ void sal_log_msg(sal_log_level_t level, const char *func, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&log_lock);
-    if (log_rank >= 0)
+    if (log_rank >= 0 && log_was >= 0 && log_was != log_rank)
+        snprintf(who, sizeof(who), "r%d(was r%d)@%s", log_rank, log_was, log_host);
+    else if (log_rank >= 0)
         snprintf(who, sizeof(who), "r%d@%s", log_rank, log_host);
     else
         snprintf(who, sizeof(who), "%s", log_host);

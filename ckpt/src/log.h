@@ -20,6 +20,9 @@ typedef enum sal_log_level {
 /* Identity stamped on every line: rank -1 means "not known yet"; host NULL means "?". Thread-safe.
  */
 SAL_PRIVATE void sal_log_set_identity(int rank, const char *host);
+/* A shrink renumbered this process: from now on its lines say "r2(was r3)@host", r3 being its
+ * number before the first renumbering (the one the launch and the user know), which it returns. */
+SAL_PRIVATE int sal_log_renumbered(int old_rank);
 SAL_PRIVATE void sal_log_set_level(sal_log_level_t level);
 sal_log_level_t sal_log_get_level(void);
 /* Parses "error|warn|info|debug"; returns -1 when not a level name. */

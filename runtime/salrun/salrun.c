@@ -162,6 +162,7 @@ static void summary(const salrun_job_t *j, const char *how, int exit_status)
     char json[768 + 2 * 4096], job[300], steps[48] = "", bad[4096], esc[2 * 4096], hosts[4200] = "";
     double wall = salrun_now() - j->t0;
     const salrun_stats_t *st = &j->st;
+    int failures = st->nfailures + st->launch_failures;
 
     if (st->steps > 0)
         snprintf(steps, sizeof(steps), "%lld steps, ", st->steps);
@@ -173,12 +174,12 @@ static void summary(const salrun_job_t *j, const char *how, int exit_status)
         "\"job\":\"%s\",\"status\":\"%s\",\"exit\":%d,\"steps\":%lld,\"checkpoints\":%lld,"
         "\"failures\":%d,\"recoveries\":%d,\"restarts\":%d,\"excluded\":\"%s\",\"seconds\":%.3f",
         sal_json_escape(job, sizeof(job), j->name), how, exit_status, st->steps, st->ckpts,
-        st->nfailures, st->nrecoveries, j->restarts, sal_json_escape(esc, sizeof(esc), bad), wall);
+        failures, st->nrecoveries, j->restarts, sal_json_escape(esc, sizeof(esc), bad), wall);
     salrun_say(&j->out, "summary", json,
                "job '%s' %s: %s%lld checkpoint%s, %d failure%s, %d recover%s, %d restart%s%s, "
                "%.2f s",
-               j->name, how, steps, st->ckpts, plural(st->ckpts), st->nfailures,
-               plural(st->nfailures), st->nrecoveries, st->nrecoveries == 1 ? "y" : "ies",
+               j->name, how, steps, st->ckpts, plural(st->ckpts), failures, plural(failures),
+               st->nrecoveries, st->nrecoveries == 1 ? "y" : "ies",
                j->restarts, plural(j->restarts), hosts, wall);
 }
 
@@ -295,6 +296,7 @@ static int outcome(salrun_job_t *j, int status, int ended)
             return stopped(j, stop, "during the wait before a new launch");
         return -1;
     }
+    salrun_stats_launch_failed(&j->st);
     if (j->restarts >= j->o->max_restarts) {
         salrun_say(&j->out, "failed", json, "job failed: %s; no restart left (--max-restarts %ld)",
                    why, j->o->max_restarts);

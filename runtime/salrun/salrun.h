@@ -351,6 +351,7 @@ typedef struct salrun_stats {
     int injects;
     salrun_failure_t *failures;
     int nfailures;
+    int launch_failures; /* launches that ended without finishing and without a failure event */
     salrun_recovery_t *recoveries;
     int nrecoveries;
     int finish_ok, finish_failed;     /* finish events (any rank) with status ok / failed */
@@ -373,6 +374,9 @@ void salrun_stats_new_attempt(salrun_stats_t *st);
  * and none with status failed), 0 when they show it did not (a Salamander job that started but did
  * not finish cleanly), -1 when this launch wrote no event (not a Salamander program). */
 int salrun_stats_attempt_finished(const salrun_stats_t *st);
+/* The current launch ended without finishing: counted as a failure unless one of its ranks reported
+ * one (a relaunch-mode kill, a lost host, ranks that died with the launcher). */
+void salrun_stats_launch_failed(salrun_stats_t *st);
 void salrun_stats_free(salrun_stats_t *st);
 
 /* Formats bytes as "1.2 MB" (decimal units) into buf; returns buf. */

@@ -50,6 +50,14 @@ void salrun_stats_new_attempt(salrun_stats_t *st)
     reset_phases(st);
 }
 
+void salrun_stats_launch_failed(salrun_stats_t *st)
+{
+    if (st->attempt_events > 0 && st->nfailures > 0 &&
+        st->failures[st->nfailures - 1].launch == st->launches)
+        return; /* a rank of this launch reported the failure */
+    st->launch_failures++;
+}
+
 int salrun_stats_attempt_finished(const salrun_stats_t *st)
 {
     if (st->attempt_events == 0)

@@ -416,6 +416,7 @@ static int attempt(repair_t *r)
 static void install(repair_t *r)
 {
     MPI_Comm old_world = sal_rt.world, old_full = sal_rt.full;
+    int old_rank = sal_rt.rank, was_app = !sal_rt.is_spare;
 
     sal_rt.full = r->full;
     sal_rt.world = r->world;
@@ -427,6 +428,13 @@ static void install(repair_t *r)
     MPI_Comm_free(&old_world);
     MPI_Comm_free(&old_full);
     sal_rt_identity();
+    if (r->active && was_app && r->ndrop > 0 && old_rank != sal_rt.rank) {
+        int first = sal_log_renumbered(old_rank);
+
+        SAL_LOG_I("the shrink renumbered this process from rank %d to rank %d: its lines now say "
+                  "r%d(was r%d), r%d being its number before the first shrink",
+                  old_rank, sal_rt.rank, sal_rt.rank, first, first);
+    }
     sal_rt.repairs++;
     sal_rt.resized = r->active && r->ndrop > 0;
 }

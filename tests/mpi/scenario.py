@@ -52,6 +52,9 @@ def run(args, tmp, inject):
         fail("processes outlived salrun: %s" % "; ".join(proc.leftovers))
     if proc.returncode != 0:
         fail("salrun exited with status %d" % proc.returncode)
+    for pattern in args.expect:
+        if not re.search(pattern, proc.output, re.M):
+            fail("no line matches %r in the output above" % pattern)
     lines = CHECKSUM.findall(proc.stdout)
     if len(lines) != 1:
         fail("expected one checksum line, found %d" % len(lines))
@@ -148,6 +151,8 @@ def main():
     p.add_argument("--collateral", type=int, default=0,
                    help="processes that may be lost without an injection of their own (the other "
                         "replacements of a spawn whose member was killed)")
+    p.add_argument("--expect", action="append", default=[], metavar="REGEX",
+                   help="a line the run must print (repeat), e.g. the renumbering after a shrink")
     p.add_argument("program_args", nargs="*")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="sal-scenario-")

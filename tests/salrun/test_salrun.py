@@ -321,7 +321,8 @@ def case_max_restarts_zero(args, tmp):
     r = flaky_run(args, tmp, "exit", ["-n", "2", "--max-restarts", "0"])
     check(r.returncode == 1, "--max-restarts 0: the first failure is final, exit 1", r)
     check("relaunching" not in r.stderr and "no restart left" in r.stderr, "no relaunch", r)
-    check(re.search(r"job 'salrun_flaky' failed: .*0 restarts", r.stderr), "summary line", r)
+    check(re.search(r"job 'salrun_flaky' failed: .*1 failure, 0 recoveries, 0 restarts", r.stderr),
+          "summary line", r)
 
 
 def case_killed_without_finish(args, tmp):
@@ -335,8 +336,8 @@ def case_killed_without_finish(args, tmp):
     check("job restarted on 1 rank" in r.stderr,
           "the relaunch restarts from the checkpoint", r)
     check("job finished after 20 steps" in r.stderr, "finish line", r)
-    check(re.search(r"job 'fake' finished: 20 steps, 2 checkpoints, 0 failures, 0 recoveries, "
-                    r"1 restart, ", r.stderr), "summary line", r)
+    check(re.search(r"job 'fake' finished: 20 steps, 2 checkpoints, 1 failure, 0 recoveries, "
+                    r"1 restart, ", r.stderr), "summary line: the killed launch is a failure", r)
 
 
 def case_no_events(args, tmp):

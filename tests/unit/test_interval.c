@@ -31,7 +31,7 @@ static void test_auto_configured(void)
 {
     sal_interval_auto_t s;
 
-    sal_interval_auto_init(&s, 3600.0, 0.0);
+    sal_interval_auto_init(&s, 3600.0, 1, 0.0);
     CU_ASSERT_DOUBLE_EQUAL(s.period, 0.0, 0.0);
     CU_ASSERT_EQUAL(sal_interval_auto_cost(&s, 2.0, 1.0), 1);
     CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(2.0, 3600.0), 1e-9);
@@ -53,7 +53,7 @@ static void test_auto_observed(void)
 {
     sal_interval_auto_t s;
 
-    sal_interval_auto_init(&s, 0.0, 100.0);
+    sal_interval_auto_init(&s, 0.0, 1, 100.0);
     CU_ASSERT_DOUBLE_EQUAL(sal_interval_auto_mtbf(&s, 200.0), SAL_MTBF_DEFAULT, 0.0);
     sal_interval_auto_cost(&s, 1.0, 150.0);
     CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(1.0, SAL_MTBF_DEFAULT), 1e-9);
@@ -64,6 +64,19 @@ static void test_auto_observed(void)
     CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(1.0, 300.0), 1e-9);
 }
 
+/* A job whose interval is not "auto": the estimate is kept, but nothing is worth reporting (no
+ * "MTBF estimate now" line, no interval event) on a failure or a checkpoint. */
+static void test_auto_not_in_use(void)
+{
+    sal_interval_auto_t s;
+
+    sal_interval_auto_init(&s, 0.0, 0, 100.0);
+    CU_ASSERT_EQUAL(sal_interval_auto_cost(&s, 1.0, 150.0), 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.period, sal_interval_daly(1.0, SAL_MTBF_DEFAULT), 1e-9);
+    CU_ASSERT_EQUAL(sal_interval_auto_failure(&s, 400.0), 0);
+    CU_ASSERT_DOUBLE_EQUAL(sal_interval_auto_mtbf(&s, 400.0), 300.0, 1e-9);
+}
+
 int main(void)
 {
     static const sal_unit_test_t tests[] = {
@@ -71,6 +84,7 @@ int main(void)
         {"daly", test_daly},
         {"auto_configured", test_auto_configured},
         {"auto_observed", test_auto_observed},
+        {"auto_not_in_use", test_auto_not_in_use},
     };
 
     return SAL_UNIT_MAIN("interval", NULL, NULL, tests);
