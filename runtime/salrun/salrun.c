@@ -179,8 +179,8 @@ static void summary(const salrun_job_t *j, const char *how, int exit_status)
                "job '%s' %s: %s%lld checkpoint%s, %d failure%s, %d recover%s, %d restart%s%s, "
                "%.2f s",
                j->name, how, steps, st->ckpts, plural(st->ckpts), failures, plural(failures),
-               st->nrecoveries, st->nrecoveries == 1 ? "y" : "ies",
-               j->restarts, plural(j->restarts), hosts, wall);
+               st->nrecoveries, st->nrecoveries == 1 ? "y" : "ies", j->restarts,
+               plural(j->restarts), hosts, wall);
 }
 
 /* Waits seconds, forwarding signals; returns the stop signal if one arrived, else 0. */

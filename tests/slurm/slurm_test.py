@@ -329,8 +329,10 @@ def relaunch_other_node(args):
     t = lose_n2(args, j, ["-n", "8"], 120)
     j.check(args.reference, 0)
     out = j.output()
-    probe = re.search(r"salrun: host n2 left out of the relaunches: its probe `mpiexec --host n2 "
-                      r"-n 1 echo salrun-probe` (exited with status \d+ after|did not end within) ([0-9.]+) s", out)
+    # mpiexec reports n2's daemon lost (no probe then), else n2's probe fails
+    probe = re.search(r"salrun: host n2 left out of the relaunches: (the launcher reported its "
+                      r"daemon there lost|its probe `mpiexec --host n2 -n 1 echo salrun-probe` "
+                      r"(exited with status \d+ after|did not end within) [0-9.]+ s)", out)
     if not probe or "salrun: the relaunches run on 1 host: n1 (hostfile " not in out:
         j.dump()
         fail("salrun did not leave the lost n2 out of its relaunch")
@@ -344,9 +346,9 @@ def relaunch_other_node(args):
         j.dump()
         fail("the summary line does not name the excluded n2")
     start, step, restored = j.restart_after(t)
-    print("MEASURED lost node, relaunch inside the allocation: n2's probe failed in %s s; restarted "
-          "on n1 %.2f s after the loss, checkpoint of step %d restored at %.2f s"
-          % (probe.group(2), start, step, restored))
+    print("MEASURED lost node, relaunch inside the allocation: n2 left out (%s); restarted on n1 "
+          "%.2f s after the loss, checkpoint of step %d restored at %.2f s"
+          % (probe.group(1), start, step, restored))
 
 
 def salrun_signal(args):
