@@ -25,9 +25,9 @@ struct sal_inject {
     char *marker_dir;                /* NULL: fire without a marker */
 };
 
-static const char *const point_names[SAL_INJ_NPOINTS] = {"compute",      "ckpt_write", "ckpt_agree",
-                                                         "ckpt_publish", "recovery",   "restore",
-                                                         "ckpt_copy",    "init",       "done"};
+static const char *const point_names[SAL_INJ_NPOINTS] = {
+    "compute", "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery",
+    "restore", "ckpt_copy",  "init",       "done",         "setup"};
 static const char *const action_names[] = {"signal", "hang", "exit", "sleep"};
 
 static const struct {
@@ -40,7 +40,8 @@ static const struct {
 #define N_SIGNAL_NAMES (sizeof(signal_names) / sizeof(signal_names[0]))
 #define KEYS_ACCEPTED  "rank, step, point, signal, action, seconds"
 #define POINTS_ACCEPTED                                                                            \
-    "compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, init, done"
+    "compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, init, done, "    \
+    "setup"
 #define SIGNALS_ACCEPTED "KILL, TERM, SEGV, ABRT, BUS, INT, USR1, USR2, HUP or a number 1..64"
 #define ACTIONS_ACCEPTED "signal, hang, exit, sleep"
 

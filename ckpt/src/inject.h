@@ -34,6 +34,7 @@ typedef enum sal_inject_point {
     SAL_INJ_CKPT_COPY, /* before the partner copy / parity exchange (L2, L3) */
     SAL_INJ_INIT,      /* in sal_init of a fresh start, before its first exchange (step 0) */
     SAL_INJ_DONE,      /* in sal_run after the step that reported done, before the agreement */
+    SAL_INJ_SETUP,     /* before the application's sal_on_setup function runs */
     SAL_INJ_NPOINTS
 } sal_inject_point_t;
 

@@ -13,12 +13,13 @@
  * sweep is reduced over the row and the column of ranks, derived communicators (sal_comm_split)
  * that Salamander creates again after a repair.
  *
- * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--tol T] [--loop run|rc]
+ * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--tol T] [--loop run|rc] [--setup]
  * Defaults come from HEAT2D_N, HEAT2D_STEPS, HEAT2D_SLEEP_MS and HEAT2D_LOOP, else 256, 300, 0 and
  * run. --tol T > 0 ends the run after the first sweep whose residual (the largest change, an
  * allreduce) is below T, at most STEPS sweeps (--loop run only). --loop run hands the loop to
  * sal_run (failures unwind into it); --loop rc keeps the loop in main and repairs in the
- * return-code resume mode (sal_begin / sal_step_done / sal_repair).
+ * return-code resume mode (sal_begin / sal_step_done / sal_repair). --setup registers a setup
+ * function that communicates (sal_on_setup), which every step relies on.
  * Rank 0 prints one line, checksum being the 64-bit FNV-1a hash of the global field's bytes in
  * row-major order and sum the sum of its values in that order:
  *     heat2d: N=<n> steps=<s> ranks=<p> checksum=<16 hex digits> sum=<%.17g>
@@ -60,6 +61,11 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
                 h->nranks, rank, size);
         return SAL_ERR_UNSUPPORTED;
     }
+    if (h->setup && h->setup_points != (int64_t)h->n * h->n) {
+        fprintf(stderr, "heat2d: rank %d: the setup has not run at step %lld (%lld points known)\n",
+                h->rank, (long long)step, (long long)h->setup_points);
+        return SAL_ERR_STATE;
+    }
     int mrc = heat_exchange_halos(h, comm);
     if (mrc != MPI_SUCCESS)
         return mpi_failed(mrc);
@@ -98,6 +104,29 @@ static int heat_resize(MPI_Comm comm, void *arg)
     if (rc == SAL_OK)
         rc = sal_protect("u", h->u, SAL_DOUBLE, 2, gdims, offset, count);
     return rc;
+}
+
+/* sal_on_setup (--setup): setup that communicates, as a code builds its halo map. The points of
+ * every rank's block are summed over the communicator; the step checks that they cover the grid,
+ * so a process that did not run the setup (a replacement, where nothing but the protected data is
+ * restored) stops the run instead of computing with a value it does not have. Rank 0 and the new
+ * processes say why it ran. */
+static int heat_on_setup(MPI_Comm comm, int64_t step, int why, void *arg)
+{
+    struct heat *h = arg;
+    long long mine = (long long)h->rows * h->cols, all = 0;
+    int mrc = MPI_Allreduce(&mine, &all, 1, MPI_LONG_LONG, MPI_SUM, comm);
+
+    if (mrc != MPI_SUCCESS)
+        return mpi_failed(mrc);
+    h->setup_points = all;
+    if (h->rank == 0 || (why & SAL_SETUP_NEW_PROCESS))
+        fprintf(stderr, "heat2d: rank %d set up at step %lld (%s%s)\n", h->rank, (long long)step,
+                (why & SAL_SETUP_START)     ? "start"
+                : (why & SAL_SETUP_RESTART) ? "restart"
+                                            : "rollback",
+                (why & SAL_SETUP_NEW_PROCESS) ? ", new process" : "");
+    return SAL_OK;
 }
 
 /* The return-code resume mode: the loop stays here; after a failure sal_repair rolls every rank
@@ -177,6 +206,10 @@ int main(int argc, char **argv)
         rc = sal_on_resize(heat_resize, &h);
     if (rc != SAL_OK) {
         sal_failed("sal_on_resize", rc);
+        goto out_abort;
+    }
+    if (h.setup && (rc = sal_on_setup(heat_on_setup, &h)) != SAL_OK) {
+        sal_failed("sal_on_setup", rc);
         goto out_abort;
     }
     double t_loop = MPI_Wtime();

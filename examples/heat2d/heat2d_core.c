@@ -306,11 +306,14 @@ int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop)
             rc = parse_tol(value, &h->tol);
         else if (loop && strcmp(argv[k], "--loop") == 0 && value)
             *loop = value;
-        else {
+        else if (loop && strcmp(argv[k], "--setup") == 0) {
+            h->setup = 1;
+            continue; /* no value */
+        } else {
             fprintf(stderr,
                     "heat2d: bad argument '%s'\nusage: heat2d [-n N] [-s STEPS] "
                     "[--sleep-ms MS] [--tol T]%s\n",
-                    argv[k], loop ? " [--loop run|rc]" : "");
+                    argv[k], loop ? " [--loop run|rc] [--setup]" : "");
             rc = -1;
         }
         k++;

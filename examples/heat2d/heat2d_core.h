@@ -23,25 +23,28 @@
 enum { HEAT_NORTH, HEAT_SOUTH, HEAT_WEST, HEAT_EAST };
 
 struct heat {
-    int n;            /* the global grid is n x n */
-    int64_t steps;    /* number of sweeps */
-    long sleep_ms;    /* pause after each sweep, to make runs long enough for injection tests */
-    int nranks, rank; /* the layout below is valid for this size and rank only */
-    int dims[2];      /* process grid: dims[0] rows of ranks, dims[1] columns */
-    int rows, cols;   /* size of this rank's block */
-    int row0, col0;   /* global index of its first point */
-    double *u;        /* this rank's block, rows x cols, row-major; its address never changes */
-    double *next;     /* the sweep writes here, then copies into u */
-    double *halo[4];  /* received neighbour values: NORTH/SOUTH hold cols, WEST/EAST rows */
-    double *side[2];  /* this block's west and east columns, packed for sending */
-    double residual;  /* largest change of the last sweep, over all ranks */
-    double tol;       /* > 0: the run ends after the first sweep whose residual is below it */
+    int n;                /* the global grid is n x n */
+    int64_t steps;        /* number of sweeps */
+    long sleep_ms;        /* pause after each sweep, to make runs long enough for injection tests */
+    int nranks, rank;     /* the layout below is valid for this size and rank only */
+    int dims[2];          /* process grid: dims[0] rows of ranks, dims[1] columns */
+    int rows, cols;       /* size of this rank's block */
+    int row0, col0;       /* global index of its first point */
+    double *u;            /* this rank's block, rows x cols, row-major; its address never changes */
+    double *next;         /* the sweep writes here, then copies into u */
+    double *halo[4];      /* received neighbour values: NORTH/SOUTH hold cols, WEST/EAST rows */
+    double *side[2];      /* this block's west and east columns, packed for sending */
+    double residual;      /* largest change of the last sweep, over all ranks */
+    double tol;           /* > 0: the run ends after the first sweep whose residual is below it */
+    int setup;            /* --setup (heat2d only): a setup function that communicates */
+    int64_t setup_points; /* what it computed: the grid points of every rank, summed */
 };
 
 /* Reads n, steps and sleep_ms from HEAT2D_N, HEAT2D_STEPS and HEAT2D_SLEEP_MS, then from the flags
  * -n, -s and --sleep-ms (defaults 256, 300, 0), and tol from --tol (default 0: run every step).
- * When loop is not NULL, *loop is set from HEAT2D_LOOP and then from --loop (unchecked text); when
- * it is NULL, --loop is not accepted. Returns 0, or -1 after printing a message with the usage. */
+ * When loop is not NULL, *loop is set from HEAT2D_LOOP and then from --loop (unchecked text), and
+ * --setup sets setup; when it is NULL, --loop and --setup are not accepted. Returns 0, or -1 after
+ * printing a message with the usage. */
 int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop);
 
 /* Local: lays out this rank's block for the size and rank of comm, allocates its buffers and sets

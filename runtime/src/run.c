@@ -27,6 +27,32 @@
 
 static double last_ckpt_time;
 
+/* The application's setup function when one is due (start, relaunch, rollback): collective, at
+ * depth 0. In sal_run (unwind = 1) a process failure inside it unwinds as one in a step does; in
+ * the return-code mode it comes back as an error code: SAL_ERR_PROC_FAILED then. */
+static int run_setup(int unwind)
+{
+    int why = sal_rt.setup_due, rc;
+
+    if (!why || !sal_rt.setup_fn)
+        return SAL_OK;
+    if (!sal_rt.setup_ran && sal_rt.is_replacement)
+        why |= SAL_SETUP_NEW_PROCESS;
+    sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_SETUP);
+    sal_rt.in_step = unwind;
+    rc = sal_rt.setup_fn(sal_rt.world, sal_rt.step, why, sal_rt.setup_arg);
+    sal_rt.in_step = 0;
+    if (rc == SAL_ERR_PROC_FAILED || (rc > 0 && sal_rt_is_failure(rc)))
+        return SAL_ERR_PROC_FAILED;
+    if (rc != SAL_OK)
+        return sal_error(rc < 0 ? rc : SAL_ERR_MPI,
+                         "the setup function (sal_on_setup) at step %lld returned %d (%s)",
+                         (long long)sal_rt.step, rc, rc < 0 ? sal_strerror(rc) : "an MPI error");
+    sal_rt.setup_due = 0;
+    sal_rt.setup_ran = 1;
+    return SAL_OK;
+}
+
 /* Records the cost of a step, checkpoint or restore for the protocol bounds (bound.h). */
 static void see_work(double seconds)
 {
@@ -194,6 +220,10 @@ static int confirm_done(void)
  */
 static int run_steps(sal_step_fn fn, void *arg)
 {
+    int src = run_setup(1);
+
+    if (src != SAL_OK)
+        return src;
     for (;;) {
         int done = 0, rc;
 
@@ -228,7 +258,9 @@ static int start(void)
     int rc;
 
     last_ckpt_time = sal_clock_mono();
+    sal_rt.setup_due = SAL_SETUP_START;
     if (sal_rt.needs_restore) {
+        sal_rt.setup_due = sal_rt.is_replacement ? SAL_SETUP_ROLLBACK : SAL_SETUP_RESTART;
         rc = sal_restore();
         if (rc == SAL_ERR_UNRESTORABLE && sal_rt.rank == 0) {
             char esc[2 * 1024];
@@ -238,6 +270,7 @@ static int start(void)
         if (rc == SAL_ERR_NO_CKPT && !sal_rt.is_replacement) {
             SAL_LOG_W("no checkpoint can be restored; starting job '%s' from step 0", sal_rt.job);
             sal_rt.needs_restore = 0;
+            sal_rt.setup_due = SAL_SETUP_START;
             rc = SAL_OK;
         }
         return rc;
@@ -308,6 +341,7 @@ static int recover(void)
                          "the failure hit the first checkpoint); relaunch the job to start again");
     if (rc != SAL_OK)
         return rc;
+    sal_rt.setup_due = SAL_SETUP_ROLLBACK;
     sal_rt_stats.repairs++;
     sal_rt_stats.last_recovery_seconds = sal_clock_mono() - sal_rt.t_detect;
     sal_rt_stats.recovery_seconds += sal_rt_stats.last_recovery_seconds;
@@ -321,6 +355,21 @@ static int recover(void)
 }
 
 /* ---- the return-code resume mode (docs/recovery.md): the application keeps its loop ---- */
+
+/* After start() or recover() returned rc: repairs every further failure, then runs the setup
+ * function, again after each failure inside it. */
+static int settle(int rc)
+{
+    for (;;) {
+        while (rc == SAL_ERR_PROC_FAILED)
+            rc = recover();
+        if (rc != SAL_OK)
+            return rc;
+        rc = run_setup(0);
+        if (rc != SAL_ERR_PROC_FAILED)
+            return rc;
+    }
+}
 
 int sal_is_proc_failure(int mpi_rc)
 {
@@ -337,10 +386,9 @@ int sal_begin(int64_t *step)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL step");
     /* From here the application's loop is watched, as sal_run's is (sal_finalize stops it). */
     sal_watchdog_resume();
-    rc = start();
-    /* A failure during the first restore or checkpoint is repaired here, as sal_run does. */
-    while (rc == SAL_ERR_PROC_FAILED)
-        rc = recover();
+    /* A failure during the first restore or checkpoint, or in the setup function, is repaired
+     * here, as sal_run does. */
+    rc = settle(start());
     *step = sal_rt.step;
     sal_watchdog_progress(sal_rt.step);
     if (rc == SAL_OK)
@@ -389,9 +437,7 @@ int sal_repair(int64_t *step)
 
     if (rc != SAL_OK)
         return rc;
-    rc = recover();
-    while (rc == SAL_ERR_PROC_FAILED)
-        rc = recover(); /* a further failure during the repair or the restore */
+    rc = settle(recover()); /* a further failure during the repair, the restore or the setup */
     if (rc != SAL_OK)
         SAL_LOG_E("%s", sal_last_error());
     if (step)

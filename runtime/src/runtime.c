@@ -417,6 +417,17 @@ int sal_on_resize(sal_resize_fn fn, void *arg)
     return SAL_OK;
 }
 
+int sal_on_setup(sal_setup_fn fn, void *arg)
+{
+    int rc = sal_rt_check(__func__);
+
+    if (rc != SAL_OK)
+        return rc;
+    sal_rt.setup_fn = fn;
+    sal_rt.setup_arg = arg;
+    return SAL_OK;
+}
+
 MPI_Comm sal_comm(void)
 {
     return sal_rt.initialized && !sal_rt.finalized ? sal_rt.world : MPI_COMM_NULL;

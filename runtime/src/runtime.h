@@ -39,10 +39,14 @@ typedef struct sal_runtime {
     int resized;             /* the last repair changed the number of application ranks */
     sal_resize_fn resize_fn; /* sal_on_resize */
     void *resize_arg;
-    int needs_restore;    /* sal_run restores before the first step */
-    int64_t step;         /* completed steps */
-    int repairs;          /* repairs completed by this process's communicator */
-    int repair_leader;    /* this process led the last repair (reports its outcome) */
+    sal_setup_fn setup_fn; /* sal_on_setup */
+    void *setup_arg;
+    int setup_due;     /* SAL_SETUP_START/RESTART/ROLLBACK: the setup runs before the next step */
+    int setup_ran;     /* this process has run the setup function once */
+    int needs_restore; /* sal_run restores before the first step */
+    int64_t step;      /* completed steps */
+    int repairs;       /* repairs completed by this process's communicator */
+    int repair_leader; /* this process led the last repair (reports its outcome) */
     volatile int in_step; /* the application's step() is running: failures unwind with longjmp */
     jmp_buf unwind;
     double t_detect; /* monotonic time the current failure was first seen, 0 when none */

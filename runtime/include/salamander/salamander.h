@@ -14,7 +14,9 @@
  * Lifecycle: sal_init -> sal_protect* -> sal_run (or sal_checkpoint/sal_restore) -> sal_finalize.
  * Calls out of order return SAL_ERR_STATE. Between sal_init and sal_run the application must not
  * call collective operations on sal_comm(): a replacement process spawned after a failure runs that
- * code alone while the survivors wait inside sal_run.
+ * code alone while the survivors wait inside sal_run. Setup that communicates goes in a function
+ * registered with sal_on_setup, which every rank runs together before the first step and again
+ * after every rollback.
  *
  * Failures: with ULFM, a process failure in a collective on sal_comm() unwinds the survivors back
  * into sal_run, which repairs the communicator (policy respawn by default), restores the last
@@ -69,6 +71,32 @@ typedef int (*sal_resize_fn)(MPI_Comm comm, void *arg);
 /* Registers the resize function (NULL removes it). Without one, the shrink policy is refused at
  * repair time. Local. */
 SAL_API int sal_on_resize(sal_resize_fn fn, void *arg);
+
+/* Why the setup function runs (its why argument): SAL_SETUP_START (a fresh start: step 0, nothing
+ * restored), SAL_SETUP_RESTART (a relaunch of an unfinished job: the protected data are those of
+ * its last checkpoint) or SAL_SETUP_ROLLBACK (after an in-job repair: every rank's protected data
+ * were rolled back to the last checkpoint, survivors included), plus SAL_SETUP_NEW_PROCESS in a
+ * process that has just joined the job (a spawned replacement or a spare taking a lost rank's
+ * place: only its protected data are set, everything else it holds is as after sal_init). */
+enum {
+    SAL_SETUP_START = 1,
+    SAL_SETUP_RESTART = 2,
+    SAL_SETUP_ROLLBACK = 4,
+    SAL_SETUP_NEW_PROCESS = 8
+};
+
+/* The application's setup that communicates: building neighbour maps, exchanging initial values.
+ * Collective over comm (the current sal_comm()) on every application rank: sal_run (and sal_begin,
+ * sal_repair) calls it before the first step, once the protected data are restored or the step-0
+ * checkpoint is taken, and again after every rollback, with step the step the loop continues from.
+ * It may use comm and the communicators of sal_comm_split / sal_comm_dup. A process failure inside
+ * it is repaired as one inside a step, and the function runs again after the rollback. Return
+ * SAL_OK, or an error code to stop the job (in the return-code mode, an MPI error code that
+ * reports a failed process makes sal_begin / sal_repair repair and run it again). */
+typedef int (*sal_setup_fn)(MPI_Comm comm, int64_t step, int why, void *arg);
+
+/* Registers the setup function (NULL removes it). Local; call it before sal_run or sal_begin. */
+SAL_API int sal_on_setup(sal_setup_fn fn, void *arg);
 
 /* The resilient loop: restores the latest checkpoint if this is a restart, then calls step() until
  * it sets *done, checkpointing at the configured interval and recovering from process failures.
