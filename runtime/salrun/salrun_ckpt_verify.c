@@ -324,9 +324,11 @@ int salrun_ckpt_verify(int argc, char **argv, FILE *out)
 {
     salrun_ckpt_args_t a;
     salrun_jobdir_t *j;
+    int64_t id;
     int ex = SALRUN_CKPT_FAILED;
 
-    if (salrun_ckpt_parse(argc, argv, SALRUN_CKPT_OPT_PFS, 1, 2, &a) != SAL_OK)
+    if (salrun_ckpt_parse(argc, argv, SALRUN_CKPT_OPT_PFS, 1, 2, &a) != SAL_OK ||
+        (!a.help && a.npos > 1 && salrun_parse_id(a.pos[1], &id) != SAL_OK))
         return salrun_ckpt_report("verify", SALRUN_CKPT_USAGE);
     if (a.help) {
         fputs(verify_help, out);
