@@ -91,7 +91,7 @@ static int parse_option(int argc, char **argv, int *i, unsigned allowed, salrun_
         a->uncommitted = 1;
     else if ((allowed & SALRUN_CKPT_OPT_KEEP) && is_opt(w, "--keep", 1)) {
         rc = option_value(argc, argv, i, "--keep", &v);
-        if (rc == SAL_OK)
+        if (rc == SAL_OK && v)
             rc = parse_keep(v, &a->keep);
     } else if ((allowed & SALRUN_CKPT_OPT_PFS) && is_opt(w, "--pfs", 1)) {
         rc = option_value(argc, argv, i, "--pfs", &a->pfs);
@@ -123,6 +123,18 @@ int salrun_ckpt_parse(int argc, char **argv, unsigned allowed, int minpos, int m
         rc = salrun_fail(SAL_ERR_INVALID_ARG, "missing argument (%d given, %d needed)", a->npos,
                          minpos);
     return rc == SAL_OK ? SAL_OK : SAL_ERR_INVALID_ARG;
+}
+
+int salrun_ckpt_begin(int argc, char **argv, unsigned allowed, int minpos, int maxpos,
+                      const char *help, FILE *out, salrun_ckpt_args_t *a)
+{
+    if (salrun_ckpt_parse(argc, argv, allowed, minpos, maxpos, a) != SAL_OK)
+        return salrun_ckpt_report(argv[0], SALRUN_CKPT_USAGE);
+    if (a->help) {
+        fputs(help, out);
+        return SALRUN_CKPT_OK;
+    }
+    return -1;
 }
 
 int salrun_ckpt_path(char *buf, size_t size, const char *job, int64_t id, const char *name)

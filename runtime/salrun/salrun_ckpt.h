@@ -87,6 +87,11 @@ typedef struct salrun_ckpt_args {
 int salrun_ckpt_parse(int argc, char **argv, unsigned allowed, int minpos, int maxpos,
                       salrun_ckpt_args_t *a);
 
+/* salrun_ckpt_parse, then: -1 when the subcommand goes on, else the exit status it returns at
+ * once (usage error reported, or help printed on out). */
+int salrun_ckpt_begin(int argc, char **argv, unsigned allowed, int minpos, int maxpos,
+                      const char *help, FILE *out, salrun_ckpt_args_t *a);
+
 /* The subcommands: argv[0] is the subcommand's name. They print their results on out and
  * return an exit status (SALRUN_CKPT_*), with the message of a failure printed on stderr. */
 int salrun_ckpt_list(int argc, char **argv, FILE *out);

@@ -40,18 +40,20 @@ typedef struct export_run {
     hid_t file;
     const char *path;
     int index;        /* the region being written, 0-based */
-    double last_line; /* when the last progress line was printed (monotonic seconds) */
+    double last_line; /* when the export began or the last progress line was printed */
+    int printed;      /* 1 once a progress line was printed */
 } export_run_t;
 
+/* A progress line at most once per second, the first one a second after the export began; a
+ * region's last line (100%) only when the export printed any. */
 static void progress(export_run_t *e, int64_t done, int64_t total)
 {
     double t = salrun_now();
 
-    if (t - e->last_line < 1.0 && done < total)
+    if (done < total ? t - e->last_line < 1.0 : !e->printed)
         return;
-    if (done >= total && e->last_line == 0)
-        return; /* short regions of a short export: no line */
     e->last_line = t;
+    e->printed = 1;
     fprintf(stderr, "export: region %s (%d/%d), %d%%\n", e->m->regions[e->index].name, e->index + 1,
             e->m->nregions, total > 0 ? (int)(100 * done / total) : 100);
 }
@@ -185,7 +187,8 @@ static int write_export(export_run_t *e, const char *tmp)
 static int export_file(const char *dir, const sal_manifest_t *m, const char *path)
 {
     char tmp[PATH_MAX];
-    export_run_t e = {.dir = dir, .m = m, .path = path, .file = H5I_INVALID_HID};
+    export_run_t e = {
+        .dir = dir, .m = m, .path = path, .file = H5I_INVALID_HID, .last_line = salrun_now()};
     sal_h5_quiet_t quiet;
     int rc;
 
@@ -241,12 +244,9 @@ int salrun_ckpt_export(int argc, char **argv, FILE *out)
     salrun_ckpt_args_t a;
     int ex;
 
-    if (salrun_ckpt_parse(argc, argv, SALRUN_CKPT_OPT_FORCE, 3, 3, &a) != SAL_OK)
-        return salrun_ckpt_report("export", SALRUN_CKPT_USAGE);
-    if (a.help) {
-        fputs(export_help, out);
-        return SALRUN_CKPT_OK;
-    }
+    ex = salrun_ckpt_begin(argc, argv, SALRUN_CKPT_OPT_FORCE, 3, 3, export_help, out, &a);
+    if (ex >= 0)
+        return ex;
     ex = run_export(&a, out);
     return ex == SALRUN_CKPT_OK ? ex : salrun_ckpt_report("export", ex);
 }

@@ -182,6 +182,8 @@ static void merge_ids(const salrun_jobdir_t *loc, const salrun_jobdir_t *pfs, in
     int i = 0, k = 0;
 
     *n = 0;
+    if (!loc)
+        return;
     while (i < loc->n || (pfs && k < pfs->n)) {
         int64_t a = i < loc->n ? loc->ids[i] : -1, b = pfs && k < pfs->n ? pfs->ids[k] : -1;
         int64_t v = a > b ? a : b;
@@ -234,14 +236,15 @@ int salrun_ckpt_list(int argc, char **argv, FILE *out)
     salrun_jobdir_t *j;
     int rc;
 
-    if (salrun_ckpt_parse(argc, argv, SALRUN_CKPT_OPT_JSON, 1, 2, &a) != SAL_OK)
-        return salrun_ckpt_report("list", SALRUN_CKPT_USAGE);
-    if (a.help) {
-        fputs(list_help, out);
-        return SALRUN_CKPT_OK;
-    }
+    rc = salrun_ckpt_begin(argc, argv, SALRUN_CKPT_OPT_JSON, 1, 2, list_help, out, &a);
+    if (rc >= 0)
+        return rc;
     j = calloc(2, sizeof(*j));
-    rc = j ? salrun_jobdir_read(a.pos[0], &j[0]) : salrun_fail(SAL_ERR_NOMEM, "out of memory");
+    if (!j) {
+        salrun_fail(SAL_ERR_NOMEM, "out of memory");
+        return salrun_ckpt_report("list", SALRUN_CKPT_FAILED);
+    }
+    rc = salrun_jobdir_read(a.pos[0], &j[0]);
     if (rc == SAL_OK && a.npos > 1)
         rc = salrun_jobdir_read(a.pos[1], &j[1]);
     if (rc == SAL_OK)

@@ -86,15 +86,12 @@ int salrun_ckpt_prune(int argc, char **argv, FILE *out)
 {
     unsigned opts = SALRUN_CKPT_OPT_KEEP | SALRUN_CKPT_OPT_DRY_RUN | SALRUN_CKPT_OPT_UNCOMMITTED;
     salrun_ckpt_args_t a;
-    salrun_jobdir_t *j;
+    salrun_jobdir_t j; /* 33 kB */
     int rc;
 
-    if (salrun_ckpt_parse(argc, argv, opts, 1, 1, &a) != SAL_OK)
-        return salrun_ckpt_report("prune", SALRUN_CKPT_USAGE);
-    if (a.help) {
-        fputs(prune_help, out);
-        return SALRUN_CKPT_OK;
-    }
+    rc = salrun_ckpt_begin(argc, argv, opts, 1, 1, prune_help, out, &a);
+    if (rc >= 0)
+        return rc;
     if (a.keep < 1) {
         salrun_fail(SAL_ERR_INVALID_ARG, a.keep == LONG_MIN
                                              ? "--keep N is required"
@@ -102,10 +99,8 @@ int salrun_ckpt_prune(int argc, char **argv, FILE *out)
                                                "checkpoint latest names is never deleted)");
         return salrun_ckpt_report("prune", SALRUN_CKPT_USAGE);
     }
-    j = malloc(sizeof(*j));
-    rc = j ? salrun_jobdir_read(a.pos[0], j) : salrun_fail(SAL_ERR_NOMEM, "out of memory");
+    rc = salrun_jobdir_read(a.pos[0], &j);
     if (rc == SAL_OK)
-        rc = prune(&a, j, out);
-    free(j);
+        rc = prune(&a, &j, out);
     return rc == SAL_OK ? SALRUN_CKPT_OK : salrun_ckpt_report("prune", SALRUN_CKPT_FAILED);
 }

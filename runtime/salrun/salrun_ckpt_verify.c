@@ -65,7 +65,7 @@ static int own_good(verify_t *v, int r, int print)
     if (v->own[r] < 0) {
         v->own[r] = 0;
         if (salrun_member_path(path, sizeof(path), v->dir, SALRUN_FILE_RANK, r) == SAL_OK)
-            v->own[r] = sal_inspect_rank_file(path, &v->m, r) == SAL_OK;
+            v->own[r] = (signed char)(sal_inspect_rank_file(path, &v->m, r) == SAL_OK);
         if (!v->own[r] && print)
             problem(v, "L1", sal_last_error());
     } else if (!v->own[r] && print) {
@@ -192,7 +192,7 @@ static int verify_rank(verify_t *v, int r)
              try_file(v, pdir, SALRUN_FILE_RANK, r, "L4"))
         where = "L4 (PFS copy)";
     if (v->notes)
-        fclose(v->notes);
+        (void)fclose(v->notes);
     v->notes = NULL;
     fprintf(v->out, "rank %d: %s\n%s", r, where ? where : "NO GOOD COPY", notes ? notes : "");
     free(notes);
@@ -325,15 +325,14 @@ int salrun_ckpt_verify(int argc, char **argv, FILE *out)
     salrun_ckpt_args_t a;
     salrun_jobdir_t *j;
     int64_t id;
-    int ex = SALRUN_CKPT_FAILED;
+    int ex;
 
-    if (salrun_ckpt_parse(argc, argv, SALRUN_CKPT_OPT_PFS, 1, 2, &a) != SAL_OK ||
-        (!a.help && a.npos > 1 && salrun_parse_id(a.pos[1], &id) != SAL_OK))
+    ex = salrun_ckpt_begin(argc, argv, SALRUN_CKPT_OPT_PFS, 1, 2, verify_help, out, &a);
+    if (ex >= 0)
+        return ex;
+    if (a.npos > 1 && salrun_parse_id(a.pos[1], &id) != SAL_OK)
         return salrun_ckpt_report("verify", SALRUN_CKPT_USAGE);
-    if (a.help) {
-        fputs(verify_help, out);
-        return SALRUN_CKPT_OK;
-    }
+    ex = SALRUN_CKPT_FAILED;
     j = calloc(2, sizeof(*j));
     if (!j)
         salrun_fail(SAL_ERR_NOMEM, "out of memory");
