@@ -125,12 +125,19 @@ static const char *reusable_file(struct sal_ckpt *ck, int64_t reuse, int rank, c
     return buf;
 }
 
+/* The wall-clock time (seconds since 1970, the `time` attribute of docs/format.md) of t0, a moment
+ * on the monotonic clock. */
+static double wall_time_of(double t0)
+{
+    return sal_clock_wall() - (sal_clock_mono() - t0);
+}
+
 static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, int64_t *bytes)
 {
     char dir[PATH_MAX], path[PATH_MAX], old[PATH_MAX];
     const char *from;
     int reused = 0;
-    sal_rank_meta_t meta = {.id = id, .step = step, .time = t0};
+    sal_rank_meta_t meta = {.id = id, .step = step, .time = wall_time_of(t0)};
     int rc;
 
     meta.rank = sal_comm_rank(ck->comm);
@@ -323,7 +330,7 @@ static int publish(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, con
     memset(&m, 0, sizeof(m));
     m.id = id;
     m.step = step;
-    m.time = t0;
+    m.time = wall_time_of(t0);
     m.nranks = sal_comm_size(ck->comm);
     m.format_version = SAL_FORMAT_VERSION;
     m.bytes = bytes;

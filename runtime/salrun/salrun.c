@@ -411,6 +411,33 @@ static int run_job(salrun_job_t *j)
     return ex;
 }
 
+/* `salrun ckpt ...`: replaces this process with salrun-ckpt from salrun's own directory (a separate
+ * executable, so that salrun loads neither libhdf5 nor libmpi). Returns only on failure. */
+static int run_ckpt_tool(char **args)
+{
+    char self[PATH_MAX], tool[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+    salrun_argv_t cmd = {0};
+
+    if (n <= 0)
+        return salrun_fail(SAL_ERR_IO, "cannot find salrun's own path: %s", strerror(errno));
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(tool, sizeof(tool), "%s/salrun-ckpt", self);
+    if (salrun_argv_push(&cmd, tool) != SAL_OK)
+        return SAL_ERR_NOMEM;
+    for (char **a = args; *a; a++)
+        if (salrun_argv_push(&cmd, *a) != SAL_OK)
+            return SAL_ERR_NOMEM;
+    execv(tool, cmd.v);
+    salrun_fail(SAL_ERR_NOT_FOUND, "cannot run %s: %s", tool, strerror(errno));
+    salrun_argv_free(&cmd);
+    return SAL_ERR_NOT_FOUND;
+}
+
 static void print_version(const salrun_opts_t *o)
 {
     printf("salrun (Salamander) %s\n", SALRUN_VERSION);
@@ -472,6 +499,11 @@ int main(int argc, char **argv)
         break;
     case SALRUN_DO_REPORT:
         ex = salrun_report(o.prog[0], stdout);
+        break;
+    case SALRUN_DO_CKPT:
+        run_ckpt_tool(o.prog);
+        fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
+        ex = SALRUN_EXIT_NOTFOUND;
         break;
     default:
         ex = run(&o);

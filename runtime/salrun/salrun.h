@@ -91,7 +91,8 @@ typedef enum salrun_action {
     SALRUN_DO_HELP,
     SALRUN_DO_HELP_CONFIG,
     SALRUN_DO_VERSION,
-    SALRUN_DO_REPORT
+    SALRUN_DO_REPORT,
+    SALRUN_DO_CKPT /* `salrun ckpt ...`: o->prog holds the words after "ckpt" */
 } salrun_action_t;
 
 /* Parses argv (argv[0] excluded) into o (which it initialises). [OUT] *action. SAL_ERR_INVALID_ARG

@@ -296,6 +296,11 @@ int salrun_parse_args(int argc, char **argv, salrun_opts_t *o, salrun_action_t *
     *action = SALRUN_DO_RUN;
     if (argc > 0 && strcmp(argv[0], "report") == 0)
         return parse_report(argc, argv, o, action);
+    if (argc > 0 && strcmp(argv[0], "ckpt") == 0) {
+        *action = SALRUN_DO_CKPT;
+        o->prog = argv + 1;
+        return SAL_OK;
+    }
     for (int j = 0; j < argc; j++)
         has_dashdash |= strcmp(argv[j], "--") == 0;
     while (rc == SAL_OK && *action == SALRUN_DO_RUN && i < argc) {
@@ -376,7 +381,8 @@ void salrun_print_help(FILE *out)
     sal_config_create(&cfg);
     fputs(
         "Usage: salrun [OPTIONS] [MPIEXEC OPTIONS] [--] PROGRAM [ARGS...]\n"
-        "       salrun report EVENTLOG\n\n"
+        "       salrun report EVENTLOG\n"
+        "       salrun ckpt list|verify|prune|export ... (salrun ckpt --help)\n\n"
         "Runs PROGRAM under mpiexec with fault tolerance, prints one line per checkpoint, failure\n"
         "and recovery on stderr, and relaunches the job from its last committed checkpoint when\n"
         "it dies. `salrun report` prints the summary of a job's event log.\n\nOptions:\n",

@@ -19,59 +19,9 @@
 #include <salamander/sal_error.h>
 
 #include "h5io.h"
+#include "inspect.h"
 #include "log.h"
 #include "manifest.h"
-#include "region.h"
-
-/* Builds rank r's regions from the manifest's layout, each with a buffer of its block. */
-static int regions_of_rank(const sal_manifest_t *m, int r, sal_region_t *regs)
-{
-    for (int i = 0; i < m->nregions; i++) {
-        const sal_manifest_region_t *mr = &m->regions[i];
-        sal_region_t *g = &regs[i];
-        int64_t elems = 1;
-
-        memset(g, 0, sizeof(*g));
-        memcpy(g->name, mr->name, sizeof(g->name));
-        g->type = mr->type;
-        g->scalar = mr->scalar;
-        g->ndims = mr->scalar ? 0 : mr->ndims;
-        for (int d = 0; d < g->ndims; d++) {
-            g->gdims[d] = mr->gdims[d];
-            g->offset[d] = mr->offsets[(int64_t)r * mr->ndims + d];
-            g->count[d] = mr->counts[(int64_t)r * mr->ndims + d];
-            elems *= g->count[d];
-        }
-        g->base = calloc((size_t)(elems > 0 ? elems : 1), 8);
-        if (g->base == NULL)
-            return SAL_ERR_NOMEM;
-    }
-    return SAL_OK;
-}
-
-static int check_rank_files(const char *dir, const sal_manifest_t *m)
-{
-    sal_region_t *regs = calloc((size_t)(m->nregions > 0 ? m->nregions : 1), sizeof(*regs));
-    int rc = regs ? SAL_OK : SAL_ERR_NOMEM;
-
-    for (int r = 0; rc == SAL_OK && r < m->nranks; r++) {
-        char path[4096];
-        sal_rank_meta_t expect = {.id = m->id, .step = m->step, .rank = r, .nranks = m->nranks};
-
-        if (snprintf(path, sizeof(path), "%s/rank.%d.h5", dir, r) >= (int)sizeof(path))
-            rc = sal_error(SAL_ERR_INVALID_ARG, "path too long: %s", dir);
-        if (rc == SAL_OK)
-            rc = regions_of_rank(m, r, regs);
-        if (rc == SAL_OK)
-            rc = sal_h5_read_rank(path, &expect, regs, m->nregions);
-        for (int i = 0; i < m->nregions; i++) {
-            free(regs[i].base);
-            regs[i].base = NULL;
-        }
-    }
-    free(regs);
-    return rc;
-}
 
 static int cmd_check(const char *job_dir)
 {
@@ -94,7 +44,7 @@ static int cmd_check(const char *job_dir)
         rc = sal_error(SAL_ERR_CORRUPT, "%s/manifest.h5 has id %" PRId64 ", latest names %" PRId64,
                        dir, m.id, id);
     if (rc == SAL_OK)
-        rc = check_rank_files(dir, &m);
+        rc = sal_inspect_rank_files(dir, &m);
     if (rc == SAL_OK)
         printf("ckpt.%" PRId64 " step=%" PRId64 " ok\n", id, m.step);
     else
