@@ -17,8 +17,6 @@
 
 #include <stddef.h>
 
-#include <mpi.h>
-
 /* One bit per hook. A new hook takes the next bit. */
 enum {
     SAL_HOOK_WATCHDOG = 1u << 0, /* the hang watchdog: the process waits inside MPI (watchdog.h) */
@@ -49,12 +47,6 @@ typedef struct sal_hook {
 /* The hooks of the build, in the order their before functions run (hooks.c). */
 extern const sal_hook_t sal_interpose_hooks[];
 extern const size_t sal_interpose_nhooks;
-
-/* The communicator that an application's MPI_COMM_WORLD stands for (world.c, the runtime's): its
- * current world (sal_comm()) once sal_init made this process an application rank and until
- * sal_finalize, with the key map_world on; MPI_COMM_NULL when MPI_COMM_WORLD is not mapped. Any
- * thread; no MPI call. */
-MPI_Comm sal_interpose_current_world(void);
 
 /* "MPI_Send" for SAL_FN_MPI_Send; "?" outside the list. */
 const char *sal_interpose_name(sal_mpi_fn_t fn);

@@ -12,6 +12,7 @@
 #include "wrap.h"
 
 static _Thread_local int depth;
+static const MPI_Comm *job_world; /* sal_interpose_map_world_to */
 
 static const char *const names[SAL_FN_COUNT] = {
 #define SAL_MPI_FN(prefix, name, params, args, comms, impl, hooks, build) #prefix "_" #name,
@@ -48,15 +49,20 @@ const char *sal_interpose_name(sal_mpi_fn_t fn)
     return (size_t)fn < (size_t)SAL_FN_COUNT ? names[fn] : "?";
 }
 
-/* Salamander's own calls (depth > 0) name the communicators they mean, MPI_COMM_WORLD included. */
+void sal_interpose_map_world_to(const MPI_Comm *world)
+{
+    job_world = world;
+}
+
+/* Salamander's own calls (depth > 0) name the communicators they mean, MPI_COMM_WORLD included.
+ * The process-wide state is read before the thread-local depth: cheaper when nothing is mapped. */
 MPI_Comm sal_interpose_map_world(MPI_Comm comm)
 {
-    MPI_Comm world;
+    const MPI_Comm *world = job_world;
 
-    if (depth > 0)
+    if (!world || *world == MPI_COMM_NULL || depth > 0)
         return comm;
-    world = sal_interpose_current_world();
-    return world != MPI_COMM_NULL ? world : comm;
+    return *world;
 }
 
 /* The depth is read only for the hooks that skip Salamander's own calls. */

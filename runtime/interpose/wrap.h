@@ -23,7 +23,7 @@ int sal_interpose_sendrecv(const void *sendbuf, int sendcount, MPI_Datatype send
 /* The mapping of MPI_COMM_WORLD (the list's comms column). */
 
 /* comm (equal to MPI_COMM_WORLD) as the wrapper passes it on: the job's current world when the
- * call is the application's (depth 0) and the runtime maps (sal_interpose_current_world), comm
+ * call is the application's (depth 0) and the runtime maps (sal_interpose_map_world_to), comm
  * otherwise. The slow path: the wrappers call it only for an argument equal to MPI_COMM_WORLD. */
 MPI_Comm sal_interpose_map_world(MPI_Comm comm);
 

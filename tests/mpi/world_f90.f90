@@ -16,11 +16,9 @@ program world_f90
    logical :: restarted
 
    call mpi_init(ierr)
-   rc = sal_init(MPI_COMM_WORLD)
-   if (rc /= SAL_OK) call fail('sal_init', rc)
+   call check(sal_init(MPI_COMM_WORLD), 'sal_init')
    acc = 0
-   rc = sal_protect_scalar('acc', acc)
-   if (rc /= SAL_OK) call fail('sal_protect_scalar', rc)
+   call check(sal_protect_scalar('acc', acc), 'sal_protect_scalar')
    call mpi_comm_rank(MPI_COMM_WORLD, rank, ierr)
    call mpi_comm_size(MPI_COMM_WORLD, nranks, ierr)
    rc = sal_is_restart(restarted)
@@ -41,7 +39,7 @@ program world_f90
          rc = SAL_ERR_MPI
       end if
    end do
-   if (rc /= SAL_OK) call fail('the return-code loop', rc)
+   call check(rc, 'the return-code loop')
 
    call mpi_comm_rank(MPI_COMM_WORLD, rank, ierr)
    if (rank == 0) write (*, '(a,i0,a,z16.16)') 'world_f90: ranks=', nranks, ' checksum=', acc
@@ -50,13 +48,13 @@ program world_f90
 
 contains
 
-   subroutine fail(call_name, code)
-      character(len=*), intent(in) :: call_name
-      integer, intent(in) :: code
-      write (error_unit, '(a)') 'world_f90: '//call_name//': '//sal_strerror(code)//': '// &
-         sal_last_error()
+   ! A failed Salamander call ends the whole job (MPI_COMM_WORLD: the current world).
+   subroutine check(status, what)
+      integer, intent(in) :: status
+      character(len=*), intent(in) :: what
+      if (status == SAL_OK) return
+      write (error_unit, '(4a)') 'world_f90: ', what, ': ', sal_last_error()
       call mpi_abort(MPI_COMM_WORLD, 1, ierr)
-      stop 1
-   end subroutine fail
+   end subroutine check
 
 end program world_f90

@@ -5,8 +5,8 @@
  * functions switched on for SAL_HOOK_WATCHDOG, as the hang watchdog does; "app" the same functions
  * but only the application's calls, as a future message-logging hook would; "fin" MPI_Finalize.
  * MPI is not initialised: the program defines the PMPI_ functions it calls, so the wrappers call
- * these instead of the MPI library's. In place of the runtime's current world (world.c) the
- * program's is fake_world: MPI_COMM_SELF stands for the job's world when MPI_COMM_WORLD is mapped.
+ * these instead of the MPI library's. The job's world that MPI_COMM_WORLD is mapped to is
+ * fake_world (MPI_COMM_SELF).
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -60,13 +60,7 @@ const sal_hook_t sal_interpose_hooks[] = {
 };
 const size_t sal_interpose_nhooks = sizeof(sal_interpose_hooks) / sizeof(sal_interpose_hooks[0]);
 
-/* What MPI_COMM_WORLD stands for: MPI_COMM_NULL when it is not mapped. */
-static MPI_Comm fake_world = MPI_COMM_NULL;
-
-MPI_Comm sal_interpose_current_world(void)
-{
-    return fake_world;
-}
+static MPI_Comm fake_world = MPI_COMM_SELF;
 
 /* ---- the implementations the wrappers call ---- */
 
@@ -144,7 +138,7 @@ static void reset(void)
     impl_action = NULL;
     sal_interpose_unwound();
     memset(seen, 0, sizeof(seen));
-    fake_world = MPI_COMM_NULL;
+    sal_interpose_map_world_to(NULL);
     passed[0] = passed[1] = MPI_COMM_NULL;
 }
 
@@ -291,7 +285,7 @@ static void test_map_world(void)
     int rank = -1, flag = 1;
 
     reset();
-    fake_world = MPI_COMM_SELF;
+    sal_interpose_map_world_to(&fake_world);
     CU_ASSERT_EQUAL(MPI_Comm_rank(MPI_COMM_WORLD, &rank), MPI_SUCCESS);
     CU_ASSERT_EQUAL(rank, 7);
     CU_ASSERT(passed[0] == MPI_COMM_SELF);
@@ -313,14 +307,17 @@ static void test_world_unmapped(void)
     int rank;
 
     reset();
-    fake_world = MPI_COMM_SELF;
+    sal_interpose_map_world_to(&fake_world);
     sal_interpose_internal_begin();
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     CU_ASSERT(passed[0] == MPI_COMM_WORLD);
     MPI_Intercomm_create(MPI_COMM_WORLD, 0, MPI_COMM_WORLD, 1, 5, &(MPI_Comm){MPI_COMM_NULL});
     CU_ASSERT(passed[0] == MPI_COMM_WORLD && passed[1] == MPI_COMM_WORLD);
     sal_interpose_internal_end();
-    fake_world = MPI_COMM_NULL;
+    sal_interpose_map_world_to(&(MPI_Comm){MPI_COMM_NULL});
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    CU_ASSERT(passed[0] == MPI_COMM_WORLD);
+    sal_interpose_map_world_to(NULL);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     CU_ASSERT(passed[0] == MPI_COMM_WORLD);
 }
