@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The MPI interposition layer is the only place that defines MPI functions, and defines its list.
 
-    scripts/interpose.py [--list] --ulfm ON|OFF BUILD_DIR LIB
+    scripts/interpose.py [--list] [--mpi-include DIR] --ulfm ON|OFF BUILD_DIR LIB
 
-Two checks (docs/architecture.md, "MPI interposition"):
+Three checks (docs/architecture.md, "MPI interposition"):
 - The MPI_* / MPIX_* functions LIB (libsalamander-runtime.so) exports are exactly the rows of
   runtime/interpose/mpi_functions.def for this build: every ANY row, and the ULFM rows when --ulfm
   is ON. A wrapper missing from the library, or an MPI function the library exports that the list
@@ -12,6 +12,10 @@ Two checks (docs/architecture.md, "MPI interposition"):
   symbol: the object files of every target (libraries, salrun, examples, benchmarks, tests), with
   `nm` as scripts/deps.py reads them, and the source of each object found from its path in the
   build tree (an object whose source no longer exists, left by an earlier build, is left out).
+- With --mpi-include (the directory of Open MPI's mpi.h): each row's parameter list is mpi.h's (or,
+  for ULFM rows, that of a header mpi-ext.h includes), and every function those headers declare
+  with an MPI_Comm parameter passed by value is a row, or one of LEFT_OUT below, which the
+  application cannot call on MPI_COMM_WORLD. Another MPI's headers are left unchecked (a note).
 --list prints the list's rows for this build. Exit status 0 when all agree, 1 on a difference, 2 on
 error.
 """
@@ -29,6 +33,24 @@ LAYER = "runtime/interpose"
 LIST = os.path.join(REPO, LAYER, "mpi_functions.def")
 ROW = re.compile(r"^SAL_MPI_FN\(\s*(MPIX?)\s*,\s*(\w+)\s*,.*,\s*(ANY|ULFM)\s*\)$")
 C_SYMBOL = re.compile(r"^MPIX?_\w+$")
+PARAMS = re.compile(r"^SAL_MPI_FN\(\s*MPIX?\s*,\s*\w+\s*,\s*\(([^()]*)\)")
+DECL = re.compile(r"OMPI_DECLSPEC\s+int\s+(MPIX?_\w+)\s*\(([^()]*)\)")
+COMM_BY_VALUE = re.compile(r"(?:^|,)\s*MPI_Comm\s+\w+\s*(?=,|$)")
+
+# Functions with a communicator parameter that are not wrapped: MPI_COMM_WORLD is never a valid
+# argument (it has no topology and is no intercommunicator), or MPI-3.0 removed them.
+_TOPOLOGY = ("Cart_coords Cart_get Cart_rank Cart_shift Cart_sub Cartdim_get Graph_get "
+             "Graph_neighbors Graph_neighbors_count Graphdims_get Dist_graph_neighbors "
+             "Dist_graph_neighbors_count")
+_NEIGHBOR = ["%s%s%s" % (i, c, s) for i in ("Neighbor_", "Ineighbor_")
+             for c in ("allgather", "allgatherv", "alltoall", "alltoallv", "alltoallw")
+             for s in ("", "_init") if not (i == "Ineighbor_" and s)]
+LEFT_OUT = dict(
+    [("MPI_" + n, "needs a Cartesian or graph communicator") for n in _TOPOLOGY.split()] +
+    [("MPI_" + n, "a neighbourhood collective: needs a topology") for n in _NEIGHBOR] +
+    [("MPI_Comm_remote_group", "needs an intercommunicator"),
+     ("MPI_Comm_remote_size", "needs an intercommunicator"),
+     ("MPI_Errhandler_get", "removed in MPI-3.0"), ("MPI_Errhandler_set", "removed in MPI-3.0")])
 FORTRAN_SYMBOL = re.compile(r"^mpi_\w+_$")
 
 errors = []
@@ -60,6 +82,58 @@ def read_list(path):
         seen.add(name)
         rows.append((name, m.group(3)))
     return rows
+
+
+def read_params(path):
+    """{symbol: its parameter list, blanks normalised} of the list's rows."""
+    out = {}
+    with open(path) as f:
+        for line in f:
+            m, r = PARAMS.match(line.strip()), ROW.match(line.strip())
+            if m and r:
+                out["%s_%s" % (r.group(1), r.group(2))] = " ".join(m.group(1).split())
+    return out
+
+
+def declarations(include):
+    """{symbol: parameter list} of mpi.h and of the headers mpi-ext.h includes; None when mpi.h is
+    not Open MPI's."""
+    headers = [os.path.join(include, "mpi.h")]
+    ext = os.path.join(include, "mpi-ext.h")
+    if os.path.exists(ext):
+        with open(ext) as f:
+            headers += [os.path.join(include, h) for h in re.findall(r'#include\s+"([^"]+)"', f.read())]
+    out = {}
+    for h in headers:
+        if not os.path.exists(h):
+            continue
+        with open(h) as f:
+            text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+        for name, params in DECL.findall(text):
+            out[name] = " ".join(params.split())
+    return out if "MPI_Send" in out else None
+
+
+def check_mpi_h(include, rows, ulfm):
+    decls = declarations(include)
+    if decls is None:
+        print("interpose: note: %s/mpi.h is not Open MPI's: prototypes and coverage not checked"
+              % include)
+        return
+    params = read_params(LIST)
+    listed = {name for name, build in rows if build == "ANY" or ulfm}
+    for name in sorted(listed):
+        if name not in decls:
+            fail("%s: a row of the list, not declared by %s/mpi.h or mpi-ext.h" % (name, include))
+        elif params.get(name) != decls[name]:
+            fail("%s: the row's parameters (%s) differ from the header's (%s)"
+                 % (name, params.get(name), decls[name]))
+    comm = {n for n, p in decls.items() if COMM_BY_VALUE.search(p) and (ulfm or n.startswith("MPI_"))}
+    for name in sorted(comm - listed - set(LEFT_OUT)):
+        fail("%s takes a communicator: add a row to the list (or to LEFT_OUT, with the reason)"
+             % name)
+    print("interpose: %d functions of the headers take a communicator: %d rows, %d left out"
+          % (len(comm), len(comm & listed), len(comm & set(LEFT_OUT))))
 
 
 def source_of(build, obj):
@@ -127,6 +201,7 @@ def main():
     p.add_argument("lib")
     p.add_argument("--ulfm", required=True, choices=("ON", "OFF"), type=str.upper)
     p.add_argument("--list", action="store_true")
+    p.add_argument("--mpi-include", help="the directory of the MPI library's mpi.h")
     a = p.parse_args()
     ulfm = a.ulfm == "ON"
     rows = read_list(LIST)
@@ -135,6 +210,8 @@ def main():
             if build == "ANY" or ulfm:
                 print("  %-28s %s" % (name, build))
     check_library(a.lib, rows, ulfm)
+    if a.mpi_include:
+        check_mpi_h(a.mpi_include, rows, ulfm)
     check_objects(a.build)
     print("interpose: %d difference%s" % (len(errors), "" if len(errors) == 1 else "s"))
     sys.exit(1 if errors else 0)

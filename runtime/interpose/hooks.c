@@ -4,8 +4,9 @@
  *
  * Both hooks see Salamander's own calls too (internal = 1): a rank that waits inside an agreement
  * of a commit or a repair for a hung peer is not hung itself, and a spare that ends in sal_init
- * calls MPI_Finalize itself. Hooks that concern the application's messages only (the mapping of
- * MPI_COMM_WORLD, message logging) would set internal = 0.
+ * calls MPI_Finalize itself. Hooks that concern the application's messages only (message logging)
+ * would set internal = 0. The mapping of MPI_COMM_WORLD changes arguments, which a hook cannot: it
+ * is a column of the list (wrap.h, interpose.c).
  */
 #include <stddef.h>
 

@@ -29,7 +29,7 @@ enum {
 /* Every function of the list, in its order (SAL_FN_MPI_Send, ..., SAL_FN_MPIX_Comm_shrink), in
  * every build: the ULFM ones too. */
 typedef enum sal_mpi_fn {
-#define SAL_MPI_FN(prefix, name, params, args, impl, hooks, build) SAL_FN_##prefix##_##name,
+#define SAL_MPI_FN(prefix, name, params, args, comms, impl, hooks, build) SAL_FN_##prefix##_##name,
 #include "mpi_functions.def"
 #undef SAL_MPI_FN
     SAL_FN_COUNT

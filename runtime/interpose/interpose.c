@@ -1,5 +1,6 @@
 /*
- * The depth marker (interpose.h) and the dispatch of the wrappers to the hooks (wrap.h, hooks.h).
+ * The depth marker (interpose.h), the dispatch of the wrappers to the hooks (wrap.h, hooks.h) and
+ * the decision to map an argument MPI_COMM_WORLD (wrap.h: the comms column of the list).
  *
  * The depth is per thread (C11 _Thread_local): a thread that Salamander does not bracket (the
  * application's own threads, the watchdog threads) is at depth 0 whatever another thread does.
@@ -11,9 +12,10 @@
 #include "wrap.h"
 
 static _Thread_local int depth;
+static const MPI_Comm *job_world; /* sal_interpose_map_world_to */
 
 static const char *const names[SAL_FN_COUNT] = {
-#define SAL_MPI_FN(prefix, name, params, args, impl, hooks, build) #prefix "_" #name,
+#define SAL_MPI_FN(prefix, name, params, args, comms, impl, hooks, build) #prefix "_" #name,
 #include "mpi_functions.def"
 #undef SAL_MPI_FN
 };
@@ -45,6 +47,22 @@ void sal_interpose_unwound(void)
 const char *sal_interpose_name(sal_mpi_fn_t fn)
 {
     return (size_t)fn < (size_t)SAL_FN_COUNT ? names[fn] : "?";
+}
+
+void sal_interpose_map_world_to(const MPI_Comm *world)
+{
+    job_world = world;
+}
+
+/* Salamander's own calls (depth > 0) name the communicators they mean, MPI_COMM_WORLD included.
+ * The process-wide state is read before the thread-local depth: cheaper when nothing is mapped. */
+MPI_Comm sal_interpose_map_world(MPI_Comm comm)
+{
+    const MPI_Comm *world = job_world;
+
+    if (!world || *world == MPI_COMM_NULL || depth > 0)
+        return comm;
+    return *world;
 }
 
 /* The depth is read only for the hooks that skip Salamander's own calls. */

@@ -17,6 +17,8 @@
 #ifndef SAL_INTERPOSE_H
 #define SAL_INTERPOSE_H
 
+#include <mpi.h>
+
 /* Salamander's own MPI work begins / ends on this thread. _end at depth 0 leaves it at 0. */
 void sal_interpose_internal_begin(void);
 void sal_interpose_internal_end(void);
@@ -28,5 +30,12 @@ int sal_interpose_depth(void);
  * to where the application's code runs: sets this thread's depth to 0 and runs every hook's reset.
  * Called once after each such unwind, at depth 0 by construction (run.c, before a repair). */
 void sal_interpose_unwound(void);
+
+/* What the application's MPI_COMM_WORLD stands for in its MPI calls (docs/mpi.md, "MPI_COMM_WORLD";
+ * the comms column of the list): *world from now on, read at each call, so that it follows the
+ * runtime's current world through repairs; NULL: MPI_COMM_WORLD itself (the initial state).
+ * sal_init sets it once the process is an application rank (map_world on), sal_finalize clears it
+ * first. While *world is MPI_COMM_NULL nothing is mapped. Process-wide. */
+void sal_interpose_map_world_to(const MPI_Comm *world);
 
 #endif

@@ -20,6 +20,24 @@ int sal_interpose_sendrecv(const void *sendbuf, int sendcount, MPI_Datatype send
                            int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype,
                            int source, int recvtag, MPI_Comm comm, MPI_Status *status);
 
+/* The mapping of MPI_COMM_WORLD (the list's comms column). */
+
+/* comm (equal to MPI_COMM_WORLD) as the wrapper passes it on: the job's current world when the
+ * call is the application's (depth 0) and the runtime maps (sal_interpose_map_world_to), comm
+ * otherwise. The slow path: the wrappers call it only for an argument equal to MPI_COMM_WORLD. */
+MPI_Comm sal_interpose_map_world(MPI_Comm comm);
+
+/* The roles of a row's MPI_Comm parameters, each an expression. SAL_MAP(a) or SAL_MAP(a, b): one
+ * compare per parameter on the fast path. SAL_KEEP(...): passed through, named so that every
+ * communicator parameter of the list has a role. SAL_NO_COMM: the function takes none. */
+#define SAL_MAP_ONE(c)                  ((c) = (c) == MPI_COMM_WORLD ? sal_interpose_map_world(c) : (c))
+#define SAL_MAP_1(a)                    SAL_MAP_ONE(a)
+#define SAL_MAP_2(a, b)                 (SAL_MAP_ONE(a), SAL_MAP_ONE(b))
+#define SAL_MAP_PICK(a, b, chosen, ...) chosen
+#define SAL_MAP(...)                    SAL_MAP_PICK(__VA_ARGS__, SAL_MAP_2, SAL_MAP_1, none)(__VA_ARGS__)
+#define SAL_KEEP(...)                   ((void)0)
+#define SAL_NO_COMM                     ((void)0)
+
 /* Dispatch to the hooks. */
 
 /* Runs the before of every hook of the mask that applies at this depth; returns the set of hooks
@@ -28,19 +46,24 @@ unsigned sal_interpose_before(sal_mpi_fn_t fn, unsigned mask);
 /* Runs the after of the hooks of ran, in reverse order. */
 void sal_interpose_after(sal_mpi_fn_t fn, unsigned ran, int rc);
 
-/* The definition of prefix_name: the hooks of the mask around impl. */
-#define SAL_WRAP(prefix, name, params, args, impl, hooks)                                          \
+/* The definition of prefix_name: the communicators mapped, then the hooks of the mask around impl.
+ * A row without hooks (0) calls neither dispatch function. */
+#define SAL_WRAP(prefix, name, params, args, comms, impl, hooks)                                   \
     SAL_INTERPOSE int prefix##_##name params                                                       \
     {                                                                                              \
-        unsigned ran_ = sal_interpose_before(SAL_FN_##prefix##_##name, (hooks));                   \
-        int rc_ = impl args;                                                                       \
+        unsigned ran_;                                                                             \
+        int rc_;                                                                                   \
                                                                                                    \
-        sal_interpose_after(SAL_FN_##prefix##_##name, ran_, rc_);                                  \
+        comms;                                                                                     \
+        ran_ = (hooks) ? sal_interpose_before(SAL_FN_##prefix##_##name, (hooks)) : 0u;             \
+        rc_ = impl args;                                                                           \
+        if (ran_)                                                                                  \
+            sal_interpose_after(SAL_FN_##prefix##_##name, ran_, rc_);                              \
         return rc_;                                                                                \
     }
 
 /* One row of the list: SAL_WRAP_ANY or SAL_WRAP_ULFM, after its build column. */
-#define SAL_WRAP_ROW(prefix, name, params, args, impl, hooks, build)                               \
-    SAL_WRAP_##build(prefix, name, params, args, impl, hooks)
+#define SAL_WRAP_ROW(prefix, name, params, args, comms, impl, hooks, build)                        \
+    SAL_WRAP_##build(prefix, name, params, args, comms, impl, hooks)
 
 #endif

@@ -7,10 +7,10 @@
 
 #include "wrap.h"
 
-#define SAL_WRAP_ANY(prefix, name, params, args, impl, hooks)
-#define SAL_WRAP_ULFM(prefix, name, params, args, impl, hooks)                                     \
-    SAL_WRAP(prefix, name, params, args, impl, hooks)
-#define SAL_MPI_FN(prefix, name, params, args, impl, hooks, build)                                 \
-    SAL_WRAP_ROW(prefix, name, params, args, impl, hooks, build)
+#define SAL_WRAP_ANY(prefix, name, params, args, comms, impl, hooks)
+#define SAL_WRAP_ULFM(prefix, name, params, args, comms, impl, hooks)                              \
+    SAL_WRAP(prefix, name, params, args, comms, impl, hooks)
+#define SAL_MPI_FN(prefix, name, params, args, comms, impl, hooks, build)                          \
+    SAL_WRAP_ROW(prefix, name, params, args, comms, impl, hooks, build)
 #include "mpi_functions.def"
 #undef SAL_MPI_FN

@@ -71,6 +71,7 @@ int sal_finalize(void)
 {
     int rc;
 
+    sal_interpose_map_world_to(NULL);
     sal_interpose_internal_begin();
     rc = finalize();
     sal_interpose_internal_end();

@@ -357,6 +357,8 @@ static int init(int *argc, char ***argv, MPI_Comm comm)
             return rc;
     }
     sal_rt.initialized = 1;
+    if (sal_rt.set->map_world)
+        sal_interpose_map_world_to(&sal_rt.world);
     if (sal_rt_stop_signal_install() != SAL_OK)
         SAL_LOG_W("%s", sal_last_error());
     /* Suspended until sal_run: the application's own set-up is not watched. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Runs one heat2d scenario under salrun and checks it.
+"""Runs one scenario of heat2d (or of another program that prints the same checksum line, e.g.
+world_app) under salrun and checks it.
 
 reference mode: a failure-free run; writes its checksum line to --reference.
 check mode:     a run with injected failures (salrun --max-restarts 0, so only in-job recovery counts);
@@ -20,7 +21,12 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from procs import run as run_cmd  # noqa: E402
 
-CHECKSUM = re.compile(r"^heat2d: .*checksum=[0-9a-f]{16}.*$", re.M)
+
+
+def checksum_line(program):
+    """The result line: '<program's base name>: ... checksum=<16 hex digits> ...'."""
+    return re.compile(r"^%s: .*checksum=[0-9a-f]{16}.*$" % re.escape(os.path.basename(program)),
+                      re.M)
 
 
 def fail(msg):
@@ -55,7 +61,7 @@ def run(args, tmp, inject):
     for pattern in args.expect:
         if not re.search(pattern, proc.output, re.M):
             fail("no line matches %r in the output above" % pattern)
-    lines = CHECKSUM.findall(proc.stdout)
+    lines = checksum_line(args.program).findall(proc.stdout)
     if len(lines) != 1:
         fail("expected one checksum line, found %d" % len(lines))
     return lines[0]
