@@ -5,8 +5,9 @@
 
 Three checks (docs/architecture.md, "MPI interposition"):
 - The MPI_* / MPIX_* functions LIB (libsalamander-runtime.so) exports are exactly the rows of
-  runtime/interpose/mpi_functions.def for this build: every ANY row, and the ULFM rows when --ulfm
-  is ON. A wrapper missing from the library, or an MPI function the library exports that the list
+  runtime/interpose/mpi_functions.def for this build: every ANY row, the MPI4 rows when the mpi.h
+  of --mpi-include declares the MPI 4.0 functions (has_mpi4; without --mpi-include they are
+  expected), and the ULFM rows when --ulfm is ON. A wrapper missing from the library, or an MPI function the library exports that the list
   does not declare, fails.
 - No object file of BUILD_DIR outside runtime/interpose/ defines an MPI_*, MPIX_* or Fortran mpi_*_
   symbol: the object files of every target (libraries, salrun, examples, benchmarks, tests), with
@@ -31,7 +32,7 @@ from deps import symbols  # noqa: E402  (nm -P of an object file: defined and us
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYER = "runtime/interpose"
 LIST = os.path.join(REPO, LAYER, "mpi_functions.def")
-ROW = re.compile(r"^SAL_MPI_FN\(\s*(MPIX?)\s*,\s*(\w+)\s*,.*,\s*(ANY|ULFM)\s*\)$")
+ROW = re.compile(r"^SAL_MPI_FN\(\s*(MPIX?)\s*,\s*(\w+)\s*,.*,\s*(ANY|MPI4|ULFM)\s*\)$")
 C_SYMBOL = re.compile(r"^MPIX?_\w+$")
 PARAMS = re.compile(r"^SAL_MPI_FN\(\s*MPIX?\s*,\s*\w+\s*,\s*\(([^()]*)\)")
 DECL = re.compile(r"OMPI_DECLSPEC\s+int\s+(MPIX?_\w+)\s*\(([^()]*)\)")
@@ -73,7 +74,8 @@ def read_list(path):
             continue
         m = ROW.match(line)
         if not m:
-            fail("%s:%d: not a row SAL_MPI_FN(prefix, name, params, args, impl, hooks, ANY|ULFM)"
+            fail("%s:%d: not a row SAL_MPI_FN(prefix, name, params, args, comms, impl, hooks, "
+                 "ANY|MPI4|ULFM)"
                  % (os.path.relpath(path, REPO), n))
             continue
         name = "%s_%s" % (m.group(1), m.group(2))
@@ -114,14 +116,33 @@ def declarations(include):
     return out if "MPI_Send" in out else None
 
 
-def check_mpi_h(include, rows, ulfm):
+def in_build(build, ulfm, mpi4):
+    """Whether a row of the given build column is defined by this build."""
+    return build == "ANY" or (build == "MPI4" and mpi4) or (build == "ULFM" and ulfm)
+
+
+def has_mpi4(include):
+    """Whether include/mpi.h declares the MPI 4.0 functions (the MPI4 rows): MPI_VERSION >= 4, or
+    Open MPI 5, which has them but says MPI_VERSION 3 (runtime/interpose/wrappers.c). True when
+    the header cannot be read."""
+    try:
+        with open(os.path.join(include, "mpi.h")) as f:
+            text = f.read()
+    except OSError:
+        return True
+    version = re.search(r"^#\s*define\s+MPI_VERSION\s+(\d+)", text, re.M)
+    ompi = re.search(r"^#\s*define\s+OMPI_MAJOR_VERSION\s+(\d+)", text, re.M)
+    return bool((version and int(version.group(1)) >= 4) or (ompi and int(ompi.group(1)) >= 5))
+
+
+def check_mpi_h(include, rows, ulfm, mpi4):
     decls = declarations(include)
     if decls is None:
         print("interpose: note: %s/mpi.h is not Open MPI's: prototypes and coverage not checked"
               % include)
         return
     params = read_params(LIST)
-    listed = {name for name, build in rows if build == "ANY" or ulfm}
+    listed = {name for name, build in rows if in_build(build, ulfm, mpi4)}
     for name in sorted(listed):
         if name not in decls:
             fail("%s: a row of the list, not declared by %s/mpi.h or mpi-ext.h" % (name, include))
@@ -156,17 +177,19 @@ def objects(build):
     return sorted(found)
 
 
-def check_library(lib, rows, ulfm):
-    expected = {name for name, build in rows if build == "ANY" or (build == "ULFM" and ulfm)}
+def check_library(lib, rows, ulfm, mpi4):
+    expected = {name for name, build in rows if in_build(build, ulfm, mpi4)}
     defined = {n for n in exported(lib) if C_SYMBOL.match(n)}
     base = os.path.basename(lib)
     for name in sorted(expected - defined):
         fail("%s does not export %s, which the list declares for this build" % (base, name))
     for name in sorted(defined - expected):
         fail("%s exports %s, which the list does not declare for this build (a ULFM row in a "
-             "build without ULFM, or a definition outside the list)" % (base, name))
-    print("interpose: %s: %d MPI functions exported, %d rows of the list for this build (ULFM %s)"
-          % (base, len(defined), len(expected), "ON" if ulfm else "OFF"))
+             "build without ULFM, an MPI4 row with an MPI 3 library, or a definition outside the "
+             "list)" % (base, name))
+    print("interpose: %s: %d MPI functions exported, %d rows of the list for this build (ULFM %s, "
+          "MPI 4 rows %s)" % (base, len(defined), len(expected), "ON" if ulfm else "OFF",
+                              "ON" if mpi4 else "OFF"))
 
 
 def check_objects(build):
@@ -204,14 +227,15 @@ def main():
     p.add_argument("--mpi-include", help="the directory of the MPI library's mpi.h")
     a = p.parse_args()
     ulfm = a.ulfm == "ON"
+    mpi4 = has_mpi4(a.mpi_include) if a.mpi_include else True
     rows = read_list(LIST)
     if a.list:
         for name, build in rows:
-            if build == "ANY" or ulfm:
+            if in_build(build, ulfm, mpi4):
                 print("  %-28s %s" % (name, build))
-    check_library(a.lib, rows, ulfm)
+    check_library(a.lib, rows, ulfm, mpi4)
     if a.mpi_include:
-        check_mpi_h(a.mpi_include, rows, ulfm)
+        check_mpi_h(a.mpi_include, rows, ulfm, mpi4)
     check_objects(a.build)
     print("interpose: %d difference%s" % (len(errors), "" if len(errors) == 1 else "s"))
     sys.exit(1 if errors else 0)

@@ -8,6 +8,7 @@
 #include "wrap.h"
 
 #define SAL_WRAP_ANY(prefix, name, params, args, comms, impl, hooks)
+#define SAL_WRAP_MPI4(prefix, name, params, args, comms, impl, hooks)
 #define SAL_WRAP_ULFM(prefix, name, params, args, comms, impl, hooks)                              \
     SAL_WRAP(prefix, name, params, args, comms, impl, hooks)
 #define SAL_MPI_FN(prefix, name, params, args, comms, impl, hooks, build)                          \
