@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from ckpt_files import lose_ranks  # noqa: E402
 from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
@@ -53,18 +54,6 @@ def restored(proc, what):
         fail("%s: the relaunch started over from step 0" % what)
 
 
-def lose_ranks(job_dir, ranks):
-    gone = 0
-    for root, _, files in os.walk(job_dir):
-        for name in files:
-            if any(name.startswith("rank.%d." % r) for r in ranks):
-                os.unlink(os.path.join(root, name))
-                gone += 1
-    print("deleted %d node-local files of ranks %s" % (gone, ranks), flush=True)
-    if gone < 3:
-        fail("expected the files of ranks %s in at least 3 checkpoints, deleted %d" % (ranks, gone))
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--salrun", required=True)
@@ -84,7 +73,7 @@ def main():
             fail("relaunch: another checksum than the failure-free run")
 
         salrun(args, tmp, "partner", ["--max-restarts", "0"] + kill, l2, want=None)
-        lose_ranks(os.path.join(tmp, "partner"), (2, 3))
+        lose_ranks(os.path.join(tmp, "partner"), (2, 3), fail)
         out = salrun(args, tmp, "partner", ["--max-restarts", "0"], l2)
         restored(out, "relaunch from L2")
         if checksum(out, "relaunch from L2") != ref:
