@@ -219,6 +219,25 @@ static int sal_failed(const char *call, int rc)
     return 1;
 }
 
+/* Local, after the layout: protects the field (and the per-rank data of --local), registers the
+ * resize function and the setup function of --setup. Returns 0, or 1 after a message. */
+static int register_state(struct heat *h)
+{
+    int64_t gdims[2] = {h->n, h->n}, offset[2] = {h->row0, h->col0};
+    int64_t count[2] = {h->rows, h->cols};
+    int rc = sal_protect("u", h->u, SAL_DOUBLE, 2, gdims, offset, count);
+
+    if (rc != SAL_OK)
+        return sal_failed("sal_protect", rc);
+    if (h->local && (rc = hist_protect(h)) != SAL_OK)
+        return sal_failed("sal_protect_local", rc);
+    if ((rc = sal_on_resize(heat_resize, h)) != SAL_OK)
+        return sal_failed("sal_on_resize", rc);
+    if (h->setup && (rc = sal_on_setup(heat_on_setup, h)) != SAL_OK)
+        return sal_failed("sal_on_setup", rc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct heat h = {0};
@@ -249,26 +268,8 @@ int main(int argc, char **argv)
     /* Local only: a replacement for a failed rank runs this alone. */
     if (heat_setup(&h, sal_comm()) != 0)
         goto out_abort;
-    int64_t gdims[2] = {h.n, h.n}, offset[2] = {h.row0, h.col0}, count[2] = {h.rows, h.cols};
-    rc = sal_protect("u", h.u, SAL_DOUBLE, 2, gdims, offset, count);
-    if (rc != SAL_OK) {
-        sal_failed("sal_protect", rc);
+    if (register_state(&h) != 0)
         goto out_abort;
-    }
-    if (h.local && (rc = hist_protect(&h)) != SAL_OK) {
-        sal_failed("sal_protect_local", rc);
-        goto out_abort;
-    }
-    if (rc == SAL_OK)
-        rc = sal_on_resize(heat_resize, &h);
-    if (rc != SAL_OK) {
-        sal_failed("sal_on_resize", rc);
-        goto out_abort;
-    }
-    if (h.setup && (rc = sal_on_setup(heat_on_setup, &h)) != SAL_OK) {
-        sal_failed("sal_on_setup", rc);
-        goto out_abort;
-    }
     double t_loop = MPI_Wtime();
     rc = rc_loop ? run_rc_loop(&h) : sal_run(heat_step, &h);
     t_loop = MPI_Wtime() - t_loop;
