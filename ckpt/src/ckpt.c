@@ -237,6 +237,23 @@ int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_typ
     return add_region(ck, &r);
 }
 
+int sal_ckpt_protect_local(sal_ckpt_t ck, const char *name, void *base, size_t bytes)
+{
+    sal_region_t r;
+
+    memset(&r, 0, sizeof(r));
+    if (!name || strlen(name) >= sizeof(r.name) || bytes > (size_t)INT64_MAX)
+        return sal_error(SAL_ERR_INVALID_ARG, "per-rank data \"%s\": bad name or %zu bytes",
+                         name ? name : "(null)", bytes);
+    strcpy(r.name, name);
+    r.base = base;
+    r.type = SAL_CHAR;
+    r.local = 1;
+    r.ndims = 1;
+    r.gdims[0] = r.count[0] = (int64_t)bytes;
+    return add_region(ck, &r);
+}
+
 int sal_ckpt_dir_path(const struct sal_ckpt *ck, int64_t id, char *buf, size_t size)
 {
     return sal_path_join(buf, size, "%s/ckpt.%lld", ck->job_dir, (long long)id);

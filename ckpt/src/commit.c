@@ -46,9 +46,9 @@ static int64_t region_signature(const struct sal_ckpt *ck)
 
     for (int i = 0; i < ck->nregions; i++) {
         const sal_region_t *r = &ck->regions[i];
-        int64_t words[2 + SAL_MAX_DIMS] = {r->type, r->scalar ? -1 : r->ndims};
+        int64_t words[2 + SAL_MAX_DIMS] = {r->type, r->scalar ? -1 : r->local ? -2 : r->ndims};
         const unsigned char *p;
-        for (int d = 0; d < r->ndims; d++)
+        for (int d = 0; !r->local && d < r->ndims; d++) /* per-rank sizes may differ */
             words[2 + d] = r->gdims[d];
         for (p = (const unsigned char *)r->name; *p; p++)
             h = (h ^ *p) * 1099511628211ULL;
@@ -260,6 +260,20 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
     return SAL_OK;
 }
 
+/* Per-rank data in the manifest: every rank's bytes one after the other, in rank order (the
+ * gathered offsets, 0 on every rank, become the prefix sums of the sizes). */
+static void concatenate(sal_manifest_region_t *mr, int nranks)
+{
+    int64_t end = 0;
+
+    mr->local = 1;
+    for (int p = 0; p < nranks; p++) {
+        mr->offsets[p] = end;
+        end += mr->counts[p];
+    }
+    mr->gdims[0] = end;
+}
+
 /* Rank 0: builds the manifest from the gathered records. Returns SAL_OK or an error. */
 static int build_manifest(const struct sal_ckpt *ck, const int64_t *recs, int nranks,
                           sal_manifest_t *m)
@@ -290,6 +304,8 @@ static int build_manifest(const struct sal_ckpt *ck, const int64_t *recs, int nr
             memcpy(mr->counts + (size_t)p * r->ndims, blk + SAL_MAX_DIMS,
                    (size_t)r->ndims * sizeof(int64_t));
         }
+        if (r->local)
+            concatenate(mr, nranks);
     }
     return SAL_OK;
 }

@@ -142,6 +142,9 @@ int sal_h5_get_i64(hid_t obj, const char *where, const char *name, int64_t *v);
 /* Exactly n integers in a 1-D attribute. */
 int sal_h5_get_i64v(hid_t obj, const char *where, const char *name, int64_t *v, int n);
 int sal_h5_get_f64(hid_t obj, const char *where, const char *name, double *v);
+/* An optional int64 0/1 attribute: [OUT] *flag = its value, 0 when it is absent (files written
+ * before it existed). SAL_ERR_CORRUPT naming where when it holds anything else. */
+int sal_h5_get_flag(hid_t obj, const char *where, const char *name, int *flag);
 
 /* Opens the dataset `name` of loc, refusing a missing name, soft and external links and objects
  * that are not datasets (SAL_ERR_CORRUPT naming where). [OUT] *dset. */

@@ -131,6 +131,23 @@ int sal_h5_get_f64(hid_t obj, const char *where, const char *name, double *v)
     return get_attr(obj, where, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, v);
 }
 
+int sal_h5_get_flag(hid_t obj, const char *where, const char *name, int *flag)
+{
+    int64_t v = 0;
+    htri_t has = H5Aexists(obj, name);
+    int rc = SAL_OK;
+
+    if (has < 0)
+        return sal_h5_error(SAL_ERR_CORRUPT, "%s: cannot look up attribute %s", where, name);
+    if (has > 0)
+        rc = sal_h5_get_i64(obj, where, name, &v);
+    if (rc == SAL_OK && v != 0 && v != 1)
+        rc = sal_error(SAL_ERR_CORRUPT, "%s: attribute %s is %lld, not 0 or 1", where, name,
+                       (long long)v);
+    *flag = rc == SAL_OK && v == 1;
+    return rc;
+}
+
 int sal_h5_put_head(hid_t file, const char *path, int64_t id, int64_t step, double time,
                     int64_t nranks)
 {

@@ -112,8 +112,43 @@ static int check_vector(hid_t dset, const char *where, const char *name, const i
                      a, b);
 }
 
+/* The `local` flag of a dataset whose type and scalar attributes were read: per-rank data must be
+ * a 1-D byte dataset, stored as such exactly when the region is, and of the size registered. */
+static int check_local(hid_t dset, const char *where, const sal_region_t *r, int rank, int64_t type,
+                       int64_t scalar)
+{
+    hsize_t dims[SAL_MAX_DIMS];
+    hid_t t = H5Dget_type(dset), space = H5Dget_space(dset);
+    int local = 0, rc = sal_h5_get_flag(dset, where, "local", &local);
+    int nd = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    int bytes = t >= 0 && sal_h5_type_matches(t, SAL_CHAR) && type == SAL_CHAR && !scalar &&
+                nd == 1 && H5Sget_simple_extent_dims(space, dims, NULL) == 1;
+
+    if (t >= 0)
+        H5Tclose(t);
+    if (space >= 0)
+        H5Sclose(space);
+    if (rc != SAL_OK || (!local && !r->local))
+        return rc;
+    if (local && !bytes)
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s: attribute local = 1 on a dataset that is not a 1-D array of bytes "
+                         "(type %s, scalar %lld, %d dims)",
+                         where, type_name(type), (long long)scalar, nd);
+    if (local != r->local)
+        return sal_error(SAL_ERR_CORRUPT, "%s: stored as %s, the protected region is %s", where,
+                         local ? "per-rank data" : "an array",
+                         r->local ? "per-rank data (sal_protect_local)" : "an array");
+    if ((int64_t)dims[0] != r->count[0])
+        return sal_error(SAL_ERR_CORRUPT,
+                         "%s: per-rank data \"%s\" of rank %d holds %lld bytes in the file, "
+                         "%lld bytes are registered (sal_protect_local with another size)",
+                         where, r->name, rank, (long long)dims[0], (long long)r->count[0]);
+    return SAL_OK;
+}
+
 /* Type, shape and attributes of an open dataset against the region as it would be stored. */
-static int check_dataset(hid_t dset, const char *where, const sal_region_t *r,
+static int check_dataset(hid_t dset, const char *where, const sal_region_t *r, int rank,
                          const sal_h5_stored_t *want)
 {
     int64_t type = 0, scalar = 0;
@@ -133,7 +168,9 @@ static int check_dataset(hid_t dset, const char *where, const sal_region_t *r,
     if ((scalar != 0) != (r->scalar != 0))
         return sal_error(SAL_ERR_CORRUPT, "%s: stored as %s, the protected region is %s", where,
                          scalar ? "a scalar" : "an array", r->scalar ? "a scalar" : "an array");
-    rc = check_shape(dset, where, want);
+    rc = check_local(dset, where, r, rank, type, scalar);
+    if (rc == SAL_OK)
+        rc = check_shape(dset, where, want);
     if (rc == SAL_OK)
         rc = check_vector(dset, where, "global_dims", want->gdims, want->ndims);
     if (rc == SAL_OK)
@@ -173,7 +210,7 @@ static int load_region(hid_t file, const char *path, const sal_rank_meta_t *expe
     rc = sal_h5_open_dataset(file, path, r->name, &dset);
     if (rc != SAL_OK)
         return rc;
-    rc = check_dataset(dset, where, r, &want);
+    rc = check_dataset(dset, where, r, expect->rank, &want);
     if (rc == SAL_OK && with_data)
         rc = read_data(dset, path, r);
     H5Dclose(dset);

@@ -6,7 +6,9 @@
  * elements, contiguous and unfiltered when a dimension of the block is 0 (HDF5 chunks cannot have a
  * 0 dimension). Each dataset carries the attributes type, scalar, global_dims and offset. A scalar
  * is a 1-element dataset with global_dims [nranks] and offset [rank]: element <rank> of the
- * manifest's per-rank vector. The chunks themselves are written by h5io_chunk.c.
+ * manifest's per-rank vector. Per-rank data (sal_protect_local) is a 1-D byte dataset whose
+ * global_dims and offset describe the rank's own bytes only ([size], [0]), marked with the
+ * attribute local = 1. The chunks themselves are written by h5io_chunk.c.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -97,6 +99,9 @@ static int put_region_attrs(hid_t dset, const char *where, const sal_region_t *r
         rc = sal_h5_put_i64v(dset, where, "global_dims", s->gdims, s->ndims);
     if (rc == SAL_OK)
         rc = sal_h5_put_i64v(dset, where, "offset", s->offset, s->ndims);
+    /* Written only on per-rank data: files without it read as before (absent = 0). */
+    if (rc == SAL_OK && r->local)
+        rc = sal_h5_put_i64(dset, where, "local", 1);
     return rc;
 }
 
@@ -169,7 +174,9 @@ static hid_t region_dataset(hid_t file, int reuse, const sal_region_t *r, const 
         return create_dataset(file, r, s, chunk, elems);
     dset = H5Lexists(file, r->name, H5P_DEFAULT) > 0 ? H5Dopen2(file, r->name, H5P_DEFAULT)
                                                      : H5I_INVALID_HID;
-    if (dset >= 0 && dataset_reusable(dset, r, s, chunk, elems))
+    /* The `local` attribute is only ever added: a file whose flag differs is not reused. */
+    if (dset >= 0 && dataset_reusable(dset, r, s, chunk, elems) &&
+        (H5Aexists(dset, "local") > 0) == (r->local != 0))
         return dset;
     if (dset >= 0)
         H5Dclose(dset);

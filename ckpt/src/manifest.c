@@ -4,7 +4,8 @@
  *                            library_version
  *   /<region>                virtual dataset of the global shape (a scalar: [nranks]) mapping
  *                            each rank's block from "rank.<r>.h5" by relative name; attributes
- *                            type, scalar
+ *                            type, scalar, and local = 1 on per-rank data (sal_protect_local):
+ *                            a [sum of the sizes] byte array concatenating every rank's bytes
  *   /.layout/<region>/offsets, /.layout/<region>/counts
  *                            int64 [nranks][ndims]: each rank's block (arrays only; element r of
  *                            a scalar is rank r's value). ".layout" starts with '.', so no region
@@ -47,6 +48,32 @@ int64_t sal_manifest_volume(int nd, const int64_t *cnt)
     return v;
 }
 
+/* Per-rank data: bytes, one dimension, every rank's block right after the previous one's and the
+ * blocks filling the whole array. */
+static int check_local(const sal_manifest_region_t *mr, int nranks, int code, const char *where)
+{
+    int64_t end = 0;
+
+    if (mr->type != SAL_CHAR || mr->ndims != 1)
+        return sal_error(code, "%s region %s: per-rank data of type %d with %d dims (bytes, 1 dim)",
+                         where, mr->name, (int)mr->type, mr->ndims);
+    for (int r = 0; r < nranks; r++) {
+        if (mr->counts[r] < 0 || mr->offsets[r] != end || mr->counts[r] > INT64_MAX - end)
+            return sal_error(code,
+                             "%s region %s: per-rank data of rank %d at %lld with %lld bytes, "
+                             "expected at %lld (the sizes of the ranks before it) with a size >= 0",
+                             where, mr->name, r, (long long)mr->offsets[r],
+                             (long long)mr->counts[r], (long long)end);
+        end += mr->counts[r];
+    }
+    if (end != mr->gdims[0])
+        return sal_error(code,
+                         "%s region %s: the per-rank sizes add up to %lld bytes, the array has "
+                         "%lld",
+                         where, mr->name, (long long)end, (long long)mr->gdims[0]);
+    return SAL_OK;
+}
+
 int sal_manifest_check_region(const sal_manifest_region_t *mr, int nranks, int code,
                               const char *where)
 {
@@ -59,12 +86,15 @@ int sal_manifest_check_region(const sal_manifest_region_t *mr, int nranks, int c
         return sal_error(code, "%s region %s: unknown type code %d", where, mr->name,
                          (int)mr->type);
     if (mr->scalar)
-        return mr->ndims == 0 ? SAL_OK
-                              : sal_error(code, "%s region %s: a scalar with %d dims", where,
-                                          mr->name, mr->ndims);
+        return mr->ndims == 0 && !mr->local
+                   ? SAL_OK
+                   : sal_error(code, "%s region %s: a scalar with %d dims or the local flag", where,
+                               mr->name, mr->ndims);
     if (mr->ndims < 1 || mr->ndims > SAL_MAX_DIMS || !mr->offsets || !mr->counts)
         return sal_error(code, "%s region %s: ndims %d not in [1, %d] or no layout", where,
                          mr->name, mr->ndims, SAL_MAX_DIMS);
+    if (mr->local)
+        return check_local(mr, nranks, code, where);
     for (int d = 0; d < mr->ndims; d++)
         if (mr->gdims[d] < 0 || __builtin_mul_overflow(bytes, mr->gdims[d], &bytes))
             return sal_error(code,
@@ -187,6 +217,8 @@ static int put_region(hid_t file, hid_t layout, const char *path, const sal_mani
         rc = sal_h5_put_i64(dset, where, "type", mr->type);
     if (rc == SAL_OK)
         rc = sal_h5_put_i64(dset, where, "scalar", mr->scalar ? 1 : 0);
+    if (rc == SAL_OK && mr->local)
+        rc = sal_h5_put_i64(dset, where, "local", 1);
     if (dset >= 0 && H5Dclose(dset) < 0 && rc == SAL_OK)
         rc = sal_h5_error(SAL_ERR_HDF5, "cannot close %s", where);
     if (dcpl >= 0)

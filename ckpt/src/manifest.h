@@ -3,7 +3,8 @@
  * the ranks agreed. It holds the checkpoint's attributes and, for each distributed array, a virtual
  * dataset (HDF5 VDS) of the global shape mapping each rank's block from rank.<r>.h5 by relative
  * file name, so h5dump/h5py show the global array. Scalars become a [nranks] virtual dataset of
- * per-rank values. The `latest` file in the job directory names the newest published checkpoint
+ * per-rank values, and per-rank data (sal_protect_local) a 1-D byte array concatenating the bytes
+ * of every rank. The `latest` file in the job directory names the newest published checkpoint
  * ("ckpt.<id>\n").
  *
  * Everything read here is untrusted: readers validate and return SAL_ERR_CORRUPT naming file and
@@ -22,6 +23,8 @@ typedef struct sal_manifest_region {
     char name[SAL_NAME_MAX];
     sal_type_t type;
     int scalar;
+    int local; /* per-rank data: a 1-D byte array, the concatenation of every rank's bytes in rank
+                * order (offsets: the prefix sums of the counts, the per-rank sizes) */
     int ndims;
     int64_t gdims[SAL_MAX_DIMS];
     int64_t *offsets; /* nranks * ndims, rank-major (NULL for scalars) */

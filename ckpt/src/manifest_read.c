@@ -190,6 +190,8 @@ static int read_region_head(hid_t dset, const char *where, sal_manifest_region_t
 
     if (rc == SAL_OK)
         rc = sal_h5_get_i64(dset, where, "scalar", &scalar);
+    if (rc == SAL_OK)
+        rc = sal_h5_get_flag(dset, where, "local", &mr->local);
     if (rc != SAL_OK)
         return rc;
     if (type != (int)type || sal_type_size((sal_type_t)(int)type) == 0 ||

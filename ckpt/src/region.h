@@ -11,6 +11,8 @@ typedef struct sal_region {
     void *base; /* application memory, prod(count) elements */
     sal_type_t type;
     int scalar; /* 1: per-rank scalar (ndims 0) */
+    int local;  /* 1: per-rank bytes (sal_protect_local): type SAL_CHAR, ndims 1, gdims = count =
+                 * the size on this rank, offset 0; restored to the same rank number only */
     int ndims;
     int64_t gdims[SAL_MAX_DIMS];
     int64_t offset[SAL_MAX_DIMS];

@@ -339,7 +339,10 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
         t0 = sal_clock_mono();
         /* Every rank reaches the agreement, whatever load's exchanges returned (commit.c says
          * why); a failure seen in them votes 0. */
-        failed = sal_restore_load(ck, cand, stage, &ok, &tried) == SAL_ERR_PROC_FAILED;
+        rc = sal_restore_load(ck, cand, stage, &ok, &tried);
+        if (rc == SAL_ERR_UNRESTORABLE) /* the same verdict on every rank */
+            break;
+        failed = rc == SAL_ERR_PROC_FAILED;
         ok = ok && !failed;
         if (!ok && !failed)
             SAL_LOG_E("cannot restore checkpoint %lld on this rank", (long long)cand);

@@ -18,7 +18,9 @@ typedef struct sal_tried {
 
 /* Collective: tries checkpoint id, reading into stage (ck->nregions regions). [OUT] *ok (this
  * rank's data is staged), *tried (its step and levels, for the report when it cannot be restored).
- * SAL_OK, or SAL_ERR_PROC_FAILED when an exchange failed. */
+ * SAL_OK, SAL_ERR_PROC_FAILED when an exchange failed, or SAL_ERR_UNRESTORABLE on every rank when
+ * the checkpoint has another number of ranks and per-rank data is protected (no checkpoint can
+ * restore it: the restore ends). */
 int sal_restore_load(struct sal_ckpt *ck, int64_t id, sal_region_t *stage, int *ok,
                      sal_tried_t *tried);
 

@@ -46,10 +46,14 @@ static const sal_manifest_region_t *find_region(const sal_manifest_t *m, const s
         const sal_manifest_region_t *mr = &m->regions[i];
         if (strcmp(mr->name, r->name) != 0)
             continue;
-        if (mr->type != r->type || mr->scalar != r->scalar || mr->ndims != r->ndims ||
-            (!r->scalar && memcmp(mr->gdims, r->gdims, (size_t)r->ndims * sizeof(int64_t)) != 0)) {
+        /* Per-rank data: the manifest's shape is the sum of every rank's size; this rank's own
+         * size is checked against its file. */
+        if (mr->type != r->type || mr->scalar != r->scalar || mr->local != r->local ||
+            mr->ndims != r->ndims ||
+            (!r->scalar && !r->local &&
+             memcmp(mr->gdims, r->gdims, (size_t)r->ndims * sizeof(int64_t)) != 0)) {
             sal_error(SAL_ERR_CORRUPT,
-                      "%s/manifest.h5: region \"%s\" has another type or shape than "
+                      "%s/manifest.h5: region \"%s\" has another kind, type or shape than "
                       "the protected one",
                       dir, r->name);
             return NULL;
@@ -440,13 +444,35 @@ static int load_n_to_m(struct sal_ckpt *ck, attempt_t *a, int *ok)
     return SAL_OK;
 }
 
+/* The first protected region of per-rank data (sal_protect_local), or NULL. */
+static const sal_region_t *first_local(const struct sal_ckpt *ck)
+{
+    for (int i = 0; i < ck->nregions; i++)
+        if (ck->regions[i].local)
+            return &ck->regions[i];
+    return NULL;
+}
+
+/* Per-rank data belongs to a rank number: a checkpoint of another number of ranks cannot restore
+ * it, whichever checkpoint is tried. */
+static int refuse_n_to_m(const struct sal_ckpt *ck, int from, int size)
+{
+    const sal_region_t *r = first_local(ck);
+
+    return sal_error(SAL_ERR_UNRESTORABLE,
+                     "region \"%s\" is per-rank data (sal_protect_local) and cannot be restored on "
+                     "%d ranks from a checkpoint of %d ranks; use a global array (sal_protect) for "
+                     "data that must be redistributed",
+                     r ? r->name : "(another rank's)", size, from);
+}
+
 /* Collective: tries checkpoint id, reading into stage. [OUT] *ok (this rank's data is staged),
  * *tried (its step and levels, for the report when it cannot be restored). */
 int sal_restore_load(struct sal_ckpt *ck, int64_t id, sal_region_t *stage, int *ok,
                      sal_tried_t *tried)
 {
     int me = sal_comm_rank(ck->comm), size = sal_comm_size(ck->comm), rc, mok;
-    int range[2];
+    int range[3];
     attempt_t a;
 
     memset(&a, 0, sizeof(a));
@@ -471,13 +497,16 @@ int sal_restore_load(struct sal_ckpt *ck, int64_t id, sal_region_t *stage, int *
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
     range[0] = mok ? -a.m.nranks : 1;
     range[1] = mok ? a.m.nranks : -1;
+    range[2] = first_local(ck) != NULL;
     if (rc == SAL_OK &&
-        MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_INT, MPI_MAX, ck->comm) != MPI_SUCCESS)
+        MPI_Allreduce(MPI_IN_PLACE, range, 3, MPI_INT, MPI_MAX, ck->comm) != MPI_SUCCESS)
         rc = sal_error(SAL_ERR_PROC_FAILED, "exchange while restoring checkpoint %lld failed",
                        (long long)id);
     *ok = 0;
     if (rc == SAL_OK && range[0] == -range[1] && range[1] == size)
         rc = load_same_n(ck, &a, ok);
+    else if (rc == SAL_OK && range[0] == -range[1] && range[1] > 0 && range[2])
+        rc = refuse_n_to_m(ck, range[1], size);
     else if (rc == SAL_OK && range[0] == -range[1] && range[1] > 0)
         rc = load_n_to_m(ck, &a, ok);
     sal_h5_set_probing(1);

@@ -66,7 +66,16 @@ int sal_region_check(const sal_region_t *r)
         return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": unknown type %d", r->name,
                          (int)r->type);
     if (r->scalar)
-        return SAL_OK;
+        return r->local ? sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": a scalar cannot be local",
+                                    r->name)
+                        : SAL_OK;
+    if (r->local && (r->type != SAL_CHAR || r->ndims != 1 || r->offset[0] != 0 || r->count[0] < 0 ||
+                     r->gdims[0] != r->count[0]))
+        return sal_error(SAL_ERR_INVALID_ARG,
+                         "region \"%s\": per-rank data must be one block of bytes (type %d, "
+                         "%d dims, %lld bytes at %lld of %lld)",
+                         r->name, (int)r->type, r->ndims, (long long)r->count[0],
+                         (long long)r->offset[0], (long long)r->gdims[0]);
     if (r->ndims < 1 || r->ndims > SAL_MAX_DIMS)
         return sal_error(SAL_ERR_INVALID_ARG, "region \"%s\": ndims %d not in [1, %d]", r->name,
                          r->ndims, SAL_MAX_DIMS);

@@ -13,20 +13,23 @@
  * sweep is reduced over the row and the column of ranks, derived communicators (sal_comm_split)
  * that Salamander creates again after a repair.
  *
- * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--tol T] [--loop run|rc] [--setup]
+ * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--tol T] [--loop run|rc] [--setup] [--local]
  * Defaults come from HEAT2D_N, HEAT2D_STEPS, HEAT2D_SLEEP_MS and HEAT2D_LOOP, else 256, 300, 0 and
  * run. --tol T > 0 ends the run after the first sweep whose residual (the largest change, an
  * allreduce) is below T, at most STEPS sweeps (--loop run only). --loop run hands the loop to
  * sal_run (failures unwind into it); --loop rc keeps the loop in main and repairs in the
  * return-code resume mode (sal_begin / sal_step_done / sal_repair). --setup registers a setup
- * function that communicates (sal_on_setup), which every step relies on.
+ * function that communicates (sal_on_setup), which every step relies on. --local protects per-rank
+ * bytes of a size that depends on the rank (sal_protect_local), checked before every step.
  * Rank 0 prints one line, checksum being the 64-bit FNV-1a hash of the global field's bytes in
  * row-major order and sum the sum of its values in that order:
  *     heat2d: N=<n> steps=<s> ranks=<p> checksum=<16 hex digits> sum=<%.17g>
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <salamander/salamander.h>
@@ -38,6 +41,52 @@
 static int mpi_failed(int mpi_rc)
 {
     return sal_is_proc_failure(mpi_rc) ? SAL_ERR_PROC_FAILED : SAL_ERR_MPI;
+}
+
+/* --local: byte i of the per-rank data of `rank` after `step` sweeps (a splitmix64 mix). */
+static unsigned char hist_byte(int rank, int64_t step, size_t i)
+{
+    uint64_t x = ((uint64_t)rank << 40) ^ ((uint64_t)step << 20) ^ (uint64_t)i;
+
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return (unsigned char)(x ^ (x >> 31));
+}
+
+/* --local: sets the per-rank data to its value after `step` sweeps. */
+static void hist_set(struct heat *h, int64_t step)
+{
+    for (size_t i = 0; i < h->hist_len; i++)
+        h->hist[i] = hist_byte(h->rank, step, i);
+}
+
+/* --local: 0 when the per-rank data holds its value after `step` sweeps (a restore put back the
+ * bytes this rank saved at that step), else -1 after a message. */
+static int hist_check(const struct heat *h, int64_t step)
+{
+    for (size_t i = 0; i < h->hist_len; i++) {
+        if (h->hist[i] == hist_byte(h->rank, step, i))
+            continue;
+        fprintf(stderr,
+                "heat2d: rank %d: per-rank data wrong at step %lld: byte %zu of %zu is %u, "
+                "expected %u\n",
+                h->rank, (long long)step, i, h->hist_len, h->hist[i], hist_byte(h->rank, step, i));
+        return -1;
+    }
+    return 0;
+}
+
+/* --local: allocates this rank's (rank + 1) * 1000 + 17 bytes, sets them for step 0 and protects
+ * them. Local. */
+static int hist_protect(struct heat *h)
+{
+    h->hist_len = (size_t)(h->rank + 1) * 1000 + 17;
+    h->hist = malloc(h->hist_len);
+    if (!h->hist)
+        return SAL_ERR_NOMEM;
+    hist_set(h, 0);
+    return sal_protect_local("hist", h->hist, h->hist_len);
 }
 
 /* The step function for sal_run. step is the number of sweeps already completed (and restored with
@@ -66,6 +115,8 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
                 h->rank, (long long)step, (long long)h->setup_points);
         return SAL_ERR_STATE;
     }
+    if (h->hist && hist_check(h, step) != 0)
+        return SAL_ERR_CORRUPT;
     int mrc = heat_exchange_halos(h, comm);
     if (mrc != MPI_SUCCESS)
         return mpi_failed(mrc);
@@ -83,6 +134,8 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
     if (mrc != MPI_SUCCESS)
         return mpi_failed(mrc);
     heat_pause(h);
+    if (h->hist)
+        hist_set(h, step + 1);
     /* A convergence test on a collective result (the residual): sal_run confirms the step that
      * reports done with an agreement, so a residual a failure corrupted cannot end the run. */
     *done = step + 1 >= h->steps || (h->tol > 0 && h->residual < h->tol);
@@ -166,6 +219,25 @@ static int sal_failed(const char *call, int rc)
     return 1;
 }
 
+/* Local, after the layout: protects the field (and the per-rank data of --local), registers the
+ * resize function and the setup function of --setup. Returns 0, or 1 after a message. */
+static int register_state(struct heat *h)
+{
+    int64_t gdims[2] = {h->n, h->n}, offset[2] = {h->row0, h->col0};
+    int64_t count[2] = {h->rows, h->cols};
+    int rc = sal_protect("u", h->u, SAL_DOUBLE, 2, gdims, offset, count);
+
+    if (rc != SAL_OK)
+        return sal_failed("sal_protect", rc);
+    if (h->local && (rc = hist_protect(h)) != SAL_OK)
+        return sal_failed("sal_protect_local", rc);
+    if ((rc = sal_on_resize(heat_resize, h)) != SAL_OK)
+        return sal_failed("sal_on_resize", rc);
+    if (h->setup && (rc = sal_on_setup(heat_on_setup, h)) != SAL_OK)
+        return sal_failed("sal_on_setup", rc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct heat h = {0};
@@ -196,22 +268,8 @@ int main(int argc, char **argv)
     /* Local only: a replacement for a failed rank runs this alone. */
     if (heat_setup(&h, sal_comm()) != 0)
         goto out_abort;
-    int64_t gdims[2] = {h.n, h.n}, offset[2] = {h.row0, h.col0}, count[2] = {h.rows, h.cols};
-    rc = sal_protect("u", h.u, SAL_DOUBLE, 2, gdims, offset, count);
-    if (rc != SAL_OK) {
-        sal_failed("sal_protect", rc);
+    if (register_state(&h) != 0)
         goto out_abort;
-    }
-    if (rc == SAL_OK)
-        rc = sal_on_resize(heat_resize, &h);
-    if (rc != SAL_OK) {
-        sal_failed("sal_on_resize", rc);
-        goto out_abort;
-    }
-    if (h.setup && (rc = sal_on_setup(heat_on_setup, &h)) != SAL_OK) {
-        sal_failed("sal_on_setup", rc);
-        goto out_abort;
-    }
     double t_loop = MPI_Wtime();
     rc = rc_loop ? run_rc_loop(&h) : sal_run(heat_step, &h);
     t_loop = MPI_Wtime() - t_loop;
@@ -219,6 +277,7 @@ int main(int argc, char **argv)
         /* Checkpointed on the checkpoint signal (docs/slurm.md): end without sal_finalize, which
          * would mark the job finished, and with status 3 so the launcher sees an unfinished job. */
         heat_release(&h);
+        free(h.hist);
         MPI_Finalize();
         return 3;
     }
@@ -236,6 +295,7 @@ int main(int argc, char **argv)
         goto out_abort;
     }
     heat_release(&h);
+    free(h.hist);
     MPI_Finalize();
     return 0;
 
@@ -243,6 +303,7 @@ out_abort:
     /* Other ranks may be waiting in a collective: end the whole job, with a failure status that a
      * launcher in relaunch mode answers by restarting from the last committed checkpoint. */
     heat_release(&h);
+    free(h.hist);
     MPI_Abort(MPI_COMM_WORLD, 1);
     return 1;
 }

@@ -309,11 +309,14 @@ int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop)
         else if (loop && strcmp(argv[k], "--setup") == 0) {
             h->setup = 1;
             continue; /* no value */
+        } else if (loop && strcmp(argv[k], "--local") == 0) {
+            h->local = 1;
+            continue;
         } else {
             fprintf(stderr,
                     "heat2d: bad argument '%s'\nusage: heat2d [-n N] [-s STEPS] "
                     "[--sleep-ms MS] [--tol T]%s\n",
-                    argv[k], loop ? " [--loop run|rc] [--setup]" : "");
+                    argv[k], loop ? " [--loop run|rc] [--setup] [--local]" : "");
             rc = -1;
         }
         k++;

@@ -38,12 +38,16 @@ struct heat {
     double tol;           /* > 0: the run ends after the first sweep whose residual is below it */
     int setup;            /* --setup (heat2d only): a setup function that communicates */
     int64_t setup_points; /* what it computed: the grid points of every rank, summed */
+    int local;            /* --local (heat2d only): per-rank bytes of a rank-dependent size */
+    unsigned char *hist;  /* ... (rank + 1) * 1000 + 17 of them, a function of (rank, step) */
+    size_t hist_len;
 };
 
 /* Reads n, steps and sleep_ms from HEAT2D_N, HEAT2D_STEPS and HEAT2D_SLEEP_MS, then from the flags
  * -n, -s and --sleep-ms (defaults 256, 300, 0), and tol from --tol (default 0: run every step).
  * When loop is not NULL, *loop is set from HEAT2D_LOOP and then from --loop (unchecked text), and
- * --setup sets setup; when it is NULL, --loop and --setup are not accepted. Returns 0, or -1 after
+ * --setup sets setup and --local local; when it is NULL, --loop, --setup and --local are not
+ * accepted. Returns 0, or -1 after
  * printing a message with the usage. */
 int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop);
 

@@ -401,6 +401,20 @@ int sal_protect_scalar(const char *name, void *addr, sal_type_t type)
     return rc != SAL_OK ? rc : sal_ckpt_protect_scalar(sal_rt.ck, name, addr, type);
 }
 
+int sal_protect_local(const char *name, void *base, size_t bytes)
+{
+    int rc = sal_rt_check(__func__);
+
+    return rc != SAL_OK ? rc : sal_ckpt_protect_local(sal_rt.ck, name, base, bytes);
+}
+
+int sal_protect_many(const sal_region_spec_t *specs, int n)
+{
+    int rc = sal_rt_check(__func__);
+
+    return rc != SAL_OK ? rc : sal_ckpt_protect_many(sal_rt.ck, specs, n);
+}
+
 int sal_unprotect(const char *name)
 {
     int rc = sal_rt_check(__func__);

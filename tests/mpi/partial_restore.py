@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from ckpt_files import lose_ranks  # noqa: E402
 from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
@@ -44,18 +45,6 @@ def checksum(proc):
     return sums[0]
 
 
-def lose_ranks(job_dir, ranks):
-    gone = 0
-    for root, _, files in os.walk(job_dir):
-        for name in files:
-            if any(name.startswith("rank.%d." % r) for r in ranks):
-                os.unlink(os.path.join(root, name))
-                gone += 1
-    print("deleted %d node-local files of ranks %s" % (gone, ranks), flush=True)
-    if gone < 3:
-        fail("expected the files of ranks %s in at least 3 checkpoints, deleted %d" % (ranks, gone))
-
-
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--salrun", required=True)
@@ -66,7 +55,7 @@ def main():
         ref = checksum(salrun(args, tmp, "ref", ["--max-restarts", "0"], want=0))
         salrun(args, tmp, "j", ["--max-restarts", "0", "--no-ulfm", "--inject", "rank=2,step=170"],
                want=1)
-        lose_ranks(os.path.join(tmp, "j"), (2, 3))
+        lose_ranks(os.path.join(tmp, "j"), (2, 3), fail)
         out = salrun(args, tmp, "j", ["--max-restarts", "3"], want=1).stdout
         if CHECKSUM.search(out):
             fail("the relaunch printed a checksum: it computed from lost checkpoints")

@@ -25,6 +25,12 @@ void set_region(sal_region_t *r, const char *name, void *base, sal_type_t type, 
     }
 }
 
+void set_local(sal_region_t *r, const char *name, void *base, int64_t bytes)
+{
+    set_region(r, name, base, SAL_CHAR, 1, &bytes, (int64_t[]){0}, &bytes);
+    r->local = 1;
+}
+
 void make_regions(struct state *s, sal_region_t *r)
 {
     set_region(&r[0], "u.2d", s->u, SAL_DOUBLE, 2, (int64_t[]){8, 10}, (int64_t[]){4, 0},

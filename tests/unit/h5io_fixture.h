@@ -43,6 +43,9 @@ extern const sal_rank_meta_t meta;
 void set_region(sal_region_t *r, const char *name, void *base, sal_type_t type, int ndims,
                 const int64_t *gdims, const int64_t *offset, const int64_t *count);
 
+/* Per-rank data of `bytes` bytes at base (sal_ckpt_protect_local's region). */
+void set_local(sal_region_t *r, const char *name, void *base, int64_t bytes);
+
 /* Regions over s: every type, 1-D to 3-D, two scalars and an empty block (NULL base). */
 void make_regions(struct state *s, sal_region_t *r);
 

@@ -9,6 +9,7 @@
 char tmpdir[PATH_MAX], ckdir[PATH_MAX], startdir[PATH_MAX];
 double global[ROWS][COLS];
 int wglobal[WLEN];
+unsigned char lglobal[LOCAL_TOTAL];
 static int64_t total_bytes;
 
 /* Rank r's blocks: u rows [3*(r/2), +3) x cols [4*(r%2), +4); w [3r, +3) for r < 2, empty after. */
@@ -118,6 +119,75 @@ void write_manifest(void)
     sal_manifest_free(&m);
 }
 
+int64_t local_size(int r)
+{
+    return 100 * (r + 1) + 3;
+}
+
+int64_t local_start(int r)
+{
+    int64_t at = 0;
+
+    for (int q = 0; q < r; q++)
+        at += local_size(q);
+    return at;
+}
+
+void build_local_manifest(sal_manifest_t *m)
+{
+    sal_manifest_region_t *mr;
+
+    memset(m, 0, sizeof(*m));
+    m->id = CKPT_ID;
+    m->step = STEP;
+    m->nranks = NR;
+    m->format_version = SAL_FORMAT_VERSION;
+    m->bytes = LOCAL_TOTAL;
+    m->nregions = 1;
+    m->regions = calloc(1, sizeof(*m->regions));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m->regions);
+    mr = &m->regions[0];
+    snprintf(mr->name, sizeof(mr->name), "hist");
+    mr->type = SAL_CHAR;
+    mr->local = 1;
+    mr->ndims = 1;
+    mr->gdims[0] = LOCAL_TOTAL;
+    mr->offsets = calloc(NR, sizeof(int64_t));
+    mr->counts = calloc(NR, sizeof(int64_t));
+    CU_ASSERT_FATAL(mr->offsets && mr->counts);
+    for (int r = 0; r < NR; r++) {
+        mr->offsets[r] = local_start(r);
+        mr->counts[r] = local_size(r);
+    }
+}
+
+void fresh_local_checkpoint(const char *name)
+{
+    sal_manifest_t m;
+
+    CU_ASSERT_EQUAL_FATAL(
+        sal_path_join(ckdir, sizeof(ckdir), "%s/%s/ckpt.%d", tmpdir, name, CKPT_ID), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_mkdir_p(ckdir, 0700), SAL_OK);
+    for (int r = 0; r < NR; r++) {
+        sal_rank_meta_t meta = {.id = CKPT_ID, .step = STEP, .rank = r, .nranks = NR};
+        sal_region_t reg;
+        char path[PATH_MAX];
+
+        memset(&reg, 0, sizeof(reg));
+        snprintf(reg.name, sizeof(reg.name), "hist");
+        reg.base = lglobal + local_start(r);
+        reg.type = SAL_CHAR;
+        reg.local = 1;
+        reg.ndims = 1;
+        reg.gdims[0] = reg.count[0] = local_size(r);
+        CU_ASSERT_EQUAL_FATAL(sal_path_join(path, sizeof(path), "%s/rank.%d.h5", ckdir, r), SAL_OK);
+        CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank(path, &meta, &reg, 1, NULL), SAL_OK);
+    }
+    build_local_manifest(&m);
+    CU_ASSERT_EQUAL(sal_manifest_write(ckdir, &m), SAL_OK);
+    sal_manifest_free(&m);
+}
+
 int suite_init(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/sal_test_manifest.XXXXXX");
@@ -128,6 +198,8 @@ int suite_init(void)
             global[i][j] = 100.0 * i + j + 0.5;
     for (int i = 0; i < WLEN; i++)
         wglobal[i] = -7 * i;
+    for (int i = 0; i < LOCAL_TOTAL; i++)
+        lglobal[i] = (unsigned char)(i * 31 + 5);
     return 0;
 }
 

@@ -37,6 +37,20 @@ void build_manifest(sal_manifest_t *m);
 /* Writes that manifest into ckdir. */
 void write_manifest(void);
 
+/* Per-rank data "hist" (sal_ckpt_protect_local): rank r keeps local_size(r) bytes, those of lglobal
+ * from local_start(r) on, LOCAL_TOTAL in all. */
+enum { LOCAL_TOTAL = 100 * (1 + 2 + 3 + 4) + 3 * NR };
+extern unsigned char lglobal[LOCAL_TOTAL];
+int64_t local_size(int r);
+int64_t local_start(int r);
+
+/* The manifest of a checkpoint whose only region is "hist": a byte array concatenating the
+ * ranks' bytes. [OUT] m (free with sal_manifest_free). */
+void build_local_manifest(sal_manifest_t *m);
+
+/* A fresh checkpoint directory <tmpdir>/<name>/ckpt.3 of "hist" alone: rank files and manifest. */
+void fresh_local_checkpoint(const char *name);
+
 /* Makes tmpdir and fills the global arrays; goes back to startdir and removes tmpdir. */
 int suite_init(void);
 int suite_clean(void);

@@ -402,6 +402,68 @@ static void test_direct_chunks_match_filter(void)
     free(m);
 }
 
+/* The attributes local, global_dims and offset of dataset name of path. */
+static void stored_local(const char *path, const char *name, int64_t *local, int64_t *g, int64_t *o)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t a = H5Aopen(d, "local", H5P_DEFAULT), b = H5Aopen(d, "global_dims", H5P_DEFAULT);
+    hid_t c = H5Aopen(d, "offset", H5P_DEFAULT);
+
+    CU_ASSERT_FATAL(f >= 0 && d >= 0 && a >= 0 && b >= 0 && c >= 0);
+    CU_ASSERT(H5Aread(a, H5T_NATIVE_INT64, local) >= 0);
+    CU_ASSERT(H5Aread(b, H5T_NATIVE_INT64, g) >= 0);
+    CU_ASSERT(H5Aread(c, H5T_NATIVE_INT64, o) >= 0);
+    H5Aclose(c);
+    H5Aclose(b);
+    H5Aclose(a);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+/* Per-rank data (sal_ckpt_protect_local): a byte dataset marked local = 1 whose global_dims and
+ * offset describe the rank's own bytes, read back with its size checked against the registered
+ * one; a file whose local flag differs is not reused. */
+static void test_local_round_trip(void)
+{
+    enum { LEN = 3017 };
+    char path[PATH_MAX], again[PATH_MAX];
+    unsigned char *a = malloc(LEN), *b = calloc(LEN, 1);
+    int64_t local = 0, g = 0, o = -1, bytes = 0;
+    sal_region_t r[2], x[2];
+    int reused = -1;
+
+    CU_ASSERT_FATAL(a && b);
+    for (int i = 0; i < LEN; i++)
+        a[i] = (unsigned char)(i * 7 + 3);
+    set_local(&r[0], "hist", a, LEN);
+    set_local(&r[1], "none", NULL, 0); /* an empty one: a rank with nothing to keep */
+    path_of(path, "local.h5");
+    CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank(path, &meta, r, 2, &bytes), SAL_OK);
+    CU_ASSERT_EQUAL(bytes, LEN);
+    stored_local(path, "hist", &local, &g, &o);
+    CU_ASSERT(local == 1 && g == LEN && o == 0);
+    memcpy(x, r, sizeof(x));
+    x[0].base = b;
+    CU_ASSERT_EQUAL(sal_h5_read_rank(path, &meta, x, 2), SAL_OK);
+    CU_ASSERT_EQUAL(memcmp(a, b, LEN), 0);
+    set_local(&x[0], "hist", b, LEN - 1000);
+    CU_ASSERT_EQUAL(sal_h5_read_rank(path, &meta, x, 2), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS(path);
+    ASSERT_ERR_HAS("per-rank data \"hist\" of rank 1 holds 3017 bytes in the file, 2017 bytes are "
+                   "registered");
+    set_region(&x[0], "hist", b, SAL_CHAR, 1, (int64_t[]){LEN}, (int64_t[]){0}, (int64_t[]){LEN});
+    CU_ASSERT_EQUAL(sal_h5_read_rank(path, &meta, x, 2), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS("stored as per-rank data, the protected region is an array");
+    /* The same shape as an array: another kind, so a new file is written. */
+    path_of(again, "local.again.h5");
+    CU_ASSERT_EQUAL(sal_h5_write_rank_reusing(again, path, &meta, x, 2, NULL, &reused), SAL_OK);
+    CU_ASSERT_EQUAL(reused, 0);
+    CU_ASSERT_EQUAL(sal_h5_read_rank(again, &meta, r, 2), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS("stored as an array, the protected region is per-rank data (sal_protect_local)");
+    free(a);
+    free(b);
+}
+
 /* Every file, dataset, group, datatype and attribute the code under test opened was closed again
  * (run last). */
 static void test_no_hdf5_handles_left(void)
@@ -420,6 +482,7 @@ int main(void)
         {"files that cannot be reused", test_reuse_falls_back},
         {"big block split into chunks", test_big_block_is_split},
         {"direct chunks equal HDF5's filter output", test_direct_chunks_match_filter},
+        {"per-rank data round trip and size check", test_local_round_trip},
         {"no HDF5 identifiers left", test_no_hdf5_handles_left},
     };
 

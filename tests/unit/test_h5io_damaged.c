@@ -266,6 +266,71 @@ static void test_foreign_files(void)
     ASSERT_ERR_HAS("format version 2, this library reads 1");
 }
 
+/* Sets attribute name of dataset dset of path to v (created, or replaced with another type). */
+static void put_attr(const char *path, const char *dset, const char *name, hid_t type, double v)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), d = H5Dopen2(f, dset, H5P_DEFAULT);
+    hid_t s = H5Screate(H5S_SCALAR), a;
+    int64_t i = (int64_t)v;
+
+    CU_ASSERT_FATAL(f >= 0 && d >= 0);
+    if (H5Aexists(d, name) > 0)
+        CU_ASSERT(H5Adelete(d, name) >= 0);
+    a = H5Acreate2(d, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT(a >= 0 &&
+              H5Awrite(a, H5Tget_class(type) == H5T_FLOAT ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64,
+                       H5Tget_class(type) == H5T_FLOAT ? (void *)&v : (void *)&i) >= 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+/* A hostile `local` attribute (per-rank data, sal_ckpt_protect_local): on a dataset that is not
+ * bytes, on an array's bytes, with another value or type, and a per-rank dataset of a negative
+ * size: SAL_ERR_CORRUPT naming the file and the cause. */
+static void test_hostile_local(void)
+{
+    static const struct {
+        const char *dset;
+        double value;
+        int as_float;
+        const char *cause;
+    } cases[] = {
+        {"u.2d", 1, 0, "dataset u.2d: attribute local = 1 on a dataset that is not a 1-D array"},
+        {"chars", 1, 0, "stored as per-rank data, the protected region is an array"},
+        {"iv", 2, 0, "dataset iv: attribute local is 2, not 0 or 1"},
+        {"L", 1, 1, "dataset L"},
+    };
+    char path[PATH_MAX];
+    unsigned char bytes[50] = {0};
+    sal_region_t r;
+
+    path_of(path, "local.hostile.h5");
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        write_standard(path);
+        put_attr(path, cases[k].dset, "local", cases[k].as_float ? H5T_IEEE_F64LE : H5T_STD_I64LE,
+                 cases[k].value);
+        CU_ASSERT_EQUAL(read_standard(path, &meta), SAL_ERR_CORRUPT);
+        ASSERT_ERR_HAS(path);
+        ASSERT_ERR_HAS(cases[k].cause);
+    }
+    set_local(&r, "hist", bytes, sizeof(bytes));
+    CU_ASSERT_EQUAL_FATAL(sal_h5_write_rank(path, &meta, &r, 1, NULL), SAL_OK);
+    {
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), d = H5Dopen2(f, "hist", H5P_DEFAULT);
+        hid_t a = H5Aopen(d, "global_dims", H5P_DEFAULT);
+        int64_t neg = -50;
+        CU_ASSERT(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &neg) >= 0);
+        H5Aclose(a);
+        H5Dclose(d);
+        H5Fclose(f);
+    }
+    CU_ASSERT_EQUAL(sal_h5_read_rank(path, &meta, &r, 1), SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS(path);
+    ASSERT_ERR_HAS("global_dims is [-50], the protected region has [50]");
+}
+
 static void test_write_failures_keep_target(void)
 {
     char path[PATH_MAX];
@@ -312,6 +377,7 @@ int main(void)
         {"permission denied", test_permission_denied},
         {"foreign HDF5 files", test_foreign_files},
         {"write failures keep the target", test_write_failures_keep_target},
+        {"hostile local attribute", test_hostile_local},
         {"no HDF5 identifiers left", test_no_hdf5_handles_left},
     };
 

@@ -288,6 +288,44 @@ static void test_manifest_crashing_hdf5(void)
     CU_ASSERT_EQUAL(m.nregions, 0);
 }
 
+/* Per-rank data: the manifest's byte array concatenates the ranks' bytes (offsets = prefix sums of
+ * the sizes), read back with its layout and through the virtual dataset like any array. */
+static void test_local_concatenation(void)
+{
+    unsigned char buf[LOCAL_TOTAL];
+    int64_t off = 0, cnt = LOCAL_TOTAL, o1 = local_start(1) - 5, c1 = local_size(1) + 10;
+    sal_manifest_t m;
+
+    fresh_local_checkpoint("local");
+    CU_ASSERT_EQUAL_FATAL(sal_manifest_read(ckdir, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(m.nregions, 1);
+    CU_ASSERT_EQUAL(m.regions[0].local, 1);
+    CU_ASSERT_EQUAL(m.regions[0].type, SAL_CHAR);
+    CU_ASSERT_EQUAL(m.regions[0].ndims, 1);
+    CU_ASSERT_EQUAL(m.regions[0].gdims[0], LOCAL_TOTAL);
+    for (int r = 0; r < NR; r++) {
+        CU_ASSERT_EQUAL(m.regions[0].offsets[r], local_start(r));
+        CU_ASSERT_EQUAL(m.regions[0].counts[r], local_size(r));
+    }
+    sal_manifest_free(&m);
+    memset(buf, 0, sizeof(buf));
+    CU_ASSERT_EQUAL(sal_manifest_read_block(ckdir, "hist", SAL_CHAR, 1, &off, &cnt, buf), SAL_OK);
+    CU_ASSERT_EQUAL(memcmp(buf, lglobal, LOCAL_TOTAL), 0);
+    memset(buf, 0, sizeof(buf)); /* across three rank files */
+    CU_ASSERT_EQUAL(sal_manifest_read_block(ckdir, "hist", SAL_CHAR, 1, &o1, &c1, buf), SAL_OK);
+    CU_ASSERT_EQUAL(memcmp(buf, lglobal + o1, (size_t)c1), 0);
+    /* A writer is refused sizes that do not add up. */
+    build_local_manifest(&m);
+    m.regions[0].offsets[2] += 1;
+    CU_ASSERT_EQUAL(sal_manifest_write(ckdir, &m), SAL_ERR_INVALID_ARG);
+    ASSERT_ERR_HAS("per-rank data of rank 2 at 307 with 303 bytes, expected at 306");
+    m.regions[0].offsets[2] -= 1;
+    m.regions[0].gdims[0] += 1;
+    CU_ASSERT_EQUAL(sal_manifest_write(ckdir, &m), SAL_ERR_INVALID_ARG);
+    ASSERT_ERR_HAS("the per-rank sizes add up to 1012 bytes, the array has 1013");
+    sal_manifest_free(&m);
+}
+
 /* Every file, dataset, group, datatype and attribute the code under test opened was closed again
  * (run last). */
 static void test_no_hdf5_handles_left(void)
@@ -305,6 +343,7 @@ int main(void)
         {"empty global array", test_empty_global_array},
         {"latest pointer", test_latest},
         {"a manifest that crashes HDF5", test_manifest_crashing_hdf5},
+        {"per-rank data: the concatenation of the ranks' bytes", test_local_concatenation},
         {"no HDF5 identifiers left", test_no_hdf5_handles_left},
     };
 

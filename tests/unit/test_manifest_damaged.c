@@ -43,8 +43,8 @@ static void set_attr_i64(hid_t obj, const char *name, int64_t v)
     H5Aclose(a);
 }
 
-/* Overwrites element idx of an int64 dataset. */
-static void set_elem_i64(hid_t f, const char *dset, hsize_t idx, int64_t v)
+/* Overwrites element [row][col] of a 2-D int64 dataset. */
+static void set_cell_i64(hid_t f, const char *dset, hsize_t row, hsize_t col, int64_t v)
 {
     hid_t d = H5Dopen2(f, dset, H5P_DEFAULT), fs, ms;
     hsize_t one = 1;
@@ -52,11 +52,17 @@ static void set_elem_i64(hid_t f, const char *dset, hsize_t idx, int64_t v)
     CU_ASSERT_FATAL(d >= 0);
     fs = H5Dget_space(d);
     ms = H5Screate_simple(1, &one, NULL);
-    CU_ASSERT(H5Sselect_elements(fs, H5S_SELECT_SET, 1, (hsize_t[]){idx / 2, idx % 2}) >= 0);
+    CU_ASSERT(H5Sselect_elements(fs, H5S_SELECT_SET, 1, (hsize_t[]){row, col}) >= 0);
     CU_ASSERT(H5Dwrite(d, H5T_NATIVE_INT64, ms, fs, H5P_DEFAULT, &v) >= 0);
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
+}
+
+/* Overwrites element idx of an int64 [n][2] dataset. */
+static void set_elem_i64(hid_t f, const char *dset, hsize_t idx, int64_t v)
+{
+    set_cell_i64(f, dset, idx / 2, idx % 2, v);
 }
 
 static void expect_manifest_corrupt(const char *needle)
@@ -230,6 +236,66 @@ static void test_damaged_rank_files(void)
     check_u_block(ckdir, 3, 0, 3, 8); /* ranks 2 and 3 are intact */
 }
 
+/* Adds (or replaces) the int64 attribute local of dataset dset of the manifest. */
+static void set_local_flag(const char *dset, int64_t v)
+{
+    hid_t f = open_rw("manifest.h5"), d = H5Dopen2(f, dset, H5P_DEFAULT), s, a;
+
+    CU_ASSERT_FATAL(d >= 0);
+    if (H5Aexists(d, "local") > 0)
+        CU_ASSERT(H5Adelete(d, "local") >= 0);
+    s = H5Screate(H5S_SCALAR);
+    a = H5Acreate2(d, "local", H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    CU_ASSERT(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+/* Per-rank data (sal_ckpt_protect_local) in a damaged manifest: sizes that do not add up, a
+ * negative size, the flag on an array of doubles or with another value; and a rank file whose
+ * per-rank dataset claims a negative size. */
+static void test_corrupt_local(void)
+{
+    unsigned char buf[LOCAL_TOTAL];
+    int64_t off = 0, cnt = LOCAL_TOTAL;
+    hid_t f;
+
+    fresh_local_checkpoint("localbad");
+    f = open_rw("manifest.h5");
+    set_cell_i64(f, ".layout/hist/counts", 1, 0, 204);
+    H5Fclose(f);
+    expect_manifest_corrupt("per-rank data of rank 2 at 306 with 303 bytes, expected at 307");
+    fresh_local_checkpoint("localbad");
+    f = open_rw("manifest.h5");
+    set_cell_i64(f, ".layout/hist/counts", 0, 0, -5);
+    H5Fclose(f);
+    expect_manifest_corrupt("per-rank data of rank 0 at 0 with -5 bytes");
+    fresh_local_checkpoint("localbad");
+    set_local_flag("hist", 3);
+    expect_manifest_corrupt("dataset hist: attribute local is 3, not 0 or 1");
+    fresh_checkpoint("localflag");
+    set_local_flag("u.field", 1);
+    expect_manifest_corrupt("region u.field: per-rank data of type 5 with 2 dims");
+    fresh_checkpoint("localflag");
+    set_local_flag("t", 1);
+    expect_manifest_corrupt("region t: a scalar with 0 dims or the local flag");
+    /* Rank 1's file says its bytes are -203 long: the read through the manifest names it. */
+    fresh_local_checkpoint("localbad");
+    {
+        hid_t d;
+        f = open_rw("rank.1.h5");
+        d = H5Dopen2(f, "hist", H5P_DEFAULT);
+        set_attr_i64(d, "global_dims", -203);
+        H5Dclose(d);
+        H5Fclose(f);
+    }
+    CU_ASSERT_EQUAL(sal_manifest_read_block(ckdir, "hist", SAL_CHAR, 1, &off, &cnt, buf),
+                    SAL_ERR_CORRUPT);
+    ASSERT_ERR_HAS("rank.1.h5 dataset hist: global_dims is [-203], the protected region has [203]");
+}
+
 /* Every file, dataset, group, datatype and attribute the code under test opened was closed again
  * (run last). */
 static void test_no_hdf5_handles_left(void)
@@ -244,6 +310,7 @@ int main(void)
         {"corrupt layout and names", test_corrupt_layout},
         {"truncated, empty, symlinked, missing", test_damaged_manifest_files},
         {"missing and damaged rank files", test_damaged_rank_files},
+        {"damaged per-rank data", test_corrupt_local},
         {"no HDF5 identifiers left", test_no_hdf5_handles_left},
     };
 

@@ -15,6 +15,7 @@
 #define SALAMANDER_SAL_CKPT_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <salamander/sal_config.h>
@@ -43,6 +44,37 @@ SAL_API int sal_ckpt_protect(sal_ckpt_t ck, const char *name, void *base, sal_ty
 
 /* Registers a per-rank scalar (each rank saves and restores its own value). Local. */
 SAL_API int sal_ckpt_protect_scalar(sal_ckpt_t ck, const char *name, void *addr, sal_type_t type);
+
+/* Registers per-rank data: `bytes` bytes at base (0 allowed; the size may differ between ranks),
+ * saved in this rank's file and restored to the same rank number. base is kept like
+ * sal_ckpt_protect's. A restore on another number of ranks is refused (SAL_ERR_UNRESTORABLE naming
+ * the region): the data belongs to no global array that could be redistributed. Local. */
+SAL_API int sal_ckpt_protect_local(sal_ckpt_t ck, const char *name, void *base, size_t bytes);
+
+/* What one entry of sal_ckpt_protect_many registers. */
+typedef enum sal_region_kind {
+    SAL_REGION_ARRAY = 1,  /* sal_ckpt_protect: type, ndims, gdims, offset, count */
+    SAL_REGION_SCALAR = 2, /* sal_ckpt_protect_scalar: type */
+    SAL_REGION_LOCAL = 3   /* sal_ckpt_protect_local: bytes */
+} sal_region_kind_t;
+
+typedef struct sal_region_spec {
+    sal_region_kind_t kind;
+    const char *name;      /* copied */
+    void *base;            /* kept, as by the call of its kind */
+    sal_type_t type;       /* ARRAY, SCALAR */
+    int ndims;             /* ARRAY */
+    const int64_t *gdims;  /* ARRAY: ndims values each, copied */
+    const int64_t *offset; /* ARRAY */
+    const int64_t *count;  /* ARRAY */
+    size_t bytes;          /* LOCAL */
+} sal_region_spec_t;
+
+/* Registers the n regions of specs, all or nothing: on an error none of them stays protected (the
+ * regions protected before the call are untouched) and the message names the index and the name of
+ * the spec that failed. Returns as the call of that spec's kind, or SAL_ERR_INVALID_ARG (specs NULL
+ * with n > 0, n < 0, an unknown kind). Local. */
+SAL_API int sal_ckpt_protect_many(sal_ckpt_t ck, const sal_region_spec_t *specs, int n);
 
 /* Forgets a protected region (its memory is the application's; checkpoints on disk are kept), e.g.
  * to protect it again with another layout after the job shrank. SAL_ERR_NOT_FOUND. Local. */

@@ -27,6 +27,7 @@
 #define SALAMANDER_SALAMANDER_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <salamander/sal_ckpt.h>
@@ -56,6 +57,11 @@ SAL_API int sal_init(int *argc, char ***argv, MPI_Comm comm);
 SAL_API int sal_protect(const char *name, void *base, sal_type_t type, int ndims,
                         const int64_t *gdims, const int64_t *offset, const int64_t *count);
 SAL_API int sal_protect_scalar(const char *name, void *addr, sal_type_t type);
+/* Protect per-rank bytes of any size, restored to the same rank number only (see
+ * sal_ckpt_protect_local). Local. */
+SAL_API int sal_protect_local(const char *name, void *base, size_t bytes);
+/* Protect n regions at once, all or nothing (see sal_ckpt_protect_many). Local. */
+SAL_API int sal_protect_many(const sal_region_spec_t *specs, int n);
 
 /* Forgets a protected region (see sal_ckpt_unprotect). Local. */
 SAL_API int sal_unprotect(const char *name);
