@@ -30,6 +30,8 @@ struct sal_ckpt {
                              * committed whatever this host's `latest` says */
     int64_t id_floor;       /* ids below it were used on some host (learnt at the first
                              * checkpoint of the handle): new checkpoints take higher ones */
+    int64_t restart_from;   /* key restart_from: the checkpoint the restores take until the job
+                             * commits one of its own, or -1 (restore_chosen.c) */
     int nregions;
     sal_region_t *regions;   /* owned array; the memory they describe is the application's */
     sal_inject_t *inject;    /* not owned; may be NULL */

@@ -21,6 +21,7 @@
 #include <salamander/sal_ckpt.h>
 
 #include "agree.h"
+#include "aside.h"
 #include "bound.h"
 #include "ckpt_impl.h"
 #include "clock.h"
@@ -73,6 +74,23 @@ static void fill_record(const struct sal_ckpt *ck, int ok, int64_t bytes, int64_
     }
 }
 
+/* The committed checkpoint whose rank files the next one overwrites (reuse_files): the one after
+ * the keep newest of ids[from..n) that are not set aside (aside.h), or -1, also when the set-aside
+ * record cannot be read. */
+static int64_t reuse_candidate(const struct sal_ckpt *ck, const int64_t *ids, int from, int n)
+{
+    sal_aside_t a;
+    int k = 0;
+
+    if (!ck->reuse_files)
+        return -1;
+    sal_aside_load(ck->job_dir, &a); /* unreadable: every checkpoint counts as set aside */
+    for (int i = from; i < n; i++)
+        if (!sal_aside_has(&a, ids[i]) && k++ == ck->keep)
+            return ids[i];
+    return -1;
+}
+
 /* Rank 0: removes checkpoint directories newer than `latest` (never committed), drops the finish
  * marker, creates ckpt.<id> for the next id. Returns the id or a negative status. [OUT] *reuse: the
  * committed checkpoint whose rank files the next one overwrites (reuse_files: the oldest beyond
@@ -102,7 +120,7 @@ static int64_t prepare_id(struct sal_ckpt *ck, int64_t *reuse)
             sal_remove_tree(path);
         }
     }
-    *reuse = ck->reuse_files && !keep_all && i + ck->keep < n ? ids[i + ck->keep] : -1;
+    *reuse = keep_all ? -1 : reuse_candidate(ck, ids, i, n);
     if (sal_path_join(path, sizeof(path), "%s/finished", ck->job_dir) == SAL_OK)
         unlink(path);
     rc = sal_ckpt_dir_path(ck, next, path, sizeof(path));
@@ -364,18 +382,25 @@ static int publish(struct sal_ckpt *ck, int64_t id, int64_t step, double t0, con
 }
 
 /* The lowest rank of each host, after publication: keeps the `keep` newest checkpoint directories
- * there (one more with reuse_files: the next checkpoint overwrites its files). */
+ * there (one more with reuse_files: the next checkpoint overwrites its files), not counting those
+ * set aside by a restart from an older one, which it never deletes. */
 static void retain(struct sal_ckpt *ck, int64_t committed)
 {
     int64_t ids[SAL_MAX_LISTED];
     char path[PATH_MAX];
     int n, kept = 0;
+    sal_aside_t aside;
 
+    if (sal_aside_load(ck->job_dir, &aside) != SAL_OK) {
+        SAL_LOG_W("%s; deleting no old checkpoint", sal_last_error());
+        return;
+    }
     if (sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &n) != SAL_OK)
         return;
     for (int i = 0; i < n; i++) {
         /* newer directories belong to the next checkpoint, already begun by faster ranks */
-        if (ids[i] > committed || kept++ < ck->keep + ck->reuse_files)
+        if (ids[i] > committed || sal_aside_has(&aside, ids[i]) ||
+            kept++ < ck->keep + ck->reuse_files)
             continue;
         if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK &&
             sal_remove_tree(path) != SAL_OK)

@@ -143,5 +143,10 @@ int sal_config_validate(sal_config_t cfg)
         rc = dir_check("ckpt_dir", dir);
     if (rc == SAL_OK && set->log_dir[0])
         rc = dir_check("log_dir", set->log_dir);
+    if (rc == SAL_OK && set->restart_from >= 0 && strcmp(set->restart, "never") == 0)
+        rc = sal_error(SAL_ERR_CONFIG,
+                       "restart = never and restart_from = %lld contradict each other: the job "
+                       "either starts over from step 0 or restores checkpoint %lld",
+                       (long long)set->restart_from, (long long)set->restart_from);
     return rc;
 }

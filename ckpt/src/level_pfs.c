@@ -27,6 +27,7 @@
 
 #include <salamander/sal_error.h>
 
+#include "aside.h"
 #include "ckpt_impl.h"
 #include "events.h"
 #include "fsutil.h"
@@ -128,17 +129,22 @@ static int wait_markers(struct sal_pfs *p, int64_t id, int64_t *bytes)
 }
 
 /* Rank 0, PFS side: deletes all but the keep newest checkpoints not newer than `latest`, and
- * abandoned ones older than it. */
+ * abandoned ones older than it; never those the node-local set-aside record names (aside.h). */
 static void pfs_retain(const struct sal_pfs *p, int64_t latest)
 {
     int64_t ids[SAL_MAX_LISTED];
     char path[PATH_MAX];
     int n, kept = 0;
+    sal_aside_t aside;
 
+    if (sal_aside_load(p->job_dir, &aside) != SAL_OK) {
+        SAL_LOG_W("L4: %s; deleting no old checkpoint in %s", sal_last_error(), p->pfs_job);
+        return;
+    }
     if (sal_ckpt_list_dirs(p->pfs_job, ids, SAL_MAX_LISTED, &n) != SAL_OK)
         return;
     for (int i = 0; i < n; i++) {
-        if (ids[i] > latest || kept++ < p->keep)
+        if (ids[i] > latest || sal_aside_has(&aside, ids[i]) || kept++ < p->keep)
             continue;
         if (sal_path_join(path, sizeof(path), "%s/ckpt.%lld", p->pfs_job, (long long)ids[i]) ==
             SAL_OK)

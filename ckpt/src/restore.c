@@ -23,6 +23,7 @@
 #include <salamander/sal_ckpt.h>
 
 #include "agree.h"
+#include "aside.h"
 #include "bound.h"
 #include "ckpt_impl.h"
 #include "ckpt_internal.h"
@@ -54,15 +55,34 @@ static void mark_dirs(const char *job_dir, int64_t top, uint64_t *bits)
             *bits |= (uint64_t)1 << (top - ids[i]);
 }
 
+/* Local: sets bit (top - id) of *bits for every id in (top-WINDOW, top] that this host's set-aside
+ * record names. A record that cannot be read is ignored here: the restore must not lose every
+ * checkpoint to it (retention keeps everything instead). */
+static void mark_aside(const char *job_dir, int64_t top, uint64_t *bits)
+{
+    sal_aside_t a;
+
+    if (sal_aside_load(job_dir, &a) != SAL_OK) {
+        SAL_LOG_W("%s; restoring as if no checkpoint were set aside", sal_last_error());
+        return;
+    }
+    for (int64_t k = 0; k < WINDOW && k <= top; k++)
+        if (sal_aside_has(&a, top - k))
+            *bits |= (uint64_t)1 << k;
+}
+
 /* Collective: the committed checkpoints of the job as every host sees them together, newest
  * first: the directories of any host (node-local, and L4) not newer than the newest `latest` of
- * any host, so that the loss of one host, rank 0's included, loses no committed checkpoint.
- * [OUT] ids, *n; *had = 1 when the job committed a checkpoint (a `latest` exists somewhere).
- * SAL_OK or SAL_ERR_PROC_FAILED. */
-static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
+ * any host, so that the loss of one host, rank 0's included, loses no committed checkpoint, and
+ * not set aside by a restart from an older one. With chosen >= 0 (restart_from) the list starts at
+ * chosen when it is committed and present, set aside or not. [OUT] ids, *n; *had = 1 when the job
+ * committed a checkpoint (a `latest` exists somewhere); *newest: the newest committed id (-1:
+ * none). SAL_OK or SAL_ERR_PROC_FAILED. */
+static int candidates(struct sal_ckpt *ck, int64_t chosen, int64_t *ids, int *n, int *had,
+                      int64_t *newest)
 {
     int64_t v[2], w[2], top;
-    uint64_t bits = 0;
+    uint64_t bits[2] = {0, 0}; /* present, set aside */
     double t0 = sal_clock_mono();
 
     sal_job_view(ck->job_dir, &v[0], &v[1]);
@@ -75,20 +95,26 @@ static int candidates(struct sal_ckpt *ck, int64_t *ids, int *n, int *had)
     if (MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_INT64_T, MPI_MAX, ck->comm) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "exchange of the committed checkpoints failed");
     *had = v[0] >= 0;
+    *newest = v[0] == INT64_MAX ? v[1] : v[0];
     /* A `latest` may name a directory that is gone: the window starts at the newest that exists. */
     top = v[0] < v[1] ? v[0] : v[1];
+    if (chosen >= 0)
+        top = chosen <= *newest ? chosen : -1;
     t0 = sal_clock_mono();
     if (top >= 0) {
-        mark_dirs(ck->job_dir, top, &bits);
+        mark_dirs(ck->job_dir, top, &bits[0]);
         if (ck->pfs_job[0])
-            mark_dirs(ck->pfs_job, top, &bits);
+            mark_dirs(ck->pfs_job, top, &bits[0]);
+        mark_aside(ck->job_dir, top, &bits[1]);
     }
     sal_bound_credit_since(t0);
-    if (MPI_Allreduce(MPI_IN_PLACE, &bits, 1, MPI_UINT64_T, MPI_BOR, ck->comm) != MPI_SUCCESS)
+    if (MPI_Allreduce(MPI_IN_PLACE, bits, 2, MPI_UINT64_T, MPI_BOR, ck->comm) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "exchange of the committed checkpoints failed");
+    if (chosen < 0)
+        bits[0] &= ~bits[1];
     *n = 0;
     for (int k = 0; k < WINDOW; k++)
-        if (bits & ((uint64_t)1 << k))
+        if (bits[0] & ((uint64_t)1 << k))
             ids[(*n)++] = top - k;
     return SAL_OK;
 }
@@ -252,8 +278,8 @@ static void uncovered(const struct sal_ckpt *ck, int mask, char *buf, size_t len
 
 /* Every rank: the SAL_ERR_UNRESTORABLE error, with rank 0's report shared so that each rank's
  * sal_last_error() names the checkpoints and the ranks. */
-static int unrestorable(struct sal_ckpt *ck, int me, int count, int newest_mask, char *report,
-                        size_t len)
+static int unrestorable(struct sal_ckpt *ck, int me, int count, int newest_mask, int64_t chosen,
+                        char *report, size_t len)
 {
     char cover[256] = "";
 
@@ -265,6 +291,15 @@ static int unrestorable(struct sal_ckpt *ck, int me, int count, int newest_mask,
         return sal_error(SAL_ERR_PROC_FAILED, "broadcast of the restore report failed");
     report[len - 1] = '\0';
     cover[sizeof(cover) - 1] = '\0';
+    if (chosen >= 0)
+        return sal_error(
+            SAL_ERR_UNRESTORABLE,
+            "restart_from = %lld: checkpoint %lld of job directory %s cannot be "
+            "restored on every rank, and no other checkpoint is tried (the one asked "
+            "for); no protected region was changed: %s%s%s%s; bring the lost files "
+            "back, or choose another checkpoint (salrun ckpt list, salrun ckpt verify)",
+            (long long)chosen, (long long)chosen, ck->job_dir, report, cover[0] ? " (" : "", cover,
+            cover[0] ? ")" : "");
     return sal_error(SAL_ERR_UNRESTORABLE,
                      "job directory %s%s%s: none of the %d committed checkpoint%s can be restored "
                      "on every rank, and no protected region was changed: %s%s%s%s; bring the "
@@ -273,6 +308,43 @@ static int unrestorable(struct sal_ckpt *ck, int me, int count, int newest_mask,
                      count, count == 1 ? "" : "s",
                      report[0] ? report : "no checkpoint directory is left", cover[0] ? " (" : "",
                      cover, cover[0] ? ")" : "");
+}
+
+/* Collective: the staging copy, allocated on every rank or on none. [OUT] *stage. */
+static int stage_agreed(struct sal_ckpt *ck, sal_region_t **stage)
+{
+    double t0 = sal_clock_mono();
+    int rc = stage_alloc(ck, stage), ok = rc == SAL_OK;
+
+    sal_bound_credit_since(t0);
+    if (sal_agree(ck->comm, &ok) != SAL_OK) {
+        stage_free(ck, stage);
+        return sal_error(SAL_ERR_PROC_FAILED, "agreement on the restore's staging memory failed");
+    }
+    if (ok)
+        return SAL_OK;
+    stage_free(ck, stage);
+    return rc != SAL_OK ? rc
+                        : sal_error(SAL_ERR_NOMEM, "another rank could not allocate its restore "
+                                                   "staging memory");
+}
+
+/* Collective: [OUT] the candidates (candidates()), checked against restart_from (*chosen >= 0:
+ * exactly that one, *n = 1). */
+static int proposal(struct sal_ckpt *ck, int64_t *ids, int *n, int *had, int64_t *chosen,
+                    int64_t *newest)
+{
+    int rc = sal_restore_choice(ck, chosen);
+
+    if (rc == SAL_OK)
+        rc = candidates(ck, *chosen, ids, n, had, newest);
+    if (rc != SAL_OK)
+        return SAL_ERR_PROC_FAILED;
+    if (*chosen < 0)
+        return SAL_OK;
+    rc = sal_restore_chosen_check(ck, *chosen, *newest, *n > 0 && ids[0] == *chosen);
+    *n = 1;
+    return rc;
 }
 
 static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out);
@@ -294,7 +366,7 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
 
 static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
 {
-    int64_t ids[SAL_MAX_LISTED], cand = END_NONE;
+    int64_t ids[SAL_MAX_LISTED], cand = END_NONE, chosen = -1, newest = -1;
     int n = 0, me, next = 0, had = 0, newest_mask = SAL_LVL_L1, rc, ok;
     char report[1024] = "", what[96];
     double t0;
@@ -302,22 +374,11 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
     sal_tried_t tried = {-1, SAL_LVL_L1, NULL, 0};
 
     me = sal_comm_rank(ck->comm);
-    if (candidates(ck, ids, &n, &had) != SAL_OK)
-        return SAL_ERR_PROC_FAILED;
-    t0 = sal_clock_mono();
-    rc = stage_alloc(ck, &stage);
-    sal_bound_credit_since(t0);
-    ok = rc == SAL_OK;
-    if (sal_agree(ck->comm, &ok) != SAL_OK) {
-        stage_free(ck, &stage);
-        return sal_error(SAL_ERR_PROC_FAILED, "agreement on the restore's staging memory failed");
-    }
-    if (!ok) {
-        stage_free(ck, &stage);
-        return rc != SAL_OK ? rc
-                            : sal_error(SAL_ERR_NOMEM, "another rank could not allocate "
-                                                       "its restore staging memory");
-    }
+    rc = proposal(ck, ids, &n, &had, &chosen, &newest);
+    if (rc == SAL_OK)
+        rc = stage_agreed(ck, &stage);
+    if (rc != SAL_OK)
+        return rc;
     for (;;) {
         int mine, failed;
         if (me == 0)
@@ -332,7 +393,7 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
             break;
         }
         if (cand == END_ALL_FAILED) {
-            rc = unrestorable(ck, me, n, newest_mask, report, sizeof(report));
+            rc = unrestorable(ck, me, n, newest_mask, chosen, report, sizeof(report));
             break;
         }
         sal_inject_point(ck->inject, me, ck->step_hint, SAL_INJ_RESTORE);
@@ -366,7 +427,7 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
         rc = report_missing(ck, me, mine, cand, &tried, report, sizeof(report));
         if (rc != SAL_OK)
             break;
-        if (me == 0)
+        if (me == 0 && chosen < 0)
             SAL_LOG_W("checkpoint %lld is not readable by every rank; trying an older one",
                       (long long)cand);
     }
@@ -374,6 +435,8 @@ static int restore(struct sal_ckpt *ck, int64_t *step_out, int64_t *id_out)
     free(tried.hosts);
     if (rc != SAL_OK)
         return rc;
+    if (chosen >= 0)
+        sal_restore_chosen_done(ck, chosen, tried.step, newest);
     if (sal_interval_auto_failure(&ck->iauto, sal_clock_mono()) && me == 0)
         SAL_LOG_I("interval=auto: MTBF estimate now %.0f s",
                   sal_interval_auto_mtbf(&ck->iauto, sal_clock_mono()));

@@ -24,4 +24,22 @@ typedef struct sal_tried {
 int sal_restore_load(struct sal_ckpt *ck, int64_t id, sal_region_t *stage, int *ok,
                      sal_tried_t *tried);
 
+/* Restart from a chosen checkpoint (restore_chosen.c). */
+
+/* Collective: [OUT] *chosen = the key restart_from while no rank has committed a checkpoint of its
+ * own (the start of the job and its rollbacks before its first commit), else -1: the newest
+ * committed one, as usual. SAL_OK or SAL_ERR_PROC_FAILED. */
+int sal_restore_choice(struct sal_ckpt *ck, int64_t *chosen);
+
+/* Local, with the same arguments on every rank: SAL_OK when checkpoint chosen can be tried, else
+ * SAL_ERR_UNRESTORABLE naming it and why. newest: the newest committed checkpoint of any host (-1:
+ * none); present: a ckpt.<chosen> directory exists on some host. */
+int sal_restore_chosen_check(const struct sal_ckpt *ck, int64_t chosen, int64_t newest,
+                             int present);
+
+/* Every rank, after checkpoint chosen (its step) was restored: records the committed checkpoints
+ * up to newest as set aside in its host's job directory (aside.h); rank 0 logs the restart. */
+void sal_restore_chosen_done(const struct sal_ckpt *ck, int64_t chosen, int64_t step,
+                             int64_t newest);
+
 #endif

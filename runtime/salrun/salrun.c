@@ -398,6 +398,8 @@ static int run_job(salrun_job_t *j)
          * survivors) comes before the lines about the relaunch. */
         salrun_watch_poll(w);
         ex = outcome(j, status, ended);
+        if (ex < 0)
+            salrun_restart_relaunch(j);
         if (ex < 0 && salrun_job_exclude_failed_hosts(j) != SAL_OK) {
             fprintf(stderr, "salrun: error: %s\n", salrun_errmsg());
             summary(j, "failed", SALRUN_EXIT_FAILED);

@@ -186,6 +186,8 @@ int salrun_jobdir_read(const char *path, salrun_jobdir_t *j)
         snprintf(j->latest_error, sizeof(j->latest_error), "%s", sal_last_error());
     if (rc != SAL_OK)
         j->latest = -1;
+    if (sal_aside_load(path, &j->aside) != SAL_OK)
+        snprintf(j->aside_error, sizeof(j->aside_error), "%s", sal_last_error());
     rc = sal_ckpt_list_dirs(path, j->ids, SALRUN_CKPT_MAX, &j->n);
     return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
 }
@@ -193,6 +195,11 @@ int salrun_jobdir_read(const char *path, salrun_jobdir_t *j)
 int salrun_jobdir_committed(const salrun_jobdir_t *j, int64_t id)
 {
     return j->has_latest && id <= j->latest;
+}
+
+int salrun_jobdir_aside(const salrun_jobdir_t *j, int64_t id)
+{
+    return !j->aside.unknown && sal_aside_has(&j->aside, id);
 }
 
 static const struct {

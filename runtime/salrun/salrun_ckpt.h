@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "aside.h"
+
 /* Exit statuses of every subcommand. */
 enum {
     SALRUN_CKPT_OK = 0,     /* done; verify: the checkpoint is restorable */
@@ -37,6 +39,8 @@ typedef struct salrun_jobdir {
     char latest_error[512];       /* why `latest` is unusable, "" when fine or absent */
     int n;                        /* number of ckpt.<id> directories */
     int64_t ids[SALRUN_CKPT_MAX]; /* their ids, newest first */
+    sal_aside_t aside;            /* the set-aside record (aside.h) */
+    char aside_error[512];        /* why it is unusable, "" when fine or absent */
 } salrun_jobdir_t;
 
 /* Reads path's `latest` and lists its ckpt.<id> directories. SAL_ERR_IO when path cannot be
@@ -44,6 +48,8 @@ typedef struct salrun_jobdir {
 int salrun_jobdir_read(const char *path, salrun_jobdir_t *j);
 /* 1 when checkpoint id was committed: `latest` exists and names id or a newer one. */
 int salrun_jobdir_committed(const salrun_jobdir_t *j, int64_t id);
+/* 1 when the set-aside record names checkpoint id (0 when the record is unusable). */
+int salrun_jobdir_aside(const salrun_jobdir_t *j, int64_t id);
 /* <job dir>/ckpt.<id>[/name] into buf (name NULL: the directory). */
 int salrun_ckpt_path(char *buf, size_t size, const char *job, int64_t id, const char *name);
 /* The per-rank files of a checkpoint directory (docs/format.md). */

@@ -37,7 +37,7 @@ typedef struct ckpt_row {
     int nranks; /* from the manifest, else the levels record, else 0 */
     int l1, l2, l3;
     int flushed, pfs, local;
-    int committed, latest;
+    int committed, latest, aside;
 } ckpt_row_t;
 
 static int count_files(const char *job, int64_t id, salrun_file_kind_t kind, int nranks)
@@ -124,6 +124,7 @@ static void fill_row(const salrun_jobdir_t *loc, const salrun_jobdir_t *pfs, int
     row->committed = salrun_jobdir_committed(loc, id) || (pfs && salrun_jobdir_committed(pfs, id));
     row->latest =
         (loc->has_latest && loc->latest == id) || (pfs && pfs->has_latest && pfs->latest == id);
+    row->aside = salrun_jobdir_aside(loc, id);
 }
 
 static const char *level_cell(int present, int nranks, char *buf, size_t size)
@@ -146,12 +147,13 @@ static void print_text(FILE *out, const ckpt_row_t *r)
     }
     if (r->mask)
         sal_levels_name(r->mask, lv, sizeof(lv));
-    fprintf(out, "%6" PRId64 " %8s  %-20s %5d %12s  %-8s %-5s %-5s %-5s %-3s  %s%s%s%s\n", r->id,
+    fprintf(out, "%6" PRId64 " %8s  %-20s %5d %12s  %-8s %-5s %-5s %-5s %-3s  %s%s%s%s%s\n", r->id,
             step, when, r->nranks, bytes, lv, level_cell(r->l1, r->nranks, c1, sizeof(c1)),
             level_cell(r->l2, r->nranks, c2, sizeof(c2)),
             level_cell(r->l3, r->nranks, c3, sizeof(c3)), r->pfs || r->flushed ? "yes" : "-",
             r->committed ? "committed" : "uncommitted", r->latest ? ", latest" : "",
-            r->have_manifest ? "" : ", no valid manifest", r->local ? "" : ", PFS only");
+            r->aside ? ", set aside" : "", r->have_manifest ? "" : ", no valid manifest",
+            r->local ? "" : ", PFS only");
 }
 
 static void print_json(FILE *out, const ckpt_row_t *r)
@@ -167,13 +169,13 @@ static void print_json(FILE *out, const ckpt_row_t *r)
             "{\"id\":%" PRId64 ",\"step\":%" PRId64 ",\"time\":%.6f,\"utc\":\"%s\","
             "\"nranks\":%d,\"bytes\":%" PRId64 ",\"levels\":\"%s\",\"l1\":%d,\"l2\":%d,\"l3\":%d,"
             "\"flushed\":%s,\"pfs\":%s,\"local\":%s,\"committed\":%s,\"latest\":%s,"
-            "\"manifest\":%s%s%s}\n",
+            "\"set_aside\":%s,\"manifest\":%s%s%s}\n",
             r->id, r->have_manifest ? r->m.step : -1, r->have_manifest ? r->m.time : 0.0, when,
             r->nranks, r->have_manifest ? r->m.bytes : -1, lv, r->l1, r->l2, r->l3,
             r->flushed ? "true" : "false", r->pfs ? "true" : "false", r->local ? "true" : "false",
             r->committed ? "true" : "false", r->latest ? "true" : "false",
-            r->have_manifest ? "" : "\"", r->have_manifest ? "\"ok\"" : err,
-            r->have_manifest ? "" : "\"");
+            r->aside ? "true" : "false", r->have_manifest ? "" : "\"",
+            r->have_manifest ? "\"ok\"" : err, r->have_manifest ? "" : "\"");
 }
 
 /* The ids of both directories, newest first, without repeats. [OUT] ids, *n. */
@@ -202,6 +204,17 @@ static void print_header(FILE *out, const salrun_jobdir_t *j)
         fprintf(out, "%s: latest is unusable: %s\n", j->path, j->latest_error);
     else
         fprintf(out, "%s: no latest (no checkpoint was committed)\n", j->path);
+    for (int i = 0; i < j->aside.n; i++) {
+        char range[64];
+        int64_t lo = j->aside.from[i] + 1, hi = j->aside.to[i];
+
+        snprintf(range, sizeof(range),
+                 hi > lo ? "ckpt.%" PRId64 " to ckpt.%" PRId64 : "ckpt.%" PRId64, lo, hi);
+        fprintf(out, "%s: a restart from ckpt.%" PRId64 " set aside %s\n", j->path,
+                j->aside.from[i], range);
+    }
+    if (j->aside_error[0])
+        fprintf(out, "%s: the set-aside record is unusable: %s\n", j->path, j->aside_error);
 }
 
 static int list_dirs(const salrun_ckpt_args_t *a, salrun_jobdir_t *j, FILE *out)

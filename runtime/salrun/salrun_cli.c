@@ -20,9 +20,9 @@
 #include "salrun.h"
 #include "salrun_build.h"
 
-const char *const salrun_cfg_keys[SALRUN_NCFG] = {"job",      "ckpt_dir", "log_dir",
-                                                  "interval", "policy",   "inject",
-                                                  "spares",   "pfs_dir",  "prrte_prefix"};
+const char *const salrun_cfg_keys[SALRUN_NCFG] = {
+    "job",    "ckpt_dir", "log_dir", "interval",     "policy",
+    "inject", "spares",   "pfs_dir", "prrte_prefix", "restart_from"};
 
 typedef enum opt_id {
     O_NP,
@@ -74,6 +74,11 @@ static const option_def_t options[] = {
      "parallel-file-system directory for level-4 copies of the checkpoints", "none"},
     {"--inject", NULL, "SPEC", O_CFG, SALRUN_CFG_INJECT,
      "fault injection, e.g. 'rank=1,step=40,signal=KILL' (docs/inject.md)", "none"},
+    {"--restart-from", NULL, "ID", O_CFG, SALRUN_CFG_RESTART_FROM,
+     "restore checkpoint ID instead of the newest committed one, or fail; the newer ones are set "
+     "aside until salrun ckpt prune; relaunches resume from the job's own checkpoints once it has "
+     "committed one (docs/checkpoints.md)",
+     "off"},
     {"--config", NULL, "FILE", O_CONFIG, 0, "INI configuration file (becomes SAL_CONFIG)", "none"},
     {"--max-restarts", NULL, "N", O_MAX_RESTARTS, 0,
      "relaunches after the job dies (0 = never relaunch)", "3"},

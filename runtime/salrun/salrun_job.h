@@ -27,6 +27,10 @@ typedef struct salrun_job {
     salrun_prrte_t prrte;         /* key prrte_prefix: mpiexec over PRRTE 5 + PMIx 7 */
     salrun_hosts_t hosts;         /* where the job runs, and the hosts its relaunches avoid */
     salrun_relay_t relay;         /* mpiexec's standard error, its last bytes kept */
+    long long restart_from;       /* key restart_from while it applies, else -1 */
+    long long latest0;            /* the job's `latest` on this host before the launch, -1: none */
+    char job_dir[PATH_MAX];       /* <ckpt_dir>/<job> on this host */
+    char pfs_job[PATH_MAX];       /* <pfs_dir>/<job>, "" without L4 */
 } salrun_job_t;
 
 /* SAL_MPIEXEC (the mpiexec to run) out of the environment into o. */
@@ -37,5 +41,16 @@ int salrun_job_prepare(salrun_job_t *j);
 int salrun_job_build_launch(salrun_job_t *j);
 /* Before a relaunch: leaves the hosts that failed out of the launch command. */
 int salrun_job_exclude_failed_hosts(salrun_job_t *j);
+
+/* salrun_restart.c: --restart-from ID (key restart_from, docs/checkpoints.md). */
+
+/* Before the first launch, what this host's job directory shows: SAL_OK, or SAL_ERR_NOT_FOUND
+ * naming ID and why it cannot be restored (never committed; with every rank on this host, no
+ * committed checkpoint or no directory ckpt.<ID> here nor in L4). */
+int salrun_restart_check(salrun_job_t *j);
+/* Before a relaunch: once the job has committed a checkpoint since it restarted from ID (a
+ * ckpt_commit event, or this host's `latest` changed), the relaunches restore the newest committed
+ * one (SAL_RESTART_FROM=-1), with a line saying so; before that they restore ID again. */
+void salrun_restart_relaunch(salrun_job_t *j);
 
 #endif

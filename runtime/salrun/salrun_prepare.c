@@ -84,10 +84,14 @@ static int check_config(salrun_job_t *j, sal_config_t cfg)
     j->prrte.keepalive_time = (long)set->prrte_keepalive_time;
     j->prrte.keepalive_intvl = (long)set->prrte_keepalive_intvl;
     j->prrte.keepalive_probes = (long)set->prrte_keepalive_probes;
+    j->restart_from = (long long)set->restart_from;
+    if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
+        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
+    snprintf(j->job_dir, sizeof(j->job_dir), "%.*s/%s", PATH_MAX - 300, dir, j->name);
+    if (set->pfs_dir[0])
+        snprintf(j->pfs_job, sizeof(j->pfs_job), "%.*s/%s", PATH_MAX - 300, set->pfs_dir, j->name);
     if (set->log_dir[0])
         snprintf(dir, sizeof(dir), "%s", set->log_dir);
-    else if (sal_config_resolve_ckpt_dir(cfg, dir, sizeof(dir)) != SAL_OK)
-        return salrun_fail(SAL_ERR_CONFIG, "%s", sal_last_error());
     snprintf(j->log_path, sizeof(j->log_path), "%s/%s.events.jsonl", dir, j->name);
     return SAL_OK;
 }
@@ -300,6 +304,8 @@ int salrun_job_prepare(salrun_job_t *j)
     }
     if (configure(j) != SAL_OK || load_hosts(j) != SAL_OK)
         return SALRUN_EXIT_USAGE;
+    if (salrun_restart_check(j) != SAL_OK)
+        return SALRUN_EXIT_FAILED;
     ex = prepare_prrte(j);
     if (ex >= 0)
         return ex;

@@ -127,8 +127,9 @@ static void reset_inject_markers(const char *dir)
 }
 
 /* Collective (not in a replacement): restart when restart=auto|required finds a committed
- * checkpoint of an unfinished job. Any host's `latest` counts (rank 0's host may be a new one);
- * rank 0 decides whether the job had finished. */
+ * checkpoint of an unfinished job, or restart_from names one (finished or not: the restore says
+ * when it cannot). Any host's `latest` counts (rank 0's host may be a new one); rank 0 decides
+ * whether the job had finished. */
 static int decide_restart(void)
 {
     int finished = 0, flag = 0, any = 0;
@@ -138,7 +139,7 @@ static int decide_restart(void)
         return sal_error(SAL_ERR_MPI, "exchange of the restart decision failed");
     if (sal_rt.rank == 0 && strcmp(sal_rt.set->restart, "never") != 0) {
         sal_ckpt_finished(sal_rt.ck, &finished);
-        flag = any && !finished;
+        flag = (any && !finished) || sal_rt.set->restart_from >= 0;
         if (!flag && strcmp(sal_rt.set->restart, "required") == 0)
             flag = -1;
     }

@@ -7,7 +7,6 @@ Every case runs heat2d on 4 ranks under salrun (no ULFM, one launch) with a chec
 60 steps, keep=10 (checkpoints 0 to 5 stay), then damages or inspects them. Exit status 0 on
 success, 1 on a failed check with the reason on stderr.
 """
-import argparse
 import json
 import os
 import random
@@ -15,12 +14,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
+import types
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from cases import run_cases  # noqa: E402
 from procs import run  # noqa: E402
 
-A = None
+A = types.SimpleNamespace()  # salrun, program: set by run_cases
 
 
 def fail(msg):
@@ -251,24 +251,5 @@ def case_usage(tmp):
 CASES = {n[5:]: f for n, f in globals().items() if n.startswith("case_")}
 
 
-def main():
-    global A
-    p = argparse.ArgumentParser()
-    p.add_argument("--salrun")
-    p.add_argument("--program")
-    p.add_argument("--list", action="store_true")
-    p.add_argument("case", nargs="?")
-    A = p.parse_args()
-    if A.list:
-        print("\n".join(CASES))
-        return
-    tmp = tempfile.mkdtemp(prefix="ckpt-test-")
-    try:
-        CASES[A.case](tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("ok")
-
-
 if __name__ == "__main__":
-    main()
+    run_cases(CASES, "ckpt-test-", A)
