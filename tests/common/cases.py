@@ -27,3 +27,13 @@ def run_cases(cases, prefix, into):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("ok")
+
+
+def salrun_args(timeout):
+    """The command line of a test script that runs a program under salrun in one piece:
+    --salrun S --program P [--timeout SECONDS] (default timeout)."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--salrun", required=True)
+    p.add_argument("--program", required=True)
+    p.add_argument("--timeout", type=float, default=timeout)
+    return p.parse_args()

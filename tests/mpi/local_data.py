@@ -10,7 +10,6 @@ number of ranks, and refused by the one that does not:
      fails, naming the region and both numbers of ranks, without a result.
 Exit status 0 when every check holds, 1 with the reasons on stderr.
 """
-import argparse
 import os
 import re
 import sys
@@ -18,6 +17,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from ckpt_files import lose_ranks  # noqa: E402
+from cases import salrun_args  # noqa: E402
 from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
@@ -55,11 +55,7 @@ def restored(proc, what):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--salrun", required=True)
-    p.add_argument("--program", required=True)
-    p.add_argument("--timeout", type=float, default=60)
-    args = p.parse_args()
+    args = salrun_args(timeout=60)
     kill = ["--no-ulfm", "--inject", "rank=2,step=170"]
     l2 = {"SAL_LEVELS": "L1,L2", "SAL_FAKE_HOST_RANKS": "2"}
     with tempfile.TemporaryDirectory(prefix="sal-local-") as tmp:

@@ -10,7 +10,6 @@ What the loss of the host of ranks 2-3 does to node-local L1, on one host:
   4. with restart=never the user starts over on purpose and gets the failure-free answer.
 Exit status 0 when every check holds, 1 with the reasons on stderr.
 """
-import argparse
 import os
 import re
 import sys
@@ -18,6 +17,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from ckpt_files import lose_ranks  # noqa: E402
+from cases import salrun_args  # noqa: E402
 from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
@@ -46,11 +46,7 @@ def checksum(proc):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--salrun", required=True)
-    p.add_argument("--program", required=True)
-    p.add_argument("--timeout", type=float, default=60)
-    args = p.parse_args()
+    args = salrun_args(timeout=60)
     with tempfile.TemporaryDirectory(prefix="sal-partial-") as tmp:
         ref = checksum(salrun(args, tmp, "ref", ["--max-restarts", "0"], want=0))
         salrun(args, tmp, "j", ["--max-restarts", "0", "--no-ulfm", "--inject", "rank=2,step=170"],

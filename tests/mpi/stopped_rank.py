@@ -8,7 +8,6 @@ event for protocol_timeout seconds after the bound, ends the launch and relaunch
 restores the last committed checkpoint and ends with the failure-free answer. Nothing of the first
 launch may be left behind. Exit status 0 when every check holds, 1 with the reasons on stderr.
 """
-import argparse
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from cases import salrun_args  # noqa: E402
 from procs import run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
@@ -56,11 +56,7 @@ CASES = [
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--salrun", required=True)
-    p.add_argument("--program", required=True)
-    p.add_argument("--timeout", type=float, default=90)
-    args = p.parse_args()
+    args = salrun_args(timeout=90)
     with tempfile.TemporaryDirectory(prefix="sal-stopped-") as tmp:
         ref, _ = salrun(args, tmp, "ref", ["--max-restarts", "0"], {})
         for job, inject, step, lines in CASES:
