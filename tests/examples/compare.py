@@ -3,8 +3,9 @@
 
 The reference is --before run with mpiexec (a plain MPI program), or else --program under salrun
 without failures. The checked run is --program under salrun (--max-restarts 0, so only in-job
-recovery counts) with the failures of --inject; each injection must have been repaired (one
-"resume" event each). The result line is the one line of the output starting with "<prefix>: ".
+recovery counts, with the --salrun-arg words) with the failures of --inject; each injection must
+have been repaired (one "resume" event each). With --relaunch the checked run has no in-job
+recovery (--no-ulfm --max-restarts 1) and must end after exactly one relaunch. The result line is the one line of the output starting with "<prefix>: ".
 Exit status 0 when identical, 1 otherwise, with the reason on stderr.
 """
 import argparse
@@ -24,7 +25,7 @@ def fail(msg):
     sys.exit(1)
 
 
-def result_line(cmd, prefix, timeout, env=None):
+def result_line(cmd, prefix, timeout, env=None, want=None):
     print("+ " + " ".join(cmd), flush=True)
     proc = run(cmd, timeout=timeout, env=env)
     # Open MPI 5's mpiexec sometimes fails to start at all when several launches start together
@@ -43,6 +44,8 @@ def result_line(cmd, prefix, timeout, env=None):
         fail("processes outlived %s: %s" % (cmd[0], "; ".join(proc.leftovers)))
     if proc.returncode != 0:
         fail("%s exited with status %d" % (cmd[0], proc.returncode))
+    if want and not re.search(want, proc.stdout, re.M):
+        fail("no line matches %r in the output above" % want)
     lines = re.findall(r"^%s: .*$" % re.escape(prefix), proc.stdout, re.M)
     if len(lines) != 1:
         fail("expected one '%s:' line, found %d" % (prefix, len(lines)))
@@ -68,17 +71,21 @@ def main():
     p.add_argument("--interval", default="20")
     p.add_argument("--inject", default="")
     p.add_argument("--timeout", type=float, default=150)
+    p.add_argument("--salrun-arg", action="append", default=[], metavar="ARG",
+                   help="one more salrun argument for the checked run (repeat)")
+    p.add_argument("--relaunch", action="store_true",
+                   help="the checked run recovers by a relaunch (--no-ulfm), not in-job")
     p.add_argument("program_args", nargs="*")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="sal-example-")
     try:
-        def salrun(job, inject):
+        def salrun(job, inject, extra=(), want=None):
             cmd = [args.salrun, "-n", str(args.np), "--job", job, "--ckpt-dir", tmp, "--log-dir", tmp,
-                   "--interval", args.interval, "--max-restarts", "0"]
+                   "--interval", args.interval, "--max-restarts", "0"] + list(extra)
             if inject:
                 cmd += ["--inject", inject]
             return result_line(cmd + ["--", args.program] + args.program_args, args.prefix,
-                               args.timeout)
+                               args.timeout, want=want)
 
         if args.before:
             if not args.mpiexec:
@@ -88,8 +95,13 @@ def main():
                               args.prefix, args.timeout, env)
         else:
             ref = salrun("reference", "")
-        got = salrun("checked", args.inject)
-        if args.inject:
+        if args.relaunch:
+            got = salrun("checked", args.inject,
+                         args.salrun_arg + ["--no-ulfm", "--max-restarts", "1", "--restart-delay", "0"],
+                         want=r"^salrun: job 'checked' finished: .*, 1 restart, ")
+        else:
+            got = salrun("checked", args.inject, args.salrun_arg)
+        if args.inject and not args.relaunch:
             n = len(resumes(tmp, "checked"))
             if n != len(args.inject.split(";")):
                 fail("%d recoveries for %d injected failures" % (n, len(args.inject.split(";"))))
