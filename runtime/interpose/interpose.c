@@ -5,6 +5,7 @@
  * The depth is per thread (C11 _Thread_local): a thread that Salamander does not bracket (the
  * application's own threads, the watchdog threads) is at depth 0 whatever another thread does.
  */
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "hooks.h"
@@ -12,7 +13,9 @@
 #include "wrap.h"
 
 static _Thread_local int depth;
-static const MPI_Comm *job_world; /* sal_interpose_map_world_to */
+static const MPI_Comm *job_world;          /* sal_interpose_map_world_to */
+static int (*volatile failure_of)(int rc); /* sal_interpose_watch_errors */
+static atomic_int failed;                  /* an application's call returned a process failure */
 
 static const char *const names[SAL_FN_COUNT] = {
 #define SAL_MPI_FN(prefix, name, params, args, comms, impl, hooks, build) #prefix "_" #name,
@@ -63,6 +66,25 @@ MPI_Comm sal_interpose_map_world(MPI_Comm comm)
     if (!world || *world == MPI_COMM_NULL || depth > 0)
         return comm;
     return *world;
+}
+
+void sal_interpose_watch_errors(int (*is_failure)(int rc))
+{
+    failure_of = is_failure;
+    atomic_store(&failed, 0);
+}
+
+void sal_interpose_error(int rc)
+{
+    int (*is_failure)(int) = failure_of;
+
+    if (is_failure && depth == 0 && is_failure(rc))
+        atomic_store(&failed, 1);
+}
+
+int sal_interpose_take_failure(void)
+{
+    return atomic_exchange(&failed, 0);
 }
 
 /* The depth is read only for the hooks that skip Salamander's own calls. */

@@ -38,4 +38,12 @@ void sal_interpose_unwound(void);
  * first. While *world is MPI_COMM_NULL nothing is mapped. Process-wide. */
 void sal_interpose_map_world_to(const MPI_Comm *world);
 
+/* The process failures the application's MPI calls returned (the return-code mode,
+ * docs/recovery.md): from sal_interpose_watch_errors(is_failure) on, a call at depth 0 whose return
+ * code is_failure accepts sets a process-wide flag, which sal_interpose_take_failure reads and
+ * clears. NULL stops watching. So the application need not pass MPI codes up: sal_step_done asks
+ * here. */
+void sal_interpose_watch_errors(int (*is_failure)(int rc));
+int sal_interpose_take_failure(void);
+
 #endif

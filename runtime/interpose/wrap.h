@@ -45,9 +45,12 @@ MPI_Comm sal_interpose_map_world(MPI_Comm comm);
 unsigned sal_interpose_before(sal_mpi_fn_t fn, unsigned mask);
 /* Runs the after of the hooks of ran, in reverse order. */
 void sal_interpose_after(sal_mpi_fn_t fn, unsigned ran, int rc);
+/* Notes a return code other than MPI_SUCCESS (interpose.h, sal_interpose_watch_errors). */
+void sal_interpose_error(int rc);
 
-/* The definition of prefix_name: the communicators mapped, then the hooks of the mask around impl.
- * A row without hooks (0) calls neither dispatch function. */
+/* The definition of prefix_name: the communicators mapped, then the hooks of the mask around impl,
+ * and a return code other than MPI_SUCCESS noted (sal_interpose_error). A row without hooks (0)
+ * calls neither dispatch function. */
 #define SAL_WRAP(prefix, name, params, args, comms, impl, hooks)                                   \
     SAL_INTERPOSE int prefix##_##name params                                                       \
     {                                                                                              \
@@ -57,6 +60,8 @@ void sal_interpose_after(sal_mpi_fn_t fn, unsigned ran, int rc);
         comms;                                                                                     \
         ran_ = (hooks) ? sal_interpose_before(SAL_FN_##prefix##_##name, (hooks)) : 0u;             \
         rc_ = impl args;                                                                           \
+        if (rc_ != MPI_SUCCESS)                                                                    \
+            sal_interpose_error(rc_);                                                              \
         if (ran_)                                                                                  \
             sal_interpose_after(SAL_FN_##prefix##_##name, ran_, rc_);                              \
         return rc_;                                                                                \

@@ -72,6 +72,7 @@ int sal_finalize(void)
     int rc;
 
     sal_interpose_map_world_to(NULL);
+    sal_interpose_watch_errors(NULL);
     sal_interpose_internal_begin();
     rc = finalize();
     sal_interpose_internal_end();

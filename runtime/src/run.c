@@ -342,6 +342,7 @@ static int recover(void)
     if (rc != SAL_OK)
         return rc;
     sal_rt.setup_due = SAL_SETUP_ROLLBACK;
+    (void)sal_interpose_take_failure(); /* what the steps before the rollback saw is repaired */
     sal_rt_stats.repairs++;
     sal_rt_stats.last_recovery_seconds = sal_clock_mono() - sal_rt.t_detect;
     sal_rt_stats.recovery_seconds += sal_rt_stats.last_recovery_seconds;
@@ -402,6 +403,10 @@ static int step_done(int64_t *step)
 
     if (rc != SAL_OK)
         return rc;
+    /* A process failure an MPI call of the step returned, whether the application passed the code
+     * on or not: the step does not count. */
+    if (sal_interpose_take_failure())
+        return SAL_ERR_PROC_FAILED;
     sal_rt.step++;
     sal_watchdog_progress(sal_rt.step);
     if (step)

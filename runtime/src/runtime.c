@@ -360,6 +360,7 @@ static int init(int *argc, char ***argv, MPI_Comm comm)
     sal_rt.initialized = 1;
     if (sal_rt.set->map_world)
         sal_interpose_map_world_to(&sal_rt.world);
+    sal_interpose_watch_errors(sal_rt_is_failure); /* for sal_step_done (return-code mode) */
     if (sal_rt_stop_signal_install() != SAL_OK)
         SAL_LOG_W("%s", sal_last_error());
     /* Suspended until sal_run: the application's own set-up is not watched. */

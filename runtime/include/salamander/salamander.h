@@ -113,7 +113,9 @@ SAL_API int sal_run(sal_step_fn step, void *arg);
 /* ---- Return-code resume mode: for codes that keep their own loop (and for Fortran, where the
  * unwinding of sal_run is not safe). Outside sal_run a process failure is not unwound: the MPI call
  * on sal_comm() returns an error code (the communicator is revoked so that every rank sees one),
- * and the application calls sal_repair(). The loop reads:
+ * and the application calls sal_repair(). sal_step_done also reports a process failure that any
+ * MPI call of the step returned, so a code may leave MPI's return codes unchecked and test
+ * sal_step_done's alone. The loop reads:
  *
  *     int64_t step;
  *     int rc = sal_begin(&step);                  restore if this is a restart or a replacement
@@ -137,8 +139,9 @@ SAL_API int sal_run(sal_step_fn step, void *arg);
 SAL_API int sal_begin(int64_t *step);
 
 /* Collective: the application completed one step. Counts it ([OUT] *step, may be NULL, receives the
- * new count) and takes a checkpoint when the interval says so. SAL_ERR_PROC_FAILED: call
- * sal_repair. */
+ * new count) and takes a checkpoint when the interval says so. SAL_ERR_PROC_FAILED, without
+ * counting the step, when an MPI call the application made since the last step boundary returned a
+ * process failure or one happens here: call sal_repair. */
 SAL_API int sal_step_done(int64_t *step);
 
 /* Collective over the surviving ranks (and the replacements, which take part through sal_begin):
