@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the build tree into a temporary prefix, then builds and runs two out-of-tree consumers:
 # one through find_package(salamander), one through pkg-config. Also compiles the public headers as
-# C++. Usage: run.sh BUILD_DIR MPICC MPICXX MPIEXEC
+# C++, with the C++ helpers of salamander.hpp. Usage: run.sh BUILD_DIR MPICC MPICXX MPIEXEC
 set -euo pipefail
 build="$1" mpicc="$2" mpicxx="$3" mpiexec="$4"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,8 +11,8 @@ prefix="$work/prefix"
 
 echo "== cmake --install $build --prefix $prefix"
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for f in include/salamander/salamander.h include/salamander/sal_version.h \
-         lib/cmake/salamander/salamanderConfig.cmake lib/cmake/salamander/salamanderConfigVersion.cmake \
+for f in include/salamander/salamander.h include/salamander/salamander.hpp \
+         include/salamander/sal_version.h lib/cmake/salamander/salamanderConfig.cmake lib/cmake/salamander/salamanderConfigVersion.cmake \
          lib/pkgconfig/salamander.pc bin/salrun; do
     [ -e "$prefix/$f" ] || { echo "FAIL: $prefix/$f was not installed" >&2; exit 1; }
 done
