@@ -42,7 +42,9 @@ def case_host_left_out(args, tmp):
           in r.stderr, "one line names the hosts left and the hostfile", r)
     check(lines == ["%s slots=2" % me], "the hostfile of relaunches keeps the line of the host "
           "left, slots included: %r" % lines)
-    check(re.search(r"job 'salrun_flaky' finished: .*1 restart, host %s left out" % NO_HOST,
+    # 1 restart, or 0 when the first launch lost Open MPI's start race (status 213, launched again
+    # without counting a restart, docs/salrun.md) and the hosts were checked before that launch
+    check(re.search(r"job 'salrun_flaky' finished: .*\b[01] restarts?, host %s left out" % NO_HOST,
                     r.stderr), "the summary names the host left out", r)
 
 
