@@ -130,8 +130,7 @@ static int exchange_sizes(MPI_Comm comm, int me, const char *dir, const xfer_t *
         else
             SAL_LOG_W("cannot provide the file of old rank %d to rank %d: %s", t[k].r, t[k].to,
                       sal_last_error());
-        rc = sal_mpi_status(
-            MPI_Isend(&lens[k], 1, MPI_INT64_T, t[k].to, TAG_LEN, comm, &req[nreq++]));
+        rc = sal_msg_send(&lens[k], 1, MPI_INT64_T, t[k].to, TAG_LEN, comm, &req[nreq++]);
     }
     rc = sal_msg_end(comm, req, nreq, nrecv, rc);
     free(req);

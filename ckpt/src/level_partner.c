@@ -31,9 +31,10 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
         return sal_error(SAL_ERR_NOMEM, "partner requests");
     for (int i = 0; i < nsrc && rc == SAL_OK; i++, nreq++)
         rc = sal_mpi_status(MPI_Irecv(&lens[i], 1, MPI_INT64_T, srcs[i], TAG_LEN, comm, &req[i]));
+    nrecv = nreq;
     if (rc == SAL_OK && dst >= 0)
-        rc = sal_mpi_status(MPI_Send(&len, 1, MPI_INT64_T, dst, TAG_LEN, comm));
-    rc = sal_msg_end(comm, req, nreq, nreq, rc);
+        rc = sal_msg_send(&len, 1, MPI_INT64_T, dst, TAG_LEN, comm, &req[nreq++]);
+    rc = sal_msg_end(comm, req, nreq, nrecv, rc);
     free(req);
     if (rc != SAL_OK)
         return sal_error(rc, "exchange of partner copy sizes failed");
@@ -153,11 +154,11 @@ static int l2_fetch(const sal_level_ctx_t *c, const int *need, int *got)
     const sal_topo_t *t = c->topo;
     const char *dir = c->dir;
     MPI_Comm comm = c->comm;
-    int me = 0, from, nd, nreq = 0, total, rc, posted;
+    int me = 0, from, nd, nreq = 0, nlen = 0, nrecv, total, rc;
     int dsts[SAL_XOR_MAX_GROUP * 64];
     int64_t lens[SAL_XOR_MAX_GROUP * 64], len = -1;
     char *bufs[SAL_XOR_MAX_GROUP * 64], *mine = NULL;
-    MPI_Request lreq = MPI_REQUEST_NULL, *req;
+    MPI_Request *lreq, *req;
     const int *srcs;
 
     MPI_Comm_rank(comm, &me);
@@ -167,19 +168,19 @@ static int l2_fetch(const sal_level_ctx_t *c, const int *need, int *got)
     if (sal_partner_sources(t->pmap, me, &srcs) > (int)(sizeof(dsts) / sizeof(dsts[0])))
         return sal_error(SAL_ERR_INVALID_ARG, "L2: rank %d holds too many partner copies", me);
     from = need[me] ? sal_partner_of(t->pmap, me) : -1;
-    rc = from >= 0 ? sal_mpi_status(MPI_Irecv(&len, 1, MPI_INT64_T, from, TAG_LEN, comm, &lreq))
-                   : SAL_OK;
-    posted = from >= 0 && rc == SAL_OK;
     nd = gather_copies(t, dir, me, need, dsts, lens, bufs);
+    lreq = sal_msg_requests(1 + nd);
+    rc = lreq ? SAL_OK : sal_error(SAL_ERR_NOMEM, "L2 restore requests");
+    if (rc == SAL_OK && from >= 0) {
+        rc = sal_mpi_status(MPI_Irecv(&len, 1, MPI_INT64_T, from, TAG_LEN, comm, &lreq[0]));
+        nlen = rc == SAL_OK;
+    }
+    nrecv = nlen;
     for (int i = 0; rc == SAL_OK && i < nd; i++)
-        rc = sal_mpi_status(MPI_Send(&lens[i], 1, MPI_INT64_T, dsts[i], TAG_LEN, comm));
-    if (posted && rc == SAL_OK)
-        rc = sal_mpi_status(MPI_Wait(&lreq, MPI_STATUS_IGNORE));
-    else if (posted) /* a send failed: the size receive must not write len after return */
-        sal_msg_end(comm, &lreq, 1, 1, rc);
-    /* end_exchange ended lreq through a pointer, which the MPI checker does not follow; a failed
-     * MPI_Irecv left no request. */
-    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker) */
+        rc = sal_msg_send(&lens[i], 1, MPI_INT64_T, dsts[i], TAG_LEN, comm, &lreq[nlen++]);
+    if (lreq) /* after a failure, the size receive must not write len after return */
+        rc = sal_msg_end(comm, lreq, nlen, nrecv, rc);
+    free(lreq);
     total = sal_msg_pieces(len);
     for (int i = 0; i < nd; i++)
         total += sal_msg_pieces(lens[i]);

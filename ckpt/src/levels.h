@@ -76,6 +76,11 @@ void sal_levels_info_free(sal_levels_info_t *info);
 /* How many messages carry len bytes (0 for len <= 0). */
 int sal_msg_pieces(int64_t len);
 
+/* Starts one send of an exchange into *req (synchronous and persistent: ended by sal_msg_end, never
+ * freed after a failure). */
+int sal_msg_send(const void *buf, int count, MPI_Datatype type, int peer, int tag, MPI_Comm comm,
+                 MPI_Request *req);
+
 /* Posts the messages of a buffer of len bytes to (send) or from peer, tags tag, tag + 1, ..., into
  * req (sal_msg_pieces(len) requests). */
 int sal_msg_post(int send, void *buf, int64_t len, int peer, int tag, MPI_Comm comm,
