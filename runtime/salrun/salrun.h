@@ -250,6 +250,8 @@ typedef struct salrun_hosts {
     salrun_argv_t line_host;    /* the host of each line ("" for "^host" and relative entries) */
     char source[PATH_MAX + 64]; /* "hostfile F", "--host LIST" or "the Slurm allocation LIST" */
     char path[PATH_MAX];        /* where the hostfile of relaunches is written */
+    long spare_slots;           /* slots added to the last host left for the spares that the
+                                   hosts' own slots do not take (salrun_hosts_place_spares) */
 } salrun_hosts_t;
 
 /* The hosts of the job from --hostfile, a passed-through --host, or the Slurm allocation (none:
@@ -272,8 +274,19 @@ int salrun_capture(char *const argv[], char *buf, size_t size);
 int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *launcher,
                        const char *prrte, int use_srun, const char *said, const salrun_out_t *out,
                        size_t *changed);
+/* Where the spares of a launch of np processes (spares of them the last) go: when the
+ * application's np - spares ranks fit the slots of the hosts left (every line with slots=N, none
+ * with max_slots) and the spares do not, the last host left gets the slots they lack
+ * (h->spare_slots), so that mapping by slot keeps the ranks on the hosts' slots in order and puts
+ * the spares there instead of spreading every process over the hosts (which put a spare on every
+ * host, where the loss of a host takes a spare with its ranks). Otherwise h->spare_slots = 0.
+ * Writes the hostfile of relaunches when the spares need it (SAL_ERR_IO when it cannot). */
+int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares);
+/* Writes the hostfile of relaunches (h->path): the lines of the hosts still in use, the last one
+ * with h->spare_slots more slots. SAL_ERR_IO when it cannot. */
+int salrun_hosts_write(const salrun_hosts_t *h);
 /* mpiexec's pass-through options: o->mpi_args, with --host replaced by --hostfile PATH once a
- * host is excluded, and salrun's --hostfile. [OUT] args (appended). */
+ * host is excluded or the spares need slots, and salrun's --hostfile. [OUT] args (appended). */
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args);
 /* 1 when the job uses a host other than salrun's own: its ranks there are not mpiexec's children.
  */

@@ -29,6 +29,7 @@
 #include <salamander/sal_error.h>
 
 #include "events.h"
+#include "fsutil.h"
 #include "hostfile.h"
 #include "salrun.h"
 
@@ -266,11 +267,103 @@ const char *salrun_host_label(const salrun_hosts_t *h, size_t i, char *buf, size
     return buf;
 }
 
+/* ---- the hostfile of relaunches ---- */
+
+/* The number of the " slots=N" attribute of a hostfile line: *at points to N and *len is its
+ * length. -1 when the line has none in that form, or has max_slots (which more slots would
+ * exceed). */
+static long line_slots(const char *line, const char **at, size_t *len)
+{
+    const char *s = strstr(line, " slots=");
+    char *end;
+    long n;
+
+    if (!s || strstr(line, "max_slots"))
+        return -1;
+    s += strlen(" slots=");
+    n = strtol(s, &end, 10);
+    if (end == s || n < 1)
+        return -1;
+    *at = s;
+    *len = (size_t)(end - s);
+    return n;
+}
+
+/* The last line of the hostfile whose host is still in use, or -1 (none, or a relative entry). */
+static long last_line_left(const salrun_hosts_t *h)
+{
+    for (size_t i = h->lines.n; i-- > 0;) {
+        int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
+
+        if (k >= 0 && h->v[k].why)
+            continue;
+        return k >= 0 ? (long)i : -1;
+    }
+    return -1;
+}
+
+int salrun_hosts_write(const salrun_hosts_t *h)
+{
+    size_t size = 256, used = 0, len = 0;
+    long last = h->spare_slots > 0 ? last_line_left(h) : -1;
+    const char *at = NULL;
+    char *text, dir[PATH_MAX], *slash;
+    int rc, n;
+
+    for (size_t i = 0; i < h->lines.n; i++)
+        size += strlen(h->lines.v[i]) + 24;
+    text = malloc(size);
+    if (!text)
+        return salrun_fail(SAL_ERR_NOMEM, "out of memory");
+    n = snprintf(text, size, "# written by salrun: %s%s%s\n", h->source,
+                 h->nexcluded > 0 ? " without the hosts that failed" : "",
+                 last >= 0 ? ", the spares' slots on the last host" : "");
+    used = n > 0 && (size_t)n < size ? (size_t)n : 0;
+    for (size_t i = 0; i < h->lines.n; i++) {
+        const char *line = h->lines.v[i];
+        int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
+        long slots = (long)i == last ? line_slots(line, &at, &len) : -1;
+
+        if (k >= 0 && h->v[k].why)
+            continue;
+        if (slots > 0)
+            n = snprintf(text + used, size - used, "%.*s%ld%s\n", (int)(at - line), line,
+                         slots + h->spare_slots, at + len);
+        else
+            n = snprintf(text + used, size - used, "%s\n", line);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    snprintf(dir, sizeof(dir), "%s", h->path);
+    slash = strrchr(dir, '/');
+    if (slash && slash != dir)
+        *slash = '\0';
+    /* before the first launch the log directory may not exist yet (the ranks create it) */
+    rc = slash && slash != dir ? sal_mkdir_p(dir, 0700) : SAL_OK;
+    if (rc == SAL_OK)
+        rc = sal_write_file_atomic(h->path, text, used, 0644);
+    free(text);
+    return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
+}
+
+int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares)
+{
+    long slots = salrun_hosts_slots_left(h), last = last_line_left(h), was = h->spare_slots;
+    const char *at;
+    size_t len;
+
+    h->spare_slots = 0;
+    if (spares > 0 && np > 0 && h->listed && slots >= 0 && slots < np && np - spares <= slots &&
+        last >= 0 && line_slots(h->lines.v[last], &at, &len) > 0)
+        h->spare_slots = np - slots;
+    /* (a hostfile written for earlier hosts may hold slots the spares no longer need) */
+    return h->spare_slots > 0 || was > 0 ? salrun_hosts_write(h) : SAL_OK;
+}
+
 /* ---- checks before a relaunch ---- */
 
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args)
 {
-    int rc = SAL_OK, rewritten = h->nexcluded > 0;
+    int rc = SAL_OK, rewritten = h->nexcluded > 0 || h->spare_slots > 0;
 
     for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++) {
         if (rewritten && is_host_option(o->mpi_args.v[i])) {

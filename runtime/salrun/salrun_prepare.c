@@ -207,6 +207,8 @@ int salrun_job_build_launch(salrun_job_t *j)
                                  salrun_hosts_excluded(&j->hosts, 0, exclude, sizeof(exclude)),
                                  &j->cmd);
     rc = j->prrte.prefix[0] ? salrun_prrte_args(&j->prrte, j->o, &args) : SAL_OK;
+    if (rc == SAL_OK && !j->o->dry_run)
+        rc = salrun_hosts_place_spares(&j->hosts, j->o->np, j->spares);
     if (rc == SAL_OK)
         rc = salrun_hosts_args(&j->hosts, j->o, &args);
     if (rc == SAL_OK)

@@ -414,33 +414,6 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
     return rc;
 }
 
-/* Writes the hostfile of the relaunches: the lines whose host is still in use. */
-static int write_hostfile(const salrun_hosts_t *h)
-{
-    size_t size = 256, used = 0;
-    char *text;
-    int rc, n;
-
-    for (size_t i = 0; i < h->lines.n; i++)
-        size += strlen(h->lines.v[i]) + 1;
-    text = malloc(size);
-    if (!text)
-        return salrun_fail(SAL_ERR_NOMEM, "out of memory");
-    n = snprintf(text, size, "# written by salrun: %s without the hosts that failed\n", h->source);
-    used = n > 0 && (size_t)n < size ? (size_t)n : 0;
-    for (size_t i = 0; i < h->lines.n; i++) {
-        int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
-
-        if (k >= 0 && h->v[k].why)
-            continue;
-        n = snprintf(text + used, size - used, "%s\n", h->lines.v[i]);
-        used += n > 0 ? (size_t)n : 0;
-    }
-    rc = sal_write_file_atomic(h->path, text, used, 0644);
-    free(text);
-    return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
-}
-
 long salrun_hosts_slots_left(const salrun_hosts_t *h)
 {
     long total = 0;
@@ -583,7 +556,7 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
                    nprobed == 1 ? "" : "s", salrun_now() - t0);
     if (*changed == 0)
         return SAL_OK;
-    if (!use_srun && (rc = write_hostfile(h)) != SAL_OK)
+    if (!use_srun && (rc = salrun_hosts_write(h)) != SAL_OK)
         return rc;
     if (use_srun)
         snprintf(esc, sizeof(esc), "--exclude=%s", salrun_hosts_excluded(h, 0, bad, sizeof(bad)));

@@ -50,6 +50,14 @@ with a failure-free run on the same hosts:
              identical
   injob_in_ckpt (with --prrte, by hand) node3 lost as checkpoint 4 begins: the checkpoint is
              aborted, the job repaired in-job from checkpoint 3; identical
+  injob_spares_host_lost (with --prrte) node3 lost once checkpoint 3 is committed, --policy
+             spares --spares 2: salrun gives the spares slots on the hostfile's last host (node4),
+             two of them take ranks 4-5 and restore from the partner copies on other hosts: no
+             spawn (so no PRRTE fence after the loss), one recovery, no relaunch; identical
+  injob_spares_two_hosts (with --prrte) the same with --spares 4, then, after that recovery and
+             checkpoint 5, a second host (not node4, not holding node3's copies nor its own on
+             node3): its ranks are taken by the two spares left; two in-job recoveries, no
+             relaunch; identical
   launcher_lost (with --prrte) the launch's prterun SIGKILLed after checkpoint 3 (the launcher's
              host, where the job's PRRTE runs, lost: no in-job repair survives that): salrun
              relaunches from checkpoint 3; identical
@@ -260,6 +268,61 @@ def other_than_partners(pm, lost):
     fail("no host fits: partners %r, lost %r" % (pm, lost))
 
 
+def injob_spares(a):
+    """injob_spares_host_lost / injob_spares_two_hosts (with --prrte): --policy spares, the spares
+    on hosts of their own kind (--spares 2 / 4), node3 lost after checkpoint 3 (then, after that
+    recovery and checkpoint 5, a host holding neither node3's copies nor its own on node3). Every
+    lost rank is taken by a parked spare on a live host, which restores from the copies on other
+    hosts: no spawn, no relaunch (--max-restarts 0), one in-job recovery per lost host, the
+    failure-free answer. Returns the checksum."""
+    if not a.prrte:
+        fail("%s needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)" % a.case)
+    two = a.case == "injob_spares_two_hosts"
+    lost = []
+    steps = [(committed(3), lambda pm, l: 3)]
+    if two:  # not node4, the spares' host
+        steps.append((committed(5, 1), lambda pm, l: other_than_partners(
+            {h: t for h, t in pm.items() if h != "node4"}, l)))
+    got, out, evs = salrun(a, a.case, ["--max-restarts", "0", "--policy", "spares",
+                                       "--spares", "4" if two else "2"],
+                           lose_in_sequence(a, steps, lost))
+    if len(lost) != len(steps):
+        fail("%d host(s) lost instead of %d" % (len(lost), len(steps)))
+    parked = sorted(set(e["host"] for e in evs if e["event"] == "spare"))
+    if parked != ["node4"]:
+        fail("the spares did not all park on the hostfile's last host node4: %r" % parked)
+    resumes = [e for e in evs if e["event"] == "resume"]
+    if len(resumes) != len(steps):
+        fail("expected %d in-job recoveries, found %d" % (len(steps), len(resumes)))
+    actions = [e for e in evs if e["event"] == "policy"]
+    if len(actions) != 2 * len(steps) or any(e["action"] != "spare" for e in actions):
+        fail("the lost ranks were not all taken by spares: %r" % actions)
+    if any(e["event"] in ("spawn", "placement") for e in evs):
+        fail("a process was spawned")
+    dead = ["node%d" % k for k in lost]
+    took = [e for e in evs if e["event"] == "start" and e.get("replacement")]
+    on_dead = [e for e in took if e["host"] in dead]
+    if len(took) != 2 * len(steps) or on_dead:
+        fail("spares that took a lost rank: %r" % took)
+    for e in actions:
+        m = re.search(r"r%d@(node\d) \w+\] checkpoint \d+: rank file restored from (L2|its "
+                      r"partner copy on host (node\d)|its own file on host (node\d))"
+                      % e["lost_rank"], out)
+        if not m or m.group(1) in dead or (m.group(3) or m.group(4) or "") in dead:
+            fail("rank %d was not restored from a copy on a live host" % e["lost_rank"])
+    if "job restarted" in out:
+        fail("the job was relaunched")
+    fails = [e for e in evs if e["event"] == "failure"]
+    print("hosts lost: %s; spares on %s took ranks %s; %d recoveries (%s s)" % (
+        ",".join(dead), ",".join(e["host"] for e in took),
+        ",".join(str(e["lost_rank"]) for e in actions), len(resumes),
+        ", ".join("%.2f" % e["total_seconds"] for e in resumes)))
+    for host, f, r in zip(dead, fails, resumes):  # from the kill (cluster.sh kill started)
+        print("%s: failure seen %.3f s after the kill, repair began %.3f s, resumed %.3f s" % (
+            host, f["detected"] - lost_at[host], f["ts"] - lost_at[host], r["ts"] - lost_at[host]))
+    return got
+
+
 def reference(a):
     path = os.path.join(a.work, "reference")
     if not os.path.exists(path):
@@ -284,7 +347,8 @@ def main():
                                     "host_lost_l4", "host_lost_fit", "injob_host_lost",
                                     "injob_silent", "injob_two_hosts", "injob_in_repair",
                                     "injob_in_ckpt", "launcher_lost",
-                                    "lost_in_restore"])
+                                    "lost_in_restore", "injob_spares_host_lost",
+                                    "injob_spares_two_hosts"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -319,6 +383,8 @@ def main():
             fail("a replacement was placed on the lost host: %r" % place)
         print("replacements on %s; recovered in %.2f s" % (
             ",".join(e.get("to_host", "?") for e in place), resumes[0]["total_seconds"]))
+    elif a.case in ("injob_spares_host_lost", "injob_spares_two_hosts"):
+        got = injob_spares(a)
     elif a.case == "lost_in_restore":
         lost = []
         restarted = lambda evs: any(e["event"] == "start" and e.get("restart") for e in evs)

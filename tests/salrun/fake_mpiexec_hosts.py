@@ -5,7 +5,8 @@ with status 1. The first probe of host "race-host" loses Open MPI's start race (
 $FAKE_RACE_MARKER is the file that records it). Any other launch runs the program (the first word
 after the options salrun adds). With $FAKE_PROBE_PIDS set, each probe appends its pid to that file,
 so that the test can check salrun killed it; with $FAKE_PROBE_ARGS set, its arguments, one line per
-probe. A launch whose hostfile names "lost-host" says what PRRTE says when it loses a daemon, naming
+probe; with $FAKE_LAUNCH_HOSTS set, each launch (not a probe) appends its -n and the lines of its
+hostfile, without comments, as one line separated by "|". A launch whose hostfile names "lost-host" says what PRRTE says when it loses a daemon, naming
 that host, and exits with status 1; a probe of lost-host never ends."""
 import os
 import subprocess
@@ -27,6 +28,11 @@ if "--host" in args and args[args.index("--host") + 1] == "race-host":
     if not os.path.exists(marker):
         open(marker, "w").close()
         sys.exit(213)
+if "--hostfile" in args and "--host" not in args and os.environ.get("FAKE_LAUNCH_HOSTS"):
+    with open(args[args.index("--hostfile") + 1]) as f:
+        lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+    with open(os.environ["FAKE_LAUNCH_HOSTS"], "a") as f:
+        f.write("|".join([args[args.index("-n") + 1]] + lines) + "\n")
 if "--hostfile" in args:
     with open(args[args.index("--hostfile") + 1]) as f:
         if any(line.split()[:1] == ["slow-host"] for line in f):

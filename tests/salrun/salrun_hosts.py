@@ -158,6 +158,36 @@ def case_host_address(args, tmp):
           r)
 
 
+def case_spare_slots(args, tmp):
+    """--spares S on hosts whose slots take the application's ranks but not the spares: the launch's
+    hostfile gives the last host the slots the spares lack (mapping by slot then puts them there);
+    the user's hostfile is used as it is when the slots suffice, when the ranks do not fit either,
+    or when the last host has max_slots."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_hosts.py")
+    hosts, seen = os.path.join(tmp, "hosts"), os.path.join(tmp, "launches")
+    for text, n, spares, want in (
+            ("a slots=2\nb slots=2   # spare host\n", "4", "2", "6|a slots=2|b slots=4"),
+            ("a slots=2\nb  slots=1\nc slots=1\n", "3", "3", "6|a slots=2|b  slots=1|c slots=3"),
+            ("a slots=2\nb slots=4\n", "4", "2", "6|a slots=2|b slots=4"),
+            ("a slots=2\nb slots=2\n", "6", "2", "8|a slots=2|b slots=2"),
+            ("a slots=2\nb slots=2 max_slots=2\n", "4", "1", "5|a slots=2|b slots=2 max_slots=2")):
+        with open(hosts, "w") as f:
+            f.write(text)
+        if os.path.exists(seen):
+            os.unlink(seen)
+        r = salrun(args, ["-n", n, "--spares", spares, "--policy", "spares", "--hostfile", hosts,
+                          "--ckpt-dir", tmp, "--trust-exit", "--probe-timeout", "0", "--mpiexec",
+                          fake, "--", args.flaky, "sleep", "0"],
+                   env=clean_env(FAKE_LAUNCH_HOSTS=seen))
+        check(r.returncode == 0, "%r, -n %s --spares %s: the job finishes" % (text, n, spares), r)
+        with open(seen) as f:
+            got = f.read().strip()
+        check(got == want, "%r, -n %s --spares %s: the launch's hostfile %r, expected %r"
+              % (text, n, spares, got, want), r)
+        with open(hosts) as f:
+            check(f.read() == text, "the user's hostfile is left as it was")
+
+
 def case_probe_prrte(args, tmp):
     """With --prrte, a probe starts its daemon from the PRRTE prefix too (--prefix), unless the
     user's own --prefix is passed."""
