@@ -102,15 +102,23 @@ static int add_host(salrun_hosts_t *h, const char *name)
     return SAL_OK;
 }
 
-/* A line of the hostfile of relaunches and its host ("" for "+n0", or for "^host" of --host). */
-static int add_line(salrun_hosts_t *h, const char *line, const char *host)
+/* A line of the hostfile of relaunches, its host ("" for "+n0", or for "^host" of --host) and its
+ * slots (0 = not given). */
+static int add_line(salrun_hosts_t *h, const char *line, const char *host, long slots)
 {
-    int rc = salrun_argv_push(&h->lines, line);
+    long *v = realloc(h->line_slots, (h->lines.n + 1) * sizeof(*v));
+    int rc;
 
+    if (!v)
+        return salrun_fail(SAL_ERR_NOMEM, "out of memory");
+    h->line_slots = v;
+    v[h->lines.n] = slots;
+    rc = salrun_argv_push(&h->lines, line);
     if (rc == SAL_OK)
         rc = salrun_argv_push(&h->line_host, host);
     if (rc == SAL_OK)
         rc = add_host(h, host);
+    h->line_user |= host[0] && strchr(line, '@') != NULL;
     return rc;
 }
 
@@ -143,7 +151,7 @@ static int load_hostfile(salrun_hosts_t *h, const char *path)
     for (size_t i = 0; rc == SAL_OK && i < sal_hostfile_count(hf); i++) {
         const sal_hostfile_entry_t *e = sal_hostfile_entry(hf, i);
 
-        rc = add_line(h, e->text, e->host);
+        rc = add_line(h, e->text, e->host, e->slots);
     }
     sal_hostfile_destroy(&hf);
     if (rc == SAL_OK && h->n == 0)
@@ -168,16 +176,18 @@ static int load_host_option(salrun_hosts_t *h, const char *value)
                 snprintf(line, sizeof(line), "%.*s slots=%ld", (int)name_len, p, slots);
             else
                 snprintf(line, sizeof(line), "%.*s", (int)len, p);
-            rc = add_line(h, line, host);
+            rc = add_line(h, line, host, host[0] && slots > 0 ? slots : 0);
         }
         p += len + (p[len] == ',');
     }
     return rc;
 }
 
+/* --host, -host, -H (Open MPI) and -hosts (Hydra), each with the same "a:2,b" list. */
 static int is_host_option(const char *w)
 {
-    return strcmp(w, "--host") == 0 || strcmp(w, "-host") == 0 || strcmp(w, "-H") == 0;
+    return strcmp(w, "--host") == 0 || strcmp(w, "-host") == 0 || strcmp(w, "-H") == 0 ||
+           strcmp(w, "-hosts") == 0;
 }
 
 /* The nodes of the Slurm allocation, in order. Nothing when scontrol cannot tell. */
@@ -197,7 +207,7 @@ static int load_slurm(salrun_hosts_t *h)
          line = strtok_r(NULL, "\n", &save)) {
         line[strcspn(line, " \t")] = '\0';
         if (line[0])
-            rc = add_line(h, line, line);
+            rc = add_line(h, line, line, 0);
     }
     snprintf(h->source, sizeof(h->source), "the Slurm allocation %s", nodes);
     return rc;
@@ -237,6 +247,7 @@ void salrun_hosts_free(salrun_hosts_t *h)
         free(h->v[i].alias);
     }
     free(h->v);
+    free(h->line_slots);
     salrun_argv_free(&h->lines);
     salrun_argv_free(&h->line_host);
     memset(h, 0, sizeof(*h));
@@ -270,7 +281,9 @@ const char *salrun_host_label(const salrun_hosts_t *h, size_t i, char *buf, size
 
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args)
 {
-    int rc = SAL_OK, rewritten = h->nexcluded > 0;
+    int hydra = o->family == SALRUN_FAMILY_HYDRA;
+    /* Hydra reads no hostfile of Open MPI's grammar: salrun always gives it its own (-f). */
+    int rc = SAL_OK, rewritten = h->nexcluded > 0 || (hydra && h->listed);
 
     for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++) {
         if (rewritten && is_host_option(o->mpi_args.v[i])) {
@@ -280,7 +293,7 @@ int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_ar
         rc = salrun_argv_push(args, o->mpi_args.v[i]);
     }
     if (rc == SAL_OK && (rewritten || o->hostfile)) {
-        rc = salrun_argv_push(args, "--hostfile");
+        rc = salrun_argv_push(args, hydra ? "-f" : "--hostfile");
         if (rc == SAL_OK)
             rc = salrun_argv_push(args, rewritten ? h->path : o->hostfile);
     }
