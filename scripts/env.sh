@@ -4,7 +4,8 @@
 # Sets REPO (the repository root), BUILD_DIR (default $REPO/build), SAL_TEST_PRRTE (the prefix of
 # the PRRTE 5 + PMIx 7 stack the tests use, default $REPO/.prrte, OFF = none), puts the Open MPI of
 # $REPO/.venv first on PATH, lets mpiexec oversubscribe cores and run as root, keeps jobs of this
-# host off the emulated cluster's networks, and defines sal_configure_build.
+# host off the emulated cluster's networks, and defines sal_configure_build and
+# sal_configure_mpich.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$REPO/build}"
@@ -41,4 +42,21 @@ sal_configure_build() {
             -DSAL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null || return 1
     fi
     cmake --build "$dir" -j2 || return 1
+}
+
+# sal_configure_mpich DIR: configures DIR against the MPICH of $REPO/.venv-mpich (scripts/setup.sh
+# installs it; its mpiexec is Hydra, it has no ULFM) unless it is already configured, and builds
+# what the relaunch.mpich tests run: heat2d and salrun. No Fortran (the MPICH wheel has no
+# Fortran wrapper), no benchmarks, no PRRTE stack.
+sal_configure_mpich() {
+    local dir="$1"
+    if [ ! -f "$dir/CMakeCache.txt" ] ||
+        { [ ! -f "$dir/Makefile" ] && [ ! -f "$dir/build.ninja" ]; }; then
+        cmake -S "$REPO" -B "$dir" \
+            -DMPI_C_COMPILER="$REPO/.venv-mpich/bin/mpicc" \
+            -DMPIEXEC_EXECUTABLE="$REPO/.venv-mpich/bin/mpiexec" -DSAL_PRRTE_PREFIX=OFF \
+            -DSAL_WITH_ULFM=AUTO -DSAL_BUILD_FORTRAN=OFF -DSAL_BUILD_BENCH=OFF \
+            -DSAL_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || return 1
+    fi
+    cmake --build "$dir" -j2 --target heat2d salrun || return 1
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds Salamander and runs every test: stage 1 is the full build (unit, MPI scenario and launcher
 # tests) under ctest; stage 2 rebuilds the libraries with AddressSanitizer and UBSan and runs the
-# unit tests (set SAL_TEST_ASAN=0 to skip it). Arguments are passed to the stage-1 ctest (e.g.
-# -L unit, -R mpi.one_kill). Fails when a test fails or is not run.
+# unit tests (set SAL_TEST_ASAN=0 to skip it); stage 3 builds heat2d and salrun against MPICH
+# (.venv-mpich, Hydra's mpiexec, no ULFM) in build-mpich and runs the relaunch-mode tests of label
+# mpich (about 1.5 minutes; SAL_TEST_MPICH=0 skips it, saying so). Arguments are passed to the
+# stage-1 ctest (e.g. -L unit, -R mpi.one_kill). Fails when a test fails or is not run.
 # First builds the PRRTE 5 + PMIx 7 launcher stack into $SAL_TEST_PRRTE (default .prrte; 3.5 to 6.5
 # minutes the first time, nothing later: scripts/prrte.sh) for the test mpi.prrte_one_kill;
 # SAL_TEST_PRRTE=/prefix uses an installed one, SAL_TEST_PRRTE=OFF leaves that stack untested.
@@ -76,5 +78,13 @@ if [ "${SAL_TEST_ASAN:-1}" != 0 ]; then
     sal_configure_build "$REPO/build-asan" -DSAL_SANITIZE=ON -DSAL_BUILD_EXAMPLES=OFF \
         -DSAL_BUILD_BENCH=OFF
     ASAN_OPTIONS=detect_leaks=1 run_ctest "$REPO/build-asan" -L '^(unit|salrun)$'
+fi
+if [ "${SAL_TEST_MPICH:-1}" != 0 ]; then
+    echo "test: stage 3: MPICH (Hydra, relaunch mode) build in $REPO/build-mpich, tests -L mpich"
+    sal_configure_mpich "$REPO/build-mpich" ||
+        { echo "test: error: building $REPO/build-mpich against $REPO/.venv-mpich failed" >&2; exit 1; }
+    run_ctest "$REPO/build-mpich" -L '^mpich$'
+else
+    echo "test: stage 3 NOT run (SAL_TEST_MPICH=0): relaunch mode under MPICH's Hydra is untested"
 fi
 echo "test: all tests passed"

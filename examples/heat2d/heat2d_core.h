@@ -17,6 +17,8 @@
 #ifndef HEAT2D_CORE_H
 #define HEAT2D_CORE_H
 
+#include <stddef.h>
+
 #include <mpi.h>
 #include <stdint.h>
 

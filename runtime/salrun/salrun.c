@@ -324,7 +324,10 @@ static void say_launch(const salrun_job_t *j)
 
     if (j->o->np > 0)
         snprintf(ranks, sizeof(ranks), "%ld", j->o->np);
-    snprintf(launcher, sizeof(launcher), "%s", j->use_srun ? "srun" : "mpiexec");
+    snprintf(launcher, sizeof(launcher), "%s",
+             j->use_srun                           ? "srun"
+             : j->o->family == SALRUN_FAMILY_HYDRA ? "mpiexec of MPICH's Hydra: relaunch mode"
+                                                   : "mpiexec");
     if (j->prrte.prefix[0]) {
         snprintf(prrte, sizeof(prrte), ",\"prrte\":\"%s\"",
                  sal_json_escape(esc, sizeof(esc), j->prrte.prefix));
@@ -332,9 +335,13 @@ static void say_launch(const salrun_job_t *j)
     }
     /* Job names hold only [A-Za-z0-9_.-] (sal_config_resolve_job): no escaping needed. */
     snprintf(json, sizeof(json),
-             "\"job\":\"%s\",\"nranks\":%ld,\"ulfm\":%s,\"launcher\":\"%s\"%s,\"log\":\"%s\"",
-             j->name, j->o->np, ulfm ? "true" : "false", j->use_srun ? "srun" : "mpiexec", prrte,
-             sal_json_escape(esc, sizeof(esc), j->log_path));
+             "\"job\":\"%s\",\"nranks\":%ld,\"ulfm\":%s,\"launcher\":\"%s\",\"family\":\"%s\"%s,"
+             "\"log\":\"%s\"",
+             j->name, j->o->np, ulfm ? "true" : "false", j->use_srun ? "srun" : "mpiexec",
+             j->use_srun                           ? "slurm"
+             : j->o->family == SALRUN_FAMILY_HYDRA ? "hydra"
+                                                   : "openmpi",
+             prrte, sal_json_escape(esc, sizeof(esc), j->log_path));
     salrun_say(&j->out, "launch", json, "job '%s' on %s rank%s %s ULFM (%s); events in %s", j->name,
                ranks, j->o->np == 1 ? "" : "s", ulfm ? "with" : "without", launcher, j->log_path);
 }

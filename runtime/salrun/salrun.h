@@ -4,6 +4,7 @@
  *   salrun_cli.c     the option table, parsing, --help
  *   salrun_launch.c  the mpiexec command line and environment (the one place), fork/exec, signals
  *   salrun_prrte.c   what the PRRTE 5 + PMIx 7 launcher stack adds to them (--prrte)
+ *   salrun_family.c  which mpiexec it is (Open MPI's or MPICH's Hydra) and Hydra's hostfile
  *   salrun_stats.c   what each event of the job's event log means (counts, notable moments)
  *   salrun_watch.c   following the event log while the job runs, progress lines on stderr
  *   salrun_report.c  `salrun report EVENTLOG`
@@ -47,6 +48,15 @@ int salrun_argv_push(salrun_argv_t *a, const char *s);
 int salrun_argv_pushf(salrun_argv_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void salrun_argv_free(salrun_argv_t *a);
 
+/* The dialect of the mpiexec salrun runs (docs/salrun.md, "Launcher families"), told by its
+ * --version once per run (salrun_family_detect). */
+typedef enum salrun_family {
+    SALRUN_FAMILY_OMPI =
+        0,              /* Open MPI's (PRRTE's): --with-ft, -x, --hostfile, OMPI_/PRTE_ variables */
+    SALRUN_FAMILY_HYDRA /* MPICH's Hydra (MPICH, Intel MPI, MVAPICH): -genvlist, -f, -hosts; no
+                           ULFM, a dead rank ends the job: relaunch mode */
+} salrun_family_t;
+
 /* Configuration keys that have a salrun flag; the flag's value becomes SAL_<KEY> in the job's
  * environment. */
 enum {
@@ -71,9 +81,10 @@ typedef struct salrun_opts {
     double restart_delay;         /* --restart-delay, default 1 s */
     const char *hostfile;         /* --hostfile, NULL = not given */
     double probe_timeout;         /* --probe-timeout, default 20 s, 0 = no probe */
-    int relaunch_fit;     /* --relaunch-ranks fit: relaunch on the slots of the hosts left */
-    double start_timeout; /* --start-timeout, default 120 s, 0 = none */
-    const char *mpiexec;  /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
+    int relaunch_fit;       /* --relaunch-ranks fit: relaunch on the slots of the hosts left */
+    double start_timeout;   /* --start-timeout, default 120 s, 0 = none */
+    const char *mpiexec;    /* --mpiexec, NULL = SAL_MPIEXEC or the built-in path */
+    salrun_family_t family; /* the mpiexec's dialect (detected before the first launch) */
     int no_ulfm, quiet, json, dry_run;
     int trust_exit;         /* --trust-exit: a launch without events that exits 0 succeeded */
     const char *launcher;   /* --launcher: "auto" (default), "mpiexec" or "srun" */
@@ -232,6 +243,17 @@ int salrun_prrte_args(const salrun_prrte_t *p, const salrun_opts_t *o, salrun_ar
  * thread failed to start", Open MPI's start race when several launches start together. */
 #define SALRUN_PRTE_STARTUP_FAILED 213
 
+/* ---- salrun_family.c ---- */
+
+/* Runs `mpiexec --version` (no shell, ended after 10 s) and tells its family from what it prints
+ * on its standard output: "HYDRA" is MPICH's Hydra; "Open MPI", "OpenRTE" (Open MPI 4), "PRRTE",
+ * "prterun" or "open-mpi.org" Open MPI's.
+ * [OUT] *family. SAL_ERR_NOT_FOUND, with the start of what mpiexec printed, when it names
+ * neither; *family is then SALRUN_FAMILY_OMPI (salrun's dialect before Hydra). */
+int salrun_family_detect(const char *mpiexec, salrun_family_t *family);
+/* The name of family for messages: "Open MPI" or "Hydra". */
+const char *salrun_family_name(salrun_family_t family);
+
 /* ---- salrun_hosts.c ---- */
 
 typedef struct salrun_host {
@@ -248,6 +270,8 @@ typedef struct salrun_hosts {
     int listed;                 /* 1: from the user's --hostfile or --host (not Slurm) */
     salrun_argv_t lines;        /* the hostfile of relaunches before exclusions, one line each */
     salrun_argv_t line_host;    /* the host of each line ("" for "^host" and relative entries) */
+    long *line_slots;           /* the slots=N of each line, 0 = not given */
+    int line_user;              /* a line names its host as user@host */
     char source[PATH_MAX + 64]; /* "hostfile F", "--host LIST" or "the Slurm allocation LIST" */
     char path[PATH_MAX];        /* where the hostfile of relaunches is written */
     long spare_slots;           /* slots added to the last host left for the spares that the
@@ -281,13 +305,18 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
  * the spares there instead of spreading every process over the hosts (which put a spare on every
  * host, where the loss of a host takes a spare with its ranks). Otherwise h->spare_slots = 0.
  * Writes the hostfile of relaunches when the spares need it (SAL_ERR_IO when it cannot). */
-int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares);
-/* Writes the hostfile of relaunches (h->path): the lines of the hosts still in use, the last one
- * with h->spare_slots more slots. SAL_ERR_IO when it cannot. */
-int salrun_hosts_write(const salrun_hosts_t *h);
+int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares, salrun_family_t family);
 /* mpiexec's pass-through options: o->mpi_args, with --host replaced by --hostfile PATH once a
- * host is excluded or the spares need slots, and salrun's --hostfile. [OUT] args (appended). */
+ * host is excluded or the spares need slots, and salrun's --hostfile. Hydra (o->family): the host
+ * options (-hosts, -host,
+ * --host) replaced by -f PATH, the hostfile salrun writes in Hydra's form, whenever hosts are
+ * listed. [OUT] args (appended). */
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args);
+/* Writes the hostfile of the launches to h->path: the lines whose host is still in use, the last
+ * one with h->spare_slots more slots, in the grammar of family's mpiexec. SAL_ERR_INVALID_ARG for
+ * Hydra when a line has "user@" or is a relative entry (Hydra's hostfile has neither); SAL_ERR_IO
+ * when it cannot be written. */
+int salrun_hosts_write(const salrun_hosts_t *h, salrun_family_t family);
 /* 1 when the job uses a host other than salrun's own: its ranks there are not mpiexec's children.
  */
 int salrun_hosts_remote(const salrun_hosts_t *h);

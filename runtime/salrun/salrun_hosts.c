@@ -103,15 +103,23 @@ static int add_host(salrun_hosts_t *h, const char *name)
     return SAL_OK;
 }
 
-/* A line of the hostfile of relaunches and its host ("" for "+n0", or for "^host" of --host). */
-static int add_line(salrun_hosts_t *h, const char *line, const char *host)
+/* A line of the hostfile of relaunches, its host ("" for "+n0", or for "^host" of --host) and its
+ * slots (0 = not given). */
+static int add_line(salrun_hosts_t *h, const char *line, const char *host, long slots)
 {
-    int rc = salrun_argv_push(&h->lines, line);
+    long *v = realloc(h->line_slots, (h->lines.n + 1) * sizeof(*v));
+    int rc;
 
+    if (!v)
+        return salrun_fail(SAL_ERR_NOMEM, "out of memory");
+    h->line_slots = v;
+    v[h->lines.n] = slots;
+    rc = salrun_argv_push(&h->lines, line);
     if (rc == SAL_OK)
         rc = salrun_argv_push(&h->line_host, host);
     if (rc == SAL_OK)
         rc = add_host(h, host);
+    h->line_user |= host[0] && strchr(line, '@') != NULL;
     return rc;
 }
 
@@ -144,7 +152,7 @@ static int load_hostfile(salrun_hosts_t *h, const char *path)
     for (size_t i = 0; rc == SAL_OK && i < sal_hostfile_count(hf); i++) {
         const sal_hostfile_entry_t *e = sal_hostfile_entry(hf, i);
 
-        rc = add_line(h, e->text, e->host);
+        rc = add_line(h, e->text, e->host, e->slots);
     }
     sal_hostfile_destroy(&hf);
     if (rc == SAL_OK && h->n == 0)
@@ -169,16 +177,18 @@ static int load_host_option(salrun_hosts_t *h, const char *value)
                 snprintf(line, sizeof(line), "%.*s slots=%ld", (int)name_len, p, slots);
             else
                 snprintf(line, sizeof(line), "%.*s", (int)len, p);
-            rc = add_line(h, line, host);
+            rc = add_line(h, line, host, host[0] && slots > 0 ? slots : 0);
         }
         p += len + (p[len] == ',');
     }
     return rc;
 }
 
+/* --host, -host, -H (Open MPI) and -hosts (Hydra), each with the same "a:2,b" list. */
 static int is_host_option(const char *w)
 {
-    return strcmp(w, "--host") == 0 || strcmp(w, "-host") == 0 || strcmp(w, "-H") == 0;
+    return strcmp(w, "--host") == 0 || strcmp(w, "-host") == 0 || strcmp(w, "-H") == 0 ||
+           strcmp(w, "-hosts") == 0;
 }
 
 /* The nodes of the Slurm allocation, in order. Nothing when scontrol cannot tell. */
@@ -198,7 +208,7 @@ static int load_slurm(salrun_hosts_t *h)
          line = strtok_r(NULL, "\n", &save)) {
         line[strcspn(line, " \t")] = '\0';
         if (line[0])
-            rc = add_line(h, line, line);
+            rc = add_line(h, line, line, 0);
     }
     snprintf(h->source, sizeof(h->source), "the Slurm allocation %s", nodes);
     return rc;
@@ -238,6 +248,7 @@ void salrun_hosts_free(salrun_hosts_t *h)
         free(h->v[i].alias);
     }
     free(h->v);
+    free(h->line_slots);
     salrun_argv_free(&h->lines);
     salrun_argv_free(&h->line_host);
     memset(h, 0, sizeof(*h));
@@ -272,7 +283,7 @@ const char *salrun_host_label(const salrun_hosts_t *h, size_t i, char *buf, size
 /* The number of the " slots=N" attribute of a hostfile line: *at points to N and *len is its
  * length. -1 when the line has none in that form, or has max_slots (which more slots would
  * exceed). */
-static long line_slots(const char *line, const char **at, size_t *len)
+static long slots_attr(const char *line, const char **at, size_t *len)
 {
     const char *s = strstr(line, " slots=");
     char *end;
@@ -302,36 +313,70 @@ static long last_line_left(const salrun_hosts_t *h)
     return -1;
 }
 
-int salrun_hosts_write(const salrun_hosts_t *h)
+/* Line i of the hostfile of the launches, in the grammar of family's mpiexec, the spares' slots
+ * added when it is line last: into text + *used (size bytes in all). */
+static void hostfile_line(const salrun_hosts_t *h, size_t i, long last, salrun_family_t family,
+                          char *text, size_t size, size_t *used)
 {
-    size_t size = 256, used = 0, len = 0;
+    const char *line = h->lines.v[i], *at = NULL;
+    long extra = (long)i == last ? h->spare_slots : 0;
+    size_t len = 0;
+    int n;
+
+    if (family == SALRUN_FAMILY_HYDRA && h->line_slots[i] > 0) /* Hydra's form: host[:processes] */
+        n = snprintf(text + *used, size - *used, "%s:%ld\n", h->line_host.v[i],
+                     h->line_slots[i] + extra);
+    else if (family == SALRUN_FAMILY_HYDRA)
+        n = snprintf(text + *used, size - *used, "%s\n", h->line_host.v[i]);
+    else if (extra > 0 && slots_attr(line, &at, &len) > 0)
+        n = snprintf(text + *used, size - *used, "%.*s%ld%s\n", (int)(at - line), line,
+                     slots_attr(line, &at, &len) + extra, at + len);
+    else
+        n = snprintf(text + *used, size - *used, "%s\n", line);
+    *used += n > 0 ? (size_t)n : 0;
+}
+
+/* Hydra's hostfile has neither relative entries nor user@host: SAL_ERR_INVALID_ARG, said. */
+static int hydra_lines_ok(const salrun_hosts_t *h)
+{
+    for (size_t i = 0; i < h->lines.n; i++)
+        if (!h->line_host.v[i][0])
+            return salrun_fail(SAL_ERR_INVALID_ARG,
+                               "%s: \"%s\" names no host, and Hydra's mpiexec has no relative "
+                               "entries: list the hosts",
+                               h->source, h->lines.v[i]);
+    if (h->line_user)
+        return salrun_fail(SAL_ERR_INVALID_ARG,
+                           "%s: Hydra's hostfile has no user@host: give the user in "
+                           "~/.ssh/config and the host alone",
+                           h->source);
+    return SAL_OK;
+}
+
+int salrun_hosts_write(const salrun_hosts_t *h, salrun_family_t family)
+{
+    size_t size = 256, used = 0;
     long last = h->spare_slots > 0 ? last_line_left(h) : -1;
-    const char *at = NULL;
     char *text, dir[PATH_MAX], *slash;
     int rc, n;
 
+    if (family == SALRUN_FAMILY_HYDRA && (rc = hydra_lines_ok(h)) != SAL_OK)
+        return rc;
     for (size_t i = 0; i < h->lines.n; i++)
         size += strlen(h->lines.v[i]) + 24;
     text = malloc(size);
     if (!text)
         return salrun_fail(SAL_ERR_NOMEM, "out of memory");
-    n = snprintf(text, size, "# written by salrun: %s%s%s\n", h->source,
+    n = snprintf(text, size, "# written by salrun%s: %s%s%s\n",
+                 family == SALRUN_FAMILY_HYDRA ? " for Hydra's mpiexec -f" : "", h->source,
                  h->nexcluded > 0 ? " without the hosts that failed" : "",
                  last >= 0 ? ", the spares' slots on the last host" : "");
     used = n > 0 && (size_t)n < size ? (size_t)n : 0;
     for (size_t i = 0; i < h->lines.n; i++) {
-        const char *line = h->lines.v[i];
         int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
-        long slots = (long)i == last ? line_slots(line, &at, &len) : -1;
 
-        if (k >= 0 && h->v[k].why)
-            continue;
-        if (slots > 0)
-            n = snprintf(text + used, size - used, "%.*s%ld%s\n", (int)(at - line), line,
-                         slots + h->spare_slots, at + len);
-        else
-            n = snprintf(text + used, size - used, "%s\n", line);
-        used += n > 0 ? (size_t)n : 0;
+        if (k < 0 || !h->v[k].why)
+            hostfile_line(h, i, last, family, text, size, &used);
     }
     snprintf(dir, sizeof(dir), "%s", h->path);
     slash = strrchr(dir, '/');
@@ -345,7 +390,7 @@ int salrun_hosts_write(const salrun_hosts_t *h)
     return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
 }
 
-int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares)
+int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares, salrun_family_t family)
 {
     long slots = salrun_hosts_slots_left(h), last = last_line_left(h), was = h->spare_slots;
     const char *at;
@@ -353,17 +398,19 @@ int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares)
 
     h->spare_slots = 0;
     if (spares > 0 && np > 0 && h->listed && slots >= 0 && slots < np && np - spares <= slots &&
-        last >= 0 && line_slots(h->lines.v[last], &at, &len) > 0)
+        last >= 0 && slots_attr(h->lines.v[last], &at, &len) > 0)
         h->spare_slots = np - slots;
     /* (a hostfile written for earlier hosts may hold slots the spares no longer need) */
-    return h->spare_slots > 0 || was > 0 ? salrun_hosts_write(h) : SAL_OK;
+    return h->spare_slots > 0 || was > 0 ? salrun_hosts_write(h, family) : SAL_OK;
 }
 
 /* ---- checks before a relaunch ---- */
 
 int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_argv_t *args)
 {
-    int rc = SAL_OK, rewritten = h->nexcluded > 0 || h->spare_slots > 0;
+    int hydra = o->family == SALRUN_FAMILY_HYDRA;
+    /* Hydra reads no hostfile of Open MPI's grammar: salrun always gives it its own (-f). */
+    int rc = SAL_OK, rewritten = h->nexcluded > 0 || h->spare_slots > 0 || (hydra && h->listed);
 
     for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++) {
         if (rewritten && is_host_option(o->mpi_args.v[i])) {
@@ -373,7 +420,7 @@ int salrun_hosts_args(const salrun_hosts_t *h, const salrun_opts_t *o, salrun_ar
         rc = salrun_argv_push(args, o->mpi_args.v[i]);
     }
     if (rc == SAL_OK && (rewritten || o->hostfile)) {
-        rc = salrun_argv_push(args, "--hostfile");
+        rc = salrun_argv_push(args, hydra ? "-f" : "--hostfile");
         if (rc == SAL_OK)
             rc = salrun_argv_push(args, rewritten ? h->path : o->hostfile);
     }

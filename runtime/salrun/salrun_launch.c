@@ -23,6 +23,15 @@
  *
  * With the key prrte_prefix, salrun_prrte.c adds the options and variables of the PRRTE 5 + PMIx 7
  * launcher stack.
+ *
+ * The command, for MPICH's Hydra (salrun_family.c tells which mpiexec it is):
+ *   mpiexec [-n N] -genv SAL_... VALUE [MPIEXEC OPTIONS] [-f HOSTFILE] PROGRAM [ARGS]
+ *   -genv  every SAL_* variable with its value, to every rank on every host. Hydra passes its
+ * whole environment by default, but not under the user's -genvnone; -genvlist would be a
+ * "duplicate setting" beside the user's -genvall/-genvnone and would drop every other variable.
+ * No --with-ft (Hydra has no ULFM: a dead rank ends the job and salrun relaunches) and no
+ * environment defaults: Hydra oversubscribes without being asked and runs as root, and the
+ * OMPI_/PRTE_ variables mean nothing to it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -106,10 +115,14 @@ int salrun_env_default(const char *name, const char *value, salrun_argv_t *added
 
 int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *added)
 {
+    int rc;
+
+    if (o->family == SALRUN_FAMILY_HYDRA)
+        return SAL_OK;
     /* Oversubscription alone maps every rank onto the first host of a hostfile or allocation,
      * whatever its slots; by slot fills each host's slots in order first (docs/salrun.md). */
-    int rc = salrun_env_default("PRTE_MCA_rmaps_default_mapping_policy",
-                                by_slot ? "slot:oversubscribe" : ":oversubscribe", added);
+    rc = salrun_env_default("PRTE_MCA_rmaps_default_mapping_policy",
+                            by_slot ? "slot:oversubscribe" : ":oversubscribe", added);
 
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
         rc = salrun_env_default("OMPI_MCA_btl", "^ofi", added);
@@ -127,8 +140,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "-x NAME" for every SAL_* variable, in name order so the command line is reproducible. */
-static int export_sal_vars(salrun_argv_t *cmd)
+/* "-x NAME" for every SAL_* variable (Hydra: "-genv NAME VALUE"), in name order so the command
+ * line is reproducible. */
+static int export_sal_vars(salrun_family_t family, salrun_argv_t *cmd)
 {
     salrun_argv_t names = {0};
     int rc = SAL_OK;
@@ -142,9 +156,13 @@ static int export_sal_vars(salrun_argv_t *cmd)
     if (names.n > 1)
         qsort(names.v, names.n, sizeof(char *), cmp_str);
     for (size_t i = 0; rc == SAL_OK && i < names.n; i++) {
-        rc = salrun_argv_push(cmd, "-x");
+        const char *value = getenv(names.v[i]);
+
+        rc = salrun_argv_push(cmd, family == SALRUN_FAMILY_HYDRA ? "-genv" : "-x");
         if (rc == SAL_OK)
             rc = salrun_argv_push(cmd, names.v[i]);
+        if (rc == SAL_OK && family == SALRUN_FAMILY_HYDRA)
+            rc = salrun_argv_push(cmd, value ? value : "");
     }
     salrun_argv_free(&names);
     return rc;
@@ -155,7 +173,7 @@ int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, const salr
 {
     int rc = salrun_argv_push(cmd, mpiexec);
 
-    if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm) {
+    if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm && o->family == SALRUN_FAMILY_OMPI) {
         rc = salrun_argv_push(cmd, "--with-ft");
         if (rc == SAL_OK)
             rc = salrun_argv_push(cmd, "ulfm");
@@ -166,7 +184,7 @@ int salrun_build_command(const salrun_opts_t *o, const char *mpiexec, const salr
             rc = salrun_argv_pushf(cmd, "%ld", o->np);
     }
     if (rc == SAL_OK)
-        rc = export_sal_vars(cmd);
+        rc = export_sal_vars(o->family, cmd);
     for (size_t i = 0; rc == SAL_OK && i < args->n; i++)
         rc = salrun_argv_push(cmd, args->v[i]);
     for (char **p = o->prog; rc == SAL_OK && p && *p; p++)

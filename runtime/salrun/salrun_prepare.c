@@ -208,7 +208,7 @@ int salrun_job_build_launch(salrun_job_t *j)
                                  &j->cmd);
     rc = j->prrte.prefix[0] ? salrun_prrte_args(&j->prrte, j->o, &args) : SAL_OK;
     if (rc == SAL_OK && !j->o->dry_run)
-        rc = salrun_hosts_place_spares(&j->hosts, j->o->np, j->spares);
+        rc = salrun_hosts_place_spares(&j->hosts, j->o->np, j->spares, j->o->family);
     if (rc == SAL_OK)
         rc = salrun_hosts_args(&j->hosts, j->o, &args);
     if (rc == SAL_OK)
@@ -267,12 +267,41 @@ static int load_hosts(salrun_job_t *j)
     return salrun_hosts_load(&j->hosts, j->o, j->use_srun, path);
 }
 
+/* The dialect of the mpiexec (salrun_family.c), asked once per run: Hydra has no ULFM (the job
+ * runs in relaunch mode) and reads its own hostfile, which salrun writes from the hosts listed.
+ * An mpiexec that names neither family gets Open MPI's options, with a line saying so. Returns -1
+ * to go on, else the exit status. */
+static int prepare_family(salrun_job_t *j)
+{
+    char why[PATH_MAX + 400];
+
+    if (j->use_srun)
+        return -1;
+    if (salrun_family_detect(j->mpiexec, &j->o->family) != SAL_OK) {
+        snprintf(why, sizeof(why), "%s", salrun_errmsg());
+        salrun_say(&j->out, "note", NULL, "%s; using Open MPI's options", why);
+    }
+    if (j->o->family != SALRUN_FAMILY_HYDRA)
+        return -1;
+    j->o->no_ulfm = 1;
+    if (j->hosts.listed && salrun_hosts_write(&j->hosts, j->o->family) != SAL_OK)
+        return SALRUN_EXIT_USAGE;
+    return -1;
+}
+
 /* The PRRTE 5 + PMIx 7 launcher stack when the key prrte_prefix names one: its prterun must be
- * there, and mpiexec must be the launcher. Returns -1 to go on, else the exit status. */
+ * there, and Open MPI's mpiexec must be the launcher. Returns -1 to go on, else the exit status. */
 static int prepare_prrte(salrun_job_t *j)
 {
     if (!j->prrte.prefix[0])
         return -1;
+    if (j->o->family == SALRUN_FAMILY_HYDRA) {
+        salrun_fail(SAL_ERR_INVALID_ARG,
+                    "--prrte (key prrte_prefix) runs Open MPI's mpiexec over PRRTE 5, and %s is "
+                    "MPICH's Hydra: leave prrte_prefix empty",
+                    j->mpiexec);
+        return SALRUN_EXIT_USAGE;
+    }
     if (j->use_srun) {
         salrun_fail(SAL_ERR_INVALID_ARG,
                     "--prrte (key prrte_prefix) needs mpiexec as the launcher, not srun: use "
@@ -308,7 +337,9 @@ int salrun_job_prepare(salrun_job_t *j)
         return SALRUN_EXIT_USAGE;
     if (salrun_restart_check(j) != SAL_OK)
         return SALRUN_EXIT_FAILED;
-    ex = prepare_prrte(j);
+    ex = prepare_family(j);
+    if (ex < 0)
+        ex = prepare_prrte(j);
     if (ex >= 0)
         return ex;
     if (j->o->np > 0)

@@ -139,14 +139,19 @@ static int is_local(const char *name)
            (strlen(name) == len && strncmp(name, self, len) == 0); /* short name of this host */
 }
 
-/* The options of the job that can matter for reaching a host: --mca and friends, --prefix. */
-static int is_reach_option(const char *w)
+/* The options of the job that can matter for reaching a host: --mca and friends, --prefix; for
+ * Hydra its launcher's (how it starts its proxies on other hosts) and network interface options. */
+static int is_reach_option(salrun_family_t family, const char *w)
 {
     static const char *const keep[] = {"--mca", "-mca",     "--prtemca",      "--pmixmca", "--gmca",
                                        "-gmca", "--prefix", "--launch-agent", "--tune"};
+    static const char *const keep_hydra[] = {"-launcher", "-launcher-exec", "-bootstrap",
+                                             "-bootstrap-exec", "-iface"};
+    int hydra = family == SALRUN_FAMILY_HYDRA;
+    size_t n = hydra ? sizeof(keep_hydra) / sizeof(keep_hydra[0]) : sizeof(keep) / sizeof(keep[0]);
 
-    for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
-        if (strcmp(w, keep[k]) == 0)
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(w, hydra ? keep_hydra[k] : keep[k]) == 0)
             return 1;
     return 0;
 }
@@ -161,8 +166,8 @@ static int has_prefix_option(const salrun_opts_t *o)
 }
 
 /* The probe of host: [OUT] cmd, `LAUNCHER --host HOST -n 1 [--prefix PRRTE] [--mca ...] SH -c
- * PROBE_SCRIPT` or srun's. prrte: the prefix of the PRRTE 5 stack ("" = none), whose daemons the
- * probe starts like the job's. */
+ * PROBE_SCRIPT` (Hydra: `-hosts HOST -n 1 [-launcher ...]`) or srun's. prrte: the prefix of the
+ * PRRTE 5 stack ("" = none), whose daemons the probe starts like the job's. */
 static int probe_command(const salrun_opts_t *o, const char *launcher, const char *prrte,
                          int use_srun, const char *sh, const char *host, salrun_argv_t *cmd)
 {
@@ -175,7 +180,7 @@ static int probe_command(const salrun_opts_t *o, const char *launcher, const cha
              rc == SAL_OK && *a; a++)
             rc = salrun_argv_push(cmd, *a);
     } else if (rc == SAL_OK) {
-        rc = salrun_argv_push(cmd, "--host");
+        rc = salrun_argv_push(cmd, o->family == SALRUN_FAMILY_HYDRA ? "-hosts" : "--host");
         if (rc == SAL_OK)
             rc = salrun_argv_push(cmd, host);
         if (rc == SAL_OK)
@@ -188,7 +193,7 @@ static int probe_command(const salrun_opts_t *o, const char *launcher, const cha
                 rc = salrun_argv_push(cmd, prrte);
         }
         for (size_t i = 0; rc == SAL_OK && i < o->mpi_args.n; i++) {
-            if (!is_reach_option(o->mpi_args.v[i]))
+            if (!is_reach_option(o->family, o->mpi_args.v[i]))
                 continue;
             rc = salrun_argv_push(cmd, o->mpi_args.v[i]);
             for (; rc == SAL_OK && i + 1 < o->mpi_args.n && o->mpi_args.v[i + 1][0] != '-'; i++)
@@ -215,13 +220,14 @@ typedef struct probe {
     char what[160]; /* the probe's command, shortened, for the messages */
 } probe_t;
 
-/* "mpiexec --host H -n 1 echo salrun-probe": cmd with the paths of the launcher cut to its base
- * name and the options that only help to reach hosts left out. */
+/* "mpiexec --host H -n 1 echo salrun-probe" (Hydra: -hosts H): cmd with the paths of the launcher
+ * cut to its base name and the options that only help to reach hosts left out. */
 static void describe(const salrun_argv_t *cmd, int use_srun, char *buf, size_t size)
 {
     const char *l = strrchr(cmd->v[0], '/') ? strrchr(cmd->v[0], '/') + 1 : cmd->v[0];
 
-    snprintf(buf, size, "%s %s%s%s", l, use_srun ? "" : "--host ", use_srun ? cmd->v[1] : cmd->v[2],
+    snprintf(buf, size, "%s %s%s%s%s", l, use_srun ? "" : cmd->v[1], use_srun ? "" : " ",
+             use_srun ? cmd->v[1] : cmd->v[2],
              use_srun ? " -N 1 -n 1 echo " PROBE_WORD : " -n 1 echo " PROBE_WORD);
 }
 
@@ -556,7 +562,7 @@ int salrun_hosts_check(salrun_hosts_t *h, const salrun_opts_t *o, const char *la
                    nprobed == 1 ? "" : "s", salrun_now() - t0);
     if (*changed == 0)
         return SAL_OK;
-    if (!use_srun && (rc = salrun_hosts_write(h)) != SAL_OK)
+    if (!use_srun && (rc = salrun_hosts_write(h, o->family)) != SAL_OK)
         return rc;
     if (use_srun)
         snprintf(esc, sizeof(esc), "--exclude=%s", salrun_hosts_excluded(h, 0, bad, sizeof(bad)));

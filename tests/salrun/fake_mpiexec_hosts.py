@@ -13,6 +13,11 @@ import subprocess
 import sys
 import time
 
+# salrun asks `mpiexec --version` which launcher family it runs: answer as Open MPI's does.
+if sys.argv[1:] == ["--version"]:
+    print("mpiexec (Open MPI) 5.0.11")
+    sys.exit(0)
+
 args = sys.argv[1:]
 if "--host" in args and os.environ.get("FAKE_PROBE_ARGS"):
     with open(os.environ["FAKE_PROBE_ARGS"], "a") as f:

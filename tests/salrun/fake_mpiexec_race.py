@@ -7,6 +7,11 @@ import os
 import subprocess
 import sys
 
+# salrun asks `mpiexec --version` which launcher family it runs: answer as Open MPI's does.
+if sys.argv[1:] == ["--version"]:
+    print("mpiexec (Open MPI) 5.0.11")
+    sys.exit(0)
+
 marker = os.environ["FAKE_RACE_MARKER"]
 if not os.path.exists(marker):
     open(marker, "w").close()

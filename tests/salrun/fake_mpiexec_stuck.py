@@ -9,6 +9,11 @@ import subprocess
 import sys
 import time
 
+# salrun asks `mpiexec --version` which launcher family it runs: answer as Open MPI's does.
+if sys.argv[1:] == ["--version"]:
+    print("mpiexec (Open MPI) 5.0.11")
+    sys.exit(0)
+
 args = sys.argv[1:]
 while args and args[0] in ("--with-ft", "-n", "-x"):
     args = args[2:]
