@@ -17,10 +17,10 @@ int sal_msg_pieces(int64_t len)
 
 /* One send of an exchange: synchronous and persistent (MPI_Ssend_init + MPI_Start), so that its
  * request completes only once the receiver matched it, and that a wait leaves it inactive instead
- * of freeing it. A send that failed is then never freed (sal_msg_end): Open MPI's ob1 ends the whole
- * process ("Send error after request freed", MPI_ERRORS_ARE_FATAL on a NULL communicator) when a
- * freed send request meets a transport error later, which is what a send to a rank that just died
- * does (open-mpi/ompi#208). */
+ * of freeing it. A send that failed is then never freed (sal_msg_end): Open MPI's ob1 ends the
+ * whole process ("Send error after request freed", MPI_ERRORS_ARE_FATAL on a NULL communicator)
+ * when a freed send request meets a transport error later, which is what a send to a rank that just
+ * died does (open-mpi/ompi#208). */
 int sal_msg_send(const void *buf, int count, MPI_Datatype type, int peer, int tag, MPI_Comm comm,
                  MPI_Request *req)
 {
@@ -41,8 +41,8 @@ int sal_msg_post(int send, void *buf, int64_t len, int peer, int tag, MPI_Comm c
     for (int64_t off = 0; off < len; off += PIECE, k++) {
         int n = (int)(len - off < PIECE ? len - off : PIECE);
         int rc = send ? sal_msg_send((char *)buf + off, n, MPI_BYTE, peer, tag + k, comm, &req[k])
-                      : sal_mpi_status(
-                            MPI_Irecv((char *)buf + off, n, MPI_BYTE, peer, tag + k, comm, &req[k]));
+                      : sal_mpi_status(MPI_Irecv((char *)buf + off, n, MPI_BYTE, peer, tag + k,
+                                                 comm, &req[k]));
         if (rc != SAL_OK)
             return rc;
     }
