@@ -3,6 +3,8 @@
 #ifndef SAL_CKPT_INTERNAL_H
 #define SAL_CKPT_INTERNAL_H
 
+#include <stddef.h>
+
 #include <salamander/sal_ckpt.h>
 
 #include "inject.h"
@@ -31,5 +33,12 @@ SAL_PRIVATE const char *sal_ckpt_job_dir(sal_ckpt_t ck);
  * sal_ckpt_write on this rank and the configured or observed MTBF); 0 before the first
  * checkpoint was measured. Local. */
 SAL_PRIVATE double sal_ckpt_auto_interval(sal_ckpt_t ck);
+
+/* Local: the bytes of this rank's protected regions, all together. */
+SAL_PRIVATE size_t sal_ckpt_regions_size(sal_ckpt_t ck);
+
+/* Local: copies the protected regions, in order, into buf (into_regions 0) or buf into them
+ * (into_regions 1). len must be sal_ckpt_regions_size(ck): else SAL_ERR_STATE, nothing copied. */
+SAL_PRIVATE int sal_ckpt_regions_copy(sal_ckpt_t ck, void *buf, size_t len, int into_regions);
 
 #endif

@@ -4,7 +4,8 @@
  * Grammar: spec (';' spec)*, spec = item (',' item)*, item = key '=' value with keys
  *   rank=<int>                 rank that fails (required)
  *   step=<int>                 the step at which it fails (default 0 = first opportunity)
- *   point=compute|ckpt_write|ckpt_copy|ckpt_agree|ckpt_publish|recovery|restore|init
+ *   point=compute|ckpt_write|ckpt_copy|ckpt_agree|ckpt_publish|recovery|restore|init|done|setup|
+ *         replay
  *                              (default compute)
  *   signal=KILL|TERM|SEGV|ABRT|BUS|INT|USR1|USR2|HUP|<number 1..64>   (default KILL; also SIGKILL
  *                              etc.; only with action=signal)
@@ -35,6 +36,7 @@ typedef enum sal_inject_point {
     SAL_INJ_INIT,      /* in sal_init of a fresh start, before its first exchange (step 0) */
     SAL_INJ_DONE,      /* in sal_run after the step that reported done, before the agreement */
     SAL_INJ_SETUP,     /* before the application's sal_on_setup function runs */
+    SAL_INJ_REPLAY,    /* rollback=local: before a step a replacement re-executes from the logs */
     SAL_INJ_NPOINTS
 } sal_inject_point_t;
 

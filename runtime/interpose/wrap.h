@@ -10,15 +10,17 @@
 #include <mpi.h>
 
 #include "hooks.h"
+#include "logging.h"
 #include "private_api.h"
 
 /* The implementations the list names besides PMPI_*. */
 
-/* MPI_Sendrecv's: the Open MPI 5.0.x work-around in ULFM builds (sendrecv_ulfm.c), PMPI_Sendrecv
- * in the others (sendrecv_none.c). */
-int sal_interpose_sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
-                           int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype,
-                           int source, int recvtag, MPI_Comm comm, MPI_Status *status);
+/* MPI_Sendrecv's, under the message logging of logging.c (which names the others: sal_interpose_send,
+ * ...): the Open MPI 5.0.x work-around in ULFM builds (sendrecv_ulfm.c), PMPI_Sendrecv in the
+ * others (sendrecv_none.c). */
+int sal_interpose_sendrecv_mpi(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
+                               int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype,
+                               int source, int recvtag, MPI_Comm comm, MPI_Status *status);
 
 /* The mapping of MPI_COMM_WORLD (the list's comms column). */
 
@@ -50,7 +52,8 @@ void sal_interpose_error(int rc);
 
 /* The definition of prefix_name: the communicators mapped, then the hooks of the mask around impl,
  * and a return code other than MPI_SUCCESS noted (sal_interpose_error). A row without hooks (0)
- * calls neither dispatch function. */
+ * calls neither dispatch function. With message logging off (logging.h) the only other cost is one
+ * predictable branch; on, a call the log cannot replay is noted, and not made during a replay. */
 #define SAL_WRAP(prefix, name, params, args, comms, impl, hooks)                                   \
     SAL_INTERPOSE int prefix##_##name params                                                       \
     {                                                                                              \
@@ -58,6 +61,9 @@ void sal_interpose_error(int rc);
         int rc_;                                                                                   \
                                                                                                    \
         comms;                                                                                     \
+        if (__builtin_expect(sal_logging_mode != 0, 0) &&                                          \
+            sal_logging_note(SAL_FN_##prefix##_##name))                                            \
+            return MPI_ERR_OTHER;                                                                  \
         ran_ = (hooks) ? sal_interpose_before(SAL_FN_##prefix##_##name, (hooks)) : 0u;             \
         rc_ = impl args;                                                                           \
         if (rc_ != MPI_SUCCESS)                                                                    \

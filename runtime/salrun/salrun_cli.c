@@ -22,7 +22,7 @@
 
 const char *const salrun_cfg_keys[SALRUN_NCFG] = {
     "job",    "ckpt_dir", "log_dir", "interval",     "policy",
-    "inject", "spares",   "pfs_dir", "prrte_prefix", "restart_from"};
+    "inject", "spares",   "pfs_dir", "prrte_prefix", "restart_from", "rollback"};
 
 typedef enum opt_id {
     O_NP,
@@ -67,6 +67,10 @@ static const option_def_t options[] = {
      "checkpoint every N steps, every Ns seconds, or 0 = never", NULL},
     {"--policy", NULL, "P", O_CFG, SALRUN_CFG_POLICY,
      "recovery after a process failure: respawn, spares, shrink or a chain like spares,respawn",
+     NULL},
+    {"--rollback", NULL, "R", O_CFG, SALRUN_CFG_ROLLBACK,
+     "what a failure rolls back: global (every rank, to the last checkpoint) or local (only the "
+     "replacement re-executes, from the survivors' message logs; docs/recovery.md)",
      NULL},
     {"--spares", NULL, "S", O_CFG, SALRUN_CFG_SPARES,
      "launch S more ranks that park as spares (policy spares); -n N runs N + S processes", "0"},

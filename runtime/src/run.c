@@ -26,6 +26,7 @@
 #include "watchdog.h"
 
 static double last_ckpt_time;
+static int unwound; /* the failure being recovered unwound out of a step (sal_run) */
 
 /* The application's setup function when one is due (start, relaunch, rollback): collective, at
  * depth 0. In sal_run (unwind = 1) a process failure inside it unwinds as one in a step does; in
@@ -72,6 +73,7 @@ static int checkpoint(void)
     last_ckpt_time = sal_clock_mono();
     see_work(last_ckpt_time - t0);
     if (rc == SAL_OK) {
+        sal_rt_local_committed();
         sal_rt_stats.checkpoints++;
         sal_rt_stats.checkpoint_seconds += last_ckpt_time - t0;
     } else if (rc == SAL_ERR_ABORTED) {
@@ -230,10 +232,12 @@ static int run_steps(sal_step_fn fn, void *arg)
         sal_watchdog_progress(sal_rt.step);
         sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
         sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_COMPUTE);
+        sal_rt_local_step_begin();
         double t0 = sal_clock_mono();
         sal_rt.in_step = 1;
         rc = fn(sal_rt.world, sal_rt.step, arg, &done);
         sal_rt.in_step = 0;
+        sal_rt_local_step_end();
         see_work(sal_clock_mono() - t0);
         if (rc != SAL_OK) {
             SAL_LOG_E("step %lld returned %s; stopping", (long long)sal_rt.step, sal_strerror(rc));
@@ -245,7 +249,9 @@ static int run_steps(sal_step_fn fn, void *arg)
             sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_DONE);
             return confirm_done();
         }
-        rc = between_steps();
+        /* A replacement re-executing steps the survivors completed (rollback=local) takes no
+         * checkpoint: none was committed in those steps. */
+        rc = sal_rt_local_replaying() ? SAL_OK : between_steps();
         if (rc != SAL_OK)
             return rc;
     }
@@ -262,6 +268,8 @@ static int start(void)
     if (sal_rt.needs_restore) {
         sal_rt.setup_due = sal_rt.is_replacement ? SAL_SETUP_ROLLBACK : SAL_SETUP_RESTART;
         rc = sal_restore();
+        if (rc == SAL_OK && sal_rt.is_replacement)
+            rc = sal_rt_local_settle(1);
         if (rc == SAL_ERR_UNRESTORABLE && sal_rt.rank == 0) {
             char esc[2 * 1024];
             sal_event("unrestorable", "\"reason\":\"%s\"",
@@ -318,6 +326,8 @@ static int recover(void)
     /* The calls and bounded steps the failure interrupted (a longjmp out of the step) end here. */
     sal_interpose_unwound();
     sal_bound_unwound();
+    sal_rt_local_failed(unwound);
+    unwound = 0;
     rc = repair();
     if (rc != SAL_OK)
         return rc;
@@ -339,6 +349,8 @@ static int recover(void)
         return sal_error(SAL_ERR_RECOVERY,
                          "no committed checkpoint to roll back to (interval=0, or "
                          "the failure hit the first checkpoint); relaunch the job to start again");
+    if (rc == SAL_OK)
+        rc = sal_rt_local_settle(0); /* rollback=local: the survivors may keep their work */
     if (rc != SAL_OK)
         return rc;
     sal_rt.setup_due = SAL_SETUP_ROLLBACK;
@@ -461,13 +473,16 @@ int sal_run(sal_step_fn fn, void *arg)
     if (!fn)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL step function");
     sal_watchdog_resume();
+    sal_rt_local_arm();
     rc = start();
     for (;;) {
         if (rc == SAL_OK) {
-            if (setjmp(sal_rt.unwind) == 0)
+            if (setjmp(sal_rt.unwind) == 0) {
                 rc = run_steps(fn, arg);
-            else
+            } else {
                 rc = SAL_ERR_PROC_FAILED;
+                unwound = 1;
+            }
         }
         if (rc != SAL_ERR_PROC_FAILED)
             break;

@@ -95,6 +95,15 @@ void sal_rt_revoke_derived(void);
 void sal_rt_reset_derived(void);
 /* Forgets them all (finalize). */
 void sal_rt_free_derived(void);
+/* rollback=local: [OUT] *buf (caller frees), *len: the recipes of world rank `rank` for every
+ * derived communicator, in the order of creation (SAL_ERR_STATE when one is unknown). */
+int sal_rt_derived_recipes(int rank, void **buf, size_t *len);
+/* In a replacement: the derived communicators are those of buf (sal_rt_derived_recipes), not yet
+ * created. */
+int sal_rt_derived_adopt(const void *buf, size_t len);
+/* Collective over sal_rt.world: creates, in order, every derived communicator not created since
+ * the last repair (a replacement's come from sal_rt_derived_adopt, in the survivors' order). */
+int sal_rt_derived_create_all(void);
 
 /* ---- repair_ulfm.c / repair_none.c ---- */
 
@@ -131,6 +140,30 @@ void sal_rt_finalize_returned(void);
 
 /* Number of application ranks of the job (world's size, also known to the spares). */
 int sal_rt_napp(void);
+
+/* ---- rollback_local.c: local rollback (rollback=local, docs/recovery.md) ---- */
+
+/* sal_run with rollback=local: the message log starts (nothing otherwise). */
+void sal_rt_local_arm(void);
+/* 1 after sal_rt_local_arm. */
+int sal_rt_local_armed(void);
+/* Before / after each call of the step function: an in-memory copy of the regions, the log's step;
+ * in a replacement, the end of its replay once it reached the survivors' step. */
+void sal_rt_local_step_begin(void);
+void sal_rt_local_step_end(void);
+/* 1 while this process re-executes steps from the survivors' logs: no checkpoint, no collective
+ * of Salamander's between its steps. */
+int sal_rt_local_replaying(void);
+/* A checkpoint of sal_rt.step was committed: the logs are dropped. */
+void sal_rt_local_committed(void);
+/* A survivor saw a failure, before the restore of the recovery: mid_step 1 when it unwound out of
+ * a step (its regions are then not a step's state). */
+void sal_rt_local_failed(int mid_step);
+/* Collective over sal_rt.world after the restore of a recovery, in the survivors (newcomer 0) and
+ * in the process that replaces a lost rank (newcomer 1): decides local or global rollback (event
+ * rollback) and, when local, brings the survivors back to their common step and starts the
+ * replacement's replay. SAL_OK (either way) or SAL_ERR_PROC_FAILED. */
+int sal_rt_local_settle(int newcomer);
 
 /* ---- stop_signal.c (key checkpoint_signal) ---- */
 
