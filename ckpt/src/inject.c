@@ -26,8 +26,8 @@ struct sal_inject {
 };
 
 static const char *const point_names[SAL_INJ_NPOINTS] = {
-    "compute", "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery",
-    "restore", "ckpt_copy",  "init",       "done",         "setup", "replay"};
+    "compute",   "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery", "restore",
+    "ckpt_copy", "init",       "done",       "setup",        "replay"};
 static const char *const action_names[] = {"signal", "hang", "exit", "sleep"};
 
 static const struct {

@@ -83,8 +83,8 @@ static void mark_unsupported(const char *what, const char *fn)
 {
     if (unsupported_set)
         return;
-    snprintf(unsupported_text, sizeof(unsupported_text), "%s%s%s in step %lld", what,
-             fn ? " " : "", fn ? fn : "", (long long)cur_step);
+    snprintf(unsupported_text, sizeof(unsupported_text), "%s%s%s in step %lld", what, fn ? " " : "",
+             fn ? fn : "", (long long)cur_step);
     unsupported_set = 1;
 }
 
@@ -239,8 +239,8 @@ static int log_send(const void *buf, int count, MPI_Datatype type, int dest, int
         mark_unsupported("more than 256 channels", NULL);
         return 1;
     }
-    sal_msglog_hdr_t h = {cur_step, key, SAL_MSGLOG_P2P, my_rank, world_of(k, dest), tag,
-                          (uint32_t)seq, 0};
+    sal_msglog_hdr_t h = {cur_step,          key, SAL_MSGLOG_P2P, my_rank,
+                          world_of(k, dest), tag, (uint32_t)seq,  0};
     log_data(&h, buf, count, type, comm);
     return 1;
 }
@@ -268,8 +268,8 @@ static int replay_recv(void *buf, int count, MPI_Datatype type, int source, int 
     if (!lookup(comm, &key, &k))
         return replay_fails("a receive on a communicator Salamander did not create", NULL);
     int64_t seq = next_seq(RECV_CHANNEL, key, world_of(k, source), my_rank, tag);
-    sal_msglog_hdr_t want = {cur_step, key, SAL_MSGLOG_P2P, world_of(k, source), my_rank, tag,
-                             (uint32_t)seq, 0};
+    sal_msglog_hdr_t want = {cur_step, key, SAL_MSGLOG_P2P, world_of(k, source),
+                             my_rank,  tag, (uint32_t)seq,  0};
     if (seq < 0 || !sal_msglog_find(&replay, &want, &h, &payload)) {
         char what[96];
         snprintf(what, sizeof(what), "no logged message from rank %d with tag %d (number %lld)",
@@ -352,8 +352,8 @@ static int collective(void *result, int count, MPI_Datatype type, MPI_Comm comm,
     *rc = MPI_SUCCESS;
     if (!lookup(comm, &key, &k)) {
         if (mode == SAL_LOGGING_REPLAY) {
-            *rc = replay_fails("a collective call on a communicator Salamander did not create",
-                               NULL);
+            *rc =
+                replay_fails("a collective call on a communicator Salamander did not create", NULL);
             return 1;
         }
         mark_unsupported("a collective call on a communicator Salamander did not create", NULL);

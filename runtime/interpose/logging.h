@@ -45,7 +45,8 @@ void sal_logging_step_begin(int64_t step, int mode);
 void sal_logging_step_end(void);
 
 /* Derived communicators: comm is known under key (not SAL_LOGGING_WORLD) with n ranks whose world
- * ranks are ranks[0..n-1] (copied). SAL_OK or SAL_ERR_NOMEM. forget_all: after a repair freed them. */
+ * ranks are ranks[0..n-1] (copied). SAL_OK or SAL_ERR_NOMEM. forget_all: after a repair freed them.
+ */
 int sal_logging_register(MPI_Comm comm, uint32_t key, int n, const int *ranks);
 void sal_logging_forget_all(void);
 

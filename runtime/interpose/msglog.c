@@ -116,8 +116,7 @@ void sal_msglog_truncate_after(sal_msglog_t *log, int64_t step)
     log->hint = log->last = 0; /* shrink_last applies to the next append only */
 }
 
-int sal_msglog_next(const sal_msglog_t *log, size_t *pos, sal_msglog_hdr_t *h,
-                    const void **payload)
+int sal_msglog_next(const sal_msglog_t *log, size_t *pos, sal_msglog_hdr_t *h, const void **payload)
 {
     if (*pos + sizeof(*h) > log->len)
         return 0;

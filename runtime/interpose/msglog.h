@@ -31,12 +31,12 @@ typedef struct sal_msglog_hdr {
 typedef struct sal_msglog {
     unsigned char *buf; /* headers and payloads, back to back */
     size_t len, cap;
-    size_t bound;    /* most bytes held; 0 = no bound */
-    int overflow;    /* an append went past bound since the last drop: the log is incomplete */
-    int64_t base;    /* the step of the last drop: the log covers the steps after it */
-    size_t entries;  /* entries held */
-    size_t hint;     /* where the last find stopped (a replay reads in step order) */
-    size_t last;     /* offset of the last entry appended, while shrink_last may use it */
+    size_t bound;   /* most bytes held; 0 = no bound */
+    int overflow;   /* an append went past bound since the last drop: the log is incomplete */
+    int64_t base;   /* the step of the last drop: the log covers the steps after it */
+    size_t entries; /* entries held */
+    size_t hint;    /* where the last find stopped (a replay reads in step order) */
+    size_t last;    /* offset of the last entry appended, while shrink_last may use it */
 } sal_msglog_t;
 
 /* An empty log that holds at most bound bytes (0 = unbounded), covering the steps after base. */

@@ -15,7 +15,8 @@
 
 /* The implementations the list names besides PMPI_*. */
 
-/* MPI_Sendrecv's, under the message logging of logging.c (which names the others: sal_interpose_send,
+/* MPI_Sendrecv's, under the message logging of logging.c (which names the others:
+ * sal_interpose_send,
  * ...): the Open MPI 5.0.x work-around in ULFM builds (sendrecv_ulfm.c), PMPI_Sendrecv in the
  * others (sendrecv_none.c). */
 int sal_interpose_sendrecv_mpi(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,

@@ -21,8 +21,8 @@
 #include "salrun_build.h"
 
 const char *const salrun_cfg_keys[SALRUN_NCFG] = {
-    "job",    "ckpt_dir", "log_dir", "interval",     "policy",
-    "inject", "spares",   "pfs_dir", "prrte_prefix", "restart_from", "rollback"};
+    "job",    "ckpt_dir", "log_dir",      "interval",     "policy",  "inject",
+    "spares", "pfs_dir",  "prrte_prefix", "restart_from", "rollback"};
 
 typedef enum opt_id {
     O_NP,

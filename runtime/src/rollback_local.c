@@ -27,11 +27,11 @@ typedef struct copy {
 } copy_t;
 
 static struct {
-    int armed;      /* sal_run with rollback=local */
-    int replaying;  /* this process re-executes steps up to target */
+    int armed;     /* sal_run with rollback=local */
+    int replaying; /* this process re-executes steps up to target */
     int64_t target;
-    int pending;    /* a failure was seen and its protocol has not completed */
-    int64_t pos;    /* ... the completed steps of this process when it was seen */
+    int pending; /* a failure was seen and its protocol has not completed */
+    int64_t pos; /* ... the completed steps of this process when it was seen */
     copy_t ring[RING];
 } L = {.ring = {{-1, NULL, 0}, {-1, NULL, 0}}};
 
@@ -162,10 +162,9 @@ static int decide(int newcomer, decision_t *d)
     d->newrank = (int)v[V_NEWMAX];
     d->why = v[V_NEWMAX] < 0 || v[V_NEWMAX] != -v[V_NEWMIN]
                  ? "it needs exactly one lost rank, replaced by policy respawn or spares"
-             : v[V_FULL]  ? "a rank's message log reached rollback_log_max"
-             : v[V_UNSUP] ? "a rank made a call the message log does not record"
-             : v[V_POSMAX] > d->upto + 1
-                 ? "the survivors stand more than one step apart"
+             : v[V_FULL]                 ? "a rank's message log reached rollback_log_max"
+             : v[V_UNSUP]                ? "a rank made a call the message log does not record"
+             : v[V_POSMAX] > d->upto + 1 ? "the survivors stand more than one step apart"
              : v[V_BASE] > d->ckpt || d->upto < d->ckpt
                  ? "the survivors' logs do not reach back to the checkpoint restored"
                  : NULL;
@@ -261,9 +260,8 @@ static int ship(decision_t *d, void **all, size_t *len)
     }
     if (me == d->newrank && rc == SAL_OK && !(*all = malloc((size_t)total + 1)))
         rc = sal_error(SAL_ERR_NOMEM, "local rollback: no memory for %ld bytes", total);
-    if (rc != SAL_ERR_PROC_FAILED &&
-        MPI_Gatherv(part.buf, mine, MPI_BYTE, *all, counts, displs, MPI_BYTE, d->newrank,
-                    sal_rt.world) != MPI_SUCCESS)
+    if (rc != SAL_ERR_PROC_FAILED && MPI_Gatherv(part.buf, mine, MPI_BYTE, *all, counts, displs,
+                                                 MPI_BYTE, d->newrank, sal_rt.world) != MPI_SUCCESS)
         rc = SAL_ERR_PROC_FAILED;
     *len = (size_t)total;
     if (rc == SAL_OK && me == leader)

@@ -81,24 +81,26 @@ static void overrun(const char *dir)
     nanosleep(&ts, NULL); /* killed after 0.2 s */
 }
 
+/* Margins of seconds, not of a tenth: on a loaded machine (the suite beside other work on 2
+ * cores) a child can wait that long for a core, and the bounds measure wall time. */
 static void within(const char *dir)
 {
     struct timespec ts = {0, 300000000L};
 
     (void)dir;
-    sal_bound_configure(0.2, 1);
-    sal_bound_enter("a step that ends in time", 0.5); /* 0.7 s */
+    sal_bound_configure(0.5, 1);
+    sal_bound_enter("a step that ends in time", 3); /* 3.5 s */
     nanosleep(&ts, NULL);
     sal_bound_leave();
-    /* 0.2 s, grown by (1 + 1) x 0.15 s of local work to 0.5 s: it outlasts 0.2 s and survives. */
+    /* 0.5 s, grown by (1 + 1) x 1 s of local work to 2.5 s: it outlasts 0.5 s and survives. */
     sal_bound_enter("a step with local work", 0);
-    ts.tv_nsec = 150000000L;
+    ts.tv_nsec = 100000000L;
     nanosleep(&ts, NULL);
-    sal_bound_credit(0.15);
-    ts.tv_nsec = 250000000L;
+    sal_bound_credit(1);
+    ts.tv_nsec = 600000000L;
     nanosleep(&ts, NULL);
     sal_bound_leave();
-    ts.tv_nsec = 300000000L;
+    ts.tv_nsec = 700000000L;
     sal_bound_enter("left by a longjmp", 0);
     sal_bound_unwound();
     nanosleep(&ts, NULL);
