@@ -93,17 +93,21 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
             salrun_now() - t_event >= j->finalize_timeout + FINISHED_GRACE)
             salrun_keeper_end(&k, &j->out,
                               "every rank finished but a process of the launch has not ended");
-        /* A relaunch (the log is known to be readable from here: an earlier launch wrote to it)
-         * whose ranks have not started after --start-timeout: its mpiexec is stuck before the job
-         * (seen once on the emulated cluster under load, on 2 hosts left). End it: it relaunches.
-         */
-        if (!k.ended && j->log_seen && j->o->start_timeout > 0 && j->st.attempt_events == 0 &&
+        /* A launch whose ranks have not started after --start-timeout: its mpiexec is stuck
+         * before the job (seen on the emulated cluster under load, at a first launch and at a
+         * relaunch on 2 hosts left), or the event log is not readable from here, in which case the
+         * job's end could not be confirmed either. End it: it relaunches. */
+        if (!k.ended && j->o->start_timeout > 0 && j->st.attempt_events == 0 &&
             salrun_now() - k.t_launch >= j->o->start_timeout) {
-            char why[128];
+            char why[512];
 
             snprintf(why, sizeof(why),
-                     "no rank of the launch started within %g s (--start-timeout)",
-                     j->o->start_timeout);
+                     "no rank of the launch started within %g s (--start-timeout)%s",
+                     j->o->start_timeout,
+                     j->log_seen ? ""
+                                 : ": its mpiexec is stuck before the job, or the event log is "
+                                   "not readable from salrun's host (give --log-dir a directory "
+                                   "every host shares)");
             salrun_keeper_end(&k, &j->out, why);
         }
         salrun_keeper_tick(&k, &j->out);

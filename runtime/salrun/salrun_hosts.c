@@ -280,6 +280,30 @@ const char *salrun_host_label(const salrun_hosts_t *h, size_t i, char *buf, size
 
 /* ---- the hostfile of relaunches ---- */
 
+long salrun_hosts_slots_left(const salrun_hosts_t *h)
+{
+    long total = 0;
+
+    if (h->lines.n == 0)
+        return -1;
+    for (size_t i = 0; i < h->lines.n; i++) {
+        int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
+        const char *s = strstr(h->lines.v[i], "slots=");
+        char *end;
+        long n;
+
+        if (k >= 0 && h->v[k].why)
+            continue;
+        if (!s)
+            return -1;
+        n = strtol(s + 6, &end, 10);
+        if (end == s + 6 || n < 0)
+            return -1;
+        total += n;
+    }
+    return total;
+}
+
 /* The number of the " slots=N" attribute of a hostfile line: *at points to N and *len is its
  * length. -1 when the line has none in that form, or has max_slots (which more slots would
  * exceed). */

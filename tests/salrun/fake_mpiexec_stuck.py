@@ -2,8 +2,9 @@
 """A stand-in for mpiexec whose relaunch is stuck before the job starts (seen once with Open MPI
 5.0.11 on the emulated cluster): the first launch runs the program (the first word after the
 options salrun adds), the next ones never start it and never exit. $FAKE_STUCK_MARKER is the file
-that records the first launch; with $FAKE_PROBE_PIDS set, the stuck launch appends its pid there so
-that the test can check salrun ended it."""
+that records the first launch; with $FAKE_STUCK_FIRST=1 it is the other way round (the first launch
+is stuck, the next ones run the program). With $FAKE_PROBE_PIDS set, the stuck launch appends its
+pid there so that the test can check salrun ended it."""
 import os
 import subprocess
 import sys
@@ -18,8 +19,10 @@ args = sys.argv[1:]
 while args and args[0] in ("--with-ft", "-n", "-x"):
     args = args[2:]
 marker = os.environ["FAKE_STUCK_MARKER"]
-if not os.path.exists(marker):
+first = not os.path.exists(marker)
+if first:
     open(marker, "w").close()
+if first != (os.environ.get("FAKE_STUCK_FIRST") == "1"):
     sys.exit(subprocess.run(args).returncode)
 if os.environ.get("FAKE_PROBE_PIDS"):
     with open(os.environ["FAKE_PROBE_PIDS"], "a") as f:

@@ -15,8 +15,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from salrun_common import FAILURES, check, clean_env, dry_run, exported, salrun  # noqa: E402
+from salrun_common import FAILURES, SKIP, check, clean_env, dry_run, exported, salrun  # noqa: E402
 import salrun_hosts  # noqa: E402
+import salrun_start  # noqa: E402
 
 OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--policy", "--inject",
            "--config", "--max-restarts", "--restart-delay", "--hostfile", "--machinefile",
@@ -34,7 +35,6 @@ OPTIONS = ["-n", "-np", "--job", "--ckpt-dir", "--log-dir", "--interval", "--pol
 #   constructed  written by hand in the library's format: a recovery, an aborted checkpoint, a
 #                failure of two ranks that ends the launch, and a relaunch that restores
 DATA_LOGS = ("recorded", "constructed")
-SKIP = 77  # exit status of a case that cannot run with this build's MPI (ctest SKIP_RETURN_CODE)
 
 
 # ---- cases ----------------------------------------------------------------------------------------
@@ -421,61 +421,6 @@ def case_mpiexec_hang(args, tmp):
           "(restart 1 of 1)" in r.stderr, "the hung launch is relaunched", r)
 
 
-def case_start_timeout(args, tmp):
-    """A relaunch whose mpiexec never starts the job is ended after --start-timeout and counts as
-    a failed launch; nothing of it is left."""
-    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_stuck.py")
-    pids = os.path.join(tmp, "stuck.pids")
-    t0 = time.time()
-    r = salrun(args, ["-n", "1", "--mpiexec", fake, "--log-dir", tmp, "--job", "fake",
-                      "--ckpt-dir", tmp, "--restart-delay", "0", "--max-restarts", "1",
-                      "--start-timeout", "2", "--", args.flaky, "fakejob",
-                      os.path.join(tmp, "marker")],
-               env=clean_env(FAKE_STUCK_MARKER=os.path.join(tmp, "stuck"), FAKE_PROBE_PIDS=pids))
-    check(r.returncode == 1, "the stuck relaunch was the last restart: exit 1", r)
-    check("no rank of the launch started within 2 s (--start-timeout)" in r.stderr,
-          "one line says why the launch was ended", r)
-    check(time.time() - t0 < 20, "ended within the start timeout and the grace of the ending")
-    with open(pids) as f:
-        stuck = [int(p) for p in f.read().split()]
-    check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
-          "the stuck mpiexec was ended: %r" % stuck)
-
-
-def case_start_race(args, tmp):
-    """mpiexec lost the start race (status 213 and its message): launched again, not a restart."""
-    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_race.py")
-    r = salrun(args, ["-n", "1", "--mpiexec", fake, "--ckpt-dir", tmp, "--restart-delay", "0",
-                      "--trust-exit", "--", args.flaky, "sleep", "0"],
-               env=clean_env(FAKE_RACE_MARKER=os.path.join(tmp, "race")))
-    check(r.returncode == 0, "the second launch runs the job: exit 0", r)
-    check("listener thread failed to start" in r.stderr, "mpiexec's message is passed on", r)
-    check("mpiexec exited with status 213 before the job started; launching again (attempt 2 of 3)"
-          in r.stderr, "one line says the launch is made again", r)
-    check(re.search(r"job 'salrun_flaky' finished: .*0 restarts", r.stderr),
-          "a launch again is not a restart", r)
-
-
-def case_start_failed(args, tmp):
-    """mpiexec could not start the job for another reason (here a mapping the host cannot satisfy,
-    status 213 too): the job fails at once, not launched again nor relaunched."""
-    if not args.ulfm:
-        print("SKIPPED: start_failed needs Open MPI 5's mpiexec (status 213 for a mapping error); "
-              "this build's MPI has no ULFM", flush=True)
-        return SKIP
-    r = salrun(args, ["-n", "4", "--map-by", "ppr:1:node", "--ckpt-dir", tmp, "--restart-delay",
-                      "0", "--", args.flaky, "sleep", "0"])
-    check(r.returncode == 1, "exit 1", r)
-    check("more processes than the ppr" in r.stderr, "mpiexec's message is passed on", r)
-    check("job failed: mpiexec exited with status 213 before the job started, and not for the "
-          "start race of Open MPI's launcher" in r.stderr, "one line says why it is final", r)
-    # A launch made again after Open MPI's start race (its message before each) is allowed: the
-    # mapping error itself is neither launched again nor relaunched.
-    check(r.stderr.count("launching again") == r.stderr.count("listener thread failed to start")
-          and "relaunching" not in r.stderr, "neither launched again nor relaunched", r)
-    check(re.search(r"job 'salrun_flaky' failed: .*0 restarts", r.stderr), "summary line", r)
-
-
 def processes_with(text):
     found = []
     for pid in os.listdir("/proc"):
@@ -590,6 +535,7 @@ def case_report_not_jsonl(args, tmp):
 
 
 CASES = {name[5:]: fn for name, fn in list(globals().items()) + list(vars(salrun_hosts).items())
+         + list(vars(salrun_start).items())
          if name.startswith("case_")}
 
 
