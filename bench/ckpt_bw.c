@@ -3,7 +3,7 @@
  * directory, measured in the same run (not a test).
  *
  *   mpiexec -n 4 ckpt_bw [--sizes 16,64] [--dir /dev/shm/ckpt_bw] [--reps 5] [--compute 0.5]
- *                        [--only L1|L1-newfiles|L1+L2|L1+L3|L4]
+ *                        [--only NAME[,NAME...]]   (L1, L1-newfiles, L1+L2, L1+L3, L4; --help)
  *
  * For each per-rank size (MiB):
  *  - L1, L1-newfiles (reuse_files=no: new files every time, the oldest checkpoint deleted in the
@@ -33,6 +33,7 @@
 #include <salamander/sal_ckpt.h>
 
 #include "ckpt_impl.h"
+#include "events.h"
 #include "fsutil.h"
 
 enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 4, WARMUP = 3 };
@@ -45,7 +46,10 @@ struct opts {
     int sizes[MAX_SIZES], nsizes, reps;
     double compute;
     const char *dir;
-    const char *only; /* --only NAME: one configuration (L1, L1+L2, L1+L3 or L4), NULL: all */
+    const char *only;   /* --only NAME[,NAME]: the configurations to run, NULL: all */
+    int help;           /* --help: usage printed, nothing run */
+    const char *events; /* --events DIR: rank 0 logs every checkpoint's events in
+                         * DIR/ckpt_bw.events.jsonl (the ckpt_commit phases), NULL: none */
 };
 
 /* One size: the per-rank buffer and what was measured. */
@@ -263,10 +267,28 @@ static int parse_sizes(const char *s, int *sizes)
     return n;
 }
 
-static void parse_opts(int argc, char **argv, struct opts *o)
+static void parse_opts(int argc, char **argv, struct opts *o, int rank)
 {
     *o = (struct opts){
         .sizes = {16, 64}, .nsizes = 2, .reps = 5, .compute = 0.5, .dir = "/dev/shm/ckpt_bw"};
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            if (rank == 0)
+                printf(
+                    "usage: mpiexec -n N ckpt_bw [--sizes MiB,MiB...] [--dir DIR] [--reps R] "
+                    "[--compute S] [--only NAME[,NAME...]]\n"
+                    "  --sizes    per-rank sizes in MiB (default 16,64)\n"
+                    "  --dir      directory of the checkpoints and raw files (default "
+                    "/dev/shm/ckpt_bw)\n"
+                    "  --reps     measured repetitions, 1..%d (default 5)\n"
+                    "  --compute  seconds of the compute phase of the L4 comparison (default 0.5)\n"
+                    "  --only     configurations among L1, L1-newfiles, L1+L2, L1+L3, L4 (default "
+                    "all; the ratios to L1-newfiles need it)\n"
+                    "  --events   directory of an event log ckpt_bw.events.jsonl (the phases "
+                    "of every checkpoint)\n",
+                    MAX_REPS);
+            o->help = 1;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--sizes") == 0)
             o->nsizes = parse_sizes(argv[i + 1], o->sizes);
@@ -278,6 +300,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->compute = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--only") == 0)
             o->only = argv[i + 1];
+        else if (strcmp(argv[i], "--events") == 0)
+            o->events = argv[i + 1];
     }
     if (o->reps < 1 || o->reps > MAX_REPS)
         o->reps = 5;
@@ -295,9 +319,19 @@ static void print_load(const char *when)
     printf("load average %s: %s\n", when, text);
 }
 
+/* --only NAME: one configuration; --only A,B: several. */
 static int wanted(const struct opts *o, int c)
 {
-    return !o->only || strcmp(o->only, sync_name[c]) == 0;
+    size_t n = strlen(sync_name[c]);
+    const char *p = o->only;
+
+    if (!p)
+        return 1;
+    for (; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        if (strncmp(p, sync_name[c], n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    }
+    return 0;
 }
 
 /* One size; rank 0 prints and appends the ratio lines to ratios. */
@@ -308,7 +342,7 @@ static void one_size(const struct opts *o, struct run *u, int mib, char *ratios,
 
     for (size_t i = 0; i < u->len / sizeof(double); i++)
         u->buf[i] = (double)i * 0.5 + u->rank;
-    int l4 = !o->only || strcmp(o->only, "L4") == 0;
+    int l4 = !o->only || strstr(o->only, "L4") != NULL;
 
     for (int c = 0; c < NSYNC; c++) {
         ratio[c] = secs[c] = 0;
@@ -331,6 +365,14 @@ static void one_size(const struct opts *o, struct run *u, int mib, char *ratios,
         used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/raw@%dMiB %.3f\n",
                                  sync_name[c], mib, ratio[c]);
     }
+    /* The redundancy levels against a checkpoint that writes new files, as theirs do. Each
+     * configuration runs seconds after the other, and the load of the machine changes in
+     * between: the time of each is taken relative to the raw writes measured beside it, i.e.
+     * the ratio is (L1-newfiles / raw) / (level / raw). */
+    for (int c = 2; c < NSYNC && wanted(o, 1); c++)
+        if (wanted(o, c) && ratio[c] > 0)
+            used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1-newfiles@%dMiB %.3f\n",
+                                     sync_name[c], mib, ratio[1] / ratio[c]);
     if (!l4)
         return;
     printf("    visible cost: no L4 %.3f s, async L4 %.3f s, sync L4 %.3f s "
@@ -348,9 +390,15 @@ int main(int argc, char **argv)
     char ratios[8192] = "";
 
     MPI_Init(&argc, &argv);
-    parse_opts(argc, argv, &o);
     MPI_Comm_rank(MPI_COMM_WORLD, &u.rank);
+    parse_opts(argc, argv, &o, u.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &u.size);
+    if (o.help) {
+        MPI_Finalize();
+        return 0;
+    }
+    if (u.rank == 0 && o.events && sal_events_open(o.events, "ckpt_bw") != SAL_OK)
+        fprintf(stderr, "event log: %s\n", sal_last_error());
     if (u.rank == 0) {
         sal_mkdir_p(o.dir, 0700);
         print_load("at start");
@@ -370,6 +418,7 @@ int main(int argc, char **argv)
         print_load("at end");
         fputs(ratios, stdout);
     }
+    sal_events_close();
     MPI_Finalize();
     return 0;
 }

@@ -16,6 +16,17 @@
 
 #define SAL_MAX_LISTED 4096 /* checkpoint directories considered in one job directory */
 
+/* Where the time of the checkpoint being written went on this rank, in seconds (the `phases` of
+ * the ckpt_commit event, docs/events.md). */
+typedef struct sal_phases {
+    double write;   /* this rank's rank file: HDF5, checksums, fsync, rename */
+    double hosts;   /* the exchange of host names (the levels' arrangement) */
+    double map;     /* mapping this rank's file for the levels that encode */
+    double agree;   /* the gather of the records and the agreement */
+    double publish; /* rank 0: manifest and `latest`; every rank: the outcome's broadcast */
+    sal_level_times_t level[SAL_LEVEL_COUNT]; /* sal_level_table order */
+} sal_phases_t;
+
 struct sal_ckpt {
     MPI_Comm comm;
     char job_dir[PATH_MAX];
@@ -46,6 +57,7 @@ struct sal_ckpt {
     sal_topo_t topo;         /* host list of the last collective call */
     int warned;              /* the one-host redundancy warning was given */
     sal_interval_auto_t iauto;
+    sal_phases_t phases; /* of the checkpoint being written */
 };
 
 /* The host name this rank reports to the levels (host, or host.fake<k> with fake_host_ranks). */
