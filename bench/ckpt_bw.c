@@ -3,11 +3,13 @@
  * directory, measured in the same run (not a test).
  *
  *   mpiexec -n 4 ckpt_bw [--sizes 16,64] [--dir /dev/shm/ckpt_bw] [--reps 5] [--compute 0.5]
- *                        [--only NAME[,NAME...]]   (L1, L1-newfiles, L1+L2, L1+L3, L4; --help)
+ *                        [--only NAME[,NAME...]] [--events DIR] [--help]
  *
  * For each per-rank size (MiB):
  *  - L1, L1-newfiles (reuse_files=no: new files every time, the oldest checkpoint deleted in the
- *    commit), L1+L2, L1+L3 (every rank its own pretend host): each repetition writes the raw file
+ *    commit), L1+L2, L1+L3 (every rank its own pretend host), L1-diff100 and L1-diff10
+ *    (differential=yes, one value changed in every chunk or in every tenth chunk before each
+ *    checkpoint): each repetition writes the raw file
  * and then the checkpoint, back to back, so both see the same machine load, after WARMUP unmeasured
  *    checkpoints (a running job's steady state: keep + 1 checkpoints exist). A time is the slowest
  *    rank's; a ratio is the median over the repetitions of raw time / checkpoint time, a bandwidth
@@ -20,7 +22,9 @@
  *    flush is then awaited outside the timed part. "L1+L4sync" is a checkpoint followed at once
  *    by waiting for the flush: what a synchronous L4 would cost.
  * Ends with machine-readable lines "ratio <name> <value>" and the load average (other processes
- * compete for the cores: compare ratios within one run, not across runs).
+ * compete for the cores: compare ratios within one run, not across runs). Ratios between two
+ * configurations (L1+L2/L1-newfiles, L1-diff10/L1, ...) divide their ratios to raw, so that the
+ * raw writes beside each cancel the load's changes between the configurations.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,11 +40,16 @@
 #include "events.h"
 #include "fsutil.h"
 
-enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 4, WARMUP = 3 };
+enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 6, WARMUP = 3 };
 /* L1-newfiles: L1 with reuse_files=no, every checkpoint in new files (and the oldest deleted). */
-static const char *const sync_name[NSYNC] = {"L1", "L1-newfiles", "L1+L2", "L1+L3"};
-static const char *const sync_levels[NSYNC] = {"L1", "L1", "L1,L2", "L1,L3"};
-static const char *const sync_reuse[NSYNC] = {"yes", "no", "yes", "yes"};
+/* L1-diffP: L1 with differential=yes, P% of the chunks changed between two checkpoints (the same
+ * ones every time, so that P% differ from the checkpoint overwritten too). */
+static const char *const sync_name[NSYNC] = {"L1",    "L1-newfiles", "L1+L2",
+                                             "L1+L3", "L1-diff100",  "L1-diff10"};
+static const char *const sync_levels[NSYNC] = {"L1", "L1", "L1,L2", "L1,L3", "L1", "L1"};
+static const char *const sync_reuse[NSYNC] = {"yes", "no", "yes", "yes", "yes", "yes"};
+static const int sync_changed[NSYNC] = {0, 0, 0, 0, 100, 10}; /* % of chunks, 0: none */
+enum { DIFF_CHUNK = (1 << 20) / sizeof(double) };             /* elements per chunk (1 MiB) */
 
 struct opts {
     int sizes[MAX_SIZES], nsizes, reps;
@@ -139,7 +148,7 @@ static void calibrate(struct run *u, double seconds)
 }
 
 static int open_ckpt(const char *dir, const char *job, const char *levels, const char *reuse,
-                     int l4, struct run *u, sal_config_t *cfg, sal_ckpt_t *ck)
+                     int l4, int diff, struct run *u, sal_config_t *cfg, sal_ckpt_t *ck)
 {
     char pfs[4096];
     int64_t n = (int64_t)(u->len / sizeof(double)), gd = n * u->size, off = n * u->rank;
@@ -148,6 +157,7 @@ static int open_ckpt(const char *dir, const char *job, const char *levels, const
     if (sal_config_create(cfg) || sal_config_set(*cfg, "ckpt_dir", dir) ||
         sal_config_set(*cfg, "levels", levels) || sal_config_set(*cfg, "reuse_files", reuse) ||
         sal_config_set(*cfg, "fake_host_ranks", "1") ||
+        sal_config_set(*cfg, "differential", diff ? "yes" : "no") ||
         (l4 && sal_config_set(*cfg, "pfs_dir", pfs)) || sal_config_set(*cfg, "log_level", "warn") ||
         sal_ckpt_create(MPI_COMM_WORLD, *cfg, job, ck) ||
         sal_ckpt_protect(*ck, "data", u->buf, SAL_DOUBLE, 1, &gd, &off, &n)) {
@@ -186,6 +196,16 @@ static double ckpt_once(sal_ckpt_t ck, int64_t step)
     return slowest(now() - t0);
 }
 
+/* Changes one value in pct% of the chunks of the checkpoint files (every (100 / pct)-th chunk, the
+ * same ones every time). */
+static void change(struct run *u, int pct)
+{
+    size_t n = u->len / sizeof(double);
+
+    for (size_t k = 0; pct > 0 && k * DIFF_CHUNK < n; k += (size_t)(100 / pct))
+        u->buf[k * DIFF_CHUNK] += 1.0;
+}
+
 /* A synchronous configuration, paired with raw writes. [OUT] *ratio, *secs (medians). */
 static int sync_level(const struct opts *o, struct run *u, int c, double *ratio, double *secs)
 {
@@ -193,12 +213,16 @@ static int sync_level(const struct opts *o, struct run *u, int c, double *ratio,
     sal_config_t cfg;
     sal_ckpt_t ck;
 
-    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, u, &cfg, &ck))
+    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, sync_changed[c] > 0, u, &cfg,
+                  &ck))
         return 1;
-    for (int i = 0; i < WARMUP; i++) /* a job's steady state: keep + 1 checkpoints exist */
+    for (int i = 0; i < WARMUP; i++) { /* a job's steady state: keep + 1 checkpoints exist */
+        change(u, sync_changed[c]);
         ckpt_once(ck, i);
+    }
     for (int i = 0; i < o->reps; i++) {
         double raw = raw_write(o->dir, u);
+        change(u, sync_changed[c]);
         t[i] = ckpt_once(ck, WARMUP + i);
         r[i] = raw / t[i];
     }
@@ -217,8 +241,8 @@ static int l4_level(const struct opts *o, struct run *u, double v[4])
     sal_config_t cf1, cf4;
     sal_ckpt_t k1, k4;
 
-    if (open_ckpt(o->dir, "bw_nol4", "L1", "yes", 0, u, &cf1, &k1) ||
-        open_ckpt(o->dir, "bw_l4", "L1", "yes", 1, u, &cf4, &k4))
+    if (open_ckpt(o->dir, "bw_nol4", "L1", "yes", 0, 0, u, &cf1, &k1) ||
+        open_ckpt(o->dir, "bw_l4", "L1", "yes", 1, 0, u, &cf4, &k4))
         return 1;
     for (int i = 0; i < WARMUP; i++) { /* both in their steady state */
         ckpt_once(k1, 2 * o->reps + i);
@@ -282,8 +306,8 @@ static void parse_opts(int argc, char **argv, struct opts *o, int rank)
                     "/dev/shm/ckpt_bw)\n"
                     "  --reps     measured repetitions, 1..%d (default 5)\n"
                     "  --compute  seconds of the compute phase of the L4 comparison (default 0.5)\n"
-                    "  --only     configurations among L1, L1-newfiles, L1+L2, L1+L3, L4 (default "
-                    "all; the ratios to L1-newfiles need it)\n"
+                    "  --only     configurations among L1, L1-newfiles, L1+L2, L1+L3, L1-diff100, "
+                    "L1-diff10, L4 (default all; the ratios to L1-newfiles and L1 need them)\n"
                     "  --events   directory of an event log ckpt_bw.events.jsonl (the phases "
                     "of every checkpoint)\n",
                     MAX_REPS);
@@ -369,10 +393,15 @@ static void one_size(const struct opts *o, struct run *u, int mib, char *ratios,
      * configuration runs seconds after the other, and the load of the machine changes in
      * between: the time of each is taken relative to the raw writes measured beside it, i.e.
      * the ratio is (L1-newfiles / raw) / (level / raw). */
-    for (int c = 2; c < NSYNC && wanted(o, 1); c++)
+    for (int c = 2; c < 4 && wanted(o, 1); c++)
         if (wanted(o, c) && ratio[c] > 0)
             used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1-newfiles@%dMiB %.3f\n",
                                      sync_name[c], mib, ratio[1] / ratio[c]);
+    /* Differential checkpoints against L1 (every chunk written), the same way. */
+    for (int c = 4; c < NSYNC && wanted(o, 0); c++)
+        if (wanted(o, c) && ratio[c] > 0)
+            used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1@%dMiB %.3f\n",
+                                     sync_name[c], mib, ratio[0] / ratio[c]);
     if (!l4)
         return;
     printf("    visible cost: no L4 %.3f s, async L4 %.3f s, sync L4 %.3f s "

@@ -35,14 +35,17 @@ struct sal_ckpt {
     int64_t reuse_id; /* during sal_ckpt_write: the checkpoint whose files are overwritten, or -1 */
     int reused_mine;  /* during sal_ckpt_write: this rank overwrote its file of reuse_id */
     int reused_ranks; /* ... rank 0: how many ranks did */
-    int64_t own_first_id;   /* the first checkpoint this handle committed, -1 before: from it on,
-                             * the files are this run's own and read without a probe */
-    int64_t last_committed; /* the newest checkpoint this handle committed or restored, or -1:
-                             * committed whatever this host's `latest` says */
-    int64_t id_floor;       /* ids below it were used on some host (learnt at the first
-                             * checkpoint of the handle): new checkpoints take higher ones */
-    int64_t restart_from;   /* key restart_from: the checkpoint the restores take until the job
-                             * commits one of its own, or -1 (restore_chosen.c) */
+    int differential; /* key differential: unchanged chunks of a reused file are not rewritten */
+    int64_t unchanged_mine;  /* during sal_ckpt_write: bytes this rank left as they were */
+    int64_t unchanged_bytes; /* ... rank 0: the sum over the ranks */
+    int64_t own_first_id;    /* the first checkpoint this handle committed, -1 before: from it on,
+                              * the files are this run's own and read without a probe */
+    int64_t last_committed;  /* the newest checkpoint this handle committed or restored, or -1:
+                              * committed whatever this host's `latest` says */
+    int64_t id_floor;        /* ids below it were used on some host (learnt at the first
+                              * checkpoint of the handle): new checkpoints take higher ones */
+    int64_t restart_from;    /* key restart_from: the checkpoint the restores take until the job
+                              * commits one of its own, or -1 (restore_chosen.c) */
     int nregions;
     sal_region_t *regions;   /* owned array; the memory they describe is the application's */
     sal_inject_t *inject;    /* not owned; may be NULL */

@@ -125,10 +125,13 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
     if (rc == SAL_OK)
         rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, meta.rank);
     if (rc == SAL_OK) {
+        sal_h5_write_opts_t o = {.differential = ck->differential};
         from = reusable_file(ck, ck->reuse_id, meta.rank, old, sizeof(old));
-        rc =
-            sal_h5_write_rank_reusing(path, from, &meta, ck->regions, ck->nregions, bytes, &reused);
+        o.reuse = from;
+        rc = sal_h5_write_rank_opts(path, &meta, ck->regions, ck->nregions, bytes, &o);
+        reused = o.reused;
         ck->reused_mine = reused;
+        ck->unchanged_mine = o.skipped;
         if (from)
             SAL_LOG_D("checkpoint %lld: %s %s", (long long)id,
                       reused ? "overwrote the storage of" : "could not reuse", from);
@@ -387,10 +390,12 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
         char ph[512];
         sal_event("ckpt_commit",
                   "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
-                  "\"level\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d,\"phases\":{%s}",
+                  "\"level\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d,"
+                  "\"unchanged_bytes\":%lld,\"phases\":{%s}",
                   (long long)id, (long long)step, (long long)bytes, secs,
                   sal_levels_name(mask, lv, sizeof(lv)), (due & SAL_LVL_L4) ? "queued" : "no",
-                  ck->reused_ranks, phases_json(&ck->phases, mask, ph, sizeof(ph)));
+                  ck->reused_ranks, (long long)ck->unchanged_bytes,
+                  phases_json(&ck->phases, mask, ph, sizeof(ph)));
     }
     sal_levels_submit(&ck->async, due, id, me, sal_comm_size(ck->comm));
     if (sal_interval_auto_cost(&ck->iauto, secs, sal_clock_mono()) && me == 0)
@@ -496,6 +501,7 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
     me = sal_comm_rank(ck->comm);
     ck->reused_mine = ck->reused_ranks = 0;
+    ck->unchanged_mine = ck->unchanged_bytes = 0;
     rc = agree_on_id(ck, me, &id, &ck->reuse_id);
     if (rc != SAL_OK)
         return rc;

@@ -2,7 +2,8 @@
  * Test driver of the checkpoint engine's levels (tests/ckpt/CMakeLists.txt). Configuration comes
  * from the SAL_* environment. Every rank owns a block of rows of a g0 x G1 array of doubles whose
  * value at step s is s * 10000 + i * G1 + j, independent of the decomposition, and a scalar
- * s * 10 + rank. g0 is 24, or the environment's DRV_ROWS (rank files of several MiB).
+ * s * 10 + rank. g0 is 24, or the environment's DRV_ROWS (rank files of several MiB); rows below
+ * DRV_STATIC_ROWS (default 0) keep the values of step 1.
  *
  *   ckpt_driver write <k>              k checkpoints at steps 1..k (waits for the L4 flush)
  *   ckpt_driver restore <id> <step> <old_nranks>
@@ -35,9 +36,13 @@ enum { G1 = 10 };
 /* Rows of the global array: 24, or DRV_ROWS from the environment (large checkpoints). */
 static int64_t g0 = 24;
 
+/* Rows below this one keep the values of step 1 at every step (DRV_STATIC_ROWS, default 0): the
+ * chunks a differential checkpoint does not write again. */
+static int64_t g_static = 0;
+
 static double value(int64_t step, int64_t i, int64_t j)
 {
-    return (double)step * 10000.0 + (double)(i * G1 + j);
+    return (double)(i < g_static ? 1 : step) * 10000.0 + (double)(i * G1 + j);
 }
 
 typedef struct app {
@@ -204,10 +209,12 @@ static int damage_corrupt(const char *dir, int r)
     snprintf(path, sizeof(path), "%s/rank.%d.h5", dir, r);
     if (sal_slurp(path, &buf, &len) != SAL_OK)
         return 1;
-    for (size_t p = 0; p + sizeof(double) <= len; p++) {
-        double v;
+    /* the first element of the data: an integral value followed by the next two of its row */
+    for (size_t p = 0; p + 3 * sizeof(double) <= len; p++) {
+        double v, w[2];
         memcpy(&v, buf + p, sizeof(v));
-        if (v >= 10000.0 && v < 100000.0 && v == (double)(int64_t)v) {
+        memcpy(w, buf + p + sizeof(v), sizeof(w));
+        if (v >= 10000.0 && v < 1e9 && v == (double)(int64_t)v && w[0] == v + 1 && w[1] == v + 2) {
             buf[p + 3] ^= 0x5a;
             rc = sal_write_file_atomic(path, buf, len, 0600);
             free(buf);
@@ -255,6 +262,8 @@ int main(int argc, char **argv)
 
     if (getenv("DRV_ROWS") && atoll(getenv("DRV_ROWS")) > 0)
         g0 = atoll(getenv("DRV_ROWS"));
+    if (getenv("DRV_STATIC_ROWS"))
+        g_static = atoll(getenv("DRV_STATIC_ROWS"));
     if (argc > 1 && strcmp(argv[1], "damage") == 0)
         return damage(argc, argv);
     if (argc > 3 && strcmp(argv[1], "expect") == 0)

@@ -134,6 +134,20 @@ l2_reuse) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 DRV_ROWS=140001
      grep -q '"level":"L1+L2".*"phases":{"write":[0-9.]*,.*"L2_exchange":[0-9.]*,"L2_store":[0-9.]*}' "$T/drv.events.jsonl" ||
          { cat "$T/drv.events.jsonl"; echo "FAILED: no L2 phases in ckpt_commit"; exit 1; }
      run 4 restore 4 5 4; expect_log "restored from L2" ;;
+diff) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_DIFFERENTIAL=yes DRV_ROWS=210001 DRV_STATIC_ROWS=160000
+     # ranks 0-2 (rows 0-157499) keep the values of step 1; rank 3's rows change at every step.
+     # Checkpoints 3 and 4 overwrite 0 and 1 and leave the chunks of ranks 0-2 as they were:
+     # 3 x 52500 rows x 80 bytes
+     run 4 write 5
+     grep -q '"id":4,.*"reused_files":4,"unchanged_bytes":12600000,' "$T/drv.events.jsonl" ||
+         { grep ckpt_commit "$T/drv.events.jsonl"; echo "FAILED: checkpoint 4 did not skip exactly ranks 0-2"; exit 1; }
+     run 4 restore 4 5 4; run 3 restore 4 5 4
+     # a chunk left as it was, damaged after the commit: the partner copy serves
+     damage "$D/ckpt.4" corrupt 1; run 4 restore 4 5 4; expect_log "restored from L2"
+     # damaged in the checkpoint about to be overwritten: checkpoint 5 inherits the damage in its
+     # file and its partner copy; the restore finds it and takes checkpoint 4
+     damage "$D/ckpt.2" corrupt 0; run 4 write 1
+     run 4 restore 4 5 4; expect_log "ckpt.5/rank.0.h5" ;;
 *)   echo "unknown case $case_name"; exit 2 ;;
 esac
 echo "PASSED $case_name"
