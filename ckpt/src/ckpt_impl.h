@@ -36,6 +36,7 @@ struct sal_ckpt {
     int reused_mine;  /* during sal_ckpt_write: this rank overwrote its file of reuse_id */
     int reused_ranks; /* ... rank 0: how many ranks did */
     int differential; /* key differential: unchanged chunks of a reused file are not rewritten */
+    int compression;  /* key compression: the HDF5 filter of the data, 0: none */
     int64_t unchanged_mine;  /* during sal_ckpt_write: bytes this rank left as they were */
     int64_t unchanged_bytes; /* ... rank 0: the sum over the ranks */
     int64_t own_first_id;    /* the first checkpoint this handle committed, -1 before: from it on,

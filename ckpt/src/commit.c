@@ -125,7 +125,7 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
     if (rc == SAL_OK)
         rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, meta.rank);
     if (rc == SAL_OK) {
-        sal_h5_write_opts_t o = {.differential = ck->differential};
+        sal_h5_write_opts_t o = {.differential = ck->differential, .compression = ck->compression};
         from = reusable_file(ck, ck->reuse_id, meta.rank, old, sizeof(old));
         o.reuse = from;
         rc = sal_h5_write_rank_opts(path, &meta, ck->regions, ck->nregions, bytes, &o);

@@ -74,15 +74,19 @@ static int chunk_shape(const sal_h5_stored_t *s, size_t esize, hsize_t *chunk)
     return cut >= 0 ? cut : 0;
 }
 
-/* Dataset creation: chunked + Fletcher32 when the block has elements, else contiguous (default). */
-static hid_t make_dcpl(const sal_h5_stored_t *s, const hsize_t *chunk, int64_t elems)
+/* Dataset creation: chunked + (compression filter) + Fletcher32 when the block has elements, else
+ * contiguous (default). The checksum is the last filter, so it covers the bytes stored. */
+static hid_t make_dcpl(const sal_h5_stored_t *s, const hsize_t *chunk, int64_t elems, int comp)
 {
     hid_t dcpl;
 
     if (elems == 0)
         return H5Pcreate(H5P_DATASET_CREATE);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (dcpl >= 0 && (H5Pset_chunk(dcpl, s->ndims, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0)) {
+    if (dcpl >= 0 &&
+        (H5Pset_chunk(dcpl, s->ndims, chunk) < 0 ||
+         (comp && H5Pset_filter(dcpl, (H5Z_filter_t)comp, H5Z_FLAG_MANDATORY, 0, NULL) < 0) ||
+         H5Pset_fletcher32(dcpl) < 0)) {
         H5Pclose(dcpl);
         return H5I_INVALID_HID;
     }
@@ -112,9 +116,10 @@ static int put_region_attrs(hid_t dset, const char *where, const sal_region_t *r
  * order (every little-endian machine), else through HDF5's conversion and filter pipeline (then
  * without chunk hashes: diff is ignored and diff->hash left unset). */
 static int write_data(hid_t dset, const char *where, const sal_region_t *r,
-                      const sal_h5_stored_t *s, const hsize_t *chunk, int cut, sal_h5_diff_t *diff)
+                      const sal_h5_stored_t *s, const hsize_t *chunk, int cut, sal_h5_diff_t *diff,
+                      int comp)
 {
-    if (H5Tequal(sal_h5_file_type(r->type), sal_h5_mem_type(r->type)) > 0)
+    if (!comp && H5Tequal(sal_h5_file_type(r->type), sal_h5_mem_type(r->type)) > 0)
         return sal_h5_write_chunks(dset, where, s, chunk, cut, sal_type_size(r->type), r->base,
                                    diff);
     if (H5Dwrite(dset, sal_h5_mem_type(r->type), H5S_ALL, H5S_ALL, H5P_DEFAULT, r->base) < 0)
@@ -125,10 +130,10 @@ static int write_data(hid_t dset, const char *where, const sal_region_t *r,
 /* Differential writes of one dataset: hashes for nchunks chunks, and (reuse) the ones its reused
  * dataset records, when it records them for as many chunks. *use = 0 when the region keeps no
  * hashes (too many chunks, or a byte order that goes through HDF5's pipeline). */
-static int diff_prepare(hid_t dset, const char *where, const sal_region_t *r, int reuse,
+static int diff_prepare(hid_t dset, const char *where, const sal_region_t *r, int reuse, int comp,
                         int64_t nchunks, sal_h5_diff_t *d, int64_t **old, int *use)
 {
-    *use = nchunks <= SAL_H5_DIFF_MAX_CHUNKS &&
+    *use = nchunks <= SAL_H5_DIFF_MAX_CHUNKS && !comp &&
            H5Tequal(sal_h5_file_type(r->type), sal_h5_mem_type(r->type)) > 0;
     *old = NULL;
     memset(d, 0, sizeof(*d));
@@ -157,12 +162,13 @@ static int write_region_data(hid_t dset, const char *where, int reuse, const sal
     int use = 0, rc = SAL_OK;
 
     if (o->differential)
-        rc = diff_prepare(dset, where, r, reuse, sal_h5_chunk_count(s, chunk, cut), &d, &old, &use);
+        rc = diff_prepare(dset, where, r, reuse, o->compression, sal_h5_chunk_count(s, chunk, cut),
+                          &d, &old, &use);
     if (rc == SAL_OK && reuse && H5Aexists(dset, CHUNK_HASHES) > 0 &&
         H5Adelete(dset, CHUNK_HASHES) < 0)
         rc = sal_h5_error(SAL_ERR_HDF5, "%s: cannot remove attribute %s", where, CHUNK_HASHES);
     if (rc == SAL_OK)
-        rc = write_data(dset, where, r, s, chunk, cut, use ? &d : NULL);
+        rc = write_data(dset, where, r, s, chunk, cut, use ? &d : NULL, o->compression);
     if (rc == SAL_OK && use)
         rc = sal_h5_put_i64v(dset, where, CHUNK_HASHES, d.hash, (int)d.nchunks);
     if (use)
@@ -173,9 +179,10 @@ static int write_region_data(hid_t dset, const char *where, int reuse, const sal
 }
 
 static hid_t create_dataset(hid_t file, const sal_region_t *r, const sal_h5_stored_t *s,
-                            const hsize_t *chunk, int64_t elems)
+                            const hsize_t *chunk, int64_t elems, int comp)
 {
-    hid_t space = H5Screate_simple(s->ndims, s->count, NULL), dcpl = make_dcpl(s, chunk, elems);
+    hid_t space = H5Screate_simple(s->ndims, s->count, NULL);
+    hid_t dcpl = make_dcpl(s, chunk, elems, comp);
     hid_t dset = H5I_INVALID_HID;
 
     if (space >= 0 && dcpl >= 0)
@@ -220,13 +227,14 @@ static int dataset_reusable(hid_t dset, const sal_region_t *r, const sal_h5_stor
 
 /* The dataset of region r: created, or (reuse) the reused file's, when it is laid out exactly as a
  * new one would be; H5I_INVALID_HID with *mismatch set otherwise. */
-static hid_t region_dataset(hid_t file, int reuse, const sal_region_t *r, const sal_h5_stored_t *s,
-                            const hsize_t *chunk, int64_t elems, int *mismatch)
+static hid_t region_dataset(hid_t file, int reuse, int comp, const sal_region_t *r,
+                            const sal_h5_stored_t *s, const hsize_t *chunk, int64_t elems,
+                            int *mismatch)
 {
     hid_t dset;
 
     if (!reuse)
-        return create_dataset(file, r, s, chunk, elems);
+        return create_dataset(file, r, s, chunk, elems, comp);
     dset = H5Lexists(file, r->name, H5P_DEFAULT) > 0 ? H5Dopen2(file, r->name, H5P_DEFAULT)
                                                      : H5I_INVALID_HID;
     /* The `local` attribute is only ever added: a file whose flag differs is not reused. */
@@ -253,7 +261,7 @@ static int write_region(hid_t file, int reuse, const char *path, const sal_rank_
     sal_h5_stored_shape(r, meta->rank, meta->nranks, &s);
     if (elems > 0)
         cut = chunk_shape(&s, sal_type_size(r->type), chunk);
-    dset = region_dataset(file, reuse, r, &s, chunk, elems, mismatch);
+    dset = region_dataset(file, reuse, o->compression, r, &s, chunk, elems, mismatch);
     if (dset < 0)
         return *mismatch ? SAL_ERR_HDF5 : sal_h5_error(SAL_ERR_HDF5, "cannot create %s", where);
     rc = put_region_attrs(dset, where, r, &s);
@@ -367,6 +375,8 @@ int sal_h5_write_rank_opts(const char *path, const sal_rank_meta_t *meta,
 
     o->reused = 0;
     o->skipped = 0;
+    if (o->compression)
+        o->reuse = NULL; /* compressed chunks change size: always a new file */
     if (rc != SAL_OK)
         return rc;
     for (int i = 0; i < nregions; i++)

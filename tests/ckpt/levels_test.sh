@@ -148,6 +148,12 @@ diff) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_DIFFERENTIAL=yes DRV_ROW
      # file and its partner copy; the restore finds it and takes checkpoint 4
      damage "$D/ckpt.2" corrupt 0; run 4 write 1
      run 4 restore 4 5 4; expect_log "ckpt.5/rank.0.h5" ;;
+lz4) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_COMPRESSION=lz4 DRV_ROWS=140001
+     # compressed rank files (through the HDF5 LZ4 plugin) are sent, kept and read like any other
+     run 4 write 4; damage "$D/ckpt.3" level L1
+     run 4 restore 3 4 4; expect_log "restored from L2"; run 3 restore 3 4 4
+     h5dump -p -H "$D/ckpt.3/rank.1.h5" | grep -q "FILTER_ID 32004" ||
+         { echo "FAILED: rank.1.h5 is not LZ4-compressed"; exit 1; } ;;
 *)   echo "unknown case $case_name"; exit 2 ;;
 esac
 echo "PASSED $case_name"
