@@ -3,11 +3,13 @@
  * directory, measured in the same run (not a test).
  *
  *   mpiexec -n 4 ckpt_bw [--sizes 16,64] [--dir /dev/shm/ckpt_bw] [--reps 5] [--compute 0.5]
- *                        [--only L1|L1-newfiles|L1+L2|L1+L3|L4]
+ *                        [--only NAME[,NAME...]] [--events DIR] [--help]
  *
  * For each per-rank size (MiB):
  *  - L1, L1-newfiles (reuse_files=no: new files every time, the oldest checkpoint deleted in the
- *    commit), L1+L2, L1+L3 (every rank its own pretend host): each repetition writes the raw file
+ *    commit), L1+L2, L1+L3 (every rank its own pretend host), L1-diff100 and L1-diff10
+ *    (differential=yes, one value changed in every chunk or in every tenth chunk before each
+ *    checkpoint), L1-lz4 and L1-bzip2 (compression, new files): each repetition writes the raw file
  * and then the checkpoint, back to back, so both see the same machine load, after WARMUP unmeasured
  *    checkpoints (a running job's steady state: keep + 1 checkpoints exist). A time is the slowest
  *    rank's; a ratio is the median over the repetitions of raw time / checkpoint time, a bandwidth
@@ -20,7 +22,9 @@
  *    flush is then awaited outside the timed part. "L1+L4sync" is a checkpoint followed at once
  *    by waiting for the flush: what a synchronous L4 would cost.
  * Ends with machine-readable lines "ratio <name> <value>" and the load average (other processes
- * compete for the cores: compare ratios within one run, not across runs).
+ * compete for the cores: compare ratios within one run, not across runs). Ratios between two
+ * configurations (L1+L2/L1-newfiles, L1-diff10/L1, ...) divide their ratios to raw, so that the
+ * raw writes beside each cancel the load's changes between the configurations.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -33,19 +37,32 @@
 #include <salamander/sal_ckpt.h>
 
 #include "ckpt_impl.h"
+#include "events.h"
 #include "fsutil.h"
 
-enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 4, WARMUP = 3 };
+enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 8, WARMUP = 3 };
 /* L1-newfiles: L1 with reuse_files=no, every checkpoint in new files (and the oldest deleted). */
-static const char *const sync_name[NSYNC] = {"L1", "L1-newfiles", "L1+L2", "L1+L3"};
-static const char *const sync_levels[NSYNC] = {"L1", "L1", "L1,L2", "L1,L3"};
-static const char *const sync_reuse[NSYNC] = {"yes", "no", "yes", "yes"};
+/* L1-diffP: L1 with differential=yes, P% of the chunks changed between two checkpoints (the same
+ * ones every time, so that P% differ from the checkpoint overwritten too). */
+static const char *const sync_name[NSYNC] = {"L1",         "L1-newfiles", "L1+L2",  "L1+L3",
+                                             "L1-diff100", "L1-diff10",   "L1-lz4", "L1-bzip2"};
+static const char *const sync_levels[NSYNC] = {"L1", "L1", "L1,L2", "L1,L3",
+                                               "L1", "L1", "L1",    "L1"};
+static const char *const sync_reuse[NSYNC] = {"yes", "no", "yes", "yes", "yes", "yes", "no", "no"};
+static const int sync_changed[NSYNC] = {0, 0, 0, 0, 100, 10, 0, 0}; /* % of chunks, 0: none */
+/* L1-lz4, L1-bzip2: L1 with compression (new files, as compression always writes them) */
+static const char *const sync_comp[NSYNC] = {"none", "none", "none", "none",
+                                             "none", "none", "lz4",  "bzip2"};
+enum { DIFF_CHUNK = (1 << 20) / sizeof(double) }; /* elements per chunk (1 MiB) */
 
 struct opts {
     int sizes[MAX_SIZES], nsizes, reps;
     double compute;
     const char *dir;
-    const char *only; /* --only NAME: one configuration (L1, L1+L2, L1+L3 or L4), NULL: all */
+    const char *only;   /* --only NAME[,NAME]: the configurations to run, NULL: all */
+    int help;           /* --help: usage printed, nothing run */
+    const char *events; /* --events DIR: rank 0 logs every checkpoint's events in
+                         * DIR/ckpt_bw.events.jsonl (the ckpt_commit phases), NULL: none */
 };
 
 /* One size: the per-rank buffer and what was measured. */
@@ -135,7 +152,8 @@ static void calibrate(struct run *u, double seconds)
 }
 
 static int open_ckpt(const char *dir, const char *job, const char *levels, const char *reuse,
-                     int l4, struct run *u, sal_config_t *cfg, sal_ckpt_t *ck)
+                     int l4, int diff, const char *comp, struct run *u, sal_config_t *cfg,
+                     sal_ckpt_t *ck)
 {
     char pfs[4096];
     int64_t n = (int64_t)(u->len / sizeof(double)), gd = n * u->size, off = n * u->rank;
@@ -144,7 +162,9 @@ static int open_ckpt(const char *dir, const char *job, const char *levels, const
     if (sal_config_create(cfg) || sal_config_set(*cfg, "ckpt_dir", dir) ||
         sal_config_set(*cfg, "levels", levels) || sal_config_set(*cfg, "reuse_files", reuse) ||
         sal_config_set(*cfg, "fake_host_ranks", "1") ||
-        (l4 && sal_config_set(*cfg, "pfs_dir", pfs)) || sal_config_set(*cfg, "log_level", "warn") ||
+        sal_config_set(*cfg, "differential", diff ? "yes" : "no") ||
+        sal_config_set(*cfg, "compression", comp) || (l4 && sal_config_set(*cfg, "pfs_dir", pfs)) ||
+        sal_config_set(*cfg, "log_level", "warn") ||
         sal_ckpt_create(MPI_COMM_WORLD, *cfg, job, ck) ||
         sal_ckpt_protect(*ck, "data", u->buf, SAL_DOUBLE, 1, &gd, &off, &n)) {
         fprintf(stderr, "setup: %s\n", sal_last_error());
@@ -182,22 +202,59 @@ static double ckpt_once(sal_ckpt_t ck, int64_t step)
     return slowest(now() - t0);
 }
 
+/* Changes one value in pct% of the chunks of the checkpoint files (every (100 / pct)-th chunk, the
+ * same ones every time). */
+static void change(struct run *u, int pct)
+{
+    size_t n = u->len / sizeof(double);
+
+    for (size_t k = 0; pct > 0 && k * DIFF_CHUNK < n; k += (size_t)(100 / pct))
+        u->buf[k * DIFF_CHUNK] += 1.0;
+}
+
 /* A synchronous configuration, paired with raw writes. [OUT] *ratio, *secs (medians). */
-static int sync_level(const struct opts *o, struct run *u, int c, double *ratio, double *secs)
+/* Rank 0: the bytes of the rank files of the newest checkpoint of ck, or -1. */
+static double stored_bytes(sal_ckpt_t ck, int nranks)
+{
+    int64_t ids[4];
+    char path[4096];
+    struct stat st;
+    double sum = 0;
+    int n = 0;
+
+    if (sal_ckpt_list_dirs(ck->job_dir, ids, 4, &n) != SAL_OK || n < 1)
+        return -1;
+    for (int r = 0; r < nranks; r++) {
+        if (sal_path_join(path, sizeof(path), "%s/ckpt.%lld/rank.%d.h5", ck->job_dir,
+                          (long long)ids[0], r) != SAL_OK ||
+            stat(path, &st) != 0)
+            return -1;
+        sum += (double)st.st_size;
+    }
+    return sum;
+}
+
+static int sync_level(const struct opts *o, struct run *u, int c, double *ratio, double *secs,
+                      double *stored)
 {
     double r[MAX_REPS], t[MAX_REPS];
     sal_config_t cfg;
     sal_ckpt_t ck;
 
-    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, u, &cfg, &ck))
+    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, sync_changed[c] > 0,
+                  sync_comp[c], u, &cfg, &ck))
         return 1;
-    for (int i = 0; i < WARMUP; i++) /* a job's steady state: keep + 1 checkpoints exist */
+    for (int i = 0; i < WARMUP; i++) { /* a job's steady state: keep + 1 checkpoints exist */
+        change(u, sync_changed[c]);
         ckpt_once(ck, i);
+    }
     for (int i = 0; i < o->reps; i++) {
         double raw = raw_write(o->dir, u);
+        change(u, sync_changed[c]);
         t[i] = ckpt_once(ck, WARMUP + i);
         r[i] = raw / t[i];
     }
+    *stored = u->rank == 0 ? stored_bytes(ck, u->size) : 0;
     close_ckpt(o->dir, "bw_sync", &cfg, &ck);
     *ratio = median(r, o->reps);
     *secs = median(t, o->reps);
@@ -213,8 +270,8 @@ static int l4_level(const struct opts *o, struct run *u, double v[4])
     sal_config_t cf1, cf4;
     sal_ckpt_t k1, k4;
 
-    if (open_ckpt(o->dir, "bw_nol4", "L1", "yes", 0, u, &cf1, &k1) ||
-        open_ckpt(o->dir, "bw_l4", "L1", "yes", 1, u, &cf4, &k4))
+    if (open_ckpt(o->dir, "bw_nol4", "L1", "yes", 0, 0, "none", u, &cf1, &k1) ||
+        open_ckpt(o->dir, "bw_l4", "L1", "yes", 1, 0, "none", u, &cf4, &k4))
         return 1;
     for (int i = 0; i < WARMUP; i++) { /* both in their steady state */
         ckpt_once(k1, 2 * o->reps + i);
@@ -263,10 +320,29 @@ static int parse_sizes(const char *s, int *sizes)
     return n;
 }
 
-static void parse_opts(int argc, char **argv, struct opts *o)
+static void parse_opts(int argc, char **argv, struct opts *o, int rank)
 {
     *o = (struct opts){
         .sizes = {16, 64}, .nsizes = 2, .reps = 5, .compute = 0.5, .dir = "/dev/shm/ckpt_bw"};
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            if (rank == 0)
+                printf(
+                    "usage: mpiexec -n N ckpt_bw [--sizes MiB,MiB...] [--dir DIR] [--reps R] "
+                    "[--compute S] [--only NAME[,NAME...]]\n"
+                    "  --sizes    per-rank sizes in MiB (default 16,64)\n"
+                    "  --dir      directory of the checkpoints and raw files (default "
+                    "/dev/shm/ckpt_bw)\n"
+                    "  --reps     measured repetitions, 1..%d (default 5)\n"
+                    "  --compute  seconds of the compute phase of the L4 comparison (default 0.5)\n"
+                    "  --only     configurations among L1, L1-newfiles, L1+L2, L1+L3, L1-diff100, "
+                    "L1-diff10, L1-lz4, L1-bzip2, L4 (default all but L1-bzip2; the ratios to "
+                    "L1-newfiles and L1 need them)\n"
+                    "  --events   directory of an event log ckpt_bw.events.jsonl (the phases "
+                    "of every checkpoint)\n",
+                    MAX_REPS);
+            o->help = 1;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--sizes") == 0)
             o->nsizes = parse_sizes(argv[i + 1], o->sizes);
@@ -278,6 +354,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->compute = atof(argv[i + 1]);
         else if (strcmp(argv[i], "--only") == 0)
             o->only = argv[i + 1];
+        else if (strcmp(argv[i], "--events") == 0)
+            o->events = argv[i + 1];
     }
     if (o->reps < 1 || o->reps > MAX_REPS)
         o->reps = 5;
@@ -295,24 +373,35 @@ static void print_load(const char *when)
     printf("load average %s: %s\n", when, text);
 }
 
+/* --only NAME: one configuration; --only A,B: several. */
 static int wanted(const struct opts *o, int c)
 {
-    return !o->only || strcmp(o->only, sync_name[c]) == 0;
+    size_t n = strlen(sync_name[c]);
+    const char *p = o->only;
+
+    if (!p) /* every configuration but L1-bzip2, which takes a minute per checkpoint at 256 MiB */
+        return strcmp(sync_name[c], "L1-bzip2") != 0;
+    for (; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        if (strncmp(p, sync_name[c], n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    }
+    return 0;
 }
 
 /* One size; rank 0 prints and appends the ratio lines to ratios. */
 static void one_size(const struct opts *o, struct run *u, int mib, char *ratios, size_t cap)
 {
-    double gib = (double)u->len * u->size / (1 << 30), ratio[NSYNC], secs[NSYNC], v[4];
+    double gib = (double)u->len * u->size / (1 << 30), ratio[NSYNC], secs[NSYNC], v[4] = {0};
+    double stored[NSYNC];
     size_t used = strlen(ratios);
 
     for (size_t i = 0; i < u->len / sizeof(double); i++)
         u->buf[i] = (double)i * 0.5 + u->rank;
-    int l4 = !o->only || strcmp(o->only, "L4") == 0;
+    int l4 = !o->only || strstr(o->only, "L4") != NULL;
 
     for (int c = 0; c < NSYNC; c++) {
-        ratio[c] = secs[c] = 0;
-        if (wanted(o, c) && sync_level(o, u, c, &ratio[c], &secs[c]))
+        ratio[c] = secs[c] = stored[c] = 0;
+        if (wanted(o, c) && sync_level(o, u, c, &ratio[c], &secs[c], &stored[c]))
             return;
     }
     if (l4) {
@@ -331,6 +420,29 @@ static void one_size(const struct opts *o, struct run *u, int mib, char *ratios,
         used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/raw@%dMiB %.3f\n",
                                  sync_name[c], mib, ratio[c]);
     }
+    /* The redundancy levels against a checkpoint that writes new files, as theirs do. Each
+     * configuration runs seconds after the other, and the load of the machine changes in
+     * between: the time of each is taken relative to the raw writes measured beside it, i.e.
+     * the ratio is (L1-newfiles / raw) / (level / raw). */
+    for (int c = 2; c < 4 && wanted(o, 1); c++)
+        if (wanted(o, c) && ratio[c] > 0)
+            used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1-newfiles@%dMiB %.3f\n",
+                                     sync_name[c], mib, ratio[1] / ratio[c]);
+    /* Differential checkpoints against L1 (every chunk written), the same way. */
+    for (int c = 4; c < 6 && wanted(o, 0); c++)
+        if (wanted(o, c) && ratio[c] > 0)
+            used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1@%dMiB %.3f\n",
+                                     sync_name[c], mib, ratio[0] / ratio[c]);
+    /* Compression: its time against L1-newfiles (both write new files), and the bytes of the
+     * rank files against those of the data. */
+    for (int c = 6; c < NSYNC; c++) {
+        if (wanted(o, c) && ratio[c] > 0 && wanted(o, 1))
+            used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1-newfiles@%dMiB %.3f\n",
+                                     sync_name[c], mib, ratio[1] / ratio[c]);
+        if (wanted(o, c) && stored[c] > 0)
+            used += (size_t)snprintf(ratios + used, cap - used, "ratio %s-size/data@%dMiB %.3f\n",
+                                     sync_name[c], mib, stored[c] / ((double)u->len * u->size));
+    }
     if (!l4)
         return;
     printf("    visible cost: no L4 %.3f s, async L4 %.3f s, sync L4 %.3f s "
@@ -348,9 +460,15 @@ int main(int argc, char **argv)
     char ratios[8192] = "";
 
     MPI_Init(&argc, &argv);
-    parse_opts(argc, argv, &o);
     MPI_Comm_rank(MPI_COMM_WORLD, &u.rank);
+    parse_opts(argc, argv, &o, u.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &u.size);
+    if (o.help) {
+        MPI_Finalize();
+        return 0;
+    }
+    if (u.rank == 0 && o.events && sal_events_open(o.events, "ckpt_bw") != SAL_OK)
+        fprintf(stderr, "event log: %s\n", sal_last_error());
     if (u.rank == 0) {
         sal_mkdir_p(o.dir, 0700);
         print_load("at start");
@@ -370,6 +488,7 @@ int main(int argc, char **argv)
         print_load("at end");
         fputs(ratios, stdout);
     }
+    sal_events_close();
     MPI_Finalize();
     return 0;
 }

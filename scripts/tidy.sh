@@ -22,7 +22,8 @@
 # recursions (fsutil.c directory removal, salrun_json.c parser); bugprone-not-null-terminated-result
 # on memcpy into a counted buffer (events.c) and of a binary magic (level_xor.c); the analyzer's
 # NonNullParamChecker on option values salrun_cli.c always has, and its MPI checker on the receive of
-# level_partner.c that a failed MPI_Irecv never posted or that end_exchange ended.
+# level_partner.c that a failed MPI_Irecv never posted or that end_exchange ended, and on the chunk
+# exchange of level_xor.c, whose requests sal_msg_end waits for.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -108,8 +108,11 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
     c->id_floor = -1;
     c->keep = (int)sal_config_settings(cfg)->keep;
     c->reuse_files = sal_config_settings(cfg)->reuse_files != 0;
+    c->differential = sal_config_settings(cfg)->differential != 0;
     c->restart_from = sal_config_settings(cfg)->restart_from;
-    rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);
+    rc = sal_h5_compression(sal_config_settings(cfg)->compression, &c->compression);
+    if (rc == SAL_OK)
+        rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);
     if (rc == SAL_OK)
         rc = sal_mkdir_p(c->job_dir, 0700);
     if (rc == SAL_OK)

@@ -16,6 +16,17 @@
 
 #define SAL_MAX_LISTED 4096 /* checkpoint directories considered in one job directory */
 
+/* Where the time of the checkpoint being written went on this rank, in seconds (the `phases` of
+ * the ckpt_commit event, docs/events.md). */
+typedef struct sal_phases {
+    double write;   /* this rank's rank file: HDF5, checksums, fsync, rename */
+    double hosts;   /* the exchange of host names (the levels' arrangement) */
+    double map;     /* mapping this rank's file for the levels that encode */
+    double agree;   /* the gather of the records and the agreement */
+    double publish; /* rank 0: manifest and `latest`; every rank: the outcome's broadcast */
+    sal_level_times_t level[SAL_LEVEL_COUNT]; /* sal_level_table order */
+} sal_phases_t;
+
 struct sal_ckpt {
     MPI_Comm comm;
     char job_dir[PATH_MAX];
@@ -24,14 +35,18 @@ struct sal_ckpt {
     int64_t reuse_id; /* during sal_ckpt_write: the checkpoint whose files are overwritten, or -1 */
     int reused_mine;  /* during sal_ckpt_write: this rank overwrote its file of reuse_id */
     int reused_ranks; /* ... rank 0: how many ranks did */
-    int64_t own_first_id;   /* the first checkpoint this handle committed, -1 before: from it on,
-                             * the files are this run's own and read without a probe */
-    int64_t last_committed; /* the newest checkpoint this handle committed or restored, or -1:
-                             * committed whatever this host's `latest` says */
-    int64_t id_floor;       /* ids below it were used on some host (learnt at the first
-                             * checkpoint of the handle): new checkpoints take higher ones */
-    int64_t restart_from;   /* key restart_from: the checkpoint the restores take until the job
-                             * commits one of its own, or -1 (restore_chosen.c) */
+    int differential; /* key differential: unchanged chunks of a reused file are not rewritten */
+    int compression;  /* key compression: the HDF5 filter of the data, 0: none */
+    int64_t unchanged_mine;  /* during sal_ckpt_write: bytes this rank left as they were */
+    int64_t unchanged_bytes; /* ... rank 0: the sum over the ranks */
+    int64_t own_first_id;    /* the first checkpoint this handle committed, -1 before: from it on,
+                              * the files are this run's own and read without a probe */
+    int64_t last_committed;  /* the newest checkpoint this handle committed or restored, or -1:
+                              * committed whatever this host's `latest` says */
+    int64_t id_floor;        /* ids below it were used on some host (learnt at the first
+                              * checkpoint of the handle): new checkpoints take higher ones */
+    int64_t restart_from;    /* key restart_from: the checkpoint the restores take until the job
+                              * commits one of its own, or -1 (restore_chosen.c) */
     int nregions;
     sal_region_t *regions;   /* owned array; the memory they describe is the application's */
     sal_inject_t *inject;    /* not owned; may be NULL */
@@ -46,6 +61,7 @@ struct sal_ckpt {
     sal_topo_t topo;         /* host list of the last collective call */
     int warned;              /* the one-host redundancy warning was given */
     sal_interval_auto_t iauto;
+    sal_phases_t phases; /* of the checkpoint being written */
 };
 
 /* The host name this rank reports to the levels (host, or host.fake<k> with fake_host_ranks). */

@@ -27,6 +27,7 @@
 #include "ckpt_impl.h"
 #include "clock.h"
 #include "events.h"
+#include "fmap.h"
 #include "fsutil.h"
 #include "h5io.h"
 #include "log.h"
@@ -124,10 +125,13 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
     if (rc == SAL_OK)
         rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, meta.rank);
     if (rc == SAL_OK) {
+        sal_h5_write_opts_t o = {.differential = ck->differential, .compression = ck->compression};
         from = reusable_file(ck, ck->reuse_id, meta.rank, old, sizeof(old));
-        rc =
-            sal_h5_write_rank_reusing(path, from, &meta, ck->regions, ck->nregions, bytes, &reused);
+        o.reuse = from;
+        rc = sal_h5_write_rank_opts(path, &meta, ck->regions, ck->nregions, bytes, &o);
+        reused = o.reused;
         ck->reused_mine = reused;
+        ck->unchanged_mine = o.skipped;
         if (from)
             SAL_LOG_D("checkpoint %lld: %s %s", (long long)id,
                       reused ? "overwrote the storage of" : "could not reuse", from);
@@ -165,11 +169,18 @@ static int encoding(int mask)
 static int encode_levels(struct sal_ckpt *ck, int mask, const char *dir, const void *data,
                          int64_t len, int *ok)
 {
-    const sal_level_ctx_t ctx = {ck->comm, &ck->topo, dir};
+    char old[PATH_MAX];
+    const char *reuse = NULL;
     int rc = SAL_OK;
 
+    /* The files the levels keep for others are overwritten in place like the rank files, under
+     * the same conditions (reusable_file). */
+    if (ck->reuse_id >= 0 && sal_levels_idle(&ck->async) &&
+        sal_ckpt_dir_path(ck, ck->reuse_id, old, sizeof(old)) == SAL_OK)
+        reuse = old;
     for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK; i++) {
         const sal_level_ops_t *l = sal_level_table[i];
+        const sal_level_ctx_t ctx = {ck->comm, &ck->topo, dir, &ck->phases.level[i], reuse};
         int lok = 1;
         if (!l->encode || !(mask & l->bit))
             continue;
@@ -195,24 +206,30 @@ static int host_leader(const struct sal_ckpt *ck, int me)
 static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int *ok, int *mask)
 {
     char dir[PATH_MAX], path[PATH_MAX], host[SAL_HOST_LEN];
-    char *data = NULL;
-    size_t len = 0;
+    sal_fmap_t file = {.fd = -1};
     int64_t dlen = -1;
     int rc;
-    double t0;
+    double t0 = sal_clock_mono();
 
     sal_ckpt_host_name(ck, host, sizeof(host));
     rc = sal_topo_exchange(ck->comm, host, ck->xor_size, &ck->topo);
+    ck->phases.hosts = sal_clock_mono() - t0;
     if (rc != SAL_OK)
         return rc == SAL_ERR_PROC_FAILED || rc == SAL_ERR_MPI ? SAL_ERR_PROC_FAILED : rc;
     *mask = ck->levels | (ck->levels_auto && ck->topo.nhosts >= 2 ? SAL_LVL_L2 : 0);
     warn_topology(ck, me, *mask);
     rc = sal_ckpt_dir_path(ck, id, dir, sizeof(dir));
     t0 = sal_clock_mono();
+    /* The levels read this rank's file from its pages (mapped, not copied): it was just written
+     * by this process and nothing changes it until the next checkpoint. */
     if (rc == SAL_OK && *ok && encoding(*mask) &&
-        sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK &&
-        sal_slurp(path, &data, &len) == SAL_OK)
-        dlen = (int64_t)len;
+        sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK) {
+        if (sal_fmap_read(path, &file) == SAL_OK && file.len <= INT64_MAX)
+            dlen = (int64_t)file.len;
+        else
+            SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
+    }
+    ck->phases.map = sal_clock_mono() - t0;
     sal_bound_credit_since(t0);
     if (rc == SAL_OK && encoding(*mask))
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_COPY);
@@ -220,9 +237,9 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
      * written by the ranks that go on to the next exchange. */
     t0 = sal_clock_mono();
     if (rc == SAL_OK)
-        rc = encode_levels(ck, *mask, dir, data, dlen, ok);
+        rc = encode_levels(ck, *mask, dir, file.data, dlen, ok);
     sal_bound_credit_since(t0);
-    free(data);
+    sal_fmap_close(&file);
     /* The levels record is on every host, like `latest` and the manifest (after_commit). */
     if (rc == SAL_OK && host_leader(ck, me) &&
         sal_levels_write(dir, *mask, ck->xor_size, &ck->topo) != SAL_OK) {
@@ -336,6 +353,24 @@ out:
     free(buf);
 }
 
+/* The members of the `phases` object of the ckpt_commit event (docs/events.md): p's times, the
+ * levels' for the levels of mask that encode. Returns buf. */
+static const char *phases_json(const sal_phases_t *p, int mask, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size,
+                                "\"write\":%.6f,\"hosts\":%.6f,\"map\":%.6f,\"agree\":%.6f,"
+                                "\"publish\":%.6f",
+                                p->write, p->hosts, p->map, p->agree, p->publish);
+
+    for (int i = 0; i < SAL_LEVEL_COUNT && n < size; i++) {
+        const sal_level_ops_t *l = sal_level_table[i];
+        if (l->encode && (mask & l->bit))
+            n += (size_t)snprintf(buf + n, size - n, ",\"%s_exchange\":%.6f,\"%s_store\":%.6f",
+                                  l->name, p->level[i].exchange, l->name, p->level[i].store);
+    }
+    return buf;
+}
+
 /* Every rank, after a commit: retention (one rank per host), the commit event (rank 0), L4 queue,
  * interval update. */
 static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int64_t bytes,
@@ -352,12 +387,15 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
     if (host_leader(ck, me))
         retain(ck, id);
     if (me == 0) {
+        char ph[512];
         sal_event("ckpt_commit",
                   "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
-                  "\"level\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d",
+                  "\"level\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d,"
+                  "\"unchanged_bytes\":%lld,\"phases\":{%s}",
                   (long long)id, (long long)step, (long long)bytes, secs,
                   sal_levels_name(mask, lv, sizeof(lv)), (due & SAL_LVL_L4) ? "queued" : "no",
-                  ck->reused_ranks);
+                  ck->reused_ranks, (long long)ck->unchanged_bytes,
+                  phases_json(&ck->phases, mask, ph, sizeof(ph)));
     }
     sal_levels_submit(&ck->async, due, id, me, sal_comm_size(ck->comm));
     if (sal_interval_auto_cost(&ck->iauto, secs, sal_clock_mono()) && me == 0)
@@ -416,12 +454,14 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
     t1 = sal_clock_mono();
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
+    ck->phases.write = sal_clock_mono() - t1;
     sal_bound_credit_since(t1);
     /* Every rank reaches the agreement, whatever its exchanges returned: under ULFM a collective
      * can fail on one rank and succeed on the others, which then wait in the agreement for it
      * (they would wait forever: a revoke does not end an agreement). A failure seen here votes
      * 0 and is reported after the agreement. */
     failed = redundancy(ck, me, id, step, &ok, mask) != SAL_OK;
+    t1 = sal_clock_mono();
     sal_commit_fill_record(ck, ok, mybytes, mine);
     if (!failed)
         failed = MPI_Gather(mine, (int)len, MPI_INT64_T, *recs, (int)len, MPI_INT64_T, 0,
@@ -436,6 +476,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     sal_bound_enter(what, sal_clock_mono() - t0);
     rc = sal_agree(ck->comm, &ok);
     sal_bound_leave();
+    ck->phases.agree = sal_clock_mono() - t1;
     if (rc != SAL_OK || failed)
         return sal_error(SAL_ERR_PROC_FAILED, "checkpoint %lld: a process failed during its %s",
                          (long long)id, failed ? "exchanges" : "agreement");
@@ -460,6 +501,7 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
     me = sal_comm_rank(ck->comm);
     ck->reused_mine = ck->reused_ranks = 0;
+    ck->unchanged_mine = ck->unchanged_bytes = 0;
     rc = agree_on_id(ck, me, &id, &ck->reuse_id);
     if (rc != SAL_OK)
         return rc;
@@ -478,10 +520,13 @@ static int write_checkpoint(struct sal_ckpt *ck, int me, int64_t id, int64_t ste
 {
     int64_t bytes = 0, *recs = NULL;
     int rc, mask = SAL_LVL_L1;
+    double t1;
 
+    memset(&ck->phases, 0, sizeof(ck->phases));
     if (me == 0)
         sal_event("ckpt_begin", "\"id\":%lld,\"step\":%lld", (long long)id, (long long)step);
     rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes, &mask);
+    t1 = sal_clock_mono();
     if (rc == SAL_OK && me == 0) {
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_PUBLISH);
         rc = publish(ck, id, step, t0, recs, bytes);
@@ -490,6 +535,7 @@ static int write_checkpoint(struct sal_ckpt *ck, int me, int64_t id, int64_t ste
     if (rc != SAL_ERR_PROC_FAILED && MPI_Bcast(&rc, 1, MPI_INT, 0, ck->comm) != MPI_SUCCESS)
         rc = sal_error(SAL_ERR_PROC_FAILED, "broadcast of checkpoint %lld outcome failed",
                        (long long)id);
+    ck->phases.publish = sal_clock_mono() - t1;
     if (rc == SAL_OK)
         after_commit(ck, me, id, step, bytes, mask, t0);
     if (me == 0 && rc != SAL_OK) {

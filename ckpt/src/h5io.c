@@ -126,6 +126,31 @@ int sal_h5_type_matches(hid_t tid, sal_type_t t)
     return cls != H5T_INTEGER || H5Tget_sign(tid) == H5Tget_sign(mem);
 }
 
+/* ---- compression ----------------------------------------------------------------------------- */
+
+int sal_h5_compression(const char *name, int *filter)
+{
+    static const struct {
+        const char *name;
+        int filter;
+    } known[] = {{"none", 0}, {"lz4", 32004}, {"bzip2", 307}};
+
+    for (size_t i = 0; name && i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(name, known[i].name) != 0)
+            continue;
+        *filter = known[i].filter;
+        if (*filter == 0 || H5Zfilter_avail((H5Z_filter_t)*filter) > 0)
+            return SAL_OK;
+        return sal_error(SAL_ERR_CONFIG,
+                         "compression=%s: HDF5 cannot load its filter (%d); install the filter "
+                         "plugins (Debian: hdf5-filter-plugin) or point HDF5_PLUGIN_PATH at them, "
+                         "or set compression=none",
+                         name, *filter);
+    }
+    return sal_error(SAL_ERR_CONFIG, "compression=%s: not one of none, lz4, bzip2",
+                     name ? name : "(null)");
+}
+
 /* ---- files ----------------------------------------------------------------------------------- */
 
 static int input_error(const char *path, int err)

@@ -36,6 +36,27 @@ int sal_h5_write_rank_reusing(const char *path, const char *reuse, const sal_ran
                               const sal_region_t *regions, int nregions, int64_t *bytes,
                               int *reused);
 
+/* What sal_h5_write_rank_opts does beyond sal_h5_write_rank, and what it did. */
+typedef struct sal_h5_write_opts {
+    const char *reuse; /* [IN] the rank file to take over, as sal_h5_write_rank_reusing; NULL */
+    int differential;  /* [IN] keep each dataset's chunk hashes (attribute chunk_hashes) and, in a
+                        * reused file, leave the chunks whose hash is unchanged as they are */
+    int reused;        /* [OUT] 1 when reuse was taken over */
+    int64_t skipped;   /* [OUT] bytes of data in chunks left as they were (not written) */
+    int compression;   /* [IN] HDF5 filter of the data before Fletcher32 (sal_h5_compression),
+                        * 0: none; then reuse and differential are ignored */
+} sal_h5_write_opts_t;
+
+/* The HDF5 filter of the compression key's value name ("none": *filter = 0, "lz4", "bzip2").
+ * SAL_ERR_CONFIG when the name is unknown or HDF5 cannot load the filter's plugin (the message
+ * names the plugin package and HDF5_PLUGIN_PATH). */
+int sal_h5_compression(const char *name, int *filter);
+
+/* sal_h5_write_rank with the options of o (docs/format.md, "Differential checkpoints"). */
+int sal_h5_write_rank_opts(const char *path, const sal_rank_meta_t *meta,
+                           const sal_region_t *regions, int nregions, int64_t *bytes,
+                           sal_h5_write_opts_t *o);
+
 /* Reads a rank file written by sal_h5_write_rank into the regions' memory. Every region must exist
  * with the same type, global dims, offset and count; the file's id/rank/nranks must match *expect.
  * Returns SAL_ERR_CORRUPT (checksum, truncation, mismatch) or SAL_ERR_IO naming path and cause. On

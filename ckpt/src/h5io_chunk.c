@@ -124,6 +124,80 @@ static uint32_t f32_final(const struct f32 *f)
     return f32_fold(f->s2) << 16 | f32_fold(f->s1);
 }
 
+/* ---- XXH64, the hash of differential writes ---------------------------------------------------
+ */
+
+#define XXH_P1 0x9E3779B185EBCA87ULL
+#define XXH_P2 0xC2B2AE3D27D4EB4FULL
+#define XXH_P3 0x165667B19E3779F9ULL
+#define XXH_P4 0x85EBCA77C2B2AE63ULL
+#define XXH_P5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* A little-endian word at p, whatever the host. */
+static inline uint64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+
+    if (host_little_endian()) {
+        memcpy(&v, p, 8);
+        return v;
+    }
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static inline uint64_t xxh_round(uint64_t acc, uint64_t in)
+{
+    return rotl64(acc + in * XXH_P2, 31) * XXH_P1;
+}
+
+static inline uint64_t xxh_merge(uint64_t h, uint64_t v)
+{
+    return (h ^ xxh_round(0, v)) * XXH_P1 + XXH_P4;
+}
+
+uint64_t sal_h5_chunk_hash(const void *data, size_t len)
+{
+    const unsigned char *p = data, *end = p + len;
+    uint64_t h;
+
+    if (len >= 32) {
+        uint64_t v1 = XXH_P1 + XXH_P2, v2 = XXH_P2, v3 = 0, v4 = 0 - XXH_P1;
+        for (; p + 32 <= end; p += 32) {
+            v1 = xxh_round(v1, le64(p));
+            v2 = xxh_round(v2, le64(p + 8));
+            v3 = xxh_round(v3, le64(p + 16));
+            v4 = xxh_round(v4, le64(p + 24));
+        }
+        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+        h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3), v4);
+    } else {
+        h = XXH_P5;
+    }
+    h += (uint64_t)len;
+    for (; p + 8 <= end; p += 8)
+        h = rotl64(h ^ xxh_round(0, le64(p)), 27) * XXH_P1 + XXH_P4;
+    if (p + 4 <= end) {
+        uint64_t w =
+            (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
+        h = rotl64(h ^ (w * XXH_P1), 23) * XXH_P2 + XXH_P3;
+        p += 4;
+    }
+    for (; p < end; p++)
+        h = rotl64(h ^ (*p * XXH_P5), 11) * XXH_P1;
+    h ^= h >> 33;
+    h *= XXH_P2;
+    h ^= h >> 29;
+    h *= XXH_P3;
+    return h ^ (h >> 32);
+}
+
 /* ---- direct chunk writes --------------------------------------------------------------------- */
 
 /* Assembles one chunk in buf (data, zero padding of a partial last slab, the Fletcher32 value)
@@ -148,13 +222,38 @@ static size_t fill_chunk(const unsigned char *src, size_t rows, size_t row, size
     return full + 4;
 }
 
+int64_t sal_h5_chunk_count(const sal_h5_stored_t *s, const hsize_t *chunk, int cut)
+{
+    int64_t n = (int64_t)((s->count[cut] + chunk[cut] - 1) / chunk[cut]);
+
+    for (int d = 0; d < cut; d++)
+        n *= (int64_t)s->count[d];
+    return n;
+}
+
+/* Whether chunk k (data bytes at src) must be written: always without diff; with it, unless its
+ * hash equals the one the reused dataset records. Records the hash and the bytes skipped. */
+static int chunk_needed(sal_h5_diff_t *diff, int64_t k, const unsigned char *src, size_t bytes)
+{
+    if (!diff)
+        return 1;
+    diff->hash[k] = (int64_t)sal_h5_chunk_hash(src, bytes);
+    if (diff->old && diff->old[k] == diff->hash[k]) {
+        diff->skipped += (int64_t)bytes;
+        return 0;
+    }
+    return 1;
+}
+
 int sal_h5_write_chunks(hid_t dset, const char *where, const sal_h5_stored_t *s,
-                        const hsize_t *chunk, int cut, size_t esize, const void *base)
+                        const hsize_t *chunk, int cut, size_t esize, const void *base,
+                        sal_h5_diff_t *diff)
 {
     hsize_t off[SAL_MAX_DIMS] = {0};
     size_t row = esize, slab = (size_t)chunk[cut];
     uint64_t nouter = 1;
     unsigned char *buf;
+    int64_t k = 0;
     int rc = SAL_OK;
 
     for (int d = cut + 1; d < s->ndims; d++)
@@ -170,11 +269,13 @@ int sal_h5_write_chunks(hid_t dset, const char *where, const sal_h5_stored_t *s,
             off[d] = rest % s->count[d];
             rest /= s->count[d];
         }
-        for (hsize_t r0 = 0; r0 < s->count[cut] && rc == SAL_OK; r0 += slab) {
-            size_t rows = s->count[cut] - r0 < slab ? (size_t)(s->count[cut] - r0) : slab;
+        for (hsize_t r0 = 0; r0 < s->count[cut] && rc == SAL_OK; r0 += slab, k++) {
+            size_t rows = s->count[cut] - r0 < slab ? (size_t)(s->count[cut] - r0) : slab, n;
             const unsigned char *src =
                 (const unsigned char *)base + ((size_t)o * s->count[cut] + r0) * row;
-            size_t n = fill_chunk(src, rows, row, slab, buf);
+            if (!chunk_needed(diff, k, src, rows * row))
+                continue;
+            n = fill_chunk(src, rows, row, slab, buf);
             off[cut] = r0;
             if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, off, n, buf) < 0)
                 rc = sal_h5_error(SAL_ERR_HDF5, "cannot write %s", where);

@@ -12,6 +12,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,15 +74,19 @@ static int chunk_shape(const sal_h5_stored_t *s, size_t esize, hsize_t *chunk)
     return cut >= 0 ? cut : 0;
 }
 
-/* Dataset creation: chunked + Fletcher32 when the block has elements, else contiguous (default). */
-static hid_t make_dcpl(const sal_h5_stored_t *s, const hsize_t *chunk, int64_t elems)
+/* Dataset creation: chunked + (compression filter) + Fletcher32 when the block has elements, else
+ * contiguous (default). The checksum is the last filter, so it covers the bytes stored. */
+static hid_t make_dcpl(const sal_h5_stored_t *s, const hsize_t *chunk, int64_t elems, int comp)
 {
     hid_t dcpl;
 
     if (elems == 0)
         return H5Pcreate(H5P_DATASET_CREATE);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    if (dcpl >= 0 && (H5Pset_chunk(dcpl, s->ndims, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0)) {
+    if (dcpl >= 0 &&
+        (H5Pset_chunk(dcpl, s->ndims, chunk) < 0 ||
+         (comp && H5Pset_filter(dcpl, (H5Z_filter_t)comp, H5Z_FLAG_MANDATORY, 0, NULL) < 0) ||
+         H5Pset_fletcher32(dcpl) < 0)) {
         H5Pclose(dcpl);
         return H5I_INVALID_HID;
     }
@@ -105,22 +110,79 @@ static int put_region_attrs(hid_t dset, const char *where, const sal_region_t *r
     return rc;
 }
 
+#define CHUNK_HASHES "chunk_hashes"
+
 /* The data of a non-empty region: direct chunk writes when memory already has the file's byte
- * order (every little-endian machine), else through HDF5's conversion and filter pipeline. */
+ * order (every little-endian machine), else through HDF5's conversion and filter pipeline (then
+ * without chunk hashes: diff is ignored and diff->hash left unset). */
 static int write_data(hid_t dset, const char *where, const sal_region_t *r,
-                      const sal_h5_stored_t *s, const hsize_t *chunk, int cut)
+                      const sal_h5_stored_t *s, const hsize_t *chunk, int cut, sal_h5_diff_t *diff,
+                      int comp)
 {
-    if (H5Tequal(sal_h5_file_type(r->type), sal_h5_mem_type(r->type)) > 0)
-        return sal_h5_write_chunks(dset, where, s, chunk, cut, sal_type_size(r->type), r->base);
+    if (!comp && H5Tequal(sal_h5_file_type(r->type), sal_h5_mem_type(r->type)) > 0)
+        return sal_h5_write_chunks(dset, where, s, chunk, cut, sal_type_size(r->type), r->base,
+                                   diff);
     if (H5Dwrite(dset, sal_h5_mem_type(r->type), H5S_ALL, H5S_ALL, H5P_DEFAULT, r->base) < 0)
         return sal_h5_error(SAL_ERR_HDF5, "cannot write %s", where);
     return SAL_OK;
 }
 
-static hid_t create_dataset(hid_t file, const sal_region_t *r, const sal_h5_stored_t *s,
-                            const hsize_t *chunk, int64_t elems)
+/* Differential writes of one dataset: hashes for nchunks chunks, and (reuse) the ones its reused
+ * dataset records, when it records them for as many chunks. *use = 0 when the region keeps no
+ * hashes (too many chunks, or a byte order that goes through HDF5's pipeline). */
+static int diff_prepare(hid_t dset, const char *where, const sal_region_t *r, int reuse, int comp,
+                        int64_t nchunks, sal_h5_diff_t *d, int64_t **old, int *use)
 {
-    hid_t space = H5Screate_simple(s->ndims, s->count, NULL), dcpl = make_dcpl(s, chunk, elems);
+    *use = nchunks <= SAL_H5_DIFF_MAX_CHUNKS && !comp &&
+           H5Tequal(sal_h5_file_type(r->type), sal_h5_mem_type(r->type)) > 0;
+    *old = NULL;
+    memset(d, 0, sizeof(*d));
+    if (!*use)
+        return SAL_OK;
+    d->nchunks = nchunks;
+    d->hash = malloc((size_t)nchunks * sizeof(int64_t));
+    *old = reuse && H5Aexists(dset, CHUNK_HASHES) > 0 ? malloc((size_t)nchunks * sizeof(int64_t))
+                                                      : NULL;
+    if (!d->hash || (reuse && H5Aexists(dset, CHUNK_HASHES) > 0 && !*old))
+        return sal_error(SAL_ERR_NOMEM, "%s: chunk hashes", where);
+    /* hashes of another chunk count, or unreadable: every chunk is written */
+    if (*old && sal_h5_get_i64v(dset, where, CHUNK_HASHES, *old, (int)nchunks) == SAL_OK)
+        d->old = *old;
+    return SAL_OK;
+}
+
+/* The data of a non-empty region and, with o->differential, its chunk hashes. A reused dataset's
+ * hashes that would no longer describe its chunks are deleted before any chunk is written. */
+static int write_region_data(hid_t dset, const char *where, int reuse, const sal_region_t *r,
+                             const sal_h5_stored_t *s, const hsize_t *chunk, int cut,
+                             sal_h5_write_opts_t *o)
+{
+    sal_h5_diff_t d;
+    int64_t *old = NULL;
+    int use = 0, rc = SAL_OK;
+
+    if (o->differential)
+        rc = diff_prepare(dset, where, r, reuse, o->compression, sal_h5_chunk_count(s, chunk, cut),
+                          &d, &old, &use);
+    if (rc == SAL_OK && reuse && H5Aexists(dset, CHUNK_HASHES) > 0 &&
+        H5Adelete(dset, CHUNK_HASHES) < 0)
+        rc = sal_h5_error(SAL_ERR_HDF5, "%s: cannot remove attribute %s", where, CHUNK_HASHES);
+    if (rc == SAL_OK)
+        rc = write_data(dset, where, r, s, chunk, cut, use ? &d : NULL, o->compression);
+    if (rc == SAL_OK && use)
+        rc = sal_h5_put_i64v(dset, where, CHUNK_HASHES, d.hash, (int)d.nchunks);
+    if (use)
+        o->skipped += d.skipped;
+    free(old);
+    free(use ? d.hash : NULL);
+    return rc;
+}
+
+static hid_t create_dataset(hid_t file, const sal_region_t *r, const sal_h5_stored_t *s,
+                            const hsize_t *chunk, int64_t elems, int comp)
+{
+    hid_t space = H5Screate_simple(s->ndims, s->count, NULL);
+    hid_t dcpl = make_dcpl(s, chunk, elems, comp);
     hid_t dset = H5I_INVALID_HID;
 
     if (space >= 0 && dcpl >= 0)
@@ -165,13 +227,14 @@ static int dataset_reusable(hid_t dset, const sal_region_t *r, const sal_h5_stor
 
 /* The dataset of region r: created, or (reuse) the reused file's, when it is laid out exactly as a
  * new one would be; H5I_INVALID_HID with *mismatch set otherwise. */
-static hid_t region_dataset(hid_t file, int reuse, const sal_region_t *r, const sal_h5_stored_t *s,
-                            const hsize_t *chunk, int64_t elems, int *mismatch)
+static hid_t region_dataset(hid_t file, int reuse, int comp, const sal_region_t *r,
+                            const sal_h5_stored_t *s, const hsize_t *chunk, int64_t elems,
+                            int *mismatch)
 {
     hid_t dset;
 
     if (!reuse)
-        return create_dataset(file, r, s, chunk, elems);
+        return create_dataset(file, r, s, chunk, elems, comp);
     dset = H5Lexists(file, r->name, H5P_DEFAULT) > 0 ? H5Dopen2(file, r->name, H5P_DEFAULT)
                                                      : H5I_INVALID_HID;
     /* The `local` attribute is only ever added: a file whose flag differs is not reused. */
@@ -185,7 +248,7 @@ static hid_t region_dataset(hid_t file, int reuse, const sal_region_t *r, const 
 }
 
 static int write_region(hid_t file, int reuse, const char *path, const sal_rank_meta_t *meta,
-                        const sal_region_t *r, int *mismatch)
+                        const sal_region_t *r, int *mismatch, sal_h5_write_opts_t *o)
 {
     char where[SAL_H5_WHERE_MAX];
     sal_h5_stored_t s;
@@ -198,12 +261,12 @@ static int write_region(hid_t file, int reuse, const char *path, const sal_rank_
     sal_h5_stored_shape(r, meta->rank, meta->nranks, &s);
     if (elems > 0)
         cut = chunk_shape(&s, sal_type_size(r->type), chunk);
-    dset = region_dataset(file, reuse, r, &s, chunk, elems, mismatch);
+    dset = region_dataset(file, reuse, o->compression, r, &s, chunk, elems, mismatch);
     if (dset < 0)
         return *mismatch ? SAL_ERR_HDF5 : sal_h5_error(SAL_ERR_HDF5, "cannot create %s", where);
     rc = put_region_attrs(dset, where, r, &s);
     if (rc == SAL_OK && elems > 0)
-        rc = write_data(dset, where, r, &s, chunk, cut);
+        rc = write_region_data(dset, where, reuse, r, &s, chunk, cut, o);
     if (H5Dclose(dset) < 0 && rc == SAL_OK)
         rc = sal_h5_error(SAL_ERR_HDF5, "cannot close %s", where);
     return rc;
@@ -264,19 +327,21 @@ static int open_reused(const char *reuse, const char *tmp, int nregions, hid_t *
 /* Writes the attributes and regions into the open file; *mismatch is set when a reused file's
  * dataset does not have the region's layout. */
 static int write_contents(hid_t file, int reuse, const char *path, const sal_rank_meta_t *meta,
-                          const sal_region_t *regions, int nregions, int *mismatch)
+                          const sal_region_t *regions, int nregions, int *mismatch,
+                          sal_h5_write_opts_t *o)
 {
     int rc = put_root_attrs(file, path, meta);
 
     for (int i = 0; i < nregions && rc == SAL_OK; i++)
-        rc = write_region(file, reuse, path, meta, &regions[i], mismatch);
+        rc = write_region(file, reuse, path, meta, &regions[i], mismatch, o);
     return rc;
 }
 
 /* One attempt: into the file reuse (when not NULL) or a new one. *mismatch (reuse only): reuse
  * could not be used, nothing was reported, the caller writes a new file. */
 static int write_rank_once(const char *path, const char *reuse, const sal_rank_meta_t *meta,
-                           const sal_region_t *regions, int nregions, int64_t need, int *mismatch)
+                           const sal_region_t *regions, int nregions, int64_t need, int *mismatch,
+                           sal_h5_write_opts_t *o)
 {
     char tmp[PATH_MAX];
     hid_t file = H5I_INVALID_HID;
@@ -292,10 +357,43 @@ static int write_rank_once(const char *path, const char *reuse, const sal_rank_m
     }
     if (rc != SAL_OK)
         return rc;
-    rc = write_contents(file, reuse != NULL, path, meta, regions, nregions, mismatch);
+    o->skipped = 0;
+    rc = write_contents(file, reuse != NULL, path, meta, regions, nregions, mismatch, o);
     if (rc == SAL_OK)
         return sal_h5_commit_tmp(file, tmp, path);
     sal_h5_discard_tmp(file, tmp);
+    return rc;
+}
+
+int sal_h5_write_rank_opts(const char *path, const sal_rank_meta_t *meta,
+                           const sal_region_t *regions, int nregions, int64_t *bytes,
+                           sal_h5_write_opts_t *o)
+{
+    sal_h5_quiet_t quiet;
+    int64_t need = 0;
+    int mismatch = 0, rc = check_write_args(path, meta, regions, nregions);
+
+    o->reused = 0;
+    o->skipped = 0;
+    if (o->compression)
+        o->reuse = NULL; /* compressed chunks change size: always a new file */
+    if (rc != SAL_OK)
+        return rc;
+    for (int i = 0; i < nregions; i++)
+        need += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
+    sal_h5_quiet(&quiet);
+    if (o->reuse) {
+        rc = write_rank_once(path, o->reuse, meta, regions, nregions, need, &mismatch, o);
+        if (rc != SAL_OK && mismatch)
+            SAL_LOG_D("%s: not reused for %s (another layout), writing a new file", o->reuse, path);
+        else if (rc == SAL_OK)
+            o->reused = 1;
+    }
+    if (!o->reuse || mismatch)
+        rc = write_rank_once(path, NULL, meta, regions, nregions, need, &mismatch, o);
+    if (rc == SAL_OK && bytes)
+        *bytes = need; /* the bytes of every region, all in the file */
+    sal_h5_restore(&quiet);
     return rc;
 }
 
@@ -303,29 +401,11 @@ int sal_h5_write_rank_reusing(const char *path, const char *reuse, const sal_ran
                               const sal_region_t *regions, int nregions, int64_t *bytes,
                               int *reused)
 {
-    sal_h5_quiet_t quiet;
-    int64_t need = 0;
-    int mismatch = 0, rc = check_write_args(path, meta, regions, nregions);
+    sal_h5_write_opts_t o = {.reuse = reuse};
+    int rc = sal_h5_write_rank_opts(path, meta, regions, nregions, bytes, &o);
 
     if (reused)
-        *reused = 0;
-    if (rc != SAL_OK)
-        return rc;
-    for (int i = 0; i < nregions; i++)
-        need += sal_region_elems(&regions[i]) * (int64_t)sal_type_size(regions[i].type);
-    sal_h5_quiet(&quiet);
-    if (reuse) {
-        rc = write_rank_once(path, reuse, meta, regions, nregions, need, &mismatch);
-        if (rc != SAL_OK && mismatch)
-            SAL_LOG_D("%s: not reused for %s (another layout), writing a new file", reuse, path);
-        else if (rc == SAL_OK && reused)
-            *reused = 1;
-    }
-    if (!reuse || mismatch)
-        rc = write_rank_once(path, NULL, meta, regions, nregions, need, &mismatch);
-    if (rc == SAL_OK && bytes)
-        *bytes = need; /* the bytes of every region, all written */
-    sal_h5_restore(&quiet);
+        *reused = o.reused;
     return rc;
 }
 

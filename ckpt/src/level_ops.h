@@ -23,12 +23,23 @@
 
 #include "levels.h"
 
+/* Where the time of one encode went on this rank, in seconds (the `phases` of the ckpt_commit
+ * event, docs/events.md). */
+typedef struct sal_level_times {
+    double exchange; /* in MPI calls: sizes, data, XOR reductions (waiting for peers included) */
+    double store;    /* creating and publishing what this rank keeps for others, XOR included */
+} sal_level_times_t;
+
 /* The checkpoint a synchronous operation works on. */
 typedef struct sal_level_ctx {
-    MPI_Comm comm;          /* the checkpoint communicator; unused by local operations */
-    const sal_topo_t *topo; /* the arrangement the checkpoint is (or was) written with */
-    const char *dir;        /* this rank's node-local ckpt.<id> directory (rebuild_local: one
-                             * every rank sees) */
+    MPI_Comm comm;            /* the checkpoint communicator; unused by local operations */
+    const sal_topo_t *topo;   /* the arrangement the checkpoint is (or was) written with */
+    const char *dir;          /* this rank's node-local ckpt.<id> directory (rebuild_local: one
+                               * every rank sees) */
+    sal_level_times_t *times; /* encode: [OUT] added to when not NULL; unused otherwise */
+    const char *reuse_dir;    /* encode: the node-local directory of the committed checkpoint whose
+                               * files this one overwrites (reuse_files), whose files of this
+                               * level may serve as storage; NULL: none. Unused otherwise */
 } sal_level_ctx_t;
 
 /* L4's flush thread (level_pfs.c). */

@@ -10,7 +10,9 @@
 #include <salamander/sal_error.h>
 
 #include "agree.h"
+#include "clock.h"
 #include "events.h"
+#include "fmap.h"
 #include "fsutil.h"
 #include "level_ops.h"
 #include "levels.h"
@@ -18,14 +20,23 @@
 
 enum { TAG_LEN = 7301, TAG_DATA = 7302 };
 
-/* Point-to-point transfer: this rank sends (data, len) to dst (-1: none) and receives one buffer
- * from each of nsrc sources. [OUT] lens[i] (-1 when the source had nothing), bufs[i] (caller
- * frees). */
-static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const int *srcs,
-                    int nsrc, int64_t *lens, char **bufs)
+/* Adds the seconds since *t0 to *acc (when acc is not NULL) and restarts *t0. */
+static void lap(double *acc, double *t0)
+{
+    double t = sal_clock_mono();
+
+    if (acc)
+        *acc += t - *t0;
+    *t0 = t;
+}
+
+/* Exchange of sizes: this rank sends len to dst (-1: none) and receives one from each of nsrc
+ * sources. [OUT] lens[i] (-1 when the source had nothing). */
+static int exchange_sizes(MPI_Comm comm, int dst, int64_t len, const int *srcs, int nsrc,
+                          int64_t *lens)
 {
     MPI_Request *req = sal_msg_requests(nsrc);
-    int rc = SAL_OK, nreq = 0, nrecv, total;
+    int rc = SAL_OK, nreq = 0, nrecv;
 
     if (!req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
@@ -36,21 +47,24 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
         rc = sal_msg_send(&len, 1, MPI_INT64_T, dst, TAG_LEN, comm, &req[nreq++]);
     rc = sal_msg_end(comm, req, nreq, nrecv, rc);
     free(req);
-    if (rc != SAL_OK)
-        return sal_error(rc, "exchange of partner copy sizes failed");
-    total = dst >= 0 ? sal_msg_pieces(len) : 0;
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "exchange of partner copy sizes failed");
+}
+
+/* Exchange of data: this rank sends (data, len) to dst (-1: none) and receives lens[i] bytes
+ * from each source into maps[i].data (nothing for lens[i] <= 0). */
+static int exchange_data(MPI_Comm comm, int dst, const void *data, int64_t len, const int *srcs,
+                         int nsrc, const int64_t *lens, sal_fmap_t *maps)
+{
+    int total = dst >= 0 ? sal_msg_pieces(len) : 0, nreq = 0, nrecv, rc = SAL_OK;
+    MPI_Request *req;
+
     for (int i = 0; i < nsrc; i++)
         total += sal_msg_pieces(lens[i]);
     req = sal_msg_requests(total);
     if (!req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
-    nreq = 0;
     for (int i = 0; i < nsrc && rc == SAL_OK; i++) {
-        bufs[i] = lens[i] > 0 ? malloc((size_t)lens[i]) : NULL;
-        if (lens[i] > 0 && !bufs[i])
-            rc = sal_error(SAL_ERR_NOMEM, "partner copy of %lld bytes", (long long)lens[i]);
-        if (rc == SAL_OK)
-            rc = sal_msg_post(0, bufs[i], lens[i], srcs[i], TAG_DATA, comm, req + nreq);
+        rc = sal_msg_post(0, maps[i].data, lens[i], srcs[i], TAG_DATA, comm, req + nreq);
         nreq += sal_msg_pieces(lens[i]);
     }
     nrecv = nreq;
@@ -60,6 +74,55 @@ static int transfer(MPI_Comm comm, int dst, const void *data, int64_t len, const
     rc = sal_msg_end(comm, req, nreq, nrecv, rc);
     free(req);
     return rc == SAL_OK ? SAL_OK : sal_error(rc, "transfer of partner copies failed");
+}
+
+/* Where each copy this rank receives goes: the temp file of <dir>/partner.<src>.h5, mapped, so
+ * that the bytes go from the sender's file straight into it (docs/performance.md); its copy in
+ * c->reuse_dir, when there is one, is overwritten instead of a new file. A copy whose
+ * file cannot be created is logged, clears *ok and is received into heap memory and dropped
+ * (its sender must not wait forever). SAL_OK, or SAL_ERR_NOMEM when not even that memory is
+ * there (this rank cannot take part). */
+static int create_copies(const sal_level_ctx_t *c, const int *srcs, int nsrc, const int64_t *lens,
+                         sal_fmap_t *maps, int *ok)
+{
+    char path[PATH_MAX], old[PATH_MAX];
+
+    for (int i = 0; i < nsrc; i++) {
+        int rc = sal_path_join(path, sizeof(path), "%s/partner.%d.h5", c->dir, srcs[i]);
+        int reuse = c->reuse_dir && sal_path_join(old, sizeof(old), "%s/partner.%d.h5",
+                                                  c->reuse_dir, srcs[i]) == SAL_OK;
+        if (lens[i] < 0)
+            continue;
+        if (rc == SAL_OK)
+            rc = sal_fmap_create(path, (size_t)lens[i], reuse ? old : NULL, &maps[i]);
+        if (rc == SAL_OK && maps[i].reused)
+            SAL_LOG_D("L2: the partner copy of rank %d overwrites %s", srcs[i], old);
+        if (rc == SAL_OK)
+            continue;
+        SAL_LOG_E("L2: cannot store the partner copy of rank %d: %s", srcs[i], sal_last_error());
+        *ok = 0;
+        maps[i].data = lens[i] > 0 ? malloc((size_t)lens[i]) : NULL;
+        maps[i].len = (size_t)lens[i];
+        maps[i].fd = -1;
+        maps[i].live = 1; /* heap memory only: released by sal_fmap_close */
+        if (lens[i] > 0 && !maps[i].data)
+            return sal_error(SAL_ERR_NOMEM, "partner copy of %lld bytes", (long long)lens[i]);
+    }
+    return SAL_OK;
+}
+
+/* Publishes the copies received (those with a file). */
+static void commit_copies(const int *srcs, int nsrc, const int64_t *lens, sal_fmap_t *maps, int *ok)
+{
+    for (int i = 0; i < nsrc; i++) {
+        if (lens[i] < 0) {
+            *ok = 0;
+        } else if (maps[i].created && sal_fmap_commit(&maps[i]) != SAL_OK) {
+            SAL_LOG_E("L2: cannot store the partner copy of rank %d: %s", srcs[i],
+                      sal_last_error());
+            *ok = 0;
+        }
+    }
 }
 
 static int store(const char *dir, const char *kind, int r, const char *buf, int64_t len)
@@ -76,12 +139,13 @@ static int store(const char *dir, const char *kind, int r, const char *buf, int6
 static int l2_encode(const sal_level_ctx_t *c, const void *data, int64_t len, int *ok)
 {
     const sal_topo_t *t = c->topo;
-    const char *dir = c->dir;
+    double t0 = sal_clock_mono(), *xt = c->times ? &c->times->exchange : NULL;
+    double *st = c->times ? &c->times->store : NULL;
     MPI_Comm comm = c->comm;
     const int *srcs = NULL;
     int me = 0, nsrc, dst, rc;
     int64_t *lens;
-    char **bufs;
+    sal_fmap_t *maps;
 
     MPI_Comm_rank(comm, &me);
     *ok = len >= 0;
@@ -90,26 +154,31 @@ static int l2_encode(const sal_level_ctx_t *c, const void *data, int64_t len, in
     dst = sal_partner_of(t->pmap, me);
     nsrc = sal_partner_sources(t->pmap, me, &srcs);
     lens = calloc((size_t)nsrc + 1, sizeof(*lens));
-    bufs = calloc((size_t)nsrc + 1, sizeof(*bufs));
-    if (!lens || !bufs) {
+    maps = calloc((size_t)nsrc + 1, sizeof(*maps));
+    if (!lens || !maps) {
         free(lens);
-        free(bufs);
+        free(maps);
         return sal_error(SAL_ERR_NOMEM, "partner copies");
     }
-    rc = transfer(comm, dst, data, len, srcs, nsrc, lens, bufs);
-    for (int i = 0; rc == SAL_OK && i < nsrc; i++) {
-        if (lens[i] < 0) {
-            *ok = 0;
-        } else if (store(dir, "partner", srcs[i], bufs[i], lens[i]) != SAL_OK) {
-            SAL_LOG_E("L2: cannot store the partner copy of rank %d: %s", srcs[i],
-                      sal_last_error());
-            *ok = 0;
-        }
+    rc = exchange_sizes(comm, dst, len, srcs, nsrc, lens);
+    lap(xt, &t0);
+    if (rc == SAL_OK)
+        rc = create_copies(c, srcs, nsrc, lens, maps, ok);
+    lap(st, &t0);
+    if (rc == SAL_OK) {
+        rc = exchange_data(comm, dst, data, len, srcs, nsrc, lens, maps);
+    } else { /* ended as a failed exchange (revoked): no peer waits for this rank's messages */
+        MPI_Request none = MPI_REQUEST_NULL;
+        rc = sal_msg_end(comm, &none, 1, 1, rc);
     }
+    lap(xt, &t0);
+    if (rc == SAL_OK)
+        commit_copies(srcs, nsrc, lens, maps, ok);
     for (int i = 0; i < nsrc; i++)
-        free(bufs[i]);
+        sal_fmap_close(&maps[i]);
+    lap(st, &t0);
     free(lens);
-    free(bufs);
+    free(maps);
     return rc;
 }
 

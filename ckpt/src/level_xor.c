@@ -5,9 +5,9 @@
  * members' files and parity from one shared checkpoint directory instead. The descriptor
  * sal_level_xor (level_ops.h) is the only way in.
  *
- * parity.<r>.xor (all integers 64-bit little-endian):
- *   "SALXOR01" | nranks | group | size | member | chunk | lens[size] | stripe (chunk bytes) |
- * fnv1a64 where the final FNV-1a covers every byte before it. */
+ * The encoding exchanges the chunks point to point, straight from the pages of each member's
+ * rank file into the pages of the others' parity files (fmap.h); the parity file's format is
+ * parity_file.h. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,140 +16,155 @@
 #include <salamander/sal_error.h>
 
 #include "agree.h"
+#include "clock.h"
+#include "fmap.h"
 #include "fsutil.h"
 #include "level_ops.h"
 #include "levels.h"
 #include "log.h"
+#include "parity_file.h"
 
-#define XOR_MAGIC "SALXOR01"
-enum { HDR_WORDS = 5 };
+enum { TAG_XOR = 7401 };
+#define XOR_PIECE ((size_t)8 << 20) /* bytes of a stripe received and XOR-ed at a time */
 
-static void put64(unsigned char *p, uint64_t v)
+/* Adds the seconds since *t0 to *acc (when acc is not NULL) and restarts *t0. */
+static void lap(double *acc, double *t0)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+    double t = sal_clock_mono();
+
+    if (acc)
+        *acc += t - *t0;
+    *t0 = t;
 }
 
-static uint64_t get64(const unsigned char *p)
+/* How many bytes of [off, off + n) of data chunk c are payload (the rest is zero padding) for a
+ * payload of len bytes and chunks of chunk bytes. */
+static size_t payload_in(int64_t len, size_t chunk, int c, size_t off, size_t n)
 {
-    uint64_t v = 0;
+    size_t start = (size_t)c * chunk + off;
 
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
+    if (c < 0 || start >= (size_t)len)
+        return 0;
+    return (size_t)len - start < n ? (size_t)len - start : n;
 }
 
-static uint64_t fnv(const unsigned char *p, size_t n)
+/* The encoding of one piece [off, off + n) of every stripe of the group: member k receives from
+ * every other member i the payload bytes of its chunk for stripe k (no padding is sent) and XORs
+ * them into stripe (the first straight into it, the others through scratch, size - 2 buffers of
+ * XOR_PIECE bytes). Sends come straight from data. */
+static int encode_piece(MPI_Comm gcomm, const sal_parity_t *p, const unsigned char *data,
+                        unsigned char *stripe, unsigned char *scratch, size_t off, size_t n,
+                        sal_level_times_t *tm)
 {
-    uint64_t h = 14695981039346656037ULL;
+    int size = (int)p->size, me = (int)p->member, nreq = 0, nrecv, rc = SAL_OK, first = -1;
+    size_t have[SAL_XOR_MAX_GROUP];
+    unsigned char *into[SAL_XOR_MAX_GROUP];
+    MPI_Request req[2 * SAL_XOR_MAX_GROUP];
+    double t0 = sal_clock_mono();
 
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
-}
-
-typedef struct parity {
-    int64_t nranks, group, size, member, chunk;
-    int64_t lens[SAL_XOR_MAX_GROUP];
-    const unsigned char *stripe;
-} parity_t;
-
-static size_t parity_len(int64_t size, int64_t chunk)
-{
-    return 8 + 8 * (HDR_WORDS + (size_t)size) + (size_t)chunk + 8;
-}
-
-static int parity_write(const char *dir, int r, const parity_t *p)
-{
-    size_t n = parity_len(p->size, p->chunk);
-    unsigned char *buf = malloc(n), *q;
-    char path[PATH_MAX];
-    int rc;
-
-    if (!buf)
-        return sal_error(SAL_ERR_NOMEM, "parity file of %zu bytes", n);
-    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the 8-byte magic of a binary file */
-    memcpy(buf, XOR_MAGIC, 8);
-    q = buf + 8;
-    put64(q, (uint64_t)p->nranks);
-    put64(q + 8, (uint64_t)p->group);
-    put64(q + 16, (uint64_t)p->size);
-    put64(q + 24, (uint64_t)p->member);
-    put64(q + 32, (uint64_t)p->chunk);
-    q += 8 * (size_t)HDR_WORDS;
-    for (int64_t i = 0; i < p->size; i++, q += 8)
-        put64(q, (uint64_t)p->lens[i]);
-    memcpy(q, p->stripe, (size_t)p->chunk);
-    put64(q + p->chunk, fnv(buf, n - 8));
-    rc = sal_path_join(path, sizeof(path), "%s/parity.%d.xor", dir, r);
-    if (rc == SAL_OK)
-        rc = sal_write_file_atomic(path, buf, n, 0600);
-    free(buf);
-    return rc;
-}
-
-/* Parses buf (n bytes of path) into *p, whose stripe points into buf. */
-static int parity_parse(const char *path, const unsigned char *buf, size_t n, parity_t *p)
-{
-    const unsigned char *q = buf + 8;
-
-    if (n < 8 + 8 * HDR_WORDS + 8 || memcmp(buf, XOR_MAGIC, 8) != 0)
-        return sal_error(SAL_ERR_CORRUPT, "%s: not a parity file (bad magic or too short)", path);
-    p->nranks = (int64_t)get64(q);
-    p->group = (int64_t)get64(q + 8);
-    p->size = (int64_t)get64(q + 16);
-    p->member = (int64_t)get64(q + 24);
-    p->chunk = (int64_t)get64(q + 32);
-    if (p->size < 2 || p->size > SAL_XOR_MAX_GROUP || p->chunk < 0 || p->chunk > (int64_t)n ||
-        parity_len(p->size, p->chunk) != n)
-        return sal_error(SAL_ERR_CORRUPT,
-                         "%s: inconsistent header (size %lld, chunk %lld, %zu bytes)", path,
-                         (long long)p->size, (long long)p->chunk, n);
-    if (fnv(buf, n - 8) != get64(buf + n - 8))
-        return sal_error(SAL_ERR_CORRUPT, "%s: checksum mismatch (the file is damaged)", path);
-    q += 8 * (size_t)HDR_WORDS;
-    for (int64_t i = 0; i < p->size; i++, q += 8)
-        p->lens[i] = (int64_t)get64(q);
-    p->stripe = q;
+    for (int i = 0; i < size; i++) {
+        have[i] = i == me ? 0
+                          : payload_in(p->lens[i], (size_t)p->chunk,
+                                       sal_xor_chunk_index(size, i, me), off, n);
+        into[i] = have[i] == 0 ? NULL
+                  : first < 0  ? stripe + off
+                               : scratch + (size_t)nreq * XOR_PIECE;
+        if (have[i] > 0 && first >= 0)
+            nreq++;
+        if (have[i] > 0 && first < 0)
+            first = i;
+    }
+    nreq = 0;
+    for (int i = 0; i < size && rc == SAL_OK; i++)
+        if (have[i] > 0)
+            rc = sal_mpi_status(
+                MPI_Irecv(into[i], (int)have[i], MPI_BYTE, i, TAG_XOR, gcomm, &req[nreq++]));
+    nrecv = nreq;
+    for (int k = 0; k < size && rc == SAL_OK; k++) {
+        int c = sal_xor_chunk_index(size, me, k);
+        size_t mine = k == me ? 0 : payload_in(p->lens[me], (size_t)p->chunk, c, off, n);
+        if (mine > 0)
+            rc = sal_msg_send(data + (size_t)c * (size_t)p->chunk + off, (int)mine, MPI_BYTE, k,
+                              TAG_XOR, gcomm, &req[nreq++]);
+    }
+    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker): sal_msg_end waits for every request */
+    rc = sal_msg_end(gcomm, req, nreq, nrecv, rc);
+    lap(tm ? &tm->exchange : NULL, &t0);
+    if (rc != SAL_OK)
+        return sal_error(rc, "L3: exchange of parity chunks failed");
+    memset(stripe + off + (first < 0 ? 0 : have[first]), 0, n - (first < 0 ? 0 : have[first]));
+    for (int i = 0; i < size; i++)
+        if (have[i] > 0 && i != first)
+            sal_xor_accumulate(stripe + off, into[i], have[i]);
+    lap(tm ? &tm->store : NULL, &t0);
     return SAL_OK;
 }
 
-static int encode_group(MPI_Comm gcomm, int size, int member, const void *data, int64_t len,
-                        parity_t *p, unsigned char **stripe)
+/* The parity file of n bytes at path, created (or taken over from reuse, when not NULL) and
+ * mapped; one that cannot be created is logged,
+ * clears *ok and becomes heap memory (the stripe is still computed: the peers need this member's
+ * chunks). SAL_ERR_NOMEM when not even that memory is there. */
+static int prepare_file(const char *path, size_t n, const char *reuse, sal_fmap_t *m, int *ok)
 {
-    size_t lens[SAL_XOR_MAX_GROUP], chunk = 0;
+    if (sal_fmap_create(path, n, reuse, m) == SAL_OK) {
+        if (m->reused)
+            SAL_LOG_D("L3: %s overwrites %s", path, reuse);
+        return SAL_OK;
+    }
+    SAL_LOG_E("L3: %s", sal_last_error());
+    *ok = 0;
+    m->data = malloc(n);
+    m->len = n;
+    m->fd = -1;
+    m->live = 1; /* heap memory only: released by sal_fmap_close */
+    return m->data ? SAL_OK : sal_error(SAL_ERR_NOMEM, "L3 parity of %zu bytes", n);
+}
+
+/* Collective over the group: the lengths, then every piece of the stripes, into the parity file
+ * m (created here at path, or taken over from reuse; not committed). [INOUT] *p: lengths and chunk
+ * filled in; *ok cleared when the file cannot be created. */
+static int encode_group(MPI_Comm gcomm, const char *path, const char *reuse, const void *data,
+                        int64_t len, sal_parity_t *p, sal_fmap_t *m, sal_level_times_t *tm, int *ok)
+{
+    size_t lens[SAL_XOR_MAX_GROUP], chunk = 0, piece;
     int64_t mylen = len < 0 ? 0 : len;
-    unsigned char *send;
+    unsigned char *scratch = NULL;
+    double t0 = sal_clock_mono();
     int rc;
 
     rc = sal_mpi_status(MPI_Allgather(&mylen, 1, MPI_INT64_T, p->lens, 1, MPI_INT64_T, gcomm));
+    lap(tm ? &tm->exchange : NULL, &t0);
     if (rc != SAL_OK)
         return sal_error(rc, "L3: exchange of parity lengths failed");
-    for (int i = 0; i < size; i++)
+    for (int i = 0; i < p->size; i++)
         lens[i] = (size_t)p->lens[i];
-    rc = sal_xor_chunk_size(size, lens, &chunk);
+    rc = sal_xor_chunk_size((int)p->size, lens, &chunk);
     if (rc == SAL_OK && chunk > (size_t)INT_MAX)
         rc = sal_error(SAL_ERR_INVALID_ARG,
                        "L3: parity stripe of %zu bytes exceeds one message; "
                        "use a larger xor_group_size",
                        chunk);
-    if (rc != SAL_OK)
+    if (rc != SAL_OK) /* the same on every member: none takes part in the exchange */
         return rc;
-    send = malloc((size_t)size * chunk + 1);
-    *stripe = malloc(chunk + 1);
-    if (!send || !*stripe) {
-        free(send);
-        return sal_error(SAL_ERR_NOMEM, "L3 parity buffers");
-    }
-    rc = sal_xor_pack_encode(data, (size_t)mylen, size, member, chunk, send);
-    if (rc == SAL_OK)
-        rc = sal_mpi_status(
-            MPI_Reduce_scatter_block(send, *stripe, (int)chunk, MPI_BYTE, MPI_BXOR, gcomm));
-    free(send);
-    p->size = size;
-    p->member = member;
     p->chunk = (int64_t)chunk;
-    p->stripe = *stripe;
+    piece = chunk < XOR_PIECE ? chunk : XOR_PIECE;
+    rc = prepare_file(path, sal_parity_len(p->size, p->chunk), reuse, m, ok);
+    if (rc == SAL_OK && p->size > 2 && piece > 0 &&
+        !(scratch = malloc((size_t)(p->size - 2) * XOR_PIECE)))
+        rc = sal_error(SAL_ERR_NOMEM, "L3 parity buffers");
+    lap(tm ? &tm->store : NULL, &t0);
+    /* A member that cannot take part ends the exchange as failed (revoked), so that no peer
+     * waits for it. */
+    if (rc != SAL_OK) {
+        MPI_Request none = MPI_REQUEST_NULL;
+        sal_msg_end(gcomm, &none, 1, 1, rc);
+    }
+    for (size_t off = 0; rc == SAL_OK && off < chunk; off += piece) {
+        size_t n = chunk - off < piece ? chunk - off : piece;
+        rc = encode_piece(gcomm, p, data, m->data + sal_parity_head_len(p->size), scratch, off, n,
+                          tm);
+    }
+    free(scratch);
     return rc;
 }
 
@@ -158,13 +173,14 @@ static int encode_group(MPI_Comm gcomm, int size, int member, const void *data, 
 static int l3_encode(const sal_level_ctx_t *c, const void *data, int64_t len, int *ok)
 {
     const sal_topo_t *t = c->topo;
-    const char *dir = c->dir;
     MPI_Comm comm = c->comm;
-    int me = 0, member = -1, group, size, rc;
+    int me = 0, member = -1, group, size, rc, reuse;
     const int *members;
     MPI_Comm gcomm = MPI_COMM_NULL;
-    unsigned char *stripe = NULL;
-    parity_t p;
+    char path[PATH_MAX], old[PATH_MAX];
+    sal_fmap_t m = {.fd = -1};
+    sal_parity_t p;
+    double t0;
 
     MPI_Comm_rank(comm, &me);
     *ok = len >= 0;
@@ -172,19 +188,33 @@ static int l3_encode(const sal_level_ctx_t *c, const void *data, int64_t len, in
         return SAL_OK;
     group = sal_xor_group_of(t->groups, me, &member);
     size = sal_xor_group_members(t->groups, group, &members);
+    t0 = sal_clock_mono();
     rc = sal_mpi_status(MPI_Comm_split(comm, group, member, &gcomm));
+    lap(c->times ? &c->times->exchange : NULL, &t0);
     if (rc != SAL_OK)
         return sal_error(rc, "L3: cannot split the parity groups");
     memset(&p, 0, sizeof(p));
     p.nranks = t->nranks;
     p.group = group;
-    rc = encode_group(gcomm, size, member, data, len, &p, &stripe);
+    p.size = size;
+    p.member = member;
+    rc = sal_path_join(path, sizeof(path), "%s/parity.%d.xor", c->dir, me);
+    reuse = c->reuse_dir &&
+            sal_path_join(old, sizeof(old), "%s/parity.%d.xor", c->reuse_dir, me) == SAL_OK;
+    if (rc == SAL_OK)
+        rc = encode_group(gcomm, path, reuse ? old : NULL, data, len, &p, &m, c->times, ok);
     MPI_Comm_free(&gcomm);
-    if (rc == SAL_OK && parity_write(dir, me, &p) != SAL_OK) {
-        SAL_LOG_E("L3: %s", sal_last_error());
-        *ok = 0;
+    t0 = sal_clock_mono();
+    if (rc == SAL_OK && m.created) {
+        sal_parity_put_head(m.data, &p);
+        sal_parity_seal(m.data, m.len);
+        if (sal_fmap_commit(&m) != SAL_OK) {
+            SAL_LOG_E("L3: %s", sal_last_error());
+            *ok = 0;
+        }
     }
-    free(stripe);
+    sal_fmap_close(&m);
+    lap(c->times ? &c->times->store : NULL, &t0);
     if (rc == SAL_ERR_INVALID_ARG || rc == SAL_ERR_NOMEM) {
         SAL_LOG_E("%s", sal_last_error());
         *ok = 0;
@@ -199,7 +229,7 @@ static int l3_encode(const sal_level_ctx_t *c, const void *data, int64_t len, in
 typedef struct member_files {
     char *data, *par;
     size_t dlen, plen;
-    parity_t p;
+    sal_parity_t p;
 } member_files_t;
 
 static int load_member(const char *dir, int r, int want_data, member_files_t *m)
@@ -210,7 +240,7 @@ static int load_member(const char *dir, int r, int want_data, member_files_t *m)
     if (rc == SAL_OK)
         rc = sal_slurp(path, &m->par, &m->plen);
     if (rc == SAL_OK)
-        rc = parity_parse(path, (const unsigned char *)m->par, m->plen, &m->p);
+        rc = sal_parity_parse(path, (const unsigned char *)m->par, m->plen, &m->p);
     if (rc == SAL_OK && want_data)
         rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, r);
     if (rc == SAL_OK && want_data)
@@ -224,11 +254,11 @@ static int rebuild_group(const char *dir, int r, int size, int lost, const int *
 {
     const void *data[SAL_XOR_MAX_GROUP], *stripes[SAL_XOR_MAX_GROUP];
     size_t lens[SAL_XOR_MAX_GROUP] = {0};
-    const parity_t *ref = &mf[lost == 0 ? 1 : 0].p;
+    const sal_parity_t *ref = &mf[lost == 0 ? 1 : 0].p;
     char path[PATH_MAX];
     int got = -1, rc;
     char *out;
-    parity_t np = *ref;
+    sal_parity_t np = *ref;
 
     for (int i = 0; i < size; i++) {
         lens[i] = (size_t)ref->lens[i];
@@ -252,7 +282,7 @@ static int rebuild_group(const char *dir, int r, int size, int lost, const int *
         rc = sal_write_file_atomic(path, out, lens[lost], 0600);
     np.member = lost;
     np.stripe = (const unsigned char *)out + lens[lost];
-    if (rc == SAL_OK && parity_write(dir, r, &np) != SAL_OK)
+    if (rc == SAL_OK && sal_parity_write(dir, r, &np) != SAL_OK)
         SAL_LOG_W("L3: rank %d rebuilt, but its parity could not be rewritten: %s", r,
                   sal_last_error());
     free(out);
@@ -343,7 +373,7 @@ static int load_own(const l3_role_t *g, member_files_t *mf)
  * v = [ok, chunk, lens...] and -v to one MIN reduction (the lost member contributes neutral
  * values), which yields the minimum and the maximum of every entry. [OUT] *ok = 1 when every
  * survivor could contribute and all agree; then p->chunk and p->lens hold the agreed values. */
-static int agree_header(MPI_Comm gcomm, const l3_role_t *g, parity_t *p, int *ok)
+static int agree_header(MPI_Comm gcomm, const l3_role_t *g, sal_parity_t *p, int *ok)
 {
     int64_t v[2 * (2 + SAL_XOR_MAX_GROUP)];
     int n = 2 + g->size, rc;
@@ -404,12 +434,12 @@ static int reduce_pieces(MPI_Comm gcomm, unsigned char *buf, size_t n, int root,
 }
 
 /* Root: checks the zero padding of the rebuilt data and stores rank.<r>.h5 and parity.<r>.xor. */
-static int store_rebuilt(const l3_role_t *g, const parity_t *agreed, const unsigned char *buf)
+static int store_rebuilt(const l3_role_t *g, const sal_parity_t *agreed, const unsigned char *buf)
 {
     size_t chunk = (size_t)agreed->chunk, len = (size_t)agreed->lens[g->lost];
     size_t end = (size_t)(g->size - 1) * chunk;
     char path[PATH_MAX];
-    parity_t np = *agreed;
+    sal_parity_t np = *agreed;
     int rc;
 
     for (size_t i = len; i < end; i++)
@@ -428,7 +458,7 @@ static int store_rebuilt(const l3_role_t *g, const parity_t *agreed, const unsig
     np.size = g->size;
     np.member = g->lost;
     np.stripe = buf + end;
-    if (parity_write(g->dir, g->me, &np) != SAL_OK)
+    if (sal_parity_write(g->dir, g->me, &np) != SAL_OK)
         SAL_LOG_W("L3: rank %d rebuilt, but its parity could not be rewritten: %s", g->me,
                   sal_last_error());
     return SAL_OK;

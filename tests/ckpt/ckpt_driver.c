@@ -1,8 +1,9 @@
 /*
  * Test driver of the checkpoint engine's levels (tests/ckpt/CMakeLists.txt). Configuration comes
- * from the SAL_* environment. Every rank owns a block of rows of a G0 x G1 array of doubles whose
+ * from the SAL_* environment. Every rank owns a block of rows of a g0 x G1 array of doubles whose
  * value at step s is s * 10000 + i * G1 + j, independent of the decomposition, and a scalar
- * s * 10 + rank.
+ * s * 10 + rank. g0 is 24, or the environment's DRV_ROWS (rank files of several MiB); rows below
+ * DRV_STATIC_ROWS (default 0) keep the values of step 1.
  *
  *   ckpt_driver write <k>              k checkpoints at steps 1..k (waits for the L4 flush)
  *   ckpt_driver restore <id> <step> <old_nranks>
@@ -28,12 +29,20 @@
 #include "events.h"
 #include "fsutil.h"
 #include "levels.h"
+#include "log.h"
 
-enum { G0 = 24, G1 = 10 };
+enum { G1 = 10 };
+
+/* Rows of the global array: 24, or DRV_ROWS from the environment (large checkpoints). */
+static int64_t g0 = 24;
+
+/* Rows below this one keep the values of step 1 at every step (DRV_STATIC_ROWS, default 0): the
+ * chunks a differential checkpoint does not write again. */
+static int64_t g_static = 0;
 
 static double value(int64_t step, int64_t i, int64_t j)
 {
-    return (double)step * 10000.0 + (double)(i * G1 + j);
+    return (double)(i < g_static ? 1 : step) * 10000.0 + (double)(i * G1 + j);
 }
 
 typedef struct app {
@@ -46,12 +55,12 @@ typedef struct app {
 
 static int app_open(app_t *a)
 {
-    int64_t gd[2] = {G0, G1};
+    int64_t gd[2] = {g0, G1};
 
     MPI_Comm_rank(MPI_COMM_WORLD, &a->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &a->size);
-    a->off[0] = (int64_t)a->rank * G0 / a->size;
-    a->cnt[0] = (int64_t)(a->rank + 1) * G0 / a->size - a->off[0];
+    a->off[0] = (int64_t)a->rank * g0 / a->size;
+    a->cnt[0] = (int64_t)(a->rank + 1) * g0 / a->size - a->off[0];
     a->off[1] = 0;
     a->cnt[1] = G1;
     a->u = calloc((size_t)(a->cnt[0] * G1) + 1, sizeof(double));
@@ -63,6 +72,10 @@ static int app_open(app_t *a)
         fprintf(stderr, "setup: %s\n", sal_last_error());
         return 1;
     }
+    /* The log level, as sal_init applies it (log_level) */
+    if (sal_log_level_parse(sal_config_settings(a->cfg)->log_level) >= 0)
+        sal_log_set_level(
+            (sal_log_level_t)sal_log_level_parse(sal_config_settings(a->cfg)->log_level));
     return 0;
 }
 
@@ -141,7 +154,7 @@ static int do_expect(const char *file, int64_t step)
 
     if (!f)
         return 1;
-    for (int64_t i = 0; i < G0; i++)
+    for (int64_t i = 0; i < g0; i++)
         for (int64_t j = 0; j < G1; j++) {
             double v = value(step, i, j);
             fwrite(&v, sizeof(v), 1, f);
@@ -196,10 +209,12 @@ static int damage_corrupt(const char *dir, int r)
     snprintf(path, sizeof(path), "%s/rank.%d.h5", dir, r);
     if (sal_slurp(path, &buf, &len) != SAL_OK)
         return 1;
-    for (size_t p = 0; p + sizeof(double) <= len; p++) {
-        double v;
+    /* the first element of the data: an integral value followed by the next two of its row */
+    for (size_t p = 0; p + 3 * sizeof(double) <= len; p++) {
+        double v, w[2];
         memcpy(&v, buf + p, sizeof(v));
-        if (v >= 10000.0 && v < 100000.0 && v == (double)(int64_t)v) {
+        memcpy(w, buf + p + sizeof(v), sizeof(w));
+        if (v >= 10000.0 && v < 1e9 && v == (double)(int64_t)v && w[0] == v + 1 && w[1] == v + 2) {
             buf[p + 3] ^= 0x5a;
             rc = sal_write_file_atomic(path, buf, len, 0600);
             free(buf);
@@ -245,6 +260,10 @@ int main(int argc, char **argv)
     app_t a;
     int rc = 2;
 
+    if (getenv("DRV_ROWS") && atoll(getenv("DRV_ROWS")) > 0)
+        g0 = atoll(getenv("DRV_ROWS"));
+    if (getenv("DRV_STATIC_ROWS"))
+        g_static = atoll(getenv("DRV_STATIC_ROWS"));
     if (argc > 1 && strcmp(argv[1], "damage") == 0)
         return damage(argc, argv);
     if (argc > 3 && strcmp(argv[1], "expect") == 0)

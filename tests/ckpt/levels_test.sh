@@ -116,6 +116,44 @@ reuse) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=2
          [ "$n" = 3 ] || { ls -R "$T/nodes"; echo "FAILED: host$h keeps $n checkpoints, not 3"; exit 1; }
      done
      lose_host 1; run_nodes 2 4 restore 5 6 4; expect_log "restored from L2" ;;
+l3_big) export SAL_LEVELS=L1,L3 SAL_FAKE_HOST_RANKS=1 SAL_XOR_GROUP_SIZE=2 DRV_ROWS=440001
+     # rank files of about 8.4 MiB of unequal lengths (110001 and 110000 rows): the stripes of
+     # the groups of 2 travel in two pieces (8 MiB and the rest); from the fourth checkpoint on,
+     # each overwrites the parity and rank files of the oldest one
+     SAL_LOG_LEVEL=debug run 4 write 5; damage "$D/ckpt.4" rank 1
+     expect_log "ckpt.4/parity.1.xor overwrites .*/ckpt.1/parity.1.xor"
+     grep -q '"level":"L1+L3".*"phases":{.*"L3_exchange":[0-9.]*,"L3_store":[0-9.]*}' "$T/drv.events.jsonl" ||
+         { cat "$T/drv.events.jsonl"; echo "FAILED: no L3 phases in ckpt_commit"; exit 1; }
+     run 4 restore 4 5 4; expect_log "restored from L3"
+     # the parity rewritten by that rebuild serves the next one
+     damage "$D/ckpt.4" host 3; run 4 restore 4 5 4 ;;
+l2_reuse) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 DRV_ROWS=140001
+     # the partner copies of checkpoints 3 and 4 overwrite those of checkpoints 0 and 1
+     SAL_LOG_LEVEL=debug run 4 write 5; damage "$D/ckpt.4" level L1
+     expect_log "L2: the partner copy of rank 0 overwrites .*/ckpt.1/partner.0.h5"
+     grep -q '"level":"L1+L2".*"phases":{"write":[0-9.]*,.*"L2_exchange":[0-9.]*,"L2_store":[0-9.]*}' "$T/drv.events.jsonl" ||
+         { cat "$T/drv.events.jsonl"; echo "FAILED: no L2 phases in ckpt_commit"; exit 1; }
+     run 4 restore 4 5 4; expect_log "restored from L2" ;;
+diff) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_DIFFERENTIAL=yes DRV_ROWS=210001 DRV_STATIC_ROWS=160000
+     # ranks 0-2 (rows 0-157499) keep the values of step 1; rank 3's rows change at every step.
+     # Checkpoints 3 and 4 overwrite 0 and 1 and leave the chunks of ranks 0-2 as they were:
+     # 3 x 52500 rows x 80 bytes
+     run 4 write 5
+     grep -q '"id":4,.*"reused_files":4,"unchanged_bytes":12600000,' "$T/drv.events.jsonl" ||
+         { grep ckpt_commit "$T/drv.events.jsonl"; echo "FAILED: checkpoint 4 did not skip exactly ranks 0-2"; exit 1; }
+     run 4 restore 4 5 4; run 3 restore 4 5 4
+     # a chunk left as it was, damaged after the commit: the partner copy serves
+     damage "$D/ckpt.4" corrupt 1; run 4 restore 4 5 4; expect_log "restored from L2"
+     # damaged in the checkpoint about to be overwritten: checkpoint 5 inherits the damage in its
+     # file and its partner copy; the restore finds it and takes checkpoint 4
+     damage "$D/ckpt.2" corrupt 0; run 4 write 1
+     run 4 restore 4 5 4; expect_log "ckpt.5/rank.0.h5" ;;
+lz4) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_COMPRESSION=lz4 DRV_ROWS=140001
+     # compressed rank files (through the HDF5 LZ4 plugin) are sent, kept and read like any other
+     run 4 write 4; damage "$D/ckpt.3" level L1
+     run 4 restore 3 4 4; expect_log "restored from L2"; run 3 restore 3 4 4
+     h5dump -p -H "$D/ckpt.3/rank.1.h5" | grep -q "FILTER_ID 32004" ||
+         { echo "FAILED: rank.1.h5 is not LZ4-compressed"; exit 1; } ;;
 *)   echo "unknown case $case_name"; exit 2 ;;
 esac
 echo "PASSED $case_name"
