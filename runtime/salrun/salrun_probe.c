@@ -420,30 +420,6 @@ static int probe_all(salrun_hosts_t *h, const salrun_opts_t *o, const char *laun
     return rc;
 }
 
-long salrun_hosts_slots_left(const salrun_hosts_t *h)
-{
-    long total = 0;
-
-    if (h->lines.n == 0)
-        return -1;
-    for (size_t i = 0; i < h->lines.n; i++) {
-        int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
-        const char *s = strstr(h->lines.v[i], "slots=");
-        char *end;
-        long n;
-
-        if (k >= 0 && h->v[k].why)
-            continue;
-        if (!s)
-            return -1;
-        n = strtol(s + 6, &end, 10);
-        if (end == s + 6 || n < 0)
-            return -1;
-        total += n;
-    }
-    return total;
-}
-
 /* The comma list of the hosts left into buf; returns how many. */
 static size_t hosts_left(const salrun_hosts_t *h, char *buf, size_t size)
 {
