@@ -14,6 +14,7 @@
  * that Salamander creates again after a repair.
  *
  * Usage: heat2d [-n N] [-s STEPS] [--sleep-ms MS] [--tol T] [--loop run|rc] [--setup] [--local]
+ *               [--nonblocking] [--waitany]
  * Defaults come from HEAT2D_N, HEAT2D_STEPS, HEAT2D_SLEEP_MS and HEAT2D_LOOP, else 256, 300, 0 and
  * run. --tol T > 0 ends the run after the first sweep whose residual (the largest change, an
  * allreduce) is below T, at most STEPS sweeps (--loop run only). --loop run hands the loop to
@@ -21,6 +22,9 @@
  * return-code resume mode (sal_begin / sal_step_done / sal_repair). --setup registers a setup
  * function that communicates (sal_on_setup), which every step relies on. --local protects per-rank
  * bytes of a size that depends on the rank (sal_protect_local), checked before every step.
+ * --nonblocking exchanges the halos with MPI_Irecv / MPI_Isend / MPI_Waitall instead of
+ * MPI_Sendrecv (the same field); --waitany as well, completing them with MPI_Waitany, whose order
+ * local rollback does not record (a failure then rolls back globally).
  * Rank 0 prints one line, checksum being the 64-bit FNV-1a hash of the global field's bytes in
  * row-major order and sum the sum of its values in that order:
  *     heat2d: N=<n> steps=<s> ranks=<p> checksum=<16 hex digits> sum=<%.17g>
@@ -117,7 +121,7 @@ static int heat_step(MPI_Comm comm, int64_t step, void *arg, int *done)
     }
     if (h->hist && hist_check(h, step) != 0)
         return SAL_ERR_CORRUPT;
-    int mrc = heat_exchange_halos(h, comm);
+    int mrc = h->nonblocking ? heat_exchange_halos_nb(h, comm) : heat_exchange_halos(h, comm);
     if (mrc != MPI_SUCCESS)
         return mpi_failed(mrc);
     double change = heat_sweep(h);

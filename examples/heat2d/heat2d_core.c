@@ -91,18 +91,16 @@ static void fill(double *v, int len, double value)
         v[k] = value;
 }
 
-/* A receive from MPI_PROC_NULL leaves the buffer as it is: the boundary values filled first stay.
- */
-int heat_exchange_halos(struct heat *h, MPI_Comm comm)
+/* The neighbours of this rank (MPI_PROC_NULL at the edges) in the order NORTH, SOUTH, WEST, EAST;
+ * the halos set to the fixed boundary values and this block's sides packed for sending. */
+static void prepare_exchange(struct heat *h, int nb[4])
 {
     int pr = h->rank / h->dims[1], pc = h->rank % h->dims[1];
-    int north = pr > 0 ? h->rank - h->dims[1] : MPI_PROC_NULL;
-    int south = pr < h->dims[0] - 1 ? h->rank + h->dims[1] : MPI_PROC_NULL;
-    int west = pc > 0 ? h->rank - 1 : MPI_PROC_NULL;
-    int east = pc < h->dims[1] - 1 ? h->rank + 1 : MPI_PROC_NULL;
-    const double *last_row = h->u + (size_t)(h->rows - 1) * h->cols;
-    int rc[4];
 
+    nb[HEAT_NORTH] = pr > 0 ? h->rank - h->dims[1] : MPI_PROC_NULL;
+    nb[HEAT_SOUTH] = pr < h->dims[0] - 1 ? h->rank + h->dims[1] : MPI_PROC_NULL;
+    nb[HEAT_WEST] = pc > 0 ? h->rank - 1 : MPI_PROC_NULL;
+    nb[HEAT_EAST] = pc < h->dims[1] - 1 ? h->rank + 1 : MPI_PROC_NULL;
     fill(h->halo[HEAT_NORTH], h->cols, TOP_EDGE);
     fill(h->halo[HEAT_SOUTH], h->cols, 0.0);
     fill(h->halo[HEAT_WEST], h->rows, 0.0);
@@ -111,6 +109,18 @@ int heat_exchange_halos(struct heat *h, MPI_Comm comm)
         h->side[0][i] = h->u[(size_t)i * h->cols];
         h->side[1][i] = h->u[(size_t)i * h->cols + h->cols - 1];
     }
+}
+
+/* A receive from MPI_PROC_NULL leaves the buffer as it is: the boundary values filled first stay.
+ */
+int heat_exchange_halos(struct heat *h, MPI_Comm comm)
+{
+    int nb[4];
+    const double *last_row = h->u + (size_t)(h->rows - 1) * h->cols;
+    int rc[4];
+
+    prepare_exchange(h, nb);
+    int north = nb[HEAT_NORTH], south = nb[HEAT_SOUTH], west = nb[HEAT_WEST], east = nb[HEAT_EAST];
     /* Tags name the direction of travel. */
     rc[0] = MPI_Sendrecv(h->u, h->cols, MPI_DOUBLE, north, 0, h->halo[HEAT_SOUTH], h->cols,
                          MPI_DOUBLE, south, 0, comm, MPI_STATUS_IGNORE);
@@ -124,6 +134,36 @@ int heat_exchange_halos(struct heat *h, MPI_Comm comm)
         if (rc[k] != MPI_SUCCESS)
             return rc[k];
     return MPI_SUCCESS;
+}
+
+int heat_exchange_halos_nb(struct heat *h, MPI_Comm comm)
+{
+    int nb[4], rc = MPI_SUCCESS;
+    const double *last_row = h->u + (size_t)(h->rows - 1) * h->cols;
+    MPI_Request req[8];
+
+    prepare_exchange(h, nb);
+    /* Tags name the direction of travel, as in heat_exchange_halos. */
+    const void *out[4] = {h->u, last_row, h->side[0], h->side[1]};
+    const int out_to[4] = {nb[HEAT_NORTH], nb[HEAT_SOUTH], nb[HEAT_WEST], nb[HEAT_EAST]};
+    const int in_from[4] = {nb[HEAT_SOUTH], nb[HEAT_NORTH], nb[HEAT_EAST], nb[HEAT_WEST]};
+    double *in[4] = {h->halo[HEAT_SOUTH], h->halo[HEAT_NORTH], h->halo[HEAT_EAST],
+                     h->halo[HEAT_WEST]};
+    for (int k = 0; k < 8; k++)
+        req[k] = MPI_REQUEST_NULL;
+    for (int t = 0; t < 4 && rc == MPI_SUCCESS; t++)
+        rc = MPI_Irecv(in[t], t < 2 ? h->cols : h->rows, MPI_DOUBLE, in_from[t], t, comm, &req[t]);
+    for (int t = 0; t < 4 && rc == MPI_SUCCESS; t++)
+        rc = MPI_Isend(out[t], t < 2 ? h->cols : h->rows, MPI_DOUBLE, out_to[t], t, comm,
+                       &req[4 + t]);
+    /* After a failed post, the requests posted still complete (or fail) before the buffers are
+     * reused. */
+    int wrc = MPI_SUCCESS;
+    if (!h->waitany)
+        wrc = MPI_Waitall(8, req, MPI_STATUSES_IGNORE);
+    for (int k = 0, idx; h->waitany && k < 8 && wrc == MPI_SUCCESS; k++)
+        wrc = MPI_Waitany(8, req, &idx, MPI_STATUS_IGNORE);
+    return rc != MPI_SUCCESS ? rc : wrc;
 }
 
 double heat_sweep(struct heat *h)
@@ -312,11 +352,18 @@ int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop)
         } else if (loop && strcmp(argv[k], "--local") == 0) {
             h->local = 1;
             continue;
+        } else if (loop && strcmp(argv[k], "--nonblocking") == 0) {
+            h->nonblocking = 1;
+            continue;
+        } else if (loop && strcmp(argv[k], "--waitany") == 0) {
+            h->nonblocking = h->waitany = 1;
+            continue;
         } else {
             fprintf(stderr,
                     "heat2d: bad argument '%s'\nusage: heat2d [-n N] [-s STEPS] "
                     "[--sleep-ms MS] [--tol T]%s\n",
-                    argv[k], loop ? " [--loop run|rc] [--setup] [--local]" : "");
+                    argv[k],
+                    loop ? " [--loop run|rc] [--setup] [--local] [--nonblocking] [--waitany]" : "");
             rc = -1;
         }
         k++;

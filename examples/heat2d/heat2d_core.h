@@ -41,6 +41,8 @@ struct heat {
     int setup;            /* --setup (heat2d only): a setup function that communicates */
     int64_t setup_points; /* what it computed: the grid points of every rank, summed */
     int local;            /* --local (heat2d only): per-rank bytes of a rank-dependent size */
+    int nonblocking;      /* --nonblocking (heat2d only): heat_exchange_halos_nb each step */
+    int waitany;          /* --waitany (heat2d only): ... completing its requests by MPI_Waitany */
     unsigned char *hist;  /* ... (rank + 1) * 1000 + 17 of them, a function of (rank, step) */
     size_t hist_len;
 };
@@ -48,7 +50,8 @@ struct heat {
 /* Reads n, steps and sleep_ms from HEAT2D_N, HEAT2D_STEPS and HEAT2D_SLEEP_MS, then from the flags
  * -n, -s and --sleep-ms (defaults 256, 300, 0), and tol from --tol (default 0: run every step).
  * When loop is not NULL, *loop is set from HEAT2D_LOOP and then from --loop (unchecked text), and
- * --setup sets setup and --local local; when it is NULL, --loop, --setup and --local are not
+ * --setup sets setup, --local local, --nonblocking nonblocking and --waitany both nonblocking and
+ * waitany; when it is NULL, --loop, --setup, --local, --nonblocking and --waitany are not
  * accepted. Returns 0, or -1 after
  * printing a message with the usage. */
 int heat_parse_args(struct heat *h, int argc, char **argv, const char **loop);
@@ -65,6 +68,11 @@ void heat_release(struct heat *h);
  * neighbours or from the fixed boundary values. Returns MPI_SUCCESS or the first failed call's
  * code. */
 int heat_exchange_halos(struct heat *h, MPI_Comm comm);
+
+/* heat_exchange_halos with nonblocking calls: the four MPI_Irecv, then the four MPI_Isend, then one
+ * MPI_Waitall (h->waitany: eight MPI_Waitany, in whatever order the requests complete). The halos
+ * received are the same, so is the field. */
+int heat_exchange_halos_nb(struct heat *h, MPI_Comm comm);
 
 /* Local: one Jacobi sweep of the block (halos filled), copied back into u. Returns the largest
  * change. */

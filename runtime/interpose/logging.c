@@ -339,6 +339,90 @@ int sal_interpose_sendrecv(const void *sendbuf, int sendcount, MPI_Datatype send
                                       recvcount, recvtype, source, recvtag, comm, status);
 }
 
+/* Nonblocking point-to-point calls. LOG: an MPI_Isend is logged when it is posted (its buffer
+ * must not change until it completes, so it holds what is sent); an MPI_Irecv is noted like a
+ * receive. The receives of a channel are matched in the order they are posted, blocking or not,
+ * which is the order of their sequence numbers. REPLAY: the call is served at once (a send logged
+ * and not sent, a receive filled from the survivors' entries) and *request is a generalized request
+ * already complete, whose status is the one the call would have had: MPI_Wait, MPI_Waitall,
+ * MPI_Test and MPI_Testall complete it like any other. MPI_Waitany / _some and MPI_Testany /
+ * _some are not recorded (their order of completion is not replayed): they mark the interval
+ * unsupported. */
+
+static int greq_query(void *extra, MPI_Status *status)
+{
+    *status = *(const MPI_Status *)extra;
+    return MPI_SUCCESS;
+}
+
+static int greq_free(void *extra)
+{
+    free(extra);
+    return MPI_SUCCESS;
+}
+
+static int greq_cancel(void *extra, int complete)
+{
+    (void)extra;
+    (void)complete;
+    return MPI_SUCCESS;
+}
+
+/* *request: a completed generalized request that reports *st. */
+static int completed_request(const MPI_Status *st, MPI_Request *request)
+{
+    MPI_Status *copy = malloc(sizeof(*copy));
+
+    if (!copy)
+        return replay_fails("no memory for a replayed request", NULL);
+    *copy = *st;
+    if (PMPI_Grequest_start(greq_query, greq_free, greq_cancel, copy, request) != MPI_SUCCESS) {
+        free(copy);
+        return replay_fails("a replayed request that MPI_Grequest_start refused", NULL);
+    }
+    return PMPI_Grequest_complete(*request);
+}
+
+/* The status of a completed send, or the start of a receive's (filled by replay_recv). */
+static void empty_status(MPI_Status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->MPI_SOURCE = MPI_ANY_SOURCE;
+    st->MPI_TAG = MPI_ANY_TAG;
+    st->MPI_ERROR = MPI_SUCCESS;
+    PMPI_Status_set_elements(st, MPI_BYTE, 0);
+    PMPI_Status_set_cancelled(st, 0);
+}
+
+int sal_interpose_isend(const void *buf, int count, MPI_Datatype type, int dest, int tag,
+                        MPI_Comm comm, MPI_Request *request)
+{
+    int mode = sal_logging_mode ? mode_now() : SAL_LOGGING_OFF;
+    MPI_Status st;
+
+    if (mode != SAL_LOGGING_OFF)
+        log_send(buf, count, type, dest, tag, comm);
+    if (mode != SAL_LOGGING_REPLAY)
+        return PMPI_Isend(buf, count, type, dest, tag, comm, request);
+    empty_status(&st); /* the survivors received it before the failure */
+    return completed_request(&st, request);
+}
+
+int sal_interpose_irecv(void *buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
+                        MPI_Request *request)
+{
+    int mode = sal_logging_mode ? mode_now() : SAL_LOGGING_OFF, rc;
+    MPI_Status st;
+
+    if (mode == SAL_LOGGING_LOG)
+        recv_noted(source, tag, comm);
+    if (mode != SAL_LOGGING_REPLAY)
+        return PMPI_Irecv(buf, count, type, source, tag, comm, request);
+    empty_status(&st);
+    rc = replay_recv(buf, count, type, source, tag, comm, &st);
+    return rc == MPI_SUCCESS ? completed_request(&st, request) : rc;
+}
+
 /* A collective result: logged after the call in LOG; in REPLAY taken from the survivors' entries
  * (a communicator of one rank has no survivor to ask: the call runs). 1 when served here. */
 static int collective(void *result, int count, MPI_Datatype type, MPI_Comm comm, int mode, int *rc)
@@ -430,7 +514,8 @@ int sal_interpose_barrier(MPI_Comm comm)
     return PMPI_Barrier(comm);
 }
 
-/* Local calls, and the calls the logged rows implement: nothing to note. */
+/* Local calls, the calls the logged rows implement, and the completion of their requests (a
+ * replayed request is already complete): nothing to note. */
 static int neutral(int fn)
 {
     switch (fn) {
@@ -440,6 +525,12 @@ static int neutral(int fn)
     case SAL_FN_MPI_Allreduce:
     case SAL_FN_MPI_Bcast:
     case SAL_FN_MPI_Barrier:
+    case SAL_FN_MPI_Isend:
+    case SAL_FN_MPI_Irecv:
+    case SAL_FN_MPI_Wait:
+    case SAL_FN_MPI_Waitall:
+    case SAL_FN_MPI_Test:
+    case SAL_FN_MPI_Testall:
     case SAL_FN_MPI_Comm_rank:
     case SAL_FN_MPI_Comm_size:
     case SAL_FN_MPI_Comm_group:

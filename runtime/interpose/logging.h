@@ -4,15 +4,18 @@
  *
  * Off (the default, and always outside the application's steps) the wrappers pay one predictable
  * branch on sal_logging_mode. Inside a step of sal_run with rollback=local:
- *   LOG     every message the application sends (MPI_Send, MPI_Sendrecv) is copied into this
- *           process's log before it leaves, and every result of MPI_Allreduce / MPI_Bcast after it
- *           arrives; any other communicating call (nonblocking, other collectives, communicator or
+ *   LOG     every message the application sends (MPI_Send, MPI_Isend, MPI_Sendrecv) is copied into
+ *           this process's log before it leaves, and every result of MPI_Allreduce / MPI_Bcast
+ * after it arrives; requests complete through MPI_Wait, MPI_Waitall, MPI_Test, MPI_Testall; any
+ *           other communicating call (other nonblocking calls, MPI_Waitany / _some, MPI_Testany /
+ *           _some, other collectives, communicator or
  *           window or file creation, ANY_SOURCE / ANY_TAG receives, a communicator Salamander did
  *           not make) marks the interval since the last commit unsupported: a failure in it rolls
  *           back globally.
  *   REPLAY  a replacement re-executes steps the survivors completed: its receives and collective
  *           results come from the entries the survivors shipped (sal_logging_replay_log), its sends
- *           are only logged, a barrier returns at once; any other communicating call fails with
+ *           are only logged, a barrier returns at once, a nonblocking call returns a request
+ *           already complete; any other communicating call fails with
  *           MPI_ERR_OTHER and marks the replay failed.
  * Salamander's own calls (depth > 0) are never logged nor replayed.
  *
@@ -75,6 +78,10 @@ int sal_interpose_send(const void *buf, int count, MPI_Datatype type, int dest, 
                        MPI_Comm comm);
 int sal_interpose_recv(void *buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
                        MPI_Status *status);
+int sal_interpose_isend(const void *buf, int count, MPI_Datatype type, int dest, int tag,
+                        MPI_Comm comm, MPI_Request *request);
+int sal_interpose_irecv(void *buf, int count, MPI_Datatype type, int source, int tag, MPI_Comm comm,
+                        MPI_Request *request);
 int sal_interpose_sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest,
                            int sendtag, void *recvbuf, int recvcount, MPI_Datatype recvtype,
                            int source, int recvtag, MPI_Comm comm, MPI_Status *status);

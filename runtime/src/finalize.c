@@ -57,6 +57,7 @@ static int finalize(void)
         SAL_LOG_W(
             "a process failed after the computation ended; the job is not marked finished: %s",
             sal_last_error());
+    sal_rt_local_report();
     sal_event("finish", "\"steps\":%lld,\"repairs\":%d,\"nranks\":%d,\"status\":\"%s\"",
               (long long)sal_rt.step, sal_rt.repairs, sal_rt.size, rc == SAL_OK ? "ok" : "failed");
     if (sal_rt.repairs > 0)

@@ -35,6 +35,13 @@ static struct {
     copy_t ring[RING];
 } L = {.ring = {{-1, NULL, 0}, {-1, NULL, 0}}};
 
+/* What the message log held at the end of each interval (a commit, sal_finalize), for the event
+ * msglog: intervals whose log overflowed are not counted. */
+static struct {
+    uint64_t bytes_max, bytes_sum;
+    int64_t steps;
+} M;
+
 int sal_rt_local_armed(void)
 {
     return L.armed;
@@ -102,10 +109,38 @@ void sal_rt_local_step_end(void)
     sal_logging_step_end();
 }
 
+/* Adds the log of the interval ending now to M. */
+static void measure(void)
+{
+    const sal_msglog_t *own = sal_logging_log();
+    int64_t steps = sal_rt.step - own->base;
+
+    if (own->overflow || steps <= 0)
+        return;
+    M.bytes_sum += own->len;
+    M.steps += steps;
+    if (own->len > M.bytes_max)
+        M.bytes_max = own->len;
+}
+
 void sal_rt_local_committed(void)
 {
-    if (L.armed)
-        sal_logging_drop(sal_rt.step);
+    if (!L.armed)
+        return;
+    measure();
+    sal_logging_drop(sal_rt.step);
+}
+
+void sal_rt_local_report(void)
+{
+    if (!L.armed)
+        return;
+    measure();
+    sal_event("msglog",
+              "\"steps\":%lld,\"bytes_max\":%llu,\"bytes_per_step\":%.1f,\"copy_bytes\":%llu",
+              (long long)M.steps, (unsigned long long)M.bytes_max,
+              M.steps > 0 ? (double)M.bytes_sum / (double)M.steps : 0.0,
+              (unsigned long long)L.ring[0].len + (unsigned long long)L.ring[1].len);
 }
 
 void sal_rt_local_failed(int mid_step)

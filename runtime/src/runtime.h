@@ -156,6 +156,9 @@ void sal_rt_local_step_end(void);
 int sal_rt_local_replaying(void);
 /* A checkpoint of sal_rt.step was committed: the logs are dropped. */
 void sal_rt_local_committed(void);
+/* sal_finalize: the event msglog (the log's size per step, its largest interval, the copies of the
+ * regions) when armed; nothing otherwise. */
+void sal_rt_local_report(void);
 /* A survivor saw a failure, before the restore of the recovery: mid_step 1 when it unwound out of
  * a step (its regions are then not a step's state). */
 void sal_rt_local_failed(int mid_step);
