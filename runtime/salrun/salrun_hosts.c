@@ -414,30 +414,6 @@ int salrun_hosts_write(const salrun_hosts_t *h, salrun_family_t family)
     return rc == SAL_OK ? SAL_OK : salrun_fail(rc, "%s", sal_last_error());
 }
 
-long salrun_hosts_slots_left(const salrun_hosts_t *h)
-{
-    long total = 0;
-
-    if (h->lines.n == 0)
-        return -1;
-    for (size_t i = 0; i < h->lines.n; i++) {
-        int k = h->line_host.v[i][0] ? salrun_hosts_index(h, h->line_host.v[i]) : -1;
-        const char *s = strstr(h->lines.v[i], "slots=");
-        char *end;
-        long n;
-
-        if (k >= 0 && h->v[k].why)
-            continue;
-        if (!s)
-            return -1;
-        n = strtol(s + 6, &end, 10);
-        if (end == s + 6 || n < 0)
-            return -1;
-        total += n;
-    }
-    return total;
-}
-
 int salrun_hosts_place_spares(salrun_hosts_t *h, long np, long spares, salrun_family_t family)
 {
     long slots = salrun_hosts_slots_left(h), last = last_line_left(h), was = h->spare_slots;
