@@ -18,7 +18,7 @@
 #include "logging.h"
 #include "runtime.h"
 
-enum { RING = 2 };
+enum { RING = 2, TAG_RECIPES = 0, TAG_DONE = 1 };
 
 typedef struct copy {
     int64_t step; /* the regions after this many steps; -1: empty */
@@ -33,7 +33,8 @@ static struct {
     int pending; /* a failure was seen and its protocol has not completed */
     int64_t pos; /* ... the completed steps of this process when it was seen */
     copy_t ring[RING];
-} L = {.ring = {{-1, NULL, 0}, {-1, NULL, 0}}};
+    MPI_Request done; /* a survivor's last message of the protocol (done_send) */
+} L = {.ring = {{-1, NULL, 0}, {-1, NULL, 0}}, .done = MPI_REQUEST_NULL};
 
 /* What the message log held at the end of each interval (a commit, sal_finalize), for the event
  * msglog: intervals whose log overflowed are not counted. */
@@ -123,10 +124,22 @@ static void measure(void)
         M.bytes_max = own->len;
 }
 
+/* The survivor's message that ended the last protocol: freed once its receiver matched it (a
+ * commit follows the replacement's replay, so it has long been matched). */
+static void done_end(void)
+{
+    int flag = 0;
+
+    if (L.done != MPI_REQUEST_NULL && MPI_Test(&L.done, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS &&
+        flag)
+        MPI_Request_free(&L.done);
+}
+
 void sal_rt_local_committed(void)
 {
     if (!L.armed)
         return;
+    done_end();
     measure();
     sal_logging_drop(sal_rt.step);
 }
@@ -149,6 +162,9 @@ void sal_rt_local_failed(int mid_step)
         return;
     sal_logging_step_end();
     L.replaying = 0;
+    /* Left to MPI, never freed: freeing a send whose receiver died may end this process (the
+     * level exchanges' sal_msg_send). */
+    L.done = MPI_REQUEST_NULL;
     if (L.pending)
         return; /* an earlier attempt of the protocol was interrupted: its position holds */
     L.pending = 1;
@@ -243,13 +259,14 @@ static int take_recipes(int leader)
     int n = 0, rc = SAL_OK;
     void *buf;
 
-    if (MPI_Probe(leader, 0, sal_rt.world, &st) != MPI_SUCCESS)
+    if (MPI_Probe(leader, TAG_RECIPES, sal_rt.world, &st) != MPI_SUCCESS)
         return SAL_ERR_PROC_FAILED;
     MPI_Get_count(&st, MPI_BYTE, &n);
     buf = malloc((size_t)n + 1);
     if (!buf)
         return sal_error(SAL_ERR_NOMEM, "local rollback: no memory for %d bytes", n);
-    if (MPI_Recv(buf, n, MPI_BYTE, leader, 0, sal_rt.world, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+    if (MPI_Recv(buf, n, MPI_BYTE, leader, TAG_RECIPES, sal_rt.world, MPI_STATUS_IGNORE) !=
+        MPI_SUCCESS)
         rc = SAL_ERR_PROC_FAILED;
     if (rc == SAL_OK)
         rc = sal_rt_derived_adopt(buf, (size_t)n);
@@ -300,7 +317,8 @@ static int ship(decision_t *d, void **all, size_t *len)
         rc = SAL_ERR_PROC_FAILED;
     *len = (size_t)total;
     if (rc == SAL_OK && me == leader)
-        rc = MPI_Send(recipes, (int)nrecipes, MPI_BYTE, d->newrank, 0, sal_rt.world) == MPI_SUCCESS
+        rc = MPI_Send(recipes, (int)nrecipes, MPI_BYTE, d->newrank, TAG_RECIPES, sal_rt.world) ==
+                     MPI_SUCCESS
                  ? SAL_OK
                  : SAL_ERR_PROC_FAILED;
     if (rc == SAL_OK && me == d->newrank)
@@ -309,6 +327,36 @@ static int ship(decision_t *d, void **all, size_t *len)
     free(counts);
     free(displs);
     sal_msglog_free(&part);
+    return rc;
+}
+
+/* The end of the protocol. The replacement starts its replay only once every survivor has made its
+ * last call of the protocol that a failure can interrupt: each survivor starts a message to it and
+ * does not wait for it (freed at the next commit), the replacement receives them all. Otherwise a
+ * replacement that dies early in its replay (nothing in a replay waits for a peer) can fail a
+ * survivor still in the protocol's last collective, which then runs the protocol again as part of
+ * the same recovery, instead of seeing a failure after its recovery. */
+static int done_send(const decision_t *d, int newcomer)
+{
+    int rc = SAL_OK;
+
+    if (!newcomer) {
+        done_end();
+        L.done = MPI_REQUEST_NULL; /* an earlier one not yet matched: left to MPI */
+        /* synchronous and persistent, as the level exchanges' sal_msg_send */
+        if (MPI_Ssend_init(NULL, 0, MPI_BYTE, d->newrank, TAG_DONE, sal_rt.world, &L.done) !=
+            MPI_SUCCESS)
+            return SAL_ERR_PROC_FAILED;
+        if (MPI_Start(&L.done) != MPI_SUCCESS) {
+            MPI_Request_free(&L.done); /* never started: nothing of it is in flight */
+            return SAL_ERR_PROC_FAILED;
+        }
+        return SAL_OK;
+    }
+    for (int r = 0; rc == SAL_OK && r < sal_rt.size; r++)
+        if (r != d->newrank && MPI_Recv(NULL, 0, MPI_BYTE, r, TAG_DONE, sal_rt.world,
+                                        MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            rc = SAL_ERR_PROC_FAILED;
     return rc;
 }
 
@@ -339,6 +387,8 @@ static int go_local(decision_t *d, int newcomer)
     free(all);
     if (rc == SAL_OK)
         rc = sal_rt_derived_create_all();
+    if (rc == SAL_OK)
+        rc = done_send(d, newcomer);
     return rc;
 }
 

@@ -159,12 +159,14 @@ def main():
     p.add_argument("program_args", nargs="*")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="sal-scenario-")
+    ok = False
     try:
         line = run(args, tmp, args.inject)
         if not args.inject:
             with open(args.reference, "w") as f:
                 f.write(line + "\n")
             print("reference: " + line)
+            ok = True
             return
         with open(args.reference) as f:
             ref = f.read().strip()
@@ -174,8 +176,13 @@ def main():
             fail("checksum differs from the failure-free run:\n  got       %s\n  reference %s"
                  % (line, ref))
         print("IDENTICAL to the failure-free run: " + line)
+        ok = True
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # A failed check keeps the run's event and rank logs for its analysis.
+        if ok or os.environ.get("SCENARIO_KEEP_FILES") != "1":
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("kept the run's files in " + tmp, file=sys.stderr)
 
 
 if __name__ == "__main__":
