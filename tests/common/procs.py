@@ -12,6 +12,7 @@ killed and reported, and the caller fails the test on it.
     r.output       # stdout and stderr together (or stdout only with stderr=subprocess.PIPE)
     r.leftovers    # ["1234 prterun --with-ft ...", ...]: processes that outlived the command
 """
+import json
 import os
 import signal
 import subprocess
@@ -29,17 +30,18 @@ class Result:
         self.timed_out = timed_out
 
 
-def session_members(sid):
-    """(pid, command line) of every live process of session sid."""
+def live_processes(keep):
+    """(pid, command line) of every live process (zombies left out) other than this one for which
+    keep(pid, stat fields after the command name) is true."""
     found = []
     for name in os.listdir("/proc"):
-        if not name.isdigit():
+        if not name.isdigit() or int(name) == os.getpid():
             continue
         try:
             with open("/proc/%s/stat" % name) as f:
                 stat = f.read()
             fields = stat[stat.rindex(")") + 2:].split()
-            if fields[0] == "Z" or int(fields[3]) != sid:
+            if fields[0] == "Z" or not keep(int(name), fields):
                 continue
             with open("/proc/%s/cmdline" % name, "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -47,6 +49,38 @@ def session_members(sid):
             continue
         found.append((int(name), cmd))
     return found
+
+
+def session_members(sid):
+    """(pid, command line) of every live process of session sid."""
+    return live_processes(lambda pid, fields: int(fields[3]) == sid)
+
+
+def marked(mark):
+    """(pid, command line) of every live process whose environment holds SAL_TEST_MARK=mark (for
+    processes that leave the session, as Hydra's proxies do)."""
+    needle = ("SAL_TEST_MARK=" + mark).encode()
+
+    def has_mark(pid, fields):
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            return needle in f.read().split(b"\0")
+    return live_processes(has_mark)
+
+
+def read_events(path, fail):
+    """The events of the JSON Lines event log at path, in file order; fail(message) on a line that
+    is not JSON or a log that cannot be read."""
+    out = []
+    try:
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    fail("%s line %d is not JSON: %r" % (path, n, line))
+    except OSError as e:
+        fail("cannot read the event log %s: %s" % (path, e.strerror))
+    return out
 
 
 def kill_session(sid, sig):

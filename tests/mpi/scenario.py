@@ -11,7 +11,6 @@ check mode:     a run with injected failures (salrun --max-restarts 0, so only i
 Exit status 0 on success, 1 on a failed check, with the reason on stderr.
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -19,7 +18,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from procs import run as run_cmd  # noqa: E402
+from procs import read_events, run as run_cmd  # noqa: E402
 
 # The result line, '<name>: ... checksum=<16 hex digits> ...': heat2d's and heat2d_f90's say
 # "heat2d:", world_app's "world_app:".
@@ -68,14 +67,7 @@ def events(tmp):
     path = os.path.join(tmp, "scenario.events.jsonl")
     if not os.path.exists(path):
         fail("no event log at " + path)
-    out = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                fail("%s line %d is not JSON: %r" % (path, n, line))
-    return out
+    return read_events(path, fail)
 
 
 def killed_ranks(inject):

@@ -39,6 +39,9 @@ import tempfile
 import time
 import uuid
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from procs import marked, read_events  # noqa: E402
+
 CHECKSUM = re.compile(r"^heat2d: .*checksum=[0-9a-f]{16}.*$", re.M)
 # The answer, whatever the number of ranks: heat2d computes the same field on any decomposition.
 ANSWER = re.compile(r"checksum=[0-9a-f]{16} sum=\S+")
@@ -50,29 +53,6 @@ OMPI_ONLY = ("--with-ft", "-x", "--mca", "--map-by", "--hostfile", "--oversubscr
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr, flush=True)
     sys.exit(1)
-
-
-def marked(mark):
-    """(pid, command line) of every live process whose environment holds SAL_TEST_MARK=mark."""
-    needle = ("SAL_TEST_MARK=" + mark).encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open("/proc/%s/environ" % name, "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-            if stat[stat.rindex(")") + 2:].split()[0] == "Z":
-                continue
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-        except (OSError, ValueError, IndexError):
-            continue
-        found.append((int(name), cmd))
-    return found
 
 
 def kill_marked(mark):
@@ -97,17 +77,7 @@ class Run:
 
     def events(self):
         path = os.path.join(self.tmp, self.job, self.job + ".events.jsonl")
-        out = []
-        try:
-            with open(path) as f:
-                for n, line in enumerate(f, 1):
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        fail("%s line %d is not JSON: %r" % (path, n, line))
-        except OSError as e:
-            fail("cannot read the event log %s: %s" % (path, e.strerror))
-        return sorted(out, key=lambda e: e["ts"])
+        return sorted(read_events(path, fail), key=lambda e: e["ts"])
 
 
 def base_env(mark, extra=None):

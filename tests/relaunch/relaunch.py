@@ -15,7 +15,6 @@
 Exit status 0 on success, 1 on a failed check, with the reason on stderr.
 """
 import argparse
-import json
 import os
 import re
 import shutil
@@ -27,7 +26,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from procs import kill_session, session_members  # noqa: E402
+from procs import kill_session, read_events, session_members  # noqa: E402
 
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=[0-9a-f]{16}.*$", re.M)
@@ -140,17 +139,7 @@ def run(salrun, heat2d, tmp, job, env, extra, timeout):
 
 def events(tmp, job):
     path = os.path.join(tmp, job, job + ".events.jsonl")
-    out = []
-    try:
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    fail("%s line %d is not JSON: %r" % (path, n, line))
-    except OSError as e:
-        fail("cannot read the event log %s: %s" % (path, e.strerror))
-    return sorted(out, key=lambda e: e["ts"])
+    return sorted(read_events(path, fail), key=lambda e: e["ts"])
 
 
 def only(evs, kind, what):
