@@ -25,11 +25,43 @@ from procs import read_events, run as run_cmd  # noqa: E402
 CHECKSUM = re.compile(r"^[A-Za-z0-9_.-]+: .*checksum=[0-9a-f]{16}.*$", re.M)
 
 
-# The one upstream race a scenario may run again for (--upstream-retry, docs/reliability.md, "A
-# survivor ended by Open MPI inside a collective"): Open MPI 5.0.11 ends a survivor of a failure
-# with this message when a send of its own collective, failed by ULFM because a process died, gets
-# its fragment back. Any other failure, and a second occurrence, fails the scenario.
+# The upstream races a scenario may run again for, once, when its CMake line names them
+# (--upstream-retry KIND; docs/reliability.md, "Every test runs once"). Any other failure, and a
+# second occurrence, fails the scenario.
+# abort: Open MPI 5.0.11 ends a survivor of a failure with this message when a send request that
+# ULFM completed with an error gets its fragment back.
 UPSTREAM_ABORT = "An error occurred in Send error after request freed"
+# spawn: a repair's MPI_Comm_spawn_multiple of two replacements that never returns, because one
+# replacement stays in PMIx_Init (its connection to the launcher's PMIx server never answered):
+# the repair overran its bound, and no replacement wrote its start event after the placements.
+UPSTREAM_SPAWN = "the repair after a process failure has not ended"
+UPSTREAM_WHAT = {
+    "abort": "Open MPI ended a survivor with \"%s\"" % UPSTREAM_ABORT,
+    "spawn": "the spawn of the replacements never returned (a replacement stayed in PMIx_Init)",
+}
+
+
+def spawn_never_started(output, tmp):
+    """True when the run is the upstream spawn hang: the bound overran, and after the last placement
+    no replacement started."""
+    if UPSTREAM_SPAWN not in output:
+        return False
+    path = os.path.join(tmp, "scenario.events.jsonl")
+    if not os.path.exists(path):
+        return False
+    evs = read_events(path, fail)
+    last = max((i for i, e in enumerate(evs) if e.get("event") == "placement"), default=None)
+    if last is None:
+        return False
+    return not any(e.get("event") == "start" and e.get("replacement") for e in evs[last + 1:])
+
+
+def upstream_race(kind, output, tmp):
+    if kind == "abort":
+        return UPSTREAM_ABORT in output
+    if kind == "spawn":
+        return spawn_never_started(output, tmp)
+    return False
 
 
 class UpstreamAbort(Exception):
@@ -64,7 +96,7 @@ def run(args, tmp, inject):
     if proc.leftovers:
         fail("processes outlived salrun: %s" % "; ".join(proc.leftovers))
     if proc.returncode != 0:
-        if args.upstream_retry and UPSTREAM_ABORT in proc.output:
+        if args.upstream_retry and upstream_race(args.upstream_retry, proc.output, tmp):
             raise UpstreamAbort()
         fail("salrun exited with status %d" % proc.returncode)
     for pattern in args.expect:
@@ -161,9 +193,9 @@ def main():
                         "replacements of a spawn whose member was killed)")
     p.add_argument("--expect", action="append", default=[], metavar="REGEX",
                    help="a line the run must print (repeat), e.g. the renumbering after a shrink")
-    p.add_argument("--upstream-retry", action="store_true",
-                   help="run once more when, and only when, Open MPI ended a survivor with the "
-                        "upstream abort named in UPSTREAM_ABORT; says so on a 'RETRY upstream' line")
+    p.add_argument("--upstream-retry", choices=sorted(UPSTREAM_WHAT), default=None,
+                   help="run once more when, and only when, the run failed by this upstream race "
+                        "(UPSTREAM_WHAT); says so on a 'RETRY upstream' line")
     p.add_argument("program_args", nargs="*")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="sal-scenario-")
@@ -172,12 +204,11 @@ def main():
         try:
             line = run(args, tmp, args.inject)
         except UpstreamAbort:
-            print("scenario: RETRY upstream: Open MPI ended a survivor with \"%s\" "
-                  "(docs/reliability.md); running the scenario once more" % UPSTREAM_ABORT,
-                  flush=True)
+            print("scenario: RETRY upstream: %s (docs/reliability.md); running the scenario once "
+                  "more" % UPSTREAM_WHAT[args.upstream_retry], flush=True)
             shutil.rmtree(tmp, ignore_errors=True)
             os.makedirs(tmp)
-            args.upstream_retry = False
+            args.upstream_retry = None
             line = run(args, tmp, args.inject)
         if not args.inject:
             with open(args.reference, "w") as f:
