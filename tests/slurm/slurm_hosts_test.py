@@ -175,9 +175,10 @@ def relaunch(a):
         check_first_launch(j)
         j.check(a.reference, 0)
         out = j.output()
-        probe = re.search(r"salrun: host node2 left out of the relaunches: (the launcher reported "
-                          r"its daemon there lost|Slurm reports it [a-z_ ]+|its probe `mpiexec "
-                          r"--host node2 -n 1 echo salrun-probe` (exited with status \d+ after|"
+        probe = re.search(r"salrun: host node2(?: \([^)]*\))? left out of the relaunches: "
+                          r"(the launcher reported its daemon there lost|Slurm reports it [a-z_ ]+|"
+                          r"its probe `mpiexec --host node2 -n 1 echo salrun-probe` "
+                          r"(exited with status \d+ after|"
                           r"did not end within) ([0-9.]+) s)", out)
         if not probe or "salrun: the relaunches run on 1 host: node1 (hostfile " not in out:
             j.dump()
