@@ -33,9 +33,13 @@
  * environment defaults: Hydra oversubscribes without being asked and runs as root, and the
  * OMPI_/PRTE_ variables mean nothing to it.
  */
+/* nftw: the feature macro of its standard, which the build's _POSIX_C_SOURCE does not cover */
+/* NOLINTNEXTLINE(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
+#define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +319,38 @@ int salrun_signals_forward(pid_t pid)
 
 /* ---- fork + exec ---- */
 
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)type;
+    (void)ftw;
+    (void)remove(path);
+    return 0;
+}
+
+/* In the child, before it becomes mpiexec: removes the session directory an earlier launcher
+ * process of the same pid left behind. Open MPI 5's launcher (prterun, its daemons) keeps its
+ * session in <TMPDIR or /tmp>/<name>.<pid> and refuses to start when that directory already holds
+ * a rendezvous file: "The PMIx server's listener thread failed to start", status 213. A launcher
+ * killed with SIGKILL leaves its directory, and pids are reused. A directory named after this
+ * process's pid belongs to no live process: this one is not the launcher yet. */
+static void clear_stale_session(void)
+{
+    static const char *const names[] = {"ompi", "prterun", "prte", "prted"};
+    const char *base = getenv("TMPDIR");
+    char path[4096];
+    struct stat st;
+
+    if (!base || !base[0])
+        base = "/tmp";
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int n = snprintf(path, sizeof(path), "%s/%s.%ld", base, names[i], (long)getpid());
+        if (n > 0 && (size_t)n < sizeof(path) && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+            st.st_uid == getuid())
+            (void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+}
+
 int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid)
 {
     return salrun_spawn_io(cmd, flags, -1, -1, pid);
@@ -351,6 +387,7 @@ int salrun_spawn_io(const salrun_argv_t *cmd, int flags, int out_fd, int err_fd,
             dup2(out_fd, STDOUT_FILENO);
         if (err_fd >= 0)
             dup2(err_fd, STDERR_FILENO);
+        clear_stale_session();
         execv(cmd->v[0], cmd->v);
         fprintf(stderr, "salrun: error: cannot execute %s: %s\n", cmd->v[0], strerror(errno));
         _exit(SALRUN_EXIT_NOTFOUND);

@@ -65,6 +65,27 @@ def case_start_race(args, tmp):
           "a launch again is not a restart", r)
 
 
+def case_stale_session(args, tmp):
+    """The session directories that killed launchers left behind, one for each of the next 4000
+    pids: salrun removes the one of its launcher's pid before it becomes mpiexec, so the launch
+    starts the first time (Open MPI's launcher would fail with status 213 otherwise)."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_race.py")
+    tmpdir = os.path.join(tmp, "tmpdir")
+    os.makedirs(tmpdir)
+    with open("/proc/sys/kernel/ns_last_pid") as f:
+        last = int(f.read())
+    for pid in range(last + 1, last + 4001):
+        os.makedirs(os.path.join(tmpdir, "ompi.%d" % pid))
+        open(os.path.join(tmpdir, "ompi.%d" % pid, "pmix.vm.tool.%d" % pid), "w").close()
+    r = salrun(args, ["-n", "1", "--mpiexec", fake, "--ckpt-dir", tmp, "--restart-delay", "0",
+                      "--max-restarts", "0", "--trust-exit", "--", args.flaky, "sleep", "0"],
+               env=clean_env(TMPDIR=tmpdir, FAKE_SESSION_DIRS="1"))
+    check(r.returncode == 0, "the first launch runs the job: exit 0", r)
+    check("listener thread failed to start" not in r.stderr, "no launch failed to start", r)
+    left = len(os.listdir(tmpdir))
+    check(left < 4000, "the launcher's stale session directory was removed (%d of 4000 left)" % left)
+
+
 def case_start_failed(args, tmp):
     """mpiexec could not start the job for another reason (here a mapping the host cannot satisfy,
     status 213 too): the job fails at once, not launched again nor relaunched."""
