@@ -149,6 +149,16 @@ agent() {
         echo "ssh: connect to host $h port 22: No route to host" >&2
         exit 255
     fi
+    # Open MPI 5's launcher refuses to start when the session directory of its pid, left behind
+    # by one killed earlier (a lost host's daemon), holds a rendezvous file (docs/reliability.md):
+    # the daemons' directories whose process is gone are removed first (the hosts share /tmp and
+    # the pids of this machine).
+    local d
+    for d in "${TMPDIR:-/tmp}"/prted.*; do
+        if [ -d "$d" ] && [ ! -e "/proc/${d##*.}" ]; then
+            rm -rf -- "$d" 2>/dev/null || true
+        fi
+    done
     # detached: PRRTE's ssh launcher ends the whole job when its agent process dies abnormally
     nsenter --net="/run/netns/$NS$k" --uts="$STATE/uts$k" --mount="$STATE/mnt$k" \
         setsid /bin/sh -c "$*" </dev/null >>"/tmp/${STATE##*/}-node$k.out" 2>&1 &
