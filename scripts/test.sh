@@ -45,13 +45,13 @@ run_ctest() {
     local dir="$1" log status=0 count retries
     shift
     log="$(mktemp "${TMPDIR:-/tmp}/sal-ctest.XXXXXX")"
-    # Every test runs once: a test that fails once is a failure (docs/reliability.md), but for one
-    # named upstream race (below).
+    # Every test runs once: a test that fails once is a failure (docs/reliability.md), but for the
+    # four tests named there, each for its one upstream race (below).
     ctest --test-dir "$dir" --output-on-failure -j2 "$@" 2>&1 | tee "$log" || status=$?
     count="$(sed -n 's/.*tests passed, [0-9]* tests failed out of \([0-9]*\).*/\1/p' "$log")"
     echo "test: $dir: ${count:-0} tests"
-    # The one test that may run again, for a named upstream race (tests/mpi/scenario.py,
-    # --upstream-retry; docs/reliability.md): how often it did, from the full log of the run.
+    # The tests that may run again, each for its named upstream race (tests/mpi/scenario.py,
+    # --upstream-retry; docs/reliability.md): how often they did, from the full log of the run.
     retries="$(grep -c 'RETRY upstream' "$dir/Testing/Temporary/LastTest.log" 2>/dev/null || true)"
     echo "test: $dir: ${retries:-0} upstream retries (docs/reliability.md)"
     if grep -Eq '\*\*\*Not Run|\*\*\*Skipped|Not Run \(Disabled\)' "$log"; then

@@ -64,7 +64,7 @@ def upstream_race(kind, output, tmp):
     return False
 
 
-class UpstreamAbort(Exception):
+class UpstreamRace(Exception):
     pass
 
 
@@ -97,7 +97,7 @@ def run(args, tmp, inject):
         fail("processes outlived salrun: %s" % "; ".join(proc.leftovers))
     if proc.returncode != 0:
         if args.upstream_retry and upstream_race(args.upstream_retry, proc.output, tmp):
-            raise UpstreamAbort()
+            raise UpstreamRace()
         fail("salrun exited with status %d" % proc.returncode)
     for pattern in args.expect:
         if not re.search(pattern, proc.output, re.M):
@@ -203,7 +203,7 @@ def main():
     try:
         try:
             line = run(args, tmp, args.inject)
-        except UpstreamAbort:
+        except UpstreamRace:
             print("scenario: RETRY upstream: %s (docs/reliability.md); running the scenario once "
                   "more" % UPSTREAM_WHAT[args.upstream_retry], flush=True)
             shutil.rmtree(tmp, ignore_errors=True)
