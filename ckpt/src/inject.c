@@ -373,13 +373,29 @@ static void fire(const sal_inject_spec_t *s, int64_t step)
     }
 }
 
+static int matches(const sal_inject_t *plan, int i, int rank, int64_t step,
+                   sal_inject_point_t point)
+{
+    const sal_inject_spec_t *s = &plan->specs[i];
+
+    return !plan->fired[i] && s->rank == rank && s->point == point && step >= s->step;
+}
+
+int sal_inject_pending(const sal_inject_t *plan, int rank, int64_t step, sal_inject_point_t point)
+{
+    for (int i = 0; plan && i < plan->n; i++)
+        if (matches(plan, i, rank, step, point))
+            return 1;
+    return 0;
+}
+
 void sal_inject_point(sal_inject_t *plan, int rank, int64_t step, sal_inject_point_t point)
 {
     if (!plan)
         return;
     for (int i = 0; i < plan->n; i++) {
         const sal_inject_spec_t *s = &plan->specs[i];
-        if (plan->fired[i] || s->rank != rank || s->point != point || step < s->step)
+        if (!matches(plan, i, rank, step, point))
             continue;
         plan->fired[i] = 1;
         if (claim(plan, i, step))

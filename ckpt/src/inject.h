@@ -36,7 +36,9 @@ typedef enum sal_inject_point {
     SAL_INJ_INIT,      /* in sal_init of a fresh start, before its first exchange (step 0) */
     SAL_INJ_DONE,      /* in sal_run after the step that reported done, before the agreement */
     SAL_INJ_SETUP,     /* before the application's sal_on_setup function runs */
-    SAL_INJ_REPLAY,    /* rollback=local: before a step a replacement re-executes from the logs */
+    SAL_INJ_REPLAY, /* rollback=local: before a step a replacement re-executes from the logs; at a
+                     * survivor, once the replacement holds the survivor's last message of the
+                     * protocol, that is while the replacement replays */
     SAL_INJ_NPOINTS
 } sal_inject_point_t;
 
@@ -74,6 +76,11 @@ SAL_PRIVATE int sal_inject_set_marker_dir(sal_inject_t *plan, const char *dir);
  * or ignored. plan may be NULL. */
 SAL_PRIVATE void sal_inject_point(sal_inject_t *plan, int rank, int64_t step,
                                   sal_inject_point_t point);
+
+/* 1 when sal_inject_point(plan, rank, step, point) would fire a spec not yet fired in this process
+ * (its marker may still say that another process fired it), else 0. plan may be NULL. */
+SAL_PRIVATE int sal_inject_pending(const sal_inject_t *plan, int rank, int64_t step,
+                                   sal_inject_point_t point);
 
 SAL_PRIVATE void sal_inject_free(sal_inject_t **plan);
 

@@ -392,6 +392,19 @@ static int go_local(decision_t *d, int newcomer)
     return rc;
 }
 
+/* point=replay at a survivor (docs/inject.md): fires once the replacement received this survivor's
+ * last message of the protocol, so that the survivor is lost while the replacement replays. The
+ * wait happens only when such a spec is pending. */
+static void survivor_replay_point(void)
+{
+    if (!sal_inject_pending(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_REPLAY))
+        return;
+    /* L.done is persistent, started in done_send (the checker does not follow MPI_Start) */
+    if (L.done != MPI_REQUEST_NULL)
+        MPI_Wait(&L.done, MPI_STATUS_IGNORE); /* NOLINT(clang-analyzer-optin.mpi.MPI-Checker) */
+    sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_REPLAY);
+}
+
 int sal_rt_local_settle(int newcomer)
 {
     decision_t d;
@@ -413,6 +426,8 @@ int sal_rt_local_settle(int newcomer)
         }
         sal_logging_drop(d.ckpt);
     }
+    if (rc == SAL_OK && d.local && !newcomer)
+        survivor_replay_point();
     sal_interpose_internal_end();
     if (rc == SAL_OK)
         L.pending = 0;

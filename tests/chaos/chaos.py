@@ -2,10 +2,12 @@
 """Randomized, reproducible fault-injection campaign over the examples (see docs/reliability.md).
 
 Each run draws, from --seed and its index: a program (heat2d, heat2d_f90 when built), a loop
-(run or rc), a recovery policy, 1 to 3 failures, each at a random step and injection point
+(run or rc), a recovery policy, the rollback mode (global or local), 1 to 3 failures, each at a random step and injection point
 (compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, a just-respawned
 rank, the leader rank 0, and a hang when the configuration has hang_timeout), and the checkpoint
-levels (auto = L1 on one host, L1,L2 or L1,L3; ckpt_copy only fires with L2 or L3). The run is launched under salrun with
+levels (auto = L1 on one host, L1,L2 or L1,L3; ckpt_copy only fires with L2 or L3). Local rollback
+applies when a single rank is lost in sal_run and is replaced; any other case falls back to a global
+rollback, which the run must survive as well; the summary counts the local rollbacks made. The run is launched under salrun with
 relaunches allowed; it must end with the failure-free answer bit for bit ("identical"), or fail
 with a clear fatal message while `latest` names a complete checkpoint that a relaunch restores to
 the failure-free answer ("fatal-by-design"). Anything else counts as "lost". After every run,
@@ -43,6 +45,7 @@ SLEEPS = [1, 3, 8]  # seconds of a slow file system under one rank's checkpoint
 FS_SIZE = "16m"     # the size-limited tmpfs of a run with the "full" kind
 FULL_PAUSE = 2      # seconds the rank of a "full" kind pauses at ckpt_write
 LEVELS = ["auto", "L1,L2", "L1,L3"]
+ROLLBACKS = ["global", "local"]
 A = None
 LEAKED = []  # processes that outlived their run's salrun
 
@@ -52,7 +55,8 @@ def result(out):
     return m[0] if len(m) == 1 else None
 
 
-def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None, actions=()):
+def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None, actions=(),
+           rollback="global"):
     logdir = tmp + ".log"
     os.makedirs(logdir, exist_ok=True)
     cmd = [A.salrun, "-n", str(A.np), "--job", "c", "--ckpt-dir", tmp, "--log-dir", logdir,
@@ -63,6 +67,8 @@ def launch(prog, tmp, policy, inject, loop, env_extra=None, restart=None, action
         cmd += ["--spares", "2"]
     if inject:
         cmd += ["--inject", inject]
+    if rollback != "global":
+        cmd += ["--rollback", rollback]
     cmd += ["--", prog, "-n", str(A.grid), "-s", str(A.steps)]
     if loop == "rc":
         cmd += ["--loop", "rc"]
@@ -195,8 +201,8 @@ def fired(tmp):
 
 
 def draw(rng, has_hang, policies, progs):
-    """One run's plan: (program, loop, policy, inject text, point labels, levels, harness actions).
-    """
+    """One run's plan: (program, loop, policy, inject text, point labels, levels, harness actions,
+    rollback mode)."""
     prog = rng.choice(progs)
     loop = rng.choice(["run", "rc"])
     policy = rng.choice(policies)
@@ -252,7 +258,9 @@ def draw(rng, has_hang, policies, progs):
         specs.append((rank, step, spec, label))
         labels.append(label)
     levels = rng.choice(LEVELS[1:] if "ckpt_copy" in labels else LEVELS)
-    return (prog, loop, policy, [(s[2], s[3]) for s in specs], labels, levels, actions)
+    # Drawn last, so that a seed's earlier draws are those of the campaigns before the mode.
+    rollback = rng.choice(A.rollbacks.split(","))
+    return (prog, loop, policy, [(s[2], s[3]) for s in specs], labels, levels, actions, rollback)
 
 
 def kinds_fired(events_fired, specs):
@@ -293,7 +301,8 @@ def check_restorable(prog, tmp, policy, loop, ref):
 
 
 def one_run(i, rng, refs, has_hang, policies, progs, stats):
-    prog, loop, policy, specs, labels, levels, actions = draw(rng, has_hang, policies, progs)
+    prog, loop, policy, specs, labels, levels, actions, rollback = draw(rng, has_hang, policies,
+                                                                        progs)
     inject = ";".join(text for text, _ in specs)
     tmp = tempfile.mkdtemp(prefix="sal-chaos-")
     mounted = any(k == "full" for k, _ in actions) and mount_small(tmp)
@@ -308,7 +317,12 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
     keep = False
     leaked_before = len(LEAKED)
     try:
-        rc, out, cmd = launch(prog, tmp, policy, inject, loop, env, actions=actions)
+        rc, out, cmd = launch(prog, tmp, policy, inject, loop, env, actions=actions,
+                              rollback=rollback)
+        local = [e for e in events(tmp) if e.get("event") == "rollback" and
+                 e.get("mode") == "local"]
+        stats["rollback:" + rollback] += 1
+        stats["local rollbacks"] += len(local)
         ev = kinds_fired(fired(tmp), specs)
         ev += [k for k, _ in actions if "[chaos: " + ("mpiexec" if k == "mpiexec" else "file system")
                in out]
@@ -342,8 +356,9 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
             stats["recovered"] += 1
         for lab in labels:
             stats["planned:%s/%s" % (lab, policy)] += 1
-        line = "run %3d %-10s loop=%-3s policy=%-16s levels=%-5s fired=%d/%d %-15s %5.1fs  %s" % (
-            i, os.path.basename(prog), loop, policy, levels, len(ev), len(labels), outcome,
+        line = ("run %3d %-10s loop=%-3s policy=%-16s levels=%-5s rollback=%-6s fired=%d/%d %-15s "
+                "%5.1fs  %s") % (
+            i, os.path.basename(prog), loop, policy, levels, rollback, len(ev), len(labels), outcome,
             time.time() - t0, ";".join([inject] + ["%s:%s" % (k, a[0]) for k, a in actions]))
         print(line, flush=True)
         if outcome != "identical":
@@ -395,10 +410,15 @@ def main():
     p.add_argument("--points", default=None,
                    help="comma-separated injection points to draw from (default: all of %s)"
                         % ",".join(POINTS))
+    p.add_argument("--rollbacks", default=",".join(ROLLBACKS),
+                   help="comma-separated rollback modes to draw from (default: %s)"
+                        % ",".join(ROLLBACKS))
     p.add_argument("--load", type=int, nargs="?", const=os.cpu_count() or 2, default=0,
                    metavar="N", help="N busy loops (default: one per core) compete with the runs "
                                      "for the whole campaign")
     A = p.parse_args()
+    if not A.rollbacks or set(A.rollbacks.split(",")) - set(ROLLBACKS):
+        p.error("--rollbacks: a comma-separated list of %s" % ", ".join(ROLLBACKS))
     # SIGTERM (a timeout, kill) unwinds like an exception, so that the busy loops, the run in
     # progress and its mounts are ended below and in one_run: nothing the campaign started
     # outlives it.
@@ -461,6 +481,9 @@ def summary(seed, stats, secs, policies):
     print("(fired/planned: the failures that happened / the failures drawn, by kind; a kind that "
           "needs a later step, a restore or a respawn does not fire when the run never gets there; "
           "pair counts each of its two ranks)")
+    print("rollback drawn: global %d, local %d (local rollbacks made: %d; the other failures of "
+          "those runs rolled back globally, each with its reason)"
+          % (stats["rollback:global"], stats["rollback:local"], stats["local rollbacks"]))
     for k in ["runs", "fired", "recovered", "identical", "fatal-by-design", "lost", "leaked"]:
         v = A.runs if k == "runs" else stats[k]
         print("%s: %d" % (k, v))

@@ -389,6 +389,23 @@ static void test_without_marker_dir(void)
     sal_inject_free(&plan);
 }
 
+/* sal_inject_pending says whether sal_inject_point would fire, without firing. */
+static void test_pending(void)
+{
+    sal_inject_t *plan = parse_ok("rank=2,step=60,point=replay,action=sleep,seconds=0");
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(plan);
+    CU_ASSERT_FALSE(sal_inject_pending(NULL, 2, 60, SAL_INJ_REPLAY));
+    CU_ASSERT_FALSE(sal_inject_pending(plan, 2, 59, SAL_INJ_REPLAY));  /* too early */
+    CU_ASSERT_FALSE(sal_inject_pending(plan, 1, 60, SAL_INJ_REPLAY));  /* another rank */
+    CU_ASSERT_FALSE(sal_inject_pending(plan, 2, 60, SAL_INJ_COMPUTE)); /* another point */
+    CU_ASSERT_TRUE(sal_inject_pending(plan, 2, 70, SAL_INJ_REPLAY));
+    CU_ASSERT_TRUE(sal_inject_pending(plan, 2, 70, SAL_INJ_REPLAY)); /* asking fires nothing */
+    sal_inject_point(plan, 2, 70, SAL_INJ_REPLAY);                   /* a pause of 0 s: returns */
+    CU_ASSERT_FALSE(sal_inject_pending(plan, 2, 70, SAL_INJ_REPLAY));
+    sal_inject_free(&plan);
+}
+
 int main(void)
 {
     static const sal_unit_test_t tests[] = {
@@ -403,6 +420,7 @@ int main(void)
         {"hang stops progress", test_hang_stops_progress},
         {"without a marker directory", test_without_marker_dir},
         {"sleep goes on", test_sleep_goes_on},
+        {"pending", test_pending},
     };
 
     return SAL_UNIT_MAIN("inject", suite_init, suite_clean, tests);
