@@ -463,7 +463,15 @@ int sal_rt_repair(void)
                 sal_rt.is_replacement = 1;
                 sal_rt.needs_restore = 1;
             }
-            return sal_hostmap_exchange(sal_rt.full);
+            /* The repair's last exchange: a process lost during it (a second host during the
+             * repair of the first) is repaired by the next attempt, at every member of the new
+             * communicator, a spare that took a rank included, instead of failing the repair. */
+            rc = sal_hostmap_exchange(sal_rt.full);
+            if (rc != SAL_ERR_PROC_FAILED)
+                return rc;
+            SAL_LOG_W("repair attempt %d/%d: %s: repairing again", a + 1, attempts,
+                      sal_last_error());
+            continue;
         }
         release(&r, rc != SAL_ERR_RECOVERY);
         if (rc == SAL_ERR_RECOVERY)

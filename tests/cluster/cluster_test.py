@@ -268,23 +268,44 @@ def other_than_partners(pm, lost):
     fail("no host fits: partners %r, lost %r" % (pm, lost))
 
 
+def repairing(evs):
+    """The first repair has begun (its failure event) and not ended (no resume)."""
+    return any(e["event"] == "failure" for e in evs) and not any(e["event"] == "resume"
+                                                                 for e in evs)
+
+
+def restoring(evs):
+    """A spare that took a lost rank paused in its restore (the inject event of RESTORE_PAUSE)."""
+    return any(e["event"] == "inject" and e.get("point") == "restore" for e in evs)
+
+
+# injob_spares_in_restore: the spare that takes rank 4 pauses 3 s before it loads the checkpoint,
+# so that the second host is lost while that restore is under way, whatever the machine's speed.
+RESTORE_PAUSE = "rank=4,point=restore,action=sleep,seconds=3"
+
+
 def injob_spares(a):
-    """injob_spares_host_lost / injob_spares_two_hosts (with --prrte): --policy spares, the spares
-    on hosts of their own kind (--spares 2 / 4), node3 lost after checkpoint 3 (then, after that
-    recovery and checkpoint 5, a host holding neither node3's copies nor its own on node3). Every
-    lost rank is taken by a parked spare on a live host, which restores from the copies on other
-    hosts: no spawn, no relaunch (--max-restarts 0), one in-job recovery per lost host, the
-    failure-free answer. Returns the checksum."""
+    """The in-job cases of --policy spares (with --prrte), the spares on a host of their own kind
+    (--spares 2, or 4 for two hosts): node3 lost after checkpoint 3, and with
+      injob_spares_two_hosts   then, after that recovery and checkpoint 5,
+      injob_spares_in_repair   then, as soon as the repair of node3 began (its failure event),
+      injob_spares_in_restore  then, while the spare taking rank 4 restores (RESTORE_PAUSE),
+    a host holding neither node3's copies nor its own on node3. Every lost rank is taken by a
+    parked spare on a live host, which restores from the copies on other hosts: no spawn, no
+    relaunch (--max-restarts 0), one in-job recovery per lost host (a loss during a repair or its
+    restore may join that repair: one or two), the failure-free answer. Returns the checksum."""
     if not a.prrte:
         fail("%s needs --prrte PREFIX (the PRRTE 5 + PMIx 7 stack)" % a.case)
-    two = a.case == "injob_spares_two_hosts"
+    second = {"injob_spares_two_hosts": committed(5, 1), "injob_spares_in_repair": repairing,
+              "injob_spares_in_restore": restoring}.get(a.case)
     lost = []
     steps = [(committed(3), lambda pm, l: 3)]
-    if two:  # not node4, the spares' host
-        steps.append((committed(5, 1), lambda pm, l: other_than_partners(
+    if second:  # not node4, the spares' host
+        steps.append((second, lambda pm, l: other_than_partners(
             {h: t for h, t in pm.items() if h != "node4"}, l)))
+    extra = ["--inject", RESTORE_PAUSE] if a.case == "injob_spares_in_restore" else []
     got, out, evs = salrun(a, a.case, ["--max-restarts", "0", "--policy", "spares",
-                                       "--spares", "4" if two else "2"],
+                                       "--spares", "4" if second else "2"] + extra,
                            lose_in_sequence(a, steps, lost))
     if len(lost) != len(steps):
         fail("%d host(s) lost instead of %d" % (len(lost), len(steps)))
@@ -292,7 +313,8 @@ def injob_spares(a):
     if parked != ["node4"]:
         fail("the spares did not all park on the hostfile's last host node4: %r" % parked)
     resumes = [e for e in evs if e["event"] == "resume"]
-    if len(resumes) != len(steps):
+    merged = a.case in ("injob_spares_in_repair", "injob_spares_in_restore")
+    if not (len(resumes) == len(steps) or (merged and len(resumes) == 1)):
         fail("expected %d in-job recoveries, found %d" % (len(steps), len(resumes)))
     actions = [e for e in evs if e["event"] == "policy"]
     if len(actions) != 2 * len(steps) or any(e["action"] != "spare" for e in actions):
@@ -317,6 +339,10 @@ def injob_spares(a):
         ",".join(dead), ",".join(e["host"] for e in took),
         ",".join(str(e["lost_rank"]) for e in actions), len(resumes),
         ", ".join("%.2f" % e["total_seconds"] for e in resumes)))
+    if a.case == "injob_spares_in_restore":
+        pause = next(e for e in evs if e["event"] == "inject")
+        if not any(e["event"] == "failure" and e["ts"] > pause["ts"] for e in evs):
+            fail("no failure was seen after the spare of rank 4 began its restore")
     for host, f, r in zip(dead, fails, resumes):  # from the kill (cluster.sh kill started)
         print("%s: failure seen %.3f s after the kill, repair began %.3f s, resumed %.3f s" % (
             host, f["detected"] - lost_at[host], f["ts"] - lost_at[host], r["ts"] - lost_at[host]))
@@ -348,7 +374,8 @@ def main():
                                     "injob_silent", "injob_two_hosts", "injob_in_repair",
                                     "injob_in_ckpt", "launcher_lost",
                                     "lost_in_restore", "injob_spares_host_lost",
-                                    "injob_spares_two_hosts"])
+                                    "injob_spares_two_hosts", "injob_spares_in_repair",
+                                    "injob_spares_in_restore"])
     a = p.parse_args()
     a.env = dict(e.split("=", 1) for e in a.env)
     os.makedirs(a.work, exist_ok=True)
@@ -383,7 +410,7 @@ def main():
             fail("a replacement was placed on the lost host: %r" % place)
         print("replacements on %s; recovered in %.2f s" % (
             ",".join(e.get("to_host", "?") for e in place), resumes[0]["total_seconds"]))
-    elif a.case in ("injob_spares_host_lost", "injob_spares_two_hosts"):
+    elif a.case.startswith("injob_spares_"):
         got = injob_spares(a)
     elif a.case == "lost_in_restore":
         lost = []
