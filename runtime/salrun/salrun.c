@@ -50,6 +50,21 @@ static double stuck_quiet(double protocol_timeout)
     return q < 2 ? 2 : q > 10 ? 10 : q;
 }
 
+/* waitpid(pid, status, WNOHANG) that removes the session directory an exited launcher left (a
+ * launcher killed with SIGKILL does) before reaping it, while its pid cannot be reused: the
+ * directories of killed launchers would otherwise pile up and refuse a later launcher that gets
+ * the same pid. */
+static pid_t exited_reaped(pid_t pid, int *status)
+{
+    siginfo_t info;
+
+    memset(&info, 0, sizeof(info));
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != pid)
+        return waitpid(pid, status, WNOHANG);
+    salrun_session_clear(pid);
+    return waitpid(pid, status, 0);
+}
+
 /* Runs one launch to its end, following the event log. [OUT] *status from waitpid, *ended when
  * salrun ended an mpiexec that outlived its job. */
 static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
@@ -115,7 +130,7 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
         /* A rank that wrote an event existed, even when every look at mpiexec's children came
          * before the ranks started or after they had exited (a short launch on a busy host). */
         k.seen_children |= j->st.attempt_events > 0;
-        r = waitpid(k.pid, status, WNOHANG);
+        r = exited_reaped(k.pid, status);
         if (r == k.pid)
             break;
         if (r < 0 && errno != EINTR) {

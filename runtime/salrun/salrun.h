@@ -161,6 +161,11 @@ int salrun_spawn(const salrun_argv_t *cmd, int flags, pid_t *pid);
 /* The same with the child's standard output on out_fd and its standard error on err_fd (-1:
  * salrun's own, or /dev/null for a probe). */
 int salrun_spawn_io(const salrun_argv_t *cmd, int flags, int out_fd, int err_fd, pid_t *pid);
+/* Removes the session directories of Open MPI's launcher named after pid
+ * (<TMPDIR or /tmp>/{ompi,prterun,prte,prted}.<pid>, when they are this user's). Call it only
+ * while no live process can own them: in a child before it becomes the launcher, or for a
+ * launcher that exited and is not yet reaped (its pid cannot be reused meanwhile). */
+void salrun_session_clear(pid_t pid);
 
 /* The relay of mpiexec's standard error (salrun_relay.c): copied to salrun's standard error as it
  * arrives, its last bytes kept to tell why a launch ended before its job started. Lifecycle:

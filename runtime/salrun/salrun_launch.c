@@ -328,13 +328,11 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return 0;
 }
 
-/* In the child, before it becomes mpiexec: removes the session directory an earlier launcher
- * process of the same pid left behind. Open MPI 5's launcher (prterun, its daemons) keeps its
- * session in <TMPDIR or /tmp>/<name>.<pid> and refuses to start when that directory already holds
- * a rendezvous file: "The PMIx server's listener thread failed to start", status 213. A launcher
- * killed with SIGKILL leaves its directory, and pids are reused. A directory named after this
- * process's pid belongs to no live process: this one is not the launcher yet. */
-static void clear_stale_session(void)
+/* Open MPI 5's launcher (prterun, its daemons) keeps its session in <TMPDIR or /tmp>/<name>.<pid>
+ * and refuses to start when that directory already holds a rendezvous file: "The PMIx server's
+ * listener thread failed to start", status 213. A launcher killed with SIGKILL leaves its
+ * directory, and pids are reused. */
+void salrun_session_clear(pid_t pid)
 {
     static const char *const names[] = {"ompi", "prterun", "prte", "prted"};
     const char *base = getenv("TMPDIR");
@@ -344,7 +342,7 @@ static void clear_stale_session(void)
     if (!base || !base[0])
         base = "/tmp";
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        int n = snprintf(path, sizeof(path), "%s/%s.%ld", base, names[i], (long)getpid());
+        int n = snprintf(path, sizeof(path), "%s/%s.%ld", base, names[i], (long)pid);
         if (n > 0 && (size_t)n < sizeof(path) && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
             st.st_uid == getuid())
             (void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -387,7 +385,9 @@ int salrun_spawn_io(const salrun_argv_t *cmd, int flags, int out_fd, int err_fd,
             dup2(out_fd, STDOUT_FILENO);
         if (err_fd >= 0)
             dup2(err_fd, STDERR_FILENO);
-        clear_stale_session();
+        /* A directory named after this process's pid belongs to no live process: this one is
+         * not the launcher yet. */
+        salrun_session_clear(getpid());
         execv(cmd->v[0], cmd->v);
         fprintf(stderr, "salrun: error: cannot execute %s: %s\n", cmd->v[0], strerror(errno));
         _exit(SALRUN_EXIT_NOTFOUND);

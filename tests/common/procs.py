@@ -91,6 +91,15 @@ def kill_session(sid, sig):
             pass
 
 
+def launcher_cmd(cmd):
+    """cmd (an Open MPI mpiexec launch) run by a shell that first removes the session directory
+    that a killed launcher of the same pid left behind, ${TMPDIR:-/tmp}/ompi.<pid>, and then
+    becomes cmd: Open MPI 5's mpiexec refuses to start on it ("The PMIx server's listener thread
+    failed to start", status 213), as salrun and tests/common/mpi_launch.sh know
+    (docs/reliability.md)."""
+    return ["/bin/sh", "-c", 'rm -rf -- "${TMPDIR:-/tmp}/ompi.$$"; exec "$@"', "launch"] + list(cmd)
+
+
 def run(cmd, timeout, env=None, cwd=None, stderr=subprocess.STDOUT, grace=15, settle=2):
     """Runs cmd (a list) in a new session; see the module's docstring. settle: seconds the session
     may take to empty after the command exited (an mpiexec's ranks exiting) before what is left

@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from procs import run  # noqa: E402
+from procs import launcher_cmd, run  # noqa: E402
 
 
 def fail(msg):
@@ -27,16 +27,19 @@ def fail(msg):
 
 def result_line(cmd, prefix, timeout, env=None, want=None):
     print("+ " + " ".join(cmd), flush=True)
-    proc = run(cmd, timeout=timeout, env=env)
-    # Open MPI 5's mpiexec sometimes fails to start at all when several launches start together
-    # ("The PMIx server's listener thread failed to start", status 213, before any rank ran):
-    # launched again, at most twice, exactly as salrun does (docs/salrun.md).
+    # A plain mpiexec launch removes the session directory of a killed launcher of its pid first
+    # (launcher_cmd); salrun does so itself.
+    launch = launcher_cmd(cmd) if os.path.basename(cmd[0]).startswith("mpiexec") else cmd
+    proc = run(launch, timeout=timeout, env=env)
+    # Open MPI 5's mpiexec that still fails to start ("The PMIx server's listener thread failed to
+    # start", status 213, before any rank ran) is launched again, at most twice, exactly as salrun
+    # does (docs/salrun.md).
     for attempt in (2, 3):
         if proc.returncode != 213 or "listener thread failed to start" not in proc.stdout:
             break
         sys.stdout.write(proc.stdout + "compare: mpiexec did not start; launching again "
                          "(attempt %d of 3)\n" % attempt)
-        proc = run(cmd, timeout=timeout, env=env)
+        proc = run(launch, timeout=timeout, env=env)
     sys.stdout.write(proc.stdout)
     if proc.timed_out:
         fail("%s did not end within %g s" % (cmd[0], timeout))

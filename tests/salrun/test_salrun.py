@@ -459,12 +459,16 @@ def case_signal_stops(args, tmp):
 
 def case_mpiexec_killed(args, tmp):
     """mpiexec SIGKILLed under a running job: its ranks are orphans, which salrun adopts (child
-    subreaper), ends and reaps; nothing of the job is left."""
+    subreaper), ends and reaps; nothing of the job is left, not even the session directory the
+    killed launcher kept in TMPDIR (ompi.<pid> for Open MPI 5), which salrun removes before it
+    reaps the launcher."""
+    tmpdir = os.path.join(tmp, "tmpdir")
+    os.makedirs(tmpdir)
     cmd = [args.salrun, "-n", "2", "--ckpt-dir", tmp, "--max-restarts", "0", "--trust-exit", "--",
            args.flaky, "sleep", "30", tmp]
     print("+ " + " ".join(cmd), flush=True)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=clean_env(), start_new_session=True)
+                         env=clean_env(TMPDIR=tmpdir), start_new_session=True)
     deadline = time.time() + 15
     ranks = []
     while time.time() < deadline and len(ranks) < 2:
@@ -485,6 +489,9 @@ def case_mpiexec_killed(args, tmp):
     check(re.search(r"salrun: 2 processes of the launch outlived mpiexec \(pids \d+ \d+\); ended",
                     err), "one line names the ranks salrun ended", r)
     check(not [q for q in processes_with(tmp) if q in ranks], "the orphaned ranks are gone")
+    left = [d for d in os.listdir(tmpdir) if d.endswith(".%d" % launcher[0])]
+    check(not left, "the killed launcher's session directory is removed: %r left in %s"
+          % (left, tmpdir))
 
 
 def children_of(pid):
