@@ -3,7 +3,8 @@
 #
 #   scripts/slurm-cluster.sh up DIR [NODES] [--hosts]  start munged, slurmctld and NODES slurmd
 #                                             (default 2)
-#   scripts/slurm-cluster.sh down DIR         stop them (by the PIDs recorded under DIR)
+#   scripts/slurm-cluster.sh down DIR         stop them (by the PIDs recorded under DIR, then any
+#                                             daemon still started with DIR's files)
 #   scripts/slurm-cluster.sh status DIR       print the daemons' PIDs and `sinfo`
 #   scripts/slurm-cluster.sh env DIR          print `export SLURM_CONF=...` for the clients
 #
@@ -75,33 +76,58 @@ live_pid() {
 # Sends SIGTERM to the daemons whose PID files are given, SIGKILL to those still alive after 3 s,
 # and removes the files.
 stop_pidfiles() {
-    local f pids=() pid i
+    local f pids=() pid
     for f in "$@"; do
         [ -e "$f" ] || continue
         pid="$(live_pid "$f")"
-        [ -n "$pid" ] && pids+=("$pid") && kill -TERM "$pid" 2>/dev/null
+        [ -n "$pid" ] && pids+=("$pid")
     done
+    stop_pids "${pids[@]}"
+    for f in "$@"; do
+        rm -f "$f"
+    done
+}
+
+# The daemons started with DIR's files that no PID file names any more: those of a cluster whose
+# directory was removed under it without `down` (a test run killed with SIGKILL, then a fresh
+# clone at the same path). Left running, they would share the new cluster's files and ports.
+orphan_pids() {
+    local abs
+    abs="$(realpath -m "$DIR" | sed 's/[][\.*^$+?(){}|]/\\&/g')"
+    pgrep -f "^(slurmctld|slurmd) .*-f $abs/slurm\.conf( |\$)" || true
+    pgrep -f "^munged .*--socket=$abs/munge/" || true
+}
+
+stop_orphans() {
+    local pids
+    mapfile -t pids < <(orphan_pids)
+    stop_pids "${pids[@]}"
+}
+
+# SIGTERM to the given PIDs, SIGKILL to those still alive after 3 s.
+stop_pids() {
+    local pid i
+    [ "$#" -gt 0 ] || return 0
+    kill -TERM "$@" 2>/dev/null || true
     for i in $(seq 30); do
-        for pid in "${pids[@]}"; do
+        for pid in "$@"; do
             kill -0 "$pid" 2>/dev/null && break
             pid=
         done
         [ -z "${pid:-}" ] && break
         sleep 0.1
     done
-    for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    for f in "$@"; do
-        rm -f "$f"
-    done
+    kill -KILL "$@" 2>/dev/null || true
 }
 
 # Stops what DIR's PID files name: the nodes and the controller together (the nodes' job
 # processes die with their slurmstepd), then munged, which they need until they are gone.
 down() {
     local i jobs
-    [ -d "$DIR/run" ] || return 0
+    if [ ! -d "$DIR/run" ]; then
+        stop_orphans
+        return 0
+    fi
     # Jobs first: a slurmstepd outlives its slurmd. Cancelled through the controller, if it runs.
     if [ -f "$DIR/slurm.conf" ] && [ -n "$(live_pid "$DIR/run/slurmctld.pid")" ]; then
         export SLURM_CONF="$DIR/slurm.conf"
@@ -116,6 +142,7 @@ down() {
     fi
     stop_pidfiles "$DIR"/run/slurmd.*.pid "$DIR/run/slurmctld.pid"
     stop_pidfiles "$DIR/run/munged.pid"
+    stop_orphans
     # --hosts: the emulated hosts go too, with whatever still runs in them (job steps of a
     # slurmd that was killed, the processes of a lost host)
     if [ -f "$DIR/run/hosts" ]; then
