@@ -90,14 +90,16 @@ down() {
 }
 
 up() {
-    local n=$1 k
+    local n=$1 k addrs
     if ! [[ "$n" =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 16 ]; then
         die "up: the number of hosts must be 1 to 16, not '$n'"
     fi
     for cmd in ip nsenter unshare mountpoint; do
         command -v "$cmd" >/dev/null || die "up: '$cmd' is missing (Debian: iproute2, util-linux)"
     done
-    if ip -o addr show 2>/dev/null | grep -v " $BRIDGE " | grep -q " $NET\."; then
+    # Read whole, then searched: a `| grep -q` under pipefail fails when grep exits first.
+    addrs="$(ip -o addr show 2>/dev/null | grep -v " $BRIDGE ")" || true
+    if grep -q " $NET\." <<<"$addrs"; then
         die "up: addresses $NET.0/24 are already in use by an interface this script did not make"
     fi
     down >/dev/null # a half-made cluster of an earlier run

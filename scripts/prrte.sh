@@ -38,8 +38,9 @@ die() {
 
 # The major version of the PRRTE installed in PREFIX ("prterun (PRRTE) 5.0.0a1"), empty if unknown.
 installed_major() {
-    "$PREFIX/bin/prterun" --version 2>/dev/null |
-        sed -n 's/.*(PRRTE) \([0-9][0-9]*\)\..*/\1/p' | head -n 1
+    local version
+    version="$("$PREFIX/bin/prterun" --version 2>/dev/null)" || true
+    sed -n 's/.*(PRRTE) \([0-9][0-9]*\)\..*/\1/p;T;q' <<<"$version"
 }
 
 [ -n "$PREFIX" ] || die "empty PREFIX"

