@@ -21,6 +21,11 @@
  *    the median compute phase after the checkpoint without L4 (the flush runs during it). The
  *    flush is then awaited outside the timed part. "L1+L4sync" is a checkpoint followed at once
  *    by waiting for the flush: what a synchronous L4 would cost.
+ *  - async-L2, async-L3 (async_levels=yes): the application-visible cost of an L1+L2 (L1+L3)
+ *    checkpoint whose partner copies (parity) are encoded behind the compute phase, measured as
+ *    L4's against an L1 handle: each compute sweep is a step, after which the handle advances the
+ *    encoding (sal_ckpt_progress), and the next checkpoint ends what is left, inside its timed
+ *    part.
  * Ends with machine-readable lines "ratio <name> <value>" and the load average (other processes
  * compete for the cores: compare ratios within one run, not across runs). Ratios between two
  * configurations (L1+L2/L1-newfiles, L1-diff10/L1, ...) divide their ratios to raw, so that the
@@ -124,18 +129,27 @@ static double raw_write(const char *dir, const struct run *u)
     return t0;
 }
 
-/* The modelled compute phase: memory-bound sweeps over the protected array. */
-static double compute(const struct run *u)
+/* The modelled compute phase: memory-bound sweeps over the protected array; each sweep is a step,
+ * after which ck (when not NULL) advances the levels encoded behind it. */
+static double compute_steps(const struct run *u, sal_ckpt_t ck)
 {
     size_t n = u->len / sizeof(double);
     double t0;
 
     MPI_Barrier(MPI_COMM_WORLD);
     t0 = now();
-    for (long s = 0; s < u->sweeps; s++)
+    for (long s = 0; s < u->sweeps; s++) {
         for (size_t i = 0; i < n; i++)
             u->buf[i] = u->buf[i] * 0.5 + 1.0;
+        if (ck && sal_ckpt_progress(ck) != SAL_OK)
+            fprintf(stderr, "progress: %s\n", sal_last_error());
+    }
     return slowest(now() - t0);
+}
+
+static double compute(const struct run *u)
+{
+    return compute_steps(u, NULL);
 }
 
 /* Sweeps for about `seconds` of compute, decided by rank 0 and the same on every rank. */
@@ -151,9 +165,10 @@ static void calibrate(struct run *u, double seconds)
     MPI_Bcast(&u->sweeps, 1, MPI_LONG, 0, MPI_COMM_WORLD);
 }
 
+/* A checkpoint handle of the benchmark; async: async_levels. */
 static int open_ckpt(const char *dir, const char *job, const char *levels, const char *reuse,
-                     int l4, int diff, const char *comp, struct run *u, sal_config_t *cfg,
-                     sal_ckpt_t *ck)
+                     int l4, int diff, const char *comp, int async, struct run *u,
+                     sal_config_t *cfg, sal_ckpt_t *ck)
 {
     char pfs[4096];
     int64_t n = (int64_t)(u->len / sizeof(double)), gd = n * u->size, off = n * u->rank;
@@ -165,6 +180,7 @@ static int open_ckpt(const char *dir, const char *job, const char *levels, const
         sal_config_set(*cfg, "differential", diff ? "yes" : "no") ||
         sal_config_set(*cfg, "compression", comp) || (l4 && sal_config_set(*cfg, "pfs_dir", pfs)) ||
         sal_config_set(*cfg, "log_level", "warn") ||
+        sal_config_set(*cfg, "async_levels", async ? "yes" : "no") ||
         sal_ckpt_create(MPI_COMM_WORLD, *cfg, job, ck) ||
         sal_ckpt_protect(*ck, "data", u->buf, SAL_DOUBLE, 1, &gd, &off, &n)) {
         fprintf(stderr, "setup: %s\n", sal_last_error());
@@ -242,7 +258,7 @@ static int sync_level(const struct opts *o, struct run *u, int c, double *ratio,
     sal_ckpt_t ck;
 
     if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, sync_changed[c] > 0,
-                  sync_comp[c], u, &cfg, &ck))
+                  sync_comp[c], 0, u, &cfg, &ck))
         return 1;
     for (int i = 0; i < WARMUP; i++) { /* a job's steady state: keep + 1 checkpoints exist */
         change(u, sync_changed[c]);
@@ -270,8 +286,8 @@ static int l4_level(const struct opts *o, struct run *u, double v[4])
     sal_config_t cf1, cf4;
     sal_ckpt_t k1, k4;
 
-    if (open_ckpt(o->dir, "bw_nol4", "L1", "yes", 0, 0, "none", u, &cf1, &k1) ||
-        open_ckpt(o->dir, "bw_l4", "L1", "yes", 1, 0, "none", u, &cf4, &k4))
+    if (open_ckpt(o->dir, "bw_nol4", "L1", "yes", 0, 0, "none", 0, u, &cf1, &k1) ||
+        open_ckpt(o->dir, "bw_l4", "L1", "yes", 1, 0, "none", 0, u, &cf4, &k4))
         return 1;
     for (int i = 0; i < WARMUP; i++) { /* both in their steady state */
         ckpt_once(k1, 2 * o->reps + i);
@@ -306,6 +322,44 @@ static int l4_level(const struct opts *o, struct run *u, double v[4])
     return 0;
 }
 
+/* The asynchronous redundancy. [OUT] v[0] visible cost of an L1 checkpoint, v[1] of an async
+ * L1+L2 one, v[2] of an async L1+L3 one (medians; see the head of this file); v[3 + k]: the
+ * median time in sal_ckpt_write of the same, v[6 + k]: the median slowdown of the compute phase
+ * after it. */
+static int async_levels(const struct opts *o, struct run *u, double v[9])
+{
+    static const char *const levels[3] = {"L1", "L1,L2", "L1,L3"};
+    static const char *const job[3] = {"bw_a1", "bw_a2", "bw_a3"};
+    double w[3][MAX_REPS], c[3][MAX_REPS], vis[MAX_REPS], base;
+    sal_config_t cfg[3];
+    sal_ckpt_t ck[3];
+
+    for (int k = 0; k < 3; k++)
+        if (open_ckpt(o->dir, job[k], levels[k], "yes", 0, 0, "none", k > 0, u, &cfg[k], &ck[k]))
+            return 1;
+    for (int i = 0; i < WARMUP; i++) /* their steady state: an encoding in flight at each start */
+        for (int k = 0; k < 3; k++) {
+            ckpt_once(ck[k], i);
+            compute_steps(u, ck[k]);
+        }
+    for (int i = 0; i < o->reps; i++)
+        for (int k = 0; k < 3; k++) {
+            w[k][i] = ckpt_once(ck[k], WARMUP + i);
+            c[k][i] = compute_steps(u, ck[k]);
+        }
+    base = median(c[0], o->reps);
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < o->reps; i++)
+            vis[i] = w[k][i] + c[k][i] - base;
+        v[k] = median(vis, o->reps);
+        v[3 + k] = median(w[k], o->reps);
+        v[6 + k] = median(c[k], o->reps) - base;
+    }
+    for (int k = 2; k >= 0; k--)
+        close_ckpt(o->dir, job[k], &cfg[k], &ck[k]);
+    return 0;
+}
+
 static int parse_sizes(const char *s, int *sizes)
 {
     int n = 0;
@@ -334,9 +388,11 @@ static void parse_opts(int argc, char **argv, struct opts *o, int rank)
                     "  --dir      directory of the checkpoints and raw files (default "
                     "/dev/shm/ckpt_bw)\n"
                     "  --reps     measured repetitions, 1..%d (default 5)\n"
-                    "  --compute  seconds of the compute phase of the L4 comparison (default 0.5)\n"
+                    "  --compute  seconds of the compute phase of the L4 and async comparisons "
+                    "(default 0.5)\n"
                     "  --only     configurations among L1, L1-newfiles, L1+L2, L1+L3, L1-diff100, "
-                    "L1-diff10, L1-lz4, L1-bzip2, L4 (default all but L1-bzip2; the ratios to "
+                    "L1-diff10, L1-lz4, L1-bzip2, L4, async (default all but L1-bzip2; the "
+                    "ratios to "
                     "L1-newfiles and L1 need them)\n"
                     "  --events   directory of an event log ckpt_bw.events.jsonl (the phases "
                     "of every checkpoint)\n",
@@ -392,23 +448,25 @@ static int wanted(const struct opts *o, int c)
 static void one_size(const struct opts *o, struct run *u, int mib, char *ratios, size_t cap)
 {
     double gib = (double)u->len * u->size / (1 << 30), ratio[NSYNC], secs[NSYNC], v[4] = {0};
-    double stored[NSYNC];
+    double stored[NSYNC], av[9] = {0};
     size_t used = strlen(ratios);
 
     for (size_t i = 0; i < u->len / sizeof(double); i++)
         u->buf[i] = (double)i * 0.5 + u->rank;
     int l4 = !o->only || strstr(o->only, "L4") != NULL;
+    int async = !o->only || strstr(o->only, "async") != NULL;
 
     for (int c = 0; c < NSYNC; c++) {
         ratio[c] = secs[c] = stored[c] = 0;
         if (wanted(o, c) && sync_level(o, u, c, &ratio[c], &secs[c], &stored[c]))
             return;
     }
-    if (l4) {
+    if (l4 || async)
         calibrate(u, o->compute);
-        if (l4_level(o, u, v))
-            return;
-    }
+    if (l4 && l4_level(o, u, v))
+        return;
+    if (async && async_levels(o, u, av))
+        return;
     if (u->rank != 0)
         return;
     printf("%4d MiB/rank x %d ranks (medians of %d):\n", mib, u->size, o->reps);
@@ -443,14 +501,25 @@ static void one_size(const struct opts *o, struct run *u, int mib, char *ratios,
             used += (size_t)snprintf(ratios + used, cap - used, "ratio %s-size/data@%dMiB %.3f\n",
                                      sync_name[c], mib, stored[c] / ((double)u->len * u->size));
     }
-    if (!l4)
+    if (l4) {
+        printf("    visible cost: no L4 %.3f s, async L4 %.3f s, sync L4 %.3f s "
+               "(compute phase %ld sweeps; flush still running after it: %.3f s)\n",
+               v[0], v[1], v[2], u->sweeps, v[3]);
+        used +=
+            (size_t)snprintf(ratios + used, cap - used,
+                             "ratio async-L4/no-L4@%dMiB %.3f\nratio async-L4/sync-L4@%dMiB %.3f\n",
+                             mib, v[1] / v[0], mib, v[1] / v[2]);
+    }
+    if (!async)
         return;
-    printf("    visible cost: no L4 %.3f s, async L4 %.3f s, sync L4 %.3f s "
-           "(compute phase %ld sweeps; flush still running after it: %.3f s)\n",
-           v[0], v[1], v[2], u->sweeps, v[3]);
+    printf("    visible cost: L1 %.3f s, async L1+L2 %.3f s, async L1+L3 %.3f s (compute phase %ld "
+           "sweeps, each a step)\n"
+           "      in sal_ckpt_write %.3f / %.3f / %.3f s, compute phase slowed by %.3f / %.3f / "
+           "%.3f s\n",
+           av[0], av[1], av[2], u->sweeps, av[3], av[4], av[5], av[6], av[7], av[8]);
     snprintf(ratios + used, cap - used,
-             "ratio async-L4/no-L4@%dMiB %.3f\nratio async-L4/sync-L4@%dMiB %.3f\n", mib,
-             v[1] / v[0], mib, v[1] / v[2]);
+             "ratio async-L2/L1@%dMiB %.3f\nratio async-L3/L1@%dMiB %.3f\n", mib, av[1] / av[0],
+             mib, av[2] / av[0]);
 }
 
 int main(int argc, char **argv)

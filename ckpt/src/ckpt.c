@@ -110,6 +110,10 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
     c->reuse_files = sal_config_settings(cfg)->reuse_files != 0;
     c->differential = sal_config_settings(cfg)->differential != 0;
     c->restart_from = sal_config_settings(cfg)->restart_from;
+    c->async_levels = sal_config_settings(cfg)->async_levels != 0;
+    c->pending.id = -1;
+    c->pending.file.fd = -1;
+    c->levels_comm = MPI_COMM_NULL;
     rc = sal_h5_compression(sal_config_settings(cfg)->compression, &c->compression);
     if (rc == SAL_OK)
         rc = sal_path_join(c->job_dir, sizeof(c->job_dir), "%s/%s", dir, job);
@@ -134,6 +138,7 @@ void sal_ckpt_destroy(sal_ckpt_t *ck)
     if (!ck || !*ck)
         return;
     sal_bound_shutdown();
+    sal_pending_release(*ck, 1); /* every rank ends its part: no peer waits for it */
     sal_levels_stop(&(*ck)->async);
     sal_topo_free(&(*ck)->topo);
     free((*ck)->regions);
@@ -145,6 +150,8 @@ int sal_ckpt_set_comm(sal_ckpt_t ck, MPI_Comm comm)
 {
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    if (comm != ck->comm) /* a repair: the encoding in flight on the old one is lost */
+        sal_pending_release(ck, 0);
     ck->comm = comm;
     return SAL_OK;
 }
@@ -289,6 +296,44 @@ int sal_ckpt_finished(sal_ckpt_t ck, int *finished)
     return SAL_OK;
 }
 
+int sal_ckpt_host_leader(const struct sal_ckpt *ck, int me)
+{
+    const sal_topo_t *t = &ck->topo;
+
+    return me == 0 || (t->first && me < t->nranks && t->first[me]);
+}
+
+void sal_ckpt_record_settled(struct sal_ckpt *ck, const sal_settled_t *s, int agreed, int me)
+{
+    char dir[PATH_MAX];
+    int have = s->id >= 0 && sal_ckpt_dir_path(ck, s->id, dir, sizeof(dir)) == SAL_OK;
+
+    if (s->id >= 0 && !have)
+        SAL_LOG_E("checkpoint %lld: %s", (long long)s->id, sal_last_error());
+    sal_pending_record(s, have ? dir : NULL, agreed, sal_ckpt_host_leader(ck, me), me);
+}
+
+/* Collective (the end of the job): ends the encoding in flight behind the application, agrees on
+ * it and records it (level_async.h). SAL_OK (also when a rank could not store its part: the
+ * checkpoint stays L1, logged), or SAL_ERR_PROC_FAILED. */
+static int settle(struct sal_ckpt *ck)
+{
+    sal_settled_t s;
+    int me = sal_comm_rank(ck->comm), flag, rc;
+
+    if (ck->pending.id < 0)
+        return SAL_OK;
+    sal_pending_finish(ck, &s);
+    flag = s.ok;
+    rc = sal_agree(ck->comm, &flag);
+    sal_ckpt_record_settled(ck, &s, rc == SAL_OK && !s.lost && flag, me);
+    if (rc != SAL_OK || s.lost)
+        return sal_error(SAL_ERR_PROC_FAILED,
+                         "a process failed while the levels of checkpoint %lld were encoded",
+                         (long long)s.id);
+    return SAL_OK;
+}
+
 int sal_ckpt_mark_finished(sal_ckpt_t ck)
 {
     char path[PATH_MAX];
@@ -296,6 +341,9 @@ int sal_ckpt_mark_finished(sal_ckpt_t ck)
 
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    rc = settle(ck);
+    if (rc != SAL_OK)
+        return rc;
     if (sal_comm_rank(ck->comm) == 0) {
         rc = sal_path_join(path, sizeof(path), "%s/finished", ck->job_dir);
         if (rc == SAL_OK)

@@ -10,6 +10,7 @@
 
 #include "inject.h"
 #include "interval.h"
+#include "level_async.h"
 #include "level_ops.h"
 #include "levels.h"
 #include "region.h"
@@ -58,6 +59,9 @@ struct sal_ckpt {
     char host[SAL_HOST_LEN]; /* hostname key, else MPI_Get_processor_name */
     char pfs_job[PATH_MAX];  /* <pfs_dir>/<job>, "" when L4 is off */
     sal_level_async_t async; /* the levels' asynchronous stages (L4's flush thread) */
+    int async_levels;        /* key async_levels: L2/L3 encoded behind the application */
+    sal_pending_t pending;   /* ... the encoding in flight (level_async.h) */
+    MPI_Comm levels_comm;    /* ... a duplicate of comm for its messages, or MPI_COMM_NULL */
     sal_topo_t topo;         /* host list of the last collective call */
     int warned;              /* the one-host redundancy warning was given */
     sal_interval_auto_t iauto;
@@ -66,6 +70,14 @@ struct sal_ckpt {
 
 /* The host name this rank reports to the levels (host, or host.fake<k> with fake_host_ranks). */
 void sal_ckpt_host_name(const struct sal_ckpt *ck, char *buf, size_t size);
+
+/* Whether this rank looks after its host's checkpoint directory: the lowest rank of each host (as
+ * of the last host exchange). Hosts that share a directory (pretend hosts, a shared file system)
+ * remove the same old checkpoints side by side, which sal_remove_tree tolerates. */
+int sal_ckpt_host_leader(const struct sal_ckpt *ck, int me);
+
+/* sal_pending_record for the settled encoding s of ck (level_async.h). */
+void sal_ckpt_record_settled(struct sal_ckpt *ck, const sal_settled_t *s, int agreed, int me);
 
 /* Blocks until the L4 flush thread of this rank is idle (no-op without L4). Local. */
 void sal_ckpt_flush_wait(struct sal_ckpt *ck);

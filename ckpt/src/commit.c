@@ -13,6 +13,8 @@
  *    (keep + 1 with reuse_files), only after publication.
  * 9. flush: every rank queues the committed checkpoint for the asynchronous levels it is due to
  *    (L4's thread: every pfs_every-th).
+ * With async_levels, step 3 only begins L2 and L3 (level_async.h): the checkpoint commits at L1,
+ * and the next one ends their messages before step 2 and agrees on them in its step 5.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +35,26 @@
 #include "log.h"
 #include "manifest.h"
 
+/* With async_levels: the newest of the committed checkpoints ids[0..n) (newest first) whose levels
+ * are complete (no `pending` file), which retention keeps and the next checkpoint does not
+ * overwrite while newer ones are still L1 (level_async.h); -1 without async_levels or when the
+ * newest is complete itself. */
+static int64_t newest_complete(const struct sal_ckpt *ck, const int64_t *ids, int n)
+{
+    char dir[PATH_MAX];
+
+    for (int i = 0; ck->async_levels && i < n; i++)
+        if (sal_ckpt_dir_path(ck, ids[i], dir, sizeof(dir)) == SAL_OK && !sal_pending_marked(dir))
+            return i == 0 ? -1 : ids[i];
+    return -1;
+}
+
 /* The committed checkpoint whose rank files the next one overwrites (reuse_files): the one after
  * the keep newest of ids[from..n) that are not set aside (aside.h), or -1, also when the set-aside
  * record cannot be read. */
 static int64_t reuse_candidate(const struct sal_ckpt *ck, const int64_t *ids, int from, int n)
 {
+    int64_t complete = newest_complete(ck, ids + from, n - from);
     sal_aside_t a;
     int k = 0;
 
@@ -46,7 +63,7 @@ static int64_t reuse_candidate(const struct sal_ckpt *ck, const int64_t *ids, in
     sal_aside_load(ck->job_dir, &a); /* unreadable: every checkpoint counts as set aside */
     for (int i = from; i < n; i++)
         if (!sal_aside_has(&a, ids[i]) && k++ == ck->keep)
-            return ids[i];
+            return ids[i] == complete ? -1 : ids[i];
     return -1;
 }
 
@@ -158,7 +175,7 @@ static int encoding(int mask)
     int enc = 0;
 
     for (int i = 0; i < SAL_LEVEL_COUNT; i++)
-        if (sal_level_table[i]->encode)
+        if (sal_level_table[i]->begin)
             enc |= sal_level_table[i]->bit;
     return mask & enc;
 }
@@ -166,38 +183,33 @@ static int encoding(int mask)
 /* Collective: every level of mask that encodes, in table order, on this rank's file (data, len;
  * len < 0 when it is missing). [INOUT] *ok: cleared by a level that failed on this rank. Returns
  * SAL_OK, or the status of the exchange that failed (the levels after it are skipped). */
+/* The directory whose files the levels keep for others the files of this checkpoint overwrite in
+ * place, like the rank files and under the same conditions (reusable_file), or NULL. */
+static const char *reuse_dir(struct sal_ckpt *ck, char *buf, size_t size)
+{
+    if (ck->reuse_id >= 0 && sal_levels_idle(&ck->async) &&
+        sal_ckpt_dir_path(ck, ck->reuse_id, buf, size) == SAL_OK)
+        return buf;
+    return NULL;
+}
+
 static int encode_levels(struct sal_ckpt *ck, int mask, const char *dir, const void *data,
                          int64_t len, int *ok)
 {
     char old[PATH_MAX];
-    const char *reuse = NULL;
+    const char *reuse = reuse_dir(ck, old, sizeof(old));
     int rc = SAL_OK;
 
-    /* The files the levels keep for others are overwritten in place like the rank files, under
-     * the same conditions (reusable_file). */
-    if (ck->reuse_id >= 0 && sal_levels_idle(&ck->async) &&
-        sal_ckpt_dir_path(ck, ck->reuse_id, old, sizeof(old)) == SAL_OK)
-        reuse = old;
     for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK; i++) {
         const sal_level_ops_t *l = sal_level_table[i];
-        const sal_level_ctx_t ctx = {ck->comm, &ck->topo, dir, &ck->phases.level[i], reuse};
+        const sal_level_ctx_t ctx = {ck->levels_comm, &ck->topo, dir, &ck->phases.level[i], reuse};
         int lok = 1;
-        if (!l->encode || !(mask & l->bit))
+        if (!l->begin || !(mask & l->bit))
             continue;
-        rc = l->encode(&ctx, data, *ok ? len : -1, &lok);
+        rc = sal_level_encode(l, &ctx, data, *ok ? len : -1, &lok);
         *ok = *ok && lok;
     }
     return rc;
-}
-
-/* Whether this rank looks after its host's checkpoint directory: the lowest rank of each host.
- * Hosts that share a directory (pretend hosts, a shared file system) remove the same old
- * checkpoints side by side, which sal_remove_tree tolerates. */
-static int host_leader(const struct sal_ckpt *ck, int me)
-{
-    const sal_topo_t *t = &ck->topo;
-
-    return me == 0 || (t->first && me < t->nranks && t->first[me]);
 }
 
 /* Collective: the redundancy levels of checkpoint id after the rank files are written. [INOUT] *ok
@@ -205,10 +217,10 @@ static int host_leader(const struct sal_ckpt *ck, int me)
  * collective failed; every other problem clears *ok. */
 static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int *ok, int *mask)
 {
-    char dir[PATH_MAX], path[PATH_MAX], host[SAL_HOST_LEN];
+    char dir[PATH_MAX], path[PATH_MAX], old[PATH_MAX], host[SAL_HOST_LEN];
     sal_fmap_t file = {.fd = -1};
     int64_t dlen = -1;
-    int rc;
+    int rc, later = 0;
     double t0 = sal_clock_mono();
 
     sal_ckpt_host_name(ck, host, sizeof(host));
@@ -236,13 +248,23 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
     /* An exchange that returned counts as local work, as in a restore: the copies it moved are
      * written by the ranks that go on to the next exchange. */
     t0 = sal_clock_mono();
-    if (rc == SAL_OK)
+    if (rc == SAL_OK && encoding(*mask))
+        rc = sal_levels_comm(ck);
+    if (rc == SAL_OK && ck->async_levels && encoding(*mask)) {
+        later = encoding(*mask);
+        *mask &= ~later;
+        rc =
+            sal_pending_begin(ck, id, later, dir, reuse_dir(ck, old, sizeof(old)), &file, dlen, ok);
+    } else if (rc == SAL_OK) {
         rc = encode_levels(ck, *mask, dir, file.data, dlen, ok);
+    }
     sal_bound_credit_since(t0);
     sal_fmap_close(&file);
-    /* The levels record is on every host, like `latest` and the manifest (after_commit). */
-    if (rc == SAL_OK && host_leader(ck, me) &&
-        sal_levels_write(dir, *mask, ck->xor_size, &ck->topo) != SAL_OK) {
+    /* The levels record is on every host, like `latest` and the manifest (after_commit); so is
+     * the `pending` file of levels still being encoded. */
+    if (rc == SAL_OK && sal_ckpt_host_leader(ck, me) &&
+        (sal_levels_write(dir, *mask, ck->xor_size, &ck->topo) != SAL_OK ||
+         (later && sal_pending_mark(dir, later) != SAL_OK))) {
         SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());
         *ok = 0;
     }
@@ -288,7 +310,8 @@ static void retain(struct sal_ckpt *ck, int64_t committed)
 {
     int64_t ids[SAL_MAX_LISTED];
     char path[PATH_MAX];
-    int n, kept = 0;
+    int n, kept = 0, from = 0;
+    int64_t complete;
     sal_aside_t aside;
 
     if (sal_aside_load(ck->job_dir, &aside) != SAL_OK) {
@@ -297,9 +320,12 @@ static void retain(struct sal_ckpt *ck, int64_t committed)
     }
     if (sal_ckpt_list_dirs(ck->job_dir, ids, SAL_MAX_LISTED, &n) != SAL_OK)
         return;
+    while (from < n && ids[from] > committed)
+        from++;
+    complete = newest_complete(ck, ids + from, n - from);
     for (int i = 0; i < n; i++) {
         /* newer directories belong to the next checkpoint, already begun by faster ranks */
-        if (ids[i] > committed || sal_aside_has(&aside, ids[i]) ||
+        if (ids[i] > committed || sal_aside_has(&aside, ids[i]) || ids[i] == complete ||
             kept++ < ck->keep + ck->reuse_files)
             continue;
         if (sal_ckpt_dir_path(ck, ids[i], path, sizeof(path)) == SAL_OK &&
@@ -326,7 +352,7 @@ static void replicate_commit(struct sal_ckpt *ck, int me, int64_t id)
     char dir[PATH_MAX], path[PATH_MAX], *buf = NULL;
     size_t len = 0;
     int64_t n = -1;
-    int mine = me != 0 && host_leader(ck, me), have;
+    int mine = me != 0 && sal_ckpt_host_leader(ck, me), have;
 
     if (ck->topo.nhosts < 2) /* one directory: rank 0's copies are everyone's */
         return;
@@ -364,7 +390,7 @@ static const char *phases_json(const sal_phases_t *p, int mask, char *buf, size_
 
     for (int i = 0; i < SAL_LEVEL_COUNT && n < size; i++) {
         const sal_level_ops_t *l = sal_level_table[i];
-        if (l->encode && (mask & l->bit))
+        if (l->begin && (mask & l->bit))
             n += (size_t)snprintf(buf + n, size - n, ",\"%s_exchange\":%.6f,\"%s_store\":%.6f",
                                   l->name, p->level[i].exchange, l->name, p->level[i].store);
     }
@@ -376,7 +402,7 @@ static const char *phases_json(const sal_phases_t *p, int mask, char *buf, size_
 static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int64_t bytes,
                          int mask, double t0)
 {
-    char lv[32];
+    char lv[32], pv[32];
     double secs = sal_clock_mono() - t0;
     int due = sal_levels_due(&ck->async, id);
 
@@ -384,18 +410,19 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
         ck->own_first_id = id;
     ck->last_committed = id;
     replicate_commit(ck, me, id);
-    if (host_leader(ck, me))
+    if (sal_ckpt_host_leader(ck, me))
         retain(ck, id);
     if (me == 0) {
         char ph[512];
         sal_event("ckpt_commit",
                   "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
-                  "\"level\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d,"
+                  "\"level\":\"%s\",\"pending\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d,"
                   "\"unchanged_bytes\":%lld,\"phases\":{%s}",
                   (long long)id, (long long)step, (long long)bytes, secs,
-                  sal_levels_name(mask, lv, sizeof(lv)), (due & SAL_LVL_L4) ? "queued" : "no",
-                  ck->reused_ranks, (long long)ck->unchanged_bytes,
-                  phases_json(&ck->phases, mask, ph, sizeof(ph)));
+                  sal_levels_name(mask, lv, sizeof(lv)),
+                  ck->pending.id == id ? sal_levels_name(ck->pending.mask, pv, sizeof(pv)) : "",
+                  (due & SAL_LVL_L4) ? "queued" : "no", ck->reused_ranks,
+                  (long long)ck->unchanged_bytes, phases_json(&ck->phases, mask, ph, sizeof(ph)));
     }
     sal_levels_submit(&ck->async, due, id, me, sal_comm_size(ck->comm));
     if (sal_interval_auto_cost(&ck->iauto, secs, sal_clock_mono()) && me == 0)
@@ -435,22 +462,32 @@ static int agree_on_id(struct sal_ckpt *ck, int me, int64_t *id, int64_t *reuse)
     return SAL_OK;
 }
 
-/* Collective: write, gather, agree. [OUT] *recs (rank 0 only, caller frees). Returns SAL_OK when
+/* The bits of the commit agreement's flag (sal_agree ANDs them bitwise). */
+enum { VOTE_COMMIT = 1, VOTE_PREVIOUS = 2 };
+
+/* Collective: write, gather, agree; the agreement also covers the levels of the previous checkpoint
+ * encoded behind the application (*prev, ended here first: level_async.h). [OUT] *recs (rank 0
+ * only, caller frees); *prev_agreed: every rank stored its part of *prev. Returns SAL_OK when
  * every rank wrote its file; SAL_ERR_ABORTED or SAL_ERR_PROC_FAILED otherwise. */
 static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step, double t0,
-                           int64_t **recs, int64_t *bytes, int *mask)
+                           int64_t **recs, int64_t *bytes, int *mask, sal_settled_t *prev,
+                           int *prev_agreed)
 {
     size_t len = sal_commit_record_len(ck);
     int64_t *mine = calloc(len, sizeof(int64_t)), mybytes = 0;
     char what[96];
-    int nranks = sal_comm_size(ck->comm), ok, rc, failed;
+    int nranks = sal_comm_size(ck->comm), ok, rc, failed, vote;
     double t1;
 
+    *prev_agreed = 0;
     *recs = me == 0 ? calloc(len * (size_t)nranks, sizeof(int64_t)) : NULL;
     if (!mine || (me == 0 && !*recs)) {
         free(mine);
+        sal_pending_finish(ck, prev); /* ended before the error, unrecorded */
         return sal_error(SAL_ERR_NOMEM, "checkpoint layout records");
     }
+    /* The rank files this checkpoint overwrites are not those the previous one's levels send. */
+    sal_pending_finish(ck, prev);
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
     t1 = sal_clock_mono();
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;
@@ -460,7 +497,7 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
      * can fail on one rank and succeed on the others, which then wait in the agreement for it
      * (they would wait forever: a revoke does not end an agreement). A failure seen here votes
      * 0 and is reported after the agreement. */
-    failed = redundancy(ck, me, id, step, &ok, mask) != SAL_OK;
+    failed = redundancy(ck, me, id, step, &ok, mask) != SAL_OK || prev->lost;
     t1 = sal_clock_mono();
     sal_commit_fill_record(ck, ok, mybytes, mine);
     if (!failed)
@@ -474,8 +511,11 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     snprintf(what, sizeof(what), "the commit agreement of checkpoint %lld", (long long)id);
     /* Peers write as much as this rank: its own time so far is the cost the wait scales with. */
     sal_bound_enter(what, sal_clock_mono() - t0);
-    rc = sal_agree(ck->comm, &ok);
+    vote = (ok ? VOTE_COMMIT : 0) | (prev->ok ? VOTE_PREVIOUS : 0);
+    rc = sal_agree(ck->comm, &vote);
     sal_bound_leave();
+    ok = (vote & VOTE_COMMIT) != 0;
+    *prev_agreed = rc == SAL_OK && !failed && (vote & VOTE_PREVIOUS) != 0;
     ck->phases.agree = sal_clock_mono() - t1;
     if (rc != SAL_OK || failed)
         return sal_error(SAL_ERR_PROC_FAILED, "checkpoint %lld: a process failed during its %s",
@@ -519,13 +559,15 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
 static int write_checkpoint(struct sal_ckpt *ck, int me, int64_t id, int64_t step, double t0)
 {
     int64_t bytes = 0, *recs = NULL;
-    int rc, mask = SAL_LVL_L1;
+    int rc, mask = SAL_LVL_L1, prev_agreed = 0;
+    sal_settled_t prev;
     double t1;
 
     memset(&ck->phases, 0, sizeof(ck->phases));
     if (me == 0)
         sal_event("ckpt_begin", "\"id\":%lld,\"step\":%lld", (long long)id, (long long)step);
-    rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes, &mask);
+    rc = write_and_agree(ck, me, id, step, t0, &recs, &bytes, &mask, &prev, &prev_agreed);
+    sal_ckpt_record_settled(ck, &prev, prev_agreed, me);
     t1 = sal_clock_mono();
     if (rc == SAL_OK && me == 0) {
         sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_PUBLISH);
@@ -538,6 +580,8 @@ static int write_checkpoint(struct sal_ckpt *ck, int me, int64_t id, int64_t ste
     ck->phases.publish = sal_clock_mono() - t1;
     if (rc == SAL_OK)
         after_commit(ck, me, id, step, bytes, mask, t0);
+    else /* after a process failure the repair revokes the communicator anyway */
+        sal_pending_drop(ck, rc != SAL_ERR_PROC_FAILED);
     if (me == 0 && rc != SAL_OK) {
         if (rc == SAL_ERR_ABORTED)
             discard(ck, id);

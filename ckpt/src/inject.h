@@ -39,6 +39,8 @@ typedef enum sal_inject_point {
     SAL_INJ_REPLAY, /* rollback=local: before a step a replacement re-executes from the logs; at a
                      * survivor, once the replacement holds the survivor's last message of the
                      * protocol, that is while the replacement replays */
+    SAL_INJ_CKPT_ASYNC, /* async_levels: at a step boundary while the levels of the newest
+                         * checkpoint are encoded behind the application (not yet agreed) */
     SAL_INJ_NPOINTS
 } sal_inject_point_t;
 

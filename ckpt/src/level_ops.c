@@ -9,6 +9,15 @@ const sal_level_ops_t *const sal_level_table[SAL_LEVEL_COUNT] = {
     &sal_level_pfs,     /* L4: the shared file system */
 };
 
+int sal_level_encode(const sal_level_ops_t *l, const sal_level_ctx_t *c, const void *data,
+                     int64_t len, int *ok)
+{
+    sal_level_work_t *w = NULL;
+    int rc = l->begin(c, data, len, &w, ok);
+
+    return rc == SAL_OK && w ? l->advance(&w, 1, ok) : rc;
+}
+
 int sal_levels_start(const sal_level_setup_t *s, sal_level_async_t *as)
 {
     for (int i = 0; i < SAL_LEVEL_COUNT; i++) {

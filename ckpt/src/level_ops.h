@@ -9,10 +9,13 @@
  *   level_ops.c      sal_level_table    the descriptors in order of preference at restore, and the
  *                                       loops over the asynchronous stages
  *
- * An operation a level does not have is NULL. Synchronous operations (warn_topology, encode,
- * fetch, rebuild_local) belong to levels recorded in a checkpoint's `levels` mask; asynchronous
- * ones (start ... idle) to levels whose stage the handle runs beside the application. A level has
- * either all four synchronous operations or none, and either all six asynchronous ones or none.
+ * An operation a level does not have is NULL. The operations of levels recorded in a checkpoint's
+ * `levels` mask (warn_topology, begin, advance, abandon, fetch, rebuild_local) run at commit and
+ * restore; the encoding (begin, then advance until it ends) runs inside the commit, or with
+ * async_levels behind the application's next steps (level_async.c). The stage operations (start
+ * ... idle) belong to levels whose stage the handle runs beside the application. A level has
+ * either all six operations of the first kind or none, and either all six stage operations or
+ * none.
  */
 #ifndef SAL_LEVEL_OPS_H
 #define SAL_LEVEL_OPS_H
@@ -41,6 +44,10 @@ typedef struct sal_level_ctx {
                                * files this one overwrites (reuse_files), whose files of this
                                * level may serve as storage; NULL: none. Unused otherwise */
 } sal_level_ctx_t;
+
+/* What a level's encoding still has to do on this rank (its messages in flight, the files they
+ * go into), between begin and the end of advance; opaque, owned by the level. */
+typedef void sal_level_work_t;
 
 /* L4's flush thread (level_pfs.c). */
 typedef struct sal_pfs sal_pfs_t;
@@ -72,14 +79,26 @@ typedef struct sal_level_ops {
     /* Local, on rank 0 once per handle, at a commit: logs a warning when the arrangement t cannot
      * give this level's protection against the loss of a host. */
     void (*warn_topology)(const sal_topo_t *t);
-    /* Collective, at commit, after every rank wrote its L1 file: makes this rank's file (data, len;
-     * len < 0 when its write failed) redundant and stores what this rank keeps for others in
-     * c->dir. [OUT] *ok = 0 when this rank's own data was missing or it could not store what it
-     * keeps (logged); the commit's agreement covers it. Returns SAL_OK (also when *ok = 0), else
-     * the levels after it are skipped: SAL_ERR_PROC_FAILED / SAL_ERR_MPI when an exchange failed
-     * (the commit reports a failed process), another error when this rank could not take part
-     * (its vote is no). */
-    int (*encode)(const sal_level_ctx_t *c, const void *data, int64_t len, int *ok);
+    /* Collective, at commit, after every rank wrote its L1 file: begins to make this rank's file
+     * (data, len; len < 0 when its write failed) redundant and to store what this rank keeps for
+     * others in c->dir, and returns once this rank's messages are posted. data, c->dir and
+     * c->times must stay valid until the work ends. [OUT] *w: the work (NULL when this rank has
+     * nothing left to do); *ok = 0 when this rank's own data was missing or it could not store
+     * what it keeps (logged). Returns SAL_OK (also when *ok = 0), else *w is NULL and the levels
+     * after it are skipped: SAL_ERR_PROC_FAILED / SAL_ERR_MPI when an exchange failed (the commit
+     * reports a failed process), another error when this rank could not take part (its vote is
+     * no). */
+    int (*begin)(const sal_level_ctx_t *c, const void *data, int64_t len, sal_level_work_t **w,
+                 int *ok);
+    /* Local: advances *w without blocking (wait = 0) or until it ends (wait = 1). When it ends,
+     * *w becomes NULL and what this rank keeps is published (or, after a failure, not). [INOUT]
+     * *ok cleared as by begin. Returns SAL_OK (also while the work goes on), or the status of the
+     * exchange that failed (SAL_ERR_PROC_FAILED / SAL_ERR_MPI; the work is then ended as failed:
+     * sal_msg_end). Its times go to the c->times given to begin. */
+    int (*advance)(sal_level_work_t **w, int wait, int *ok);
+    /* Local, after a process failure elsewhere: ends *w as a failed exchange (sal_msg_end: with
+     * ULFM the communicator is revoked), publishes nothing and sets *w to NULL. */
+    void (*abandon)(sal_level_work_t **w);
     /* Collective, at restore on the rank count the checkpoint was written with: every rank r with
      * need[r] != 0 that this level can serve obtains its file as c->dir/rank.<r>.h5; the others
      * help. [OUT] *got = 1 when this rank needed its file and obtained it (the caller reads and
@@ -118,6 +137,11 @@ enum { SAL_LEVEL_COUNT = 3 };
 /* Every level beyond L1, in the order a restore tries them (cheapest first: L2, L3, L4), which is
  * also the order in which a commit encodes them. */
 extern const sal_level_ops_t *const sal_level_table[SAL_LEVEL_COUNT];
+
+/* Collective: level l's whole encoding (begin, then advance until it ends), as level_ops' begin
+ * describes it. */
+int sal_level_encode(const sal_level_ops_t *l, const sal_level_ctx_t *c, const void *data,
+                     int64_t len, int *ok);
 
 /* Local: starts the stage of every asynchronous level (*as zeroed before). On error the stages
  * started are stopped, and the error is returned. */

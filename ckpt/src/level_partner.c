@@ -50,29 +50,41 @@ static int exchange_sizes(MPI_Comm comm, int dst, int64_t len, const int *srcs, 
     return rc == SAL_OK ? SAL_OK : sal_error(rc, "exchange of partner copy sizes failed");
 }
 
-/* Exchange of data: this rank sends (data, len) to dst (-1: none) and receives lens[i] bytes
- * from each source into maps[i].data (nothing for lens[i] <= 0). */
-static int exchange_data(MPI_Comm comm, int dst, const void *data, int64_t len, const int *srcs,
-                         int nsrc, const int64_t *lens, sal_fmap_t *maps)
-{
-    int total = dst >= 0 ? sal_msg_pieces(len) : 0, nreq = 0, nrecv, rc = SAL_OK;
+/* The encoding of this rank in flight: the data messages of its copy to its partner and of the
+ * copies it receives, and the files these go into. */
+typedef struct l2_work {
+    MPI_Comm comm;
+    int nsrc, nreq, nrecv, ok;
+    const int *srcs;
+    int64_t *lens;
+    sal_fmap_t *maps;
     MPI_Request *req;
+    sal_level_times_t *tm;
+} l2_work_t;
 
-    for (int i = 0; i < nsrc; i++)
-        total += sal_msg_pieces(lens[i]);
-    req = sal_msg_requests(total);
-    if (!req)
+/* Posts the data: this rank sends (data, len) to dst (-1: none) and receives w->lens[i] bytes from
+ * each source into w->maps[i].data (nothing for lens[i] <= 0). On failure the exchange is ended
+ * (sal_msg_end). */
+static int post_data(l2_work_t *w, int dst, const void *data, int64_t len)
+{
+    int total = dst >= 0 ? sal_msg_pieces(len) : 0, rc = SAL_OK;
+
+    for (int i = 0; i < w->nsrc; i++)
+        total += sal_msg_pieces(w->lens[i]);
+    w->req = sal_msg_requests(total);
+    if (!w->req)
         return sal_error(SAL_ERR_NOMEM, "partner requests");
-    for (int i = 0; i < nsrc && rc == SAL_OK; i++) {
-        rc = sal_msg_post(0, maps[i].data, lens[i], srcs[i], TAG_DATA, comm, req + nreq);
-        nreq += sal_msg_pieces(lens[i]);
+    for (int i = 0; i < w->nsrc && rc == SAL_OK; i++) {
+        rc = sal_msg_post(0, w->maps[i].data, w->lens[i], w->srcs[i], TAG_DATA, w->comm,
+                          w->req + w->nreq);
+        w->nreq += sal_msg_pieces(w->lens[i]);
     }
-    nrecv = nreq;
+    w->nrecv = w->nreq;
     if (rc == SAL_OK && dst >= 0)
-        rc = sal_msg_post(1, (void *)data, len, dst, TAG_DATA, comm, req + nreq);
-    nreq += dst >= 0 ? sal_msg_pieces(len) : 0;
-    rc = sal_msg_end(comm, req, nreq, nrecv, rc);
-    free(req);
+        rc = sal_msg_post(1, (void *)data, len, dst, TAG_DATA, w->comm, w->req + w->nreq);
+    w->nreq += dst >= 0 ? sal_msg_pieces(len) : 0;
+    if (rc != SAL_OK)
+        rc = sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, rc);
     return rc == SAL_OK ? SAL_OK : sal_error(rc, "transfer of partner copies failed");
 }
 
@@ -133,53 +145,105 @@ static int store(const char *dir, const char *kind, int r, const char *buf, int6
     return rc == SAL_OK ? sal_write_file_atomic(path, buf, (size_t)len, 0600) : rc;
 }
 
-/* Collective: each rank sends its file (data, len; len < 0 when its write failed) to its partner,
- * which stores it as <dir>/partner.<src>.h5. [OUT] *ok = 0 when this rank failed to store a copy
- * it received or its own data was missing. SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
-static int l2_encode(const sal_level_ctx_t *c, const void *data, int64_t len, int *ok)
+/* Releases w (its files closed: the temp files of copies not published are removed). */
+static void free_work(l2_work_t *w)
+{
+    for (int i = 0; i < w->nsrc; i++)
+        sal_fmap_close(&w->maps[i]);
+    free(w->lens);
+    free(w->maps);
+    free(w->req);
+    free(w);
+}
+
+/* Begin (level_ops.h): each rank sends its file (data, len; len < 0 when its write failed) to its
+ * partner, which stores it as <dir>/partner.<src>.h5. The sizes travel here; the data messages are
+ * posted and left to l2_advance. *ok = 0 when this rank failed to store a copy it received or its
+ * own data was missing. SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
+static int l2_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal_level_work_t **out,
+                    int *ok)
 {
     const sal_topo_t *t = c->topo;
-    double t0 = sal_clock_mono(), *xt = c->times ? &c->times->exchange : NULL;
-    double *st = c->times ? &c->times->store : NULL;
-    MPI_Comm comm = c->comm;
-    const int *srcs = NULL;
-    int me = 0, nsrc, dst, rc;
-    int64_t *lens;
-    sal_fmap_t *maps;
+    double t0 = sal_clock_mono();
+    l2_work_t *w;
+    int me = 0, dst, rc;
 
-    MPI_Comm_rank(comm, &me);
+    *out = NULL;
+    MPI_Comm_rank(c->comm, &me);
     *ok = len >= 0;
     if (!t->pmap)
         return SAL_OK;
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return sal_error(SAL_ERR_NOMEM, "partner copies");
+    w->comm = c->comm;
+    w->tm = c->times;
+    w->ok = 1;
     dst = sal_partner_of(t->pmap, me);
-    nsrc = sal_partner_sources(t->pmap, me, &srcs);
-    lens = calloc((size_t)nsrc + 1, sizeof(*lens));
-    maps = calloc((size_t)nsrc + 1, sizeof(*maps));
-    if (!lens || !maps) {
-        free(lens);
-        free(maps);
+    w->nsrc = sal_partner_sources(t->pmap, me, &w->srcs);
+    w->lens = calloc((size_t)w->nsrc + 1, sizeof(*w->lens));
+    w->maps = calloc((size_t)w->nsrc + 1, sizeof(*w->maps));
+    if (!w->lens || !w->maps) {
+        w->nsrc = 0;
+        free_work(w);
         return sal_error(SAL_ERR_NOMEM, "partner copies");
     }
-    rc = exchange_sizes(comm, dst, len, srcs, nsrc, lens);
-    lap(xt, &t0);
+    rc = exchange_sizes(c->comm, dst, len, w->srcs, w->nsrc, w->lens);
+    lap(w->tm ? &w->tm->exchange : NULL, &t0);
     if (rc == SAL_OK)
-        rc = create_copies(c, srcs, nsrc, lens, maps, ok);
-    lap(st, &t0);
+        rc = create_copies(c, w->srcs, w->nsrc, w->lens, w->maps, &w->ok);
+    lap(w->tm ? &w->tm->store : NULL, &t0);
     if (rc == SAL_OK) {
-        rc = exchange_data(comm, dst, data, len, srcs, nsrc, lens, maps);
+        rc = post_data(w, dst, data, len);
     } else { /* ended as a failed exchange (revoked): no peer waits for this rank's messages */
         MPI_Request none = MPI_REQUEST_NULL;
-        rc = sal_msg_end(comm, &none, 1, 1, rc);
+        rc = sal_msg_end(c->comm, &none, 1, 1, rc);
     }
-    lap(xt, &t0);
+    lap(w->tm ? &w->tm->exchange : NULL, &t0);
+    if (rc != SAL_OK) {
+        free_work(w);
+        return rc;
+    }
+    *out = w;
+    return SAL_OK;
+}
+
+/* Advance (level_ops.h): the data messages, then the copies received are published. */
+static int l2_advance(sal_level_work_t **wp, int wait, int *ok)
+{
+    l2_work_t *w = *wp;
+    sal_level_times_t *tm = w->tm;
+    double t0 = sal_clock_mono();
+    int rc = SAL_OK, done = 1;
+
+    if (!wait) {
+        rc = sal_mpi_status(MPI_Testall(w->nreq, w->req, &done, MPI_STATUSES_IGNORE));
+        if (rc == SAL_OK && !done) {
+            lap(tm ? &tm->exchange : NULL, &t0);
+            return SAL_OK;
+        }
+    }
+    rc = sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, rc);
+    lap(tm ? &tm->exchange : NULL, &t0);
     if (rc == SAL_OK)
-        commit_copies(srcs, nsrc, lens, maps, ok);
-    for (int i = 0; i < nsrc; i++)
-        sal_fmap_close(&maps[i]);
-    lap(st, &t0);
-    free(lens);
-    free(maps);
-    return rc;
+        commit_copies(w->srcs, w->nsrc, w->lens, w->maps, &w->ok);
+    *ok = *ok && w->ok;
+    free_work(w);
+    lap(tm ? &tm->store : NULL, &t0);
+    *wp = NULL;
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "transfer of partner copies failed");
+}
+
+/* Abandon (level_ops.h). */
+static void l2_abandon(sal_level_work_t **wp)
+{
+    l2_work_t *w = *wp;
+
+    if (!w)
+        return;
+    sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
+    free_work(w);
+    *wp = NULL;
 }
 
 /* The partner copy of rank src as held by this rank: bytes, or len -1 when unusable. */
@@ -332,7 +396,9 @@ const sal_level_ops_t sal_level_partner = {
     .rebuilt = "restored from its partner copy",
     .covers = "L2 (a partner copy on another host)",
     .warn_topology = l2_warn_topology,
-    .encode = l2_encode,
+    .begin = l2_begin,
+    .advance = l2_advance,
+    .abandon = l2_abandon,
     .fetch = l2_fetch,
     .rebuild_local = l2_rebuild_local,
 };

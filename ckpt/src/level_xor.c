@@ -1,4 +1,5 @@
-/* L3: XOR parity. Encoding is one reduce-scatter per group at commit. At restore (same rank count)
+/* L3: XOR parity. Encoding exchanges the chunks of each group point to point, in pieces XOR-ed as
+ * they arrive, at commit or behind the application (async_levels). At restore (same rank count)
  * a lost rank file is rebuilt by one XOR reduction onto its owner over the group's communicator:
  * each surviving member contributes only its own node-local rank file and parity, so no directory
  * needs to be shared. The rebuild into another rank's directory (N -> M restore) reads the other
@@ -48,56 +49,79 @@ static size_t payload_in(int64_t len, size_t chunk, int c, size_t off, size_t n)
     return (size_t)len - start < n ? (size_t)len - start : n;
 }
 
-/* The encoding of one piece [off, off + n) of every stripe of the group: member k receives from
- * every other member i the payload bytes of its chunk for stripe k (no padding is sent) and XORs
- * them into stripe (the first straight into it, the others through scratch, size - 2 buffers of
- * XOR_PIECE bytes). Sends come straight from data. */
-static int encode_piece(MPI_Comm gcomm, const sal_parity_t *p, const unsigned char *data,
-                        unsigned char *stripe, unsigned char *scratch, size_t off, size_t n,
-                        sal_level_times_t *tm)
-{
-    int size = (int)p->size, me = (int)p->member, nreq = 0, nrecv, rc = SAL_OK, first = -1;
-    size_t have[SAL_XOR_MAX_GROUP];
+/* The encoding of this rank in flight: its group's communicator, the parity file the stripe goes
+ * into, and the piece [off, off + n) of every stripe whose messages are posted. */
+typedef struct l3_work {
+    MPI_Comm gcomm;
+    sal_parity_t p;
+    sal_fmap_t m; /* the parity file (or heap memory when it cannot be created) */
+    const unsigned char *data;
+    unsigned char *scratch; /* size - 2 buffers of XOR_PIECE bytes */
+    size_t chunk, piece, off, n;
+    size_t have[SAL_XOR_MAX_GROUP]; /* bytes of the piece received from each member */
     unsigned char *into[SAL_XOR_MAX_GROUP];
     MPI_Request req[2 * SAL_XOR_MAX_GROUP];
-    double t0 = sal_clock_mono();
+    int nreq, nrecv, first, ok;
+    sal_level_times_t *tm;
+} l3_work_t;
 
+/* The stripe this member computes, in the parity file after its header. */
+static unsigned char *stripe_of(l3_work_t *w)
+{
+    return w->m.data + sal_parity_head_len(w->p.size);
+}
+
+/* Posts the piece at w->off of every stripe of the group: member k receives from every other
+ * member i the payload bytes of its chunk for stripe k (no padding is sent), the first straight
+ * into the stripe, the others into scratch. Sends come straight from the data. On failure the
+ * exchange is ended (sal_msg_end). */
+static int post_piece(l3_work_t *w)
+{
+    const sal_parity_t *p = &w->p;
+    int size = (int)p->size, me = (int)p->member, nscratch = 0, rc = SAL_OK;
+
+    w->n = w->chunk - w->off < w->piece ? w->chunk - w->off : w->piece;
+    w->first = -1;
+    w->nreq = 0;
     for (int i = 0; i < size; i++) {
-        have[i] = i == me ? 0
-                          : payload_in(p->lens[i], (size_t)p->chunk,
-                                       sal_xor_chunk_index(size, i, me), off, n);
-        into[i] = have[i] == 0 ? NULL
-                  : first < 0  ? stripe + off
-                               : scratch + (size_t)nreq * XOR_PIECE;
-        if (have[i] > 0 && first >= 0)
-            nreq++;
-        if (have[i] > 0 && first < 0)
-            first = i;
+        w->have[i] = i == me ? 0
+                             : payload_in(p->lens[i], w->chunk, sal_xor_chunk_index(size, i, me),
+                                          w->off, w->n);
+        w->into[i] = w->have[i] == 0 ? NULL
+                     : w->first < 0  ? stripe_of(w) + w->off
+                                     : w->scratch + (size_t)nscratch * XOR_PIECE;
+        if (w->have[i] > 0 && w->first >= 0)
+            nscratch++;
+        if (w->have[i] > 0 && w->first < 0)
+            w->first = i;
     }
-    nreq = 0;
     for (int i = 0; i < size && rc == SAL_OK; i++)
-        if (have[i] > 0)
-            rc = sal_mpi_status(
-                MPI_Irecv(into[i], (int)have[i], MPI_BYTE, i, TAG_XOR, gcomm, &req[nreq++]));
-    nrecv = nreq;
+        if (w->have[i] > 0)
+            rc = sal_mpi_status(MPI_Irecv(w->into[i], (int)w->have[i], MPI_BYTE, i, TAG_XOR,
+                                          w->gcomm, &w->req[w->nreq++]));
+    w->nrecv = w->nreq;
     for (int k = 0; k < size && rc == SAL_OK; k++) {
         int c = sal_xor_chunk_index(size, me, k);
-        size_t mine = k == me ? 0 : payload_in(p->lens[me], (size_t)p->chunk, c, off, n);
+        size_t mine = k == me ? 0 : payload_in(p->lens[me], w->chunk, c, w->off, w->n);
         if (mine > 0)
-            rc = sal_msg_send(data + (size_t)c * (size_t)p->chunk + off, (int)mine, MPI_BYTE, k,
-                              TAG_XOR, gcomm, &req[nreq++]);
+            rc = sal_msg_send(w->data + (size_t)c * w->chunk + w->off, (int)mine, MPI_BYTE, k,
+                              TAG_XOR, w->gcomm, &w->req[w->nreq++]);
     }
-    /* NOLINTNEXTLINE(clang-analyzer-optin.mpi.MPI-Checker): sal_msg_end waits for every request */
-    rc = sal_msg_end(gcomm, req, nreq, nrecv, rc);
-    lap(tm ? &tm->exchange : NULL, &t0);
     if (rc != SAL_OK)
-        return sal_error(rc, "L3: exchange of parity chunks failed");
-    memset(stripe + off + (first < 0 ? 0 : have[first]), 0, n - (first < 0 ? 0 : have[first]));
-    for (int i = 0; i < size; i++)
-        if (have[i] > 0 && i != first)
-            sal_xor_accumulate(stripe + off, into[i], have[i]);
-    lap(tm ? &tm->store : NULL, &t0);
-    return SAL_OK;
+        rc = sal_msg_end(w->gcomm, w->req, w->nreq, w->nrecv, rc);
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "L3: exchange of parity chunks failed");
+}
+
+/* The piece posted has arrived: zero padding, then the XOR of the other members' pieces. */
+static void xor_piece(l3_work_t *w)
+{
+    unsigned char *at = stripe_of(w) + w->off;
+    size_t lead = w->first < 0 ? 0 : w->have[w->first];
+
+    memset(at + lead, 0, w->n - lead);
+    for (int i = 0; i < (int)w->p.size; i++)
+        if (w->have[i] > 0 && i != w->first)
+            sal_xor_accumulate(at, w->into[i], w->have[i]);
 }
 
 /* The parity file of n bytes at path, created (or taken over from reuse, when not NULL) and
@@ -120,107 +144,177 @@ static int prepare_file(const char *path, size_t n, const char *reuse, sal_fmap_
     return m->data ? SAL_OK : sal_error(SAL_ERR_NOMEM, "L3 parity of %zu bytes", n);
 }
 
-/* Collective over the group: the lengths, then every piece of the stripes, into the parity file
- * m (created here at path, or taken over from reuse; not committed). [INOUT] *p: lengths and chunk
- * filled in; *ok cleared when the file cannot be created. */
-static int encode_group(MPI_Comm gcomm, const char *path, const char *reuse, const void *data,
-                        int64_t len, sal_parity_t *p, sal_fmap_t *m, sal_level_times_t *tm, int *ok)
+/* Releases w: its group's communicator, buffers and file (removed when not published). */
+static void free_work(l3_work_t *w)
 {
-    size_t lens[SAL_XOR_MAX_GROUP], chunk = 0, piece;
+    if (w->gcomm != MPI_COMM_NULL)
+        MPI_Comm_free(&w->gcomm);
+    free(w->scratch);
+    sal_fmap_close(&w->m);
+    free(w);
+}
+
+/* Collective over the group: the lengths, the parity file (created at path, or taken over from
+ * reuse), then the first piece posted. [INOUT] w->p: lengths and chunk filled in; w->ok cleared
+ * when the file cannot be created. SAL_ERR_INVALID_ARG (the same on every member) or
+ * SAL_ERR_NOMEM when this member cannot take part (then no piece is posted anywhere), or the
+ * status of a failed exchange. */
+static int begin_group(l3_work_t *w, const char *path, const char *reuse, int64_t len)
+{
+    size_t lens[SAL_XOR_MAX_GROUP];
     int64_t mylen = len < 0 ? 0 : len;
-    unsigned char *scratch = NULL;
+    sal_parity_t *p = &w->p;
     double t0 = sal_clock_mono();
     int rc;
 
-    rc = sal_mpi_status(MPI_Allgather(&mylen, 1, MPI_INT64_T, p->lens, 1, MPI_INT64_T, gcomm));
-    lap(tm ? &tm->exchange : NULL, &t0);
+    rc = sal_mpi_status(MPI_Allgather(&mylen, 1, MPI_INT64_T, p->lens, 1, MPI_INT64_T, w->gcomm));
+    lap(w->tm ? &w->tm->exchange : NULL, &t0);
     if (rc != SAL_OK)
         return sal_error(rc, "L3: exchange of parity lengths failed");
     for (int i = 0; i < p->size; i++)
         lens[i] = (size_t)p->lens[i];
-    rc = sal_xor_chunk_size((int)p->size, lens, &chunk);
-    if (rc == SAL_OK && chunk > (size_t)INT_MAX)
+    rc = sal_xor_chunk_size((int)p->size, lens, &w->chunk);
+    if (rc == SAL_OK && w->chunk > (size_t)INT_MAX)
         rc = sal_error(SAL_ERR_INVALID_ARG,
                        "L3: parity stripe of %zu bytes exceeds one message; "
                        "use a larger xor_group_size",
-                       chunk);
+                       w->chunk);
     if (rc != SAL_OK) /* the same on every member: none takes part in the exchange */
         return rc;
-    p->chunk = (int64_t)chunk;
-    piece = chunk < XOR_PIECE ? chunk : XOR_PIECE;
-    rc = prepare_file(path, sal_parity_len(p->size, p->chunk), reuse, m, ok);
-    if (rc == SAL_OK && p->size > 2 && piece > 0 &&
-        !(scratch = malloc((size_t)(p->size - 2) * XOR_PIECE)))
+    p->chunk = (int64_t)w->chunk;
+    w->piece = w->chunk < XOR_PIECE ? w->chunk : XOR_PIECE;
+    rc = prepare_file(path, sal_parity_len(p->size, p->chunk), reuse, &w->m, &w->ok);
+    if (rc == SAL_OK && p->size > 2 && w->piece > 0 &&
+        !(w->scratch = malloc((size_t)(p->size - 2) * XOR_PIECE)))
         rc = sal_error(SAL_ERR_NOMEM, "L3 parity buffers");
-    lap(tm ? &tm->store : NULL, &t0);
+    lap(w->tm ? &w->tm->store : NULL, &t0);
     /* A member that cannot take part ends the exchange as failed (revoked), so that no peer
      * waits for it. */
     if (rc != SAL_OK) {
         MPI_Request none = MPI_REQUEST_NULL;
-        sal_msg_end(gcomm, &none, 1, 1, rc);
+        sal_msg_end(w->gcomm, &none, 1, 1, rc);
+        return rc;
     }
-    for (size_t off = 0; rc == SAL_OK && off < chunk; off += piece) {
-        size_t n = chunk - off < piece ? chunk - off : piece;
-        rc = encode_piece(gcomm, p, data, m->data + sal_parity_head_len(p->size), scratch, off, n,
-                          tm);
-    }
-    free(scratch);
+    if (w->chunk == 0)
+        return SAL_OK;
+    rc = post_piece(w);
+    lap(w->tm ? &w->tm->exchange : NULL, &t0);
     return rc;
 }
 
-/* Collective: XOR parity of the members' files within each group (reduce-scatter); each rank
- * stores <dir>/parity.<r>.xor. Arguments as L2's encode. */
-static int l3_encode(const sal_level_ctx_t *c, const void *data, int64_t len, int *ok)
+/* Begin (level_ops.h): XOR parity of the members' files within each group; each rank stores
+ * <dir>/parity.<r>.xor. The group's communicator, the lengths and the file are made here, and the
+ * first piece posted; l3_advance does the rest. */
+static int l3_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal_level_work_t **out,
+                    int *ok)
 {
     const sal_topo_t *t = c->topo;
-    MPI_Comm comm = c->comm;
-    int me = 0, member = -1, group, size, rc, reuse;
-    const int *members;
-    MPI_Comm gcomm = MPI_COMM_NULL;
+    int me = 0, member = -1, group, rc, reuse;
     char path[PATH_MAX], old[PATH_MAX];
-    sal_fmap_t m = {.fd = -1};
-    sal_parity_t p;
+    const int *members;
     double t0;
+    l3_work_t *w;
 
-    MPI_Comm_rank(comm, &me);
+    *out = NULL;
+    MPI_Comm_rank(c->comm, &me);
     *ok = len >= 0;
     if (!t->groups)
         return SAL_OK;
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return sal_error(SAL_ERR_NOMEM, "L3 parity");
+    w->gcomm = MPI_COMM_NULL;
+    w->m.fd = -1;
+    w->data = data;
+    w->tm = c->times;
+    w->ok = 1;
     group = sal_xor_group_of(t->groups, me, &member);
-    size = sal_xor_group_members(t->groups, group, &members);
+    w->p.member = member;
+    w->p.size = sal_xor_group_members(t->groups, group, &members);
+    w->p.nranks = t->nranks;
+    w->p.group = group;
     t0 = sal_clock_mono();
-    rc = sal_mpi_status(MPI_Comm_split(comm, group, member, &gcomm));
-    lap(c->times ? &c->times->exchange : NULL, &t0);
-    if (rc != SAL_OK)
+    rc = sal_mpi_status(MPI_Comm_split(c->comm, group, member, &w->gcomm));
+    lap(w->tm ? &w->tm->exchange : NULL, &t0);
+    if (rc != SAL_OK) {
+        w->gcomm = MPI_COMM_NULL;
+        free_work(w);
         return sal_error(rc, "L3: cannot split the parity groups");
-    memset(&p, 0, sizeof(p));
-    p.nranks = t->nranks;
-    p.group = group;
-    p.size = size;
-    p.member = member;
+    }
     rc = sal_path_join(path, sizeof(path), "%s/parity.%d.xor", c->dir, me);
     reuse = c->reuse_dir &&
             sal_path_join(old, sizeof(old), "%s/parity.%d.xor", c->reuse_dir, me) == SAL_OK;
     if (rc == SAL_OK)
-        rc = encode_group(gcomm, path, reuse ? old : NULL, data, len, &p, &m, c->times, ok);
-    MPI_Comm_free(&gcomm);
-    t0 = sal_clock_mono();
-    if (rc == SAL_OK && m.created) {
-        sal_parity_put_head(m.data, &p);
-        sal_parity_seal(m.data, m.len);
-        if (sal_fmap_commit(&m) != SAL_OK) {
-            SAL_LOG_E("L3: %s", sal_last_error());
-            *ok = 0;
-        }
+        rc = begin_group(w, path, reuse ? old : NULL, len);
+    if (rc == SAL_OK) {
+        *out = w;
+        return SAL_OK;
     }
-    sal_fmap_close(&m);
-    lap(c->times ? &c->times->store : NULL, &t0);
+    free_work(w);
     if (rc == SAL_ERR_INVALID_ARG || rc == SAL_ERR_NOMEM) {
         SAL_LOG_E("%s", sal_last_error());
         *ok = 0;
         rc = SAL_OK;
     }
     return rc;
+}
+
+/* Advance (level_ops.h): each piece that arrived is XOR-ed and the next one posted; after the
+ * last, the parity's header and checksum, and the file is published. The requests of a piece
+ * posted here are ended by a later call (or l3_abandon), which the MPI checker cannot follow. */
+/* NOLINTBEGIN(clang-analyzer-optin.mpi.MPI-Checker) */
+static int l3_advance(sal_level_work_t **wp, int wait, int *ok)
+{
+    l3_work_t *w = *wp;
+    sal_level_times_t *tm = w->tm;
+    double t0 = sal_clock_mono();
+    int rc = SAL_OK;
+
+    while (rc == SAL_OK && w->off < w->chunk) {
+        int done = 1;
+        if (!wait)
+            rc = sal_mpi_status(MPI_Testall(w->nreq, w->req, &done, MPI_STATUSES_IGNORE));
+        if (rc == SAL_OK && !done) {
+            lap(tm ? &tm->exchange : NULL, &t0);
+            return SAL_OK;
+        }
+        rc = sal_msg_end(w->gcomm, w->req, w->nreq, w->nrecv, rc);
+        lap(tm ? &tm->exchange : NULL, &t0);
+        if (rc != SAL_OK)
+            break;
+        xor_piece(w);
+        w->off += w->n;
+        if (w->off < w->chunk)
+            rc = post_piece(w);
+        lap(tm ? &tm->store : NULL, &t0);
+    }
+    if (rc == SAL_OK && w->m.created) {
+        sal_parity_put_head(w->m.data, &w->p);
+        sal_parity_seal(w->m.data, w->m.len);
+        if (sal_fmap_commit(&w->m) != SAL_OK) {
+            SAL_LOG_E("L3: %s", sal_last_error());
+            w->ok = 0;
+        }
+    }
+    *ok = *ok && w->ok;
+    free_work(w);
+    lap(tm ? &tm->store : NULL, &t0);
+    *wp = NULL;
+    return rc == SAL_OK ? SAL_OK : sal_error(rc, "L3: exchange of parity chunks failed");
+}
+/* NOLINTEND(clang-analyzer-optin.mpi.MPI-Checker) */
+
+/* Abandon (level_ops.h). */
+static void l3_abandon(sal_level_work_t **wp)
+{
+    l3_work_t *w = *wp;
+
+    if (!w)
+        return;
+    if (w->off < w->chunk)
+        sal_msg_end(w->gcomm, w->req, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
+    free_work(w);
+    *wp = NULL;
 }
 
 /* ---- rebuild from files ------------------------------------------------------------------------
@@ -573,7 +667,9 @@ const sal_level_ops_t sal_level_xor = {
     .rebuilt = "rebuilt from XOR parity",
     .covers = "L3 (XOR parity across hosts)",
     .warn_topology = l3_warn_topology,
-    .encode = l3_encode,
+    .begin = l3_begin,
+    .advance = l3_advance,
+    .abandon = l3_abandon,
     .fetch = l3_fetch,
     .rebuild_local = l3_rebuild_local,
 };

@@ -355,6 +355,7 @@ int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step_out, int64_t *id_out)
 
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
+    sal_pending_drop(ck, 1); /* a restore without a failure: every rank ends its part */
     /* Every exchange of the restore waits for peers that do the same local work as this rank: the
      * bound starts at protocol_timeout and grows with this rank's own reads
      * (sal_bound_credit_since). */

@@ -183,7 +183,10 @@ static int between_steps(void)
     int due = 0, rc;
 
     sal_interpose_internal_begin();
-    rc = stop_check();
+    sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
+    rc = sal_ckpt_progress(sal_rt.ck);
+    if (rc == SAL_OK)
+        rc = stop_check();
     if (rc == SAL_OK) {
         rc = checkpoint_due(&due);
         if (rc == SAL_OK && due)
@@ -423,7 +426,10 @@ static int step_done(int64_t *step)
     sal_watchdog_progress(sal_rt.step);
     if (step)
         *step = sal_rt.step;
-    rc = stop_check();
+    sal_ckpt_set_step_hint(sal_rt.ck, sal_rt.step);
+    rc = sal_ckpt_progress(sal_rt.ck);
+    if (rc == SAL_OK)
+        rc = stop_check();
     if (rc == SAL_OK)
         rc = checkpoint_due(&due);
     if (rc == SAL_OK && due)

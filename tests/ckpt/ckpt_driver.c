@@ -25,6 +25,7 @@
 #include <salamander/sal_ckpt.h>
 
 #include "ckpt_impl.h"
+#include "ckpt_internal.h"
 #include "config_internal.h"
 #include "events.h"
 #include "fsutil.h"
@@ -51,6 +52,8 @@ typedef struct app {
     double *u;
     int64_t scalar, off[2], cnt[2];
     int rank, size;
+    int app_got;         /* DRV_APP_MSGS: the application's receive */
+    MPI_Request app_req; /* ... and its request */
 } app_t;
 
 static int app_open(app_t *a)
@@ -87,17 +90,57 @@ static void fill(app_t *a, int64_t step)
     a->scalar = step * 10 + a->rank;
 }
 
+/* DRV_APP_MSGS: the application's own messages across a checkpoint (on the checkpoint's
+ * communicator): a receive from any source with any tag posted before sal_ckpt_write, and a message
+ * with a tag of L2's sent after it, while (async_levels) the levels' messages may still travel. */
+static int app_post(app_t *a)
+{
+    a->app_got = -1;
+    return MPI_Irecv(&a->app_got, 1, MPI_INT, MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD,
+                     &a->app_req) != MPI_SUCCESS;
+}
+
+static int app_message(app_t *a)
+{
+    int mine = a->rank, from = (a->rank + a->size - 1) % a->size;
+    int rc = MPI_Send(&mine, 1, MPI_INT, (a->rank + 1) % a->size, 7302, MPI_COMM_WORLD);
+
+    if (rc == MPI_SUCCESS)
+        rc = MPI_Wait(&a->app_req, MPI_STATUS_IGNORE);
+    if (rc == MPI_SUCCESS && a->app_got == from)
+        return 0;
+    fprintf(stderr, "rank %d: the application's message: MPI status %d, got %d, not %d\n", a->rank,
+            rc, a->app_got, from);
+    return 1;
+}
+
 static int do_write(app_t *a, int k)
 {
+    int msgs = getenv("DRV_APP_MSGS") != NULL;
+
     for (int s = 1; s <= k; s++) {
         int64_t id;
         fill(a, s);
+        if (msgs && app_post(a) != 0)
+            return 1;
         if (sal_ckpt_write(a->ck, s, &id) != SAL_OK) {
             fprintf(stderr, "write step %d: %s\n", s, sal_last_error());
             return 1;
         }
         if (a->rank == 0)
             printf("committed %lld step %d\n", (long long)id, s);
+        if (msgs && app_message(a) != 0)
+            return 1;
+        /* the step boundary of an application (async_levels: the levels progress) */
+        if (sal_ckpt_progress(a->ck) != SAL_OK) {
+            fprintf(stderr, "progress after step %d: %s\n", s, sal_last_error());
+            return 1;
+        }
+    }
+    /* DRV_FINISH: the job ends as sal_finalize ends it (async_levels: the levels agreed) */
+    if (getenv("DRV_FINISH") && sal_ckpt_mark_finished(a->ck) != SAL_OK) {
+        fprintf(stderr, "finish: %s\n", sal_last_error());
+        return 1;
     }
     sal_ckpt_flush_wait(a->ck);
     return 0;

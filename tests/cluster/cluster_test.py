@@ -64,6 +64,10 @@ with a failure-free run on the same hosts:
   lost_in_restore node3 lost after checkpoint 3, then a second host (not holding node3's copies
              nor holding its own on node3) as the relaunched job starts and restores: a second
              relaunch on the 2 hosts left; identical
+  host_lost_async host_lost with async_levels: checkpoint 3 commits at L1 while its partner copies
+             travel behind the steps, so the relaunch finds node3's files of it gone and restores
+             the newest checkpoint whose copies were agreed complete (2, or 3 when checkpoint 4
+             committed before the loss), node3's ranks from their partner copies; identical
   host_lost_l4 the same with L1 and L4 (pfs_dir in --work, shared like a parallel file system):
              the lost ranks come back from L4; identical
 
@@ -370,7 +374,7 @@ def main():
                    help="a variable for salrun (e.g. SAL_HEARTBEAT_TIMEOUT=5)")
     p.add_argument("case", choices=["reference", "rank_kill", "host_lost", "host0_lost",
                                     "host_silent", "host_frozen", "spares", "shrink", "two_hosts", "two_hosts_partners", "host_lost_l1",
-                                    "host_lost_l4", "host_lost_fit", "injob_host_lost",
+                                    "host_lost_l4", "host_lost_fit", "host_lost_async", "injob_host_lost",
                                     "injob_silent", "injob_two_hosts", "injob_in_repair",
                                     "injob_in_ckpt", "launcher_lost",
                                     "lost_in_restore", "injob_spares_host_lost",
@@ -528,6 +532,8 @@ def main():
         k = 1 if a.case == "host0_lost" else 3
         how = {"host_silent": ["kill", "--silent"], "host_frozen": ["freeze"]}.get(a.case, ["kill"])
         env = {"SAL_LEVELS": "L1,L3"} if a.case == "host0_lost" else {}
+        if a.case == "host_lost_async":
+            env = {"SAL_ASYNC_LEVELS": "yes"}
         if a.case == "host_lost_l4":
             pfs = os.path.join(a.work, "pfs")
             shutil.rmtree(pfs, ignore_errors=True)
@@ -544,9 +550,15 @@ def main():
         restores = [e for e in evs if e["event"] == "restore"]
         # (L4 is copied in the background after the commit: the loss may come before checkpoint
         # 3's copy is complete, and then checkpoint 2 is the newest every rank can read)
-        oldest = 2 if a.case == "host_lost_l4" else 3
+        oldest = 2 if a.case in ("host_lost_l4", "host_lost_async") else 3
         if not restores or restores[-1]["id"] < oldest:
             fail("the relaunch did not restore checkpoint %d or newer: %r" % (oldest, restores))
+        if a.case == "host_lost_async":
+            # the checkpoint restored had its partner copies agreed complete before the loss
+            done = [e["id"] for e in evs if e["event"] == "levels_complete"]
+            if restores[-1]["id"] not in done:
+                fail("checkpoint %d was restored, but its levels were never complete: %r"
+                     % (restores[-1]["id"], done))
         # the lost host's ranks come back from partner copies on other hosts: by rank (L2) when
         # the relaunch kept the others in place, else from the hosts that hold them; from L4
         if a.case == "host_lost_l4":

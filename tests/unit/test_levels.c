@@ -34,12 +34,13 @@ static int suite_clean(void)
 
 static int has_sync(const sal_level_ops_t *l)
 {
-    return l->warn_topology && l->encode && l->fetch && l->rebuild_local;
+    return l->warn_topology && l->begin && l->advance && l->abandon && l->fetch && l->rebuild_local;
 }
 
 static int has_no_sync(const sal_level_ops_t *l)
 {
-    return !l->warn_topology && !l->encode && !l->fetch && !l->rebuild_local;
+    return !l->warn_topology && !l->begin && !l->advance && !l->abandon && !l->fetch &&
+           !l->rebuild_local;
 }
 
 static int has_async(const sal_level_ops_t *l)

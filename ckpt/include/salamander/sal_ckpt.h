@@ -89,6 +89,12 @@ SAL_API int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id);
  * regions. [OUT] *step, *id (either may be NULL). SAL_ERR_NO_CKPT when there is none. */
 SAL_API int sal_ckpt_restore(sal_ckpt_t ck, int64_t *step, int64_t *id);
 
+/* With async_levels: advances the L2/L3 encoding of the newest checkpoint, which runs behind the
+ * application, without blocking; call it at step boundaries (sal_run and sal_step_done do). SAL_OK
+ * (also when there is nothing to advance), or SAL_ERR_PROC_FAILED when a process failed (the
+ * communicator is revoked with ULFM; that checkpoint stays L1). Local. */
+SAL_API int sal_ckpt_progress(sal_ckpt_t ck);
+
 /* Replaces the communicator after a repair (same size and rank numbers unless the shrink policy is
  * in use). comm is not duplicated: it must outlive its use by ck. Local. */
 SAL_API int sal_ckpt_set_comm(sal_ckpt_t ck, MPI_Comm comm);
