@@ -202,7 +202,8 @@ static int encode_levels(struct sal_ckpt *ck, int mask, const char *dir, const v
 
     for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK; i++) {
         const sal_level_ops_t *l = sal_level_table[i];
-        const sal_level_ctx_t ctx = {ck->levels_comm, &ck->topo, dir, &ck->phases.level[i], reuse};
+        const sal_level_ctx_t ctx = {ck->levels_comm,      &ck->topo, dir,
+                                     &ck->phases.level[i], reuse,     0};
         int lok = 1;
         if (!l->begin || !(mask & l->bit))
             continue;
@@ -236,7 +237,8 @@ static int redundancy(struct sal_ckpt *ck, int me, int64_t id, int64_t step, int
      * by this process and nothing changes it until the next checkpoint. */
     if (rc == SAL_OK && *ok && encoding(*mask) &&
         sal_path_join(path, sizeof(path), "%s/rank.%d.h5", dir, me) == SAL_OK) {
-        if (sal_fmap_read(path, &file) == SAL_OK && file.len <= INT64_MAX)
+        if (sal_fmap_read(path, ck->async_levels ? SAL_FMAP_LAZY : 0, &file) == SAL_OK &&
+            file.len <= INT64_MAX)
             dlen = (int64_t)file.len;
         else
             SAL_LOG_E("checkpoint %lld: %s", (long long)id, sal_last_error());

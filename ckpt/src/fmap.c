@@ -25,16 +25,29 @@ static void init(sal_fmap_t *m)
     m->fd = -1;
 }
 
-/* Maps fd's first m->len bytes with prot; 0 when the system cannot (the caller falls back). */
-static int map_fd(sal_fmap_t *m, int prot)
+/* Maps fd's first m->len bytes with prot (flags: SAL_FMAP_*); 0 when the system cannot (the caller
+ * falls back). */
+static int map_fd(sal_fmap_t *m, int prot, int flags)
 {
-    void *p = mmap(NULL, m->len, prot, MAP_SHARED | MAP_POPULATE, m->fd, 0);
+    int populate = (flags & SAL_FMAP_LAZY) ? 0 : MAP_POPULATE;
+    void *p = mmap(NULL, m->len, prot, MAP_SHARED | populate, m->fd, 0);
 
     if (p == MAP_FAILED)
         return 0;
     m->data = p;
     m->mapped = 1;
     return 1;
+}
+
+void sal_fmap_populate(sal_fmap_t *m, int write)
+{
+#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+    if (m->mapped && m->len > 0)
+        madvise(m->data, m->len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+#else
+    (void)m;
+    (void)write;
+#endif
 }
 
 /* Reads all of m->fd into heap memory (a file system that cannot map files). */
@@ -57,7 +70,7 @@ static int read_heap(sal_fmap_t *m)
     return SAL_OK;
 }
 
-int sal_fmap_read(const char *path, sal_fmap_t *m)
+int sal_fmap_read(const char *path, int flags, sal_fmap_t *m)
 {
     struct stat st;
     int rc;
@@ -75,16 +88,16 @@ int sal_fmap_read(const char *path, sal_fmap_t *m)
     else if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX)
         rc = sal_error(SAL_ERR_IO, "%s is too large to map", path);
     m->len = rc == SAL_OK ? (size_t)st.st_size : 0;
-    if (rc == SAL_OK && m->len > 0 && !map_fd(m, PROT_READ))
+    if (rc == SAL_OK && m->len > 0 && !map_fd(m, PROT_READ, flags))
         rc = read_heap(m);
     if (rc != SAL_OK)
         sal_fmap_close(m);
     return rc;
 }
 
-/* Reserves m->len bytes of m->fd and maps them, or takes a heap buffer where the file system
- * cannot reserve space or map files. SAL_ERR_IO when there is no room. */
-static int reserve_and_map(sal_fmap_t *m)
+/* Reserves m->len bytes of m->fd and maps them (flags: SAL_FMAP_*), or takes a heap buffer where
+ * the file system cannot reserve space or map files. SAL_ERR_IO when there is no room. */
+static int reserve_and_map(sal_fmap_t *m, int flags)
 {
     int err = posix_fallocate(m->fd, 0, (off_t)m->len);
 
@@ -93,7 +106,7 @@ static int reserve_and_map(sal_fmap_t *m)
                          "cannot write %s: %s (%zu bytes; free space there, or point ckpt_dir "
                          "elsewhere)",
                          m->path, strerror(err), m->len);
-    if (err == 0 && map_fd(m, PROT_READ | PROT_WRITE))
+    if (err == 0 && map_fd(m, PROT_READ | PROT_WRITE, flags))
         return SAL_OK;
     m->data = malloc(m->len);
     return m->data ? SAL_OK : sal_error(SAL_ERR_NOMEM, "%zu bytes for %s", m->len, m->path);
@@ -118,7 +131,7 @@ static int take_over(const char *reuse, sal_fmap_t *m)
     return 0;
 }
 
-int sal_fmap_create(const char *path, size_t len, const char *reuse, sal_fmap_t *m)
+int sal_fmap_create(const char *path, size_t len, const char *reuse, int flags, sal_fmap_t *m)
 {
     int rc;
 
@@ -140,7 +153,7 @@ int sal_fmap_create(const char *path, size_t len, const char *reuse, sal_fmap_t 
              ? SAL_OK
              : sal_error(SAL_ERR_IO, "cannot set mode 0600 on %s: %s", m->tmp, strerror(errno));
     if (rc == SAL_OK && len > 0)
-        rc = reserve_and_map(m);
+        rc = reserve_and_map(m, flags);
     if (rc != SAL_OK)
         sal_fmap_close(m);
     return rc;

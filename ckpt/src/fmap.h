@@ -30,10 +30,16 @@ typedef struct sal_fmap {
     char tmp[PATH_MAX];
 } sal_fmap_t;
 
+/* flags of sal_fmap_read and sal_fmap_create. */
+enum {
+    SAL_FMAP_LAZY = 1 /* the pages are mapped as they are touched, not all at once (MAP_POPULATE):
+                       * for a file whose bytes are moved later, behind the application */
+};
+
 /* Maps the regular file path for reading. [OUT] *m (zeroed first). The file must not shrink
  * while it is mapped: only for files this process wrote and nobody else changes. SAL_OK,
  * SAL_ERR_IO (cannot open, read or map it), SAL_ERR_NOMEM. */
-int sal_fmap_read(const char *path, sal_fmap_t *m);
+int sal_fmap_read(const char *path, int flags, sal_fmap_t *m);
 
 /* Creates the temp file of path (mode 0600) with len bytes reserved, mapped for writing. reuse
  * (NULL: none): a file of an older checkpoint that may serve as the storage of the new one: when
@@ -43,7 +49,12 @@ int sal_fmap_read(const char *path, sal_fmap_t *m);
  * [OUT] *m (zeroed first); m->data holds unspecified bytes. SAL_OK, SAL_ERR_IO (cannot create
  * it, or no room: the message says which), SAL_ERR_NOMEM. On error nothing is left behind (a
  * reused file is then gone). */
-int sal_fmap_create(const char *path, size_t len, const char *reuse, sal_fmap_t *m);
+int sal_fmap_create(const char *path, size_t len, const char *reuse, int flags, sal_fmap_t *m);
+
+/* Maps every page of m at once (a mapping made with SAL_FMAP_LAZY, before its bytes are moved:
+ * one pass is cheaper than a fault per page); write: for writing. Nothing for heap memory or
+ * where the system cannot (then the pages fault in as they are touched). */
+void sal_fmap_populate(sal_fmap_t *m, int write);
 
 /* A created file: writes it out (heap buffer) or unmaps it, fsyncs it, renames it to m->path and
  * fsyncs the directory. On error the temp file is removed. In every case m is then released

@@ -82,7 +82,8 @@ int sal_pending_begin(struct sal_ckpt *ck, int64_t id, int mask, const char *dir
     snprintf(p->dir, sizeof(p->dir), "%s", dir);
     for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK; i++) {
         const sal_level_ops_t *l = sal_level_table[i];
-        const sal_level_ctx_t ctx = {ck->levels_comm, &ck->topo, p->dir, &p->times[i], reuse_dir};
+        const sal_level_ctx_t ctx = {ck->levels_comm, &ck->topo, p->dir,
+                                     &p->times[i],    reuse_dir, SAL_FMAP_LAZY};
         if (!l->begin || !(mask & l->bit))
             continue;
         rc = l->begin(&ctx, p->file.data, *ok ? len : -1, &p->work[i], &p->ok);
@@ -105,6 +106,10 @@ int sal_ckpt_progress(sal_ckpt_t ck)
     p = &ck->pending;
     MPI_Comm_rank(ck->comm, &me);
     sal_inject_point(ck->inject, me, ck->step_hint, SAL_INJ_CKPT_ASYNC);
+    if (!p->populated) { /* the pages the messages send from, mapped lazily at the commit */
+        p->populated = 1;
+        sal_fmap_populate(&p->file, 0);
+    }
     for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK; i++)
         if (p->work[i])
             rc = sal_level_table[i]->advance(&p->work[i], 0, &p->ok);

@@ -28,6 +28,7 @@ typedef struct sal_pending {
     int mask;        /* its levels being encoded, SAL_LVL_* */
     int ok;          /* 0 once this rank could not store its part */
     sal_fmap_t file; /* this rank's rank file, mapped: what the messages send */
+    int populated;   /* its pages are mapped (sal_fmap_populate) */
     sal_level_work_t *work[SAL_LEVEL_COUNT]; /* sal_level_table order, NULL when done */
     sal_level_times_t times[SAL_LEVEL_COUNT];
     double t0;          /* its commit, monotonic */

@@ -43,6 +43,8 @@ typedef struct sal_level_ctx {
     const char *reuse_dir;    /* encode: the node-local directory of the committed checkpoint whose
                                * files this one overwrites (reuse_files), whose files of this
                                * level may serve as storage; NULL: none. Unused otherwise */
+    int fmap_flags;           /* begin: SAL_FMAP_* of the files it maps (SAL_FMAP_LAZY behind the
+                               * application: pages touched when the bytes arrive) */
 } sal_level_ctx_t;
 
 /* What a level's encoding still has to do on this rank (its messages in flight, the files they

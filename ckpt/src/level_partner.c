@@ -55,6 +55,9 @@ static int exchange_sizes(MPI_Comm comm, int dst, int64_t len, const int *srcs, 
 typedef struct l2_work {
     MPI_Comm comm;
     int nsrc, nreq, nrecv, ok;
+    int dst, posted;  /* this rank's partner (-1: none); the data messages are posted */
+    const void *data; /* this rank's file, len bytes */
+    int64_t len;
     const int *srcs;
     int64_t *lens;
     sal_fmap_t *maps;
@@ -72,8 +75,11 @@ static int post_data(l2_work_t *w, int dst, const void *data, int64_t len)
     for (int i = 0; i < w->nsrc; i++)
         total += sal_msg_pieces(w->lens[i]);
     w->req = sal_msg_requests(total);
-    if (!w->req)
+    if (!w->req) { /* ended as failed all the same: peers may wait for this rank's messages */
+        MPI_Request none = MPI_REQUEST_NULL;
+        sal_msg_end(w->comm, &none, 1, 1, SAL_ERR_NOMEM);
         return sal_error(SAL_ERR_NOMEM, "partner requests");
+    }
     for (int i = 0; i < w->nsrc && rc == SAL_OK; i++) {
         rc = sal_msg_post(0, w->maps[i].data, w->lens[i], w->srcs[i], TAG_DATA, w->comm,
                           w->req + w->nreq);
@@ -106,7 +112,8 @@ static int create_copies(const sal_level_ctx_t *c, const int *srcs, int nsrc, co
         if (lens[i] < 0)
             continue;
         if (rc == SAL_OK)
-            rc = sal_fmap_create(path, (size_t)lens[i], reuse ? old : NULL, &maps[i]);
+            rc =
+                sal_fmap_create(path, (size_t)lens[i], reuse ? old : NULL, c->fmap_flags, &maps[i]);
         if (rc == SAL_OK && maps[i].reused)
             SAL_LOG_D("L2: the partner copy of rank %d overwrites %s", srcs[i], old);
         if (rc == SAL_OK)
@@ -157,9 +164,11 @@ static void free_work(l2_work_t *w)
 }
 
 /* Begin (level_ops.h): each rank sends its file (data, len; len < 0 when its write failed) to its
- * partner, which stores it as <dir>/partner.<src>.h5. The sizes travel here; the data messages are
- * posted and left to l2_advance. *ok = 0 when this rank failed to store a copy it received or its
- * own data was missing. SAL_OK, or SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
+ * partner, which stores it as <dir>/partner.<src>.h5. The sizes travel here and the files of the
+ * copies are made; l2_advance posts the data messages (with async_levels, after the commit, so
+ * that the commit's own exchanges do not carry the copies) and ends them. *ok = 0 when this rank
+ * failed to store a copy it received or its own data was missing. SAL_OK, or
+ * SAL_ERR_PROC_FAILED/SAL_ERR_MPI. */
 static int l2_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal_level_work_t **out,
                     int *ok)
 {
@@ -179,7 +188,9 @@ static int l2_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal
     w->comm = c->comm;
     w->tm = c->times;
     w->ok = 1;
-    dst = sal_partner_of(t->pmap, me);
+    w->data = data;
+    w->len = len;
+    w->dst = dst = sal_partner_of(t->pmap, me);
     w->nsrc = sal_partner_sources(t->pmap, me, &w->srcs);
     w->lens = calloc((size_t)w->nsrc + 1, sizeof(*w->lens));
     w->maps = calloc((size_t)w->nsrc + 1, sizeof(*w->maps));
@@ -193,9 +204,7 @@ static int l2_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal
     if (rc == SAL_OK)
         rc = create_copies(c, w->srcs, w->nsrc, w->lens, w->maps, &w->ok);
     lap(w->tm ? &w->tm->store : NULL, &t0);
-    if (rc == SAL_OK) {
-        rc = post_data(w, dst, data, len);
-    } else { /* ended as a failed exchange (revoked): no peer waits for this rank's messages */
+    if (rc != SAL_OK) { /* ended as a failed exchange (revoked): no peer waits for this rank */
         MPI_Request none = MPI_REQUEST_NULL;
         rc = sal_msg_end(c->comm, &none, 1, 1, rc);
     }
@@ -216,14 +225,20 @@ static int l2_advance(sal_level_work_t **wp, int wait, int *ok)
     double t0 = sal_clock_mono();
     int rc = SAL_OK, done = 1;
 
-    if (!wait) {
-        rc = sal_mpi_status(MPI_Testall(w->nreq, w->req, &done, MPI_STATUSES_IGNORE));
-        if (rc == SAL_OK && !done) {
-            lap(tm ? &tm->exchange : NULL, &t0);
-            return SAL_OK;
-        }
+    if (!w->posted) {
+        w->posted = 1;
+        for (int i = 0; i < w->nsrc; i++)
+            sal_fmap_populate(&w->maps[i], 1);
+        rc = post_data(w, w->dst, w->data, w->len); /* a failure ends the exchange */
     }
-    rc = sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, rc);
+    if (rc == SAL_OK && !wait)
+        rc = sal_mpi_status(MPI_Testall(w->nreq, w->req, &done, MPI_STATUSES_IGNORE));
+    if (rc == SAL_OK && !wait && !done) {
+        lap(tm ? &tm->exchange : NULL, &t0);
+        return SAL_OK;
+    }
+    if (w->req) /* waits (rc: SAL_OK), or ends a failed exchange once more (a no-op) */
+        rc = sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, rc);
     lap(tm ? &tm->exchange : NULL, &t0);
     if (rc == SAL_OK)
         commit_copies(w->srcs, w->nsrc, w->lens, w->maps, &w->ok);
@@ -239,9 +254,14 @@ static void l2_abandon(sal_level_work_t **wp)
 {
     l2_work_t *w = *wp;
 
+    MPI_Request none = MPI_REQUEST_NULL;
+
     if (!w)
         return;
-    sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
+    if (w->posted)
+        sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
+    else /* revoked all the same: peers may wait for this rank's messages */
+        sal_msg_end(w->comm, &none, 1, 1, SAL_ERR_PROC_FAILED);
     free_work(w);
     *wp = NULL;
 }

@@ -62,6 +62,8 @@ typedef struct l3_work {
     unsigned char *into[SAL_XOR_MAX_GROUP];
     MPI_Request req[2 * SAL_XOR_MAX_GROUP];
     int nreq, nrecv, first, ok;
+    int posted;     /* the messages of the piece at off are posted */
+    int fmap_flags; /* of the parity file (sal_level_ctx_t) */
     sal_level_times_t *tm;
 } l3_work_t;
 
@@ -128,9 +130,10 @@ static void xor_piece(l3_work_t *w)
  * mapped; one that cannot be created is logged,
  * clears *ok and becomes heap memory (the stripe is still computed: the peers need this member's
  * chunks). SAL_ERR_NOMEM when not even that memory is there. */
-static int prepare_file(const char *path, size_t n, const char *reuse, sal_fmap_t *m, int *ok)
+static int prepare_file(const char *path, size_t n, const char *reuse, int flags, sal_fmap_t *m,
+                        int *ok)
 {
-    if (sal_fmap_create(path, n, reuse, m) == SAL_OK) {
+    if (sal_fmap_create(path, n, reuse, flags, m) == SAL_OK) {
         if (m->reused)
             SAL_LOG_D("L3: %s overwrites %s", path, reuse);
         return SAL_OK;
@@ -154,8 +157,8 @@ static void free_work(l3_work_t *w)
     free(w);
 }
 
-/* Collective over the group: the lengths, the parity file (created at path, or taken over from
- * reuse), then the first piece posted. [INOUT] w->p: lengths and chunk filled in; w->ok cleared
+/* Collective over the group: the lengths and the parity file (created at path, or taken over from
+ * reuse); l3_advance posts the pieces. [INOUT] w->p: lengths and chunk filled in; w->ok cleared
  * when the file cannot be created. SAL_ERR_INVALID_ARG (the same on every member) or
  * SAL_ERR_NOMEM when this member cannot take part (then no piece is posted anywhere), or the
  * status of a failed exchange. */
@@ -183,7 +186,7 @@ static int begin_group(l3_work_t *w, const char *path, const char *reuse, int64_
         return rc;
     p->chunk = (int64_t)w->chunk;
     w->piece = w->chunk < XOR_PIECE ? w->chunk : XOR_PIECE;
-    rc = prepare_file(path, sal_parity_len(p->size, p->chunk), reuse, &w->m, &w->ok);
+    rc = prepare_file(path, sal_parity_len(p->size, p->chunk), reuse, w->fmap_flags, &w->m, &w->ok);
     if (rc == SAL_OK && p->size > 2 && w->piece > 0 &&
         !(w->scratch = malloc((size_t)(p->size - 2) * XOR_PIECE)))
         rc = sal_error(SAL_ERR_NOMEM, "L3 parity buffers");
@@ -195,16 +198,12 @@ static int begin_group(l3_work_t *w, const char *path, const char *reuse, int64_
         sal_msg_end(w->gcomm, &none, 1, 1, rc);
         return rc;
     }
-    if (w->chunk == 0)
-        return SAL_OK;
-    rc = post_piece(w);
-    lap(w->tm ? &w->tm->exchange : NULL, &t0);
-    return rc;
+    return SAL_OK;
 }
 
 /* Begin (level_ops.h): XOR parity of the members' files within each group; each rank stores
- * <dir>/parity.<r>.xor. The group's communicator, the lengths and the file are made here, and the
- * first piece posted; l3_advance does the rest. */
+ * <dir>/parity.<r>.xor. The group's communicator, the lengths and the file are made here;
+ * l3_advance posts the pieces (with async_levels, after the commit) and XORs them. */
 static int l3_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal_level_work_t **out,
                     int *ok)
 {
@@ -226,6 +225,7 @@ static int l3_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal
     w->gcomm = MPI_COMM_NULL;
     w->m.fd = -1;
     w->data = data;
+    w->fmap_flags = c->fmap_flags;
     w->tm = c->times;
     w->ok = 1;
     group = sal_xor_group_of(t->groups, me, &member);
@@ -270,23 +270,31 @@ static int l3_advance(sal_level_work_t **wp, int wait, int *ok)
     double t0 = sal_clock_mono();
     int rc = SAL_OK;
 
+    if (!w->posted && w->off < w->chunk) { /* the first piece: a failure ends the exchange */
+        sal_fmap_populate(&w->m, 1);
+        w->posted = 1;
+        rc = post_piece(w);
+    }
     while (rc == SAL_OK && w->off < w->chunk) {
         int done = 1;
         if (!wait)
             rc = sal_mpi_status(MPI_Testall(w->nreq, w->req, &done, MPI_STATUSES_IGNORE));
-        if (rc == SAL_OK && !done) {
-            lap(tm ? &tm->exchange : NULL, &t0);
-            return SAL_OK;
-        }
+        if (rc == SAL_OK && !done)
+            break;
         rc = sal_msg_end(w->gcomm, w->req, w->nreq, w->nrecv, rc);
         lap(tm ? &tm->exchange : NULL, &t0);
         if (rc != SAL_OK)
             break;
         xor_piece(w);
         w->off += w->n;
-        if (w->off < w->chunk)
+        w->posted = w->off < w->chunk;
+        if (w->posted)
             rc = post_piece(w);
         lap(tm ? &tm->store : NULL, &t0);
+    }
+    if (rc == SAL_OK && w->off < w->chunk) { /* a piece still travels */
+        lap(tm ? &tm->exchange : NULL, &t0);
+        return SAL_OK;
     }
     if (rc == SAL_OK && w->m.created) {
         sal_parity_put_head(w->m.data, &w->p);
@@ -309,10 +317,14 @@ static void l3_abandon(sal_level_work_t **wp)
 {
     l3_work_t *w = *wp;
 
+    MPI_Request none = MPI_REQUEST_NULL;
+
     if (!w)
         return;
-    if (w->off < w->chunk)
+    if (w->posted)
         sal_msg_end(w->gcomm, w->req, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
+    else /* revoked all the same: members may wait for this one's messages */
+        sal_msg_end(w->gcomm, &none, 1, 1, SAL_ERR_PROC_FAILED);
     free_work(w);
     *wp = NULL;
 }

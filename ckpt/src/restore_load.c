@@ -249,7 +249,7 @@ static int fetch_follows(int i)
 static int fetch_levels(struct sal_ckpt *ck, attempt_t *a, int *need, int *n, int *ok)
 {
     int size = sal_comm_size(ck->comm), got = 0, rc = SAL_OK;
-    const sal_level_ctx_t ctx = {ck->comm, &a->info.topo, a->dir, NULL, NULL};
+    const sal_level_ctx_t ctx = {ck->comm, &a->info.topo, a->dir, NULL, NULL, 0};
 
     for (int i = 0; i < SAL_LEVEL_COUNT && rc == SAL_OK && *n > 0; i++) {
         const sal_level_ops_t *l = sal_level_table[i];
@@ -338,7 +338,7 @@ static const char *rebuilding_levels(char *buf, size_t size)
  * rebuild locally, in table order, when it is not. */
 static int ensure_rank_file(const attempt_t *a, int r)
 {
-    const sal_level_ctx_t ctx = {MPI_COMM_NULL, &a->info.topo, a->dir, NULL, NULL};
+    const sal_level_ctx_t ctx = {MPI_COMM_NULL, &a->info.topo, a->dir, NULL, NULL, 0};
     char path[PATH_MAX], names[64];
     hid_t f;
     int rc = sal_path_join(path, sizeof(path), "%s/rank.%d.h5", a->dir, r);

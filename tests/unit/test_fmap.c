@@ -60,7 +60,7 @@ static void test_create_commit(void)
 
     path_of(path, "new.bin");
     fill(want, sizeof(want), 1);
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, sizeof(want), NULL, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, sizeof(want), NULL, 0, &m), SAL_OK);
     CU_ASSERT_EQUAL(m.reused, 0);
     CU_ASSERT_NOT_EQUAL(access(path, F_OK), 0); /* nothing published before the commit */
     memcpy(m.data, want, sizeof(want));
@@ -72,13 +72,35 @@ static void test_create_commit(void)
     CU_ASSERT_NOT_EQUAL(access(m.tmp, F_OK), 0);
 }
 
+/* A lazy mapping, populated before its bytes arrive (async_levels), holds and publishes them like
+ * any other; a lazy read sees the file. */
+static void test_lazy_populate(void)
+{
+    char path[PATH_MAX];
+    unsigned char want[70000];
+    sal_fmap_t m, r;
+
+    path_of(path, "lazy.bin");
+    fill(want, sizeof(want), 3);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, sizeof(want), NULL, SAL_FMAP_LAZY, &m), SAL_OK);
+    sal_fmap_populate(&m, 1);
+    memcpy(m.data, want, sizeof(want));
+    CU_ASSERT_EQUAL(sal_fmap_commit(&m), SAL_OK);
+    CU_ASSERT_TRUE(holds(path, want, sizeof(want)));
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_read(path, SAL_FMAP_LAZY, &r), SAL_OK);
+    sal_fmap_populate(&r, 0);
+    CU_ASSERT_EQUAL(r.len, sizeof(want));
+    CU_ASSERT_EQUAL(memcmp(r.data, want, sizeof(want)), 0);
+    sal_fmap_close(&r);
+}
+
 static void test_close_without_commit(void)
 {
     char path[PATH_MAX], tmp[PATH_MAX];
     sal_fmap_t m;
 
     path_of(path, "dropped.bin");
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 4096, NULL, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 4096, NULL, SAL_FMAP_LAZY, &m), SAL_OK);
     snprintf(tmp, sizeof(tmp), "%s", m.tmp);
     CU_ASSERT_EQUAL(access(tmp, F_OK), 0);
     memset(m.data, 7, 4096);
@@ -102,7 +124,7 @@ static void test_reuse_resizes(void)
     fill(junk, sizeof(junk), 3);
     for (int k = 0; k < 2; k++) {
         CU_ASSERT_EQUAL_FATAL(sal_write_file_atomic(old, junk, old_len[k], 0600), SAL_OK);
-        CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, sizeof(want), old, &m), SAL_OK);
+        CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, sizeof(want), old, 0, &m), SAL_OK);
         CU_ASSERT_EQUAL(m.reused, 1);
         CU_ASSERT_NOT_EQUAL(access(old, F_OK), 0); /* taken over */
         memcpy(m.data, want, sizeof(want));
@@ -124,18 +146,18 @@ static void test_reuse_refuses_links(void)
     fill(want, sizeof(want), 4);
     CU_ASSERT_EQUAL_FATAL(sal_write_file_atomic(target, keep, sizeof(keep), 0600), SAL_OK);
     CU_ASSERT_EQUAL_FATAL(symlink(target, link), 0);
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, sizeof(want), link, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, sizeof(want), link, 0, &m), SAL_OK);
     CU_ASSERT_EQUAL(m.reused, 0);
     memcpy(m.data, want, sizeof(want));
     CU_ASSERT_EQUAL(sal_fmap_commit(&m), SAL_OK);
     CU_ASSERT_TRUE(holds(path, want, sizeof(want)));
     CU_ASSERT_TRUE(holds(target, keep, sizeof(keep)));
     /* a reuse candidate that is gone: a new file */
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 8, target, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 8, target, 0, &m), SAL_OK);
     CU_ASSERT_EQUAL(m.reused, 1);
     sal_fmap_close(&m); /* not committed: the reused file is gone too */
     CU_ASSERT_NOT_EQUAL(access(target, F_OK), 0);
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 8, target, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 8, target, 0, &m), SAL_OK);
     CU_ASSERT_EQUAL(m.reused, 0);
     sal_fmap_close(&m);
 }
@@ -150,18 +172,18 @@ static void test_read(void)
     path_of(empty, "empty.bin");
     fill(want, sizeof(want), 5);
     CU_ASSERT_EQUAL_FATAL(sal_write_file_atomic(path, want, sizeof(want), 0600), SAL_OK);
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_read(path, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_read(path, 0, &m), SAL_OK);
     CU_ASSERT_EQUAL(m.len, sizeof(want));
     CU_ASSERT_EQUAL(memcmp(m.data, want, sizeof(want)), 0);
     sal_fmap_close(&m);
     CU_ASSERT_EQUAL_FATAL(sal_write_file_atomic(empty, want, 0, 0600), SAL_OK);
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_read(empty, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_read(empty, 0, &m), SAL_OK);
     CU_ASSERT_EQUAL(m.len, 0);
     sal_fmap_close(&m);
     path_of(path, "missing.bin");
-    CU_ASSERT_EQUAL(sal_fmap_read(path, &m), SAL_ERR_IO);
+    CU_ASSERT_EQUAL(sal_fmap_read(path, 0, &m), SAL_ERR_IO);
     ASSERT_ERR_HAS("missing.bin");
-    CU_ASSERT_EQUAL(sal_fmap_read(tmpdir, &m), SAL_ERR_IO);
+    CU_ASSERT_EQUAL(sal_fmap_read(tmpdir, 0, &m), SAL_ERR_IO);
     ASSERT_ERR_HAS("not a regular file");
     sal_fmap_close(&m);
 }
@@ -172,11 +194,11 @@ static void test_create_zero_and_bad_dir(void)
     sal_fmap_t m;
 
     path_of(path, "zero.bin");
-    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 0, NULL, &m), SAL_OK);
+    CU_ASSERT_EQUAL_FATAL(sal_fmap_create(path, 0, NULL, 0, &m), SAL_OK);
     CU_ASSERT_EQUAL(sal_fmap_commit(&m), SAL_OK);
     CU_ASSERT_TRUE(holds(path, "", 0));
     path_of(path, "no/such/dir/x.bin");
-    CU_ASSERT_EQUAL(sal_fmap_create(path, 10, NULL, &m), SAL_ERR_IO);
+    CU_ASSERT_EQUAL(sal_fmap_create(path, 10, NULL, 0, &m), SAL_ERR_IO);
     ASSERT_ERR_HAS("x.bin");
     CU_ASSERT_EQUAL(sal_fmap_commit(&m), SAL_ERR_INVALID_ARG);
 }
@@ -275,6 +297,7 @@ int main(void)
     static const sal_unit_test_t tests[] = {
         {"create and commit", test_create_commit},
         {"close without commit", test_close_without_commit},
+        {"lazy mapping, populated", test_lazy_populate},
         {"reuse resizes an older file", test_reuse_resizes},
         {"reuse refuses links", test_reuse_refuses_links},
         {"read", test_read},

@@ -200,7 +200,7 @@ static void test_async_l4_flush(void)
 static void test_l2_rebuild_local(void)
 {
     char dir[PATH_MAX], path[PATH_MAX], *data = NULL;
-    const sal_level_ctx_t ctx = {MPI_COMM_NULL, NULL, dir, NULL, NULL};
+    const sal_level_ctx_t ctx = {MPI_COMM_NULL, NULL, dir, NULL, NULL, 0};
     size_t len = 0;
 
     CU_ASSERT_EQUAL(sal_path_join(dir, sizeof(dir), "%s/l2", tmpdir), SAL_OK);
@@ -223,7 +223,7 @@ static void test_l3_rebuild_local(void)
     const char *four[] = {"node01", "node02", "node03", "node04"};
     char dir[PATH_MAX];
     sal_topo_t t;
-    sal_level_ctx_t ctx = {MPI_COMM_NULL, &t, dir, NULL, NULL};
+    sal_level_ctx_t ctx = {MPI_COMM_NULL, &t, dir, NULL, NULL, 0};
 
     memset(&t, 0, sizeof(t));
     CU_ASSERT_EQUAL(sal_path_join(dir, sizeof(dir), "%s/l3", tmpdir), SAL_OK);
