@@ -37,6 +37,7 @@ typedef struct ckpt_row {
     int nranks; /* from the manifest, else the levels record, else 0 */
     int l1, l2, l3;
     int flushed, pfs, local;
+    int pending; /* async_levels: a `pending` file names levels still being encoded */
     int committed, latest, aside;
 } ckpt_row_t;
 
@@ -120,6 +121,8 @@ static void fill_row(const salrun_jobdir_t *loc, const salrun_jobdir_t *pfs, int
         row->l3 = count_files(loc->path, id, SALRUN_FILE_PARITY, row->nranks);
         row->flushed = salrun_ckpt_path(path, sizeof(path), loc->path, id, "flushed") == SAL_OK &&
                        salrun_file_present(path);
+        row->pending = salrun_ckpt_path(path, sizeof(path), loc->path, id, "pending") == SAL_OK &&
+                       salrun_file_present(path);
     }
     row->committed = salrun_jobdir_committed(loc, id) || (pfs && salrun_jobdir_committed(pfs, id));
     row->latest =
@@ -147,13 +150,13 @@ static void print_text(FILE *out, const ckpt_row_t *r)
     }
     if (r->mask)
         sal_levels_name(r->mask, lv, sizeof(lv));
-    fprintf(out, "%6" PRId64 " %8s  %-20s %5d %12s  %-8s %-5s %-5s %-5s %-3s  %s%s%s%s%s\n", r->id,
-            step, when, r->nranks, bytes, lv, level_cell(r->l1, r->nranks, c1, sizeof(c1)),
+    fprintf(out, "%6" PRId64 " %8s  %-20s %5d %12s  %-8s %-5s %-5s %-5s %-3s  %s%s%s%s%s%s\n",
+            r->id, step, when, r->nranks, bytes, lv, level_cell(r->l1, r->nranks, c1, sizeof(c1)),
             level_cell(r->l2, r->nranks, c2, sizeof(c2)),
             level_cell(r->l3, r->nranks, c3, sizeof(c3)), r->pfs || r->flushed ? "yes" : "-",
             r->committed ? "committed" : "uncommitted", r->latest ? ", latest" : "",
             r->aside ? ", set aside" : "", r->have_manifest ? "" : ", no valid manifest",
-            r->local ? "" : ", PFS only");
+            r->local ? "" : ", PFS only", r->pending ? ", levels pending" : "");
 }
 
 static void print_json(FILE *out, const ckpt_row_t *r)
@@ -169,13 +172,14 @@ static void print_json(FILE *out, const ckpt_row_t *r)
             "{\"id\":%" PRId64 ",\"step\":%" PRId64 ",\"time\":%.6f,\"utc\":\"%s\","
             "\"nranks\":%d,\"bytes\":%" PRId64 ",\"levels\":\"%s\",\"l1\":%d,\"l2\":%d,\"l3\":%d,"
             "\"flushed\":%s,\"pfs\":%s,\"local\":%s,\"committed\":%s,\"latest\":%s,"
-            "\"set_aside\":%s,\"manifest\":%s%s%s}\n",
+            "\"set_aside\":%s,\"pending\":%s,\"manifest\":%s%s%s}\n",
             r->id, r->have_manifest ? r->m.step : -1, r->have_manifest ? r->m.time : 0.0, when,
             r->nranks, r->have_manifest ? r->m.bytes : -1, lv, r->l1, r->l2, r->l3,
             r->flushed ? "true" : "false", r->pfs ? "true" : "false", r->local ? "true" : "false",
             r->committed ? "true" : "false", r->latest ? "true" : "false",
-            r->aside ? "true" : "false", r->have_manifest ? "" : "\"",
-            r->have_manifest ? "\"ok\"" : err, r->have_manifest ? "" : "\"");
+            r->aside ? "true" : "false", r->pending ? "true" : "false",
+            r->have_manifest ? "" : "\"", r->have_manifest ? "\"ok\"" : err,
+            r->have_manifest ? "" : "\"");
 }
 
 /* The ids of both directories, newest first, without repeats. [OUT] ids, *n. */

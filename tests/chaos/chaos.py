@@ -5,7 +5,9 @@ Each run draws, from --seed and its index: a program (heat2d, heat2d_f90 when bu
 (run or rc), a recovery policy, the rollback mode (global or local), 1 to 3 failures, each at a random step and injection point
 (compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, a just-respawned
 rank, the leader rank 0, and a hang when the configuration has hang_timeout), and the checkpoint
-levels (auto = L1 on one host, L1,L2 or L1,L3; ckpt_copy only fires with L2 or L3). Local rollback
+levels (auto = L1 on one host, L1,L2 or L1,L3; ckpt_copy only fires with L2 or L3) and, with
+--async-levels no,yes, whether L2/L3 are encoded behind the steps (async_levels; the point
+ckpt_async, a step boundary while they travel, is then drawn too and only fires with them). Local rollback
 applies when a single rank is lost in sal_run and is replaced; any other case falls back to a global
 rollback, which the run must survive as well; the summary counts the local rollbacks made. The run is launched under salrun with
 relaunches allowed; it must end with the failure-free answer bit for bit ("identical"), or fail
@@ -211,7 +213,9 @@ def draw(rng, has_hang, policies, progs):
     if "shrink" in policy.split(",") and prog.endswith("_f90"):
         prog = next((p for p in progs if not p.endswith("_f90")), prog)
     specs, labels, actions = [], [], []
-    points = [p for p in (A.points.split(",") if A.points else POINTS)
+    asyncs = A.async_levels.split(",")
+    every = POINTS + (["ckpt_async"] if "yes" in asyncs else [])
+    points = [p for p in (A.points.split(",") if A.points else every)
               if (p != "hang" or has_hang) and (p != "full" or A.can_mount)]
     weights = [WEIGHTS.get(p, 1) for p in points]
     for _ in range(rng.randint(1, 3)):
@@ -257,10 +261,15 @@ def draw(rng, has_hang, policies, progs):
         spec = "rank=%d,step=%d,point=%s%s" % (rank, step, point, action)
         specs.append((rank, step, spec, label))
         labels.append(label)
-    levels = rng.choice(LEVELS[1:] if "ckpt_copy" in labels else LEVELS)
+    copies = "ckpt_copy" in labels or "ckpt_async" in labels
+    levels = rng.choice(LEVELS[1:] if copies else LEVELS)
     # Drawn last, so that a seed's earlier draws are those of the campaigns before the mode.
     rollback = rng.choice(A.rollbacks.split(","))
-    return (prog, loop, policy, [(s[2], s[3]) for s in specs], labels, levels, actions, rollback)
+    # ... and the same for async_levels, drawn only when both values are asked for
+    asyn = rng.choice(asyncs) if len(asyncs) > 1 else asyncs[0]
+    asyn = "yes" if "ckpt_async" in labels else asyn
+    return (prog, loop, policy, [(s[2], s[3]) for s in specs], labels, levels, actions, rollback,
+            asyn)
 
 
 def kinds_fired(events_fired, specs):
@@ -301,14 +310,14 @@ def check_restorable(prog, tmp, policy, loop, ref):
 
 
 def one_run(i, rng, refs, has_hang, policies, progs, stats):
-    prog, loop, policy, specs, labels, levels, actions, rollback = draw(rng, has_hang, policies,
-                                                                        progs)
+    prog, loop, policy, specs, labels, levels, actions, rollback, asyn = draw(
+        rng, has_hang, policies, progs)
     inject = ";".join(text for text, _ in specs)
     tmp = tempfile.mkdtemp(prefix="sal-chaos-")
     mounted = any(k == "full" for k, _ in actions) and mount_small(tmp)
     # Default settings unless --mpi-hang-timeout is given: the protocol bounds (protocol_timeout)
     # must turn every hang of Salamander's own steps into a recovery or a relaunch.
-    env = {"SAL_LEVELS": levels}
+    env = {"SAL_LEVELS": levels, "SAL_ASYNC_LEVELS": asyn}
     if A.mpi_hang_timeout > 0:
         env["SAL_MPI_HANG_TIMEOUT"] = str(A.mpi_hang_timeout)
     if "hang" in labels:
@@ -356,9 +365,10 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
             stats["recovered"] += 1
         for lab in labels:
             stats["planned:%s/%s" % (lab, policy)] += 1
-        line = ("run %3d %-10s loop=%-3s policy=%-16s levels=%-5s rollback=%-6s fired=%d/%d %-15s "
-                "%5.1fs  %s") % (
-            i, os.path.basename(prog), loop, policy, levels, rollback, len(ev), len(labels), outcome,
+        line = ("run %3d %-10s loop=%-3s policy=%-16s levels=%-5s%s rollback=%-6s fired=%d/%d "
+                "%-15s %5.1fs  %s") % (
+            i, os.path.basename(prog), loop, policy, levels, "+async" if asyn == "yes" else "",
+            rollback, len(ev), len(labels), outcome,
             time.time() - t0, ";".join([inject] + ["%s:%s" % (k, a[0]) for k, a in actions]))
         print(line, flush=True)
         if outcome != "identical":
@@ -413,12 +423,17 @@ def main():
     p.add_argument("--rollbacks", default=",".join(ROLLBACKS),
                    help="comma-separated rollback modes to draw from (default: %s)"
                         % ",".join(ROLLBACKS))
+    p.add_argument("--async-levels", default="no",
+                   help="comma-separated values of async_levels to draw from: no, yes (default: "
+                        "no; with yes the point ckpt_async is drawn too)")
     p.add_argument("--load", type=int, nargs="?", const=os.cpu_count() or 2, default=0,
                    metavar="N", help="N busy loops (default: one per core) compete with the runs "
                                      "for the whole campaign")
     A = p.parse_args()
     if not A.rollbacks or set(A.rollbacks.split(",")) - set(ROLLBACKS):
         p.error("--rollbacks: a comma-separated list of %s" % ", ".join(ROLLBACKS))
+    if not A.async_levels or set(A.async_levels.split(",")) - {"no", "yes"}:
+        p.error("--async-levels: a comma-separated list of no, yes")
     # SIGTERM (a timeout, kill) unwinds like an exception, so that the busy loops, the run in
     # progress and its mounts are ended below and in one_run: nothing the campaign started
     # outlives it.

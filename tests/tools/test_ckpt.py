@@ -97,6 +97,29 @@ def case_list_json(tmp):
         fail("the last checkpoint has no L4 copy: %s" % by_id[5])
 
 
+def case_list_async(tmp):
+    """async_levels: a job killed after checkpoint 5 (step 50) leaves it L1 with its copies
+    pending; checkpoint 4's were agreed complete by checkpoint 5's commit."""
+    env = dict(os.environ, SAL_LEVELS="L1,L2", SAL_KEEP="10", SAL_ASYNC_LEVELS="yes")
+    cmd = [A.salrun, "-n", "4", "--job", "j", "--ckpt-dir", os.path.join(tmp, "ck"),
+           "--interval", "10", "--max-restarts", "0", "--no-ulfm",
+           "--inject", "rank=1,step=55,signal=KILL", "--", A.program, "-n", "64", "-s", "60"]
+    p = run(cmd, timeout=90, env=env)
+    if p.returncode == 0 or p.leftovers:
+        fail("the killed run (%s, leftovers %s): %s" % (p.returncode, p.leftovers,
+                                                       p.stdout[-2000:]))
+    job = os.path.join(tmp, "ck", "j")
+    by_id = {o["id"]: o for o in (json.loads(l) for l in
+                                  ckpt("list", "--json", job, expect=0).stdout.splitlines())}
+    if not by_id[5]["pending"] or by_id[5]["levels"] != "L1" or not by_id[5]["latest"]:
+        fail("checkpoint 5 is not L1 with its levels pending: %s" % by_id[5])
+    if by_id[4]["pending"] or by_id[4]["levels"] != "L1+L2" or by_id[4]["l2"] != 4:
+        fail("checkpoint 4 is not complete: %s" % by_id[4])
+    row = [l for l in ckpt("list", job, expect=0).stdout.splitlines() if re.match(r"^\s+5\s", l)]
+    if not row or not row[0].endswith("latest, levels pending"):
+        fail("the text line of checkpoint 5: %s" % row)
+
+
 def case_verify_good(tmp):
     job, _ = make_job(tmp)
     out = ckpt("verify", job, expect=0).stdout
