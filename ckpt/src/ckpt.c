@@ -138,7 +138,9 @@ void sal_ckpt_destroy(sal_ckpt_t *ck)
     if (!ck || !*ck)
         return;
     sal_bound_shutdown();
-    sal_pending_release(*ck, 1); /* every rank ends its part: no peer waits for it */
+    /* Ended as failed, never waited for (a peer may never come): nothing destroys a handle
+     * between a commit and its agreement but an error path, and the checkpoint stays L1. */
+    sal_pending_release(*ck, 0);
     sal_levels_stop(&(*ck)->async);
     sal_topo_free(&(*ck)->topo);
     free((*ck)->regions);
