@@ -331,6 +331,8 @@ def one_run(i, rng, refs, has_hang, policies, progs, stats):
         local = [e for e in events(tmp) if e.get("event") == "rollback" and
                  e.get("mode") == "local"]
         stats["rollback:" + rollback] += 1
+        stats["async:" + asyn] += 1
+        stats["async:yes:levels"] += asyn == "yes" and levels != "auto"
         stats["local rollbacks"] += len(local)
         ev = kinds_fired(fired(tmp), specs)
         ev += [k for k, _ in actions if "[chaos: " + ("mpiexec" if k == "mpiexec" else "file system")
@@ -489,13 +491,16 @@ def campaign():
 def summary(seed, stats, secs, policies):
     print("\nchaos summary (seed %d, %.0f s)" % (seed, secs))
     print("%-16s %s" % ("injection point", " ".join("%16s" % p for p in policies)))
-    for pt in POINTS:
+    for pt in POINTS + (["ckpt_async"] if "yes" in A.async_levels.split(",") else []):
         cells = ["%7d/%-8d" % (stats["fired:%s/%s" % (pt, pol)],
                                stats["planned:%s/%s" % (pt, pol)]) for pol in policies]
         print("%-16s %s" % (pt, " ".join("%16s" % c for c in cells)))
     print("(fired/planned: the failures that happened / the failures drawn, by kind; a kind that "
           "needs a later step, a restore or a respawn does not fire when the run never gets there; "
           "pair counts each of its two ranks)")
+    if "yes" in A.async_levels.split(","):
+        print("async_levels drawn: yes %d (with L2 or L3: %d), no %d"
+              % (stats["async:yes"], stats["async:yes:levels"], stats["async:no"]))
     print("rollback drawn: global %d, local %d (local rollbacks made: %d; the other failures of "
           "those runs rolled back globally, each with its reason)"
           % (stats["rollback:global"], stats["rollback:local"], stats["local rollbacks"]))
