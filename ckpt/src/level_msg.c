@@ -101,3 +101,11 @@ int sal_msg_end(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc)
     }
     return rc;
 }
+
+int sal_msg_abandon(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc)
+{
+    if (req && nreq > 0)
+        return sal_msg_end(comm, req, nreq, nrecv, rc);
+    sal_revoke(comm); /* nothing of its own to end: the peers' waits end (ULFM) */
+    return rc;
+}

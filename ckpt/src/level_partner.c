@@ -75,9 +75,8 @@ static int post_data(l2_work_t *w, int dst, const void *data, int64_t len)
     for (int i = 0; i < w->nsrc; i++)
         total += sal_msg_pieces(w->lens[i]);
     w->req = sal_msg_requests(total);
-    if (!w->req) { /* ended as failed all the same: peers may wait for this rank's messages */
-        MPI_Request none = MPI_REQUEST_NULL;
-        sal_msg_end(w->comm, &none, 1, 1, SAL_ERR_NOMEM);
+    if (!w->req) {
+        sal_msg_abandon(w->comm, NULL, 0, 0, SAL_ERR_NOMEM);
         return sal_error(SAL_ERR_NOMEM, "partner requests");
     }
     for (int i = 0; i < w->nsrc && rc == SAL_OK; i++) {
@@ -204,10 +203,8 @@ static int l2_begin(const sal_level_ctx_t *c, const void *data, int64_t len, sal
     if (rc == SAL_OK)
         rc = create_copies(c, w->srcs, w->nsrc, w->lens, w->maps, &w->ok);
     lap(w->tm ? &w->tm->store : NULL, &t0);
-    if (rc != SAL_OK) { /* ended as a failed exchange (revoked): no peer waits for this rank */
-        MPI_Request none = MPI_REQUEST_NULL;
-        rc = sal_msg_end(c->comm, &none, 1, 1, rc);
-    }
+    if (rc != SAL_OK) /* no peer waits for this rank's messages */
+        rc = sal_msg_abandon(c->comm, NULL, 0, 0, rc);
     lap(w->tm ? &w->tm->exchange : NULL, &t0);
     if (rc != SAL_OK) {
         free_work(w);
@@ -254,14 +251,9 @@ static void l2_abandon(sal_level_work_t **wp)
 {
     l2_work_t *w = *wp;
 
-    MPI_Request none = MPI_REQUEST_NULL;
-
     if (!w)
         return;
-    if (w->posted)
-        sal_msg_end(w->comm, w->req, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
-    else /* revoked all the same: peers may wait for this rank's messages */
-        sal_msg_end(w->comm, &none, 1, 1, SAL_ERR_PROC_FAILED);
+    sal_msg_abandon(w->comm, w->posted ? w->req : NULL, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
     free_work(w);
     *wp = NULL;
 }

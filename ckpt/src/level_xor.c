@@ -193,12 +193,7 @@ static int begin_group(l3_work_t *w, const char *path, const char *reuse, int64_
     lap(w->tm ? &w->tm->store : NULL, &t0);
     /* A member that cannot take part ends the exchange as failed (revoked), so that no peer
      * waits for it. */
-    if (rc != SAL_OK) {
-        MPI_Request none = MPI_REQUEST_NULL;
-        sal_msg_end(w->gcomm, &none, 1, 1, rc);
-        return rc;
-    }
-    return SAL_OK;
+    return rc == SAL_OK ? SAL_OK : sal_msg_abandon(w->gcomm, NULL, 0, 0, rc);
 }
 
 /* Begin (level_ops.h): XOR parity of the members' files within each group; each rank stores
@@ -317,14 +312,9 @@ static void l3_abandon(sal_level_work_t **wp)
 {
     l3_work_t *w = *wp;
 
-    MPI_Request none = MPI_REQUEST_NULL;
-
     if (!w)
         return;
-    if (w->posted)
-        sal_msg_end(w->gcomm, w->req, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
-    else /* revoked all the same: members may wait for this one's messages */
-        sal_msg_end(w->gcomm, &none, 1, 1, SAL_ERR_PROC_FAILED);
+    sal_msg_abandon(w->gcomm, w->posted ? w->req : NULL, w->nreq, w->nrecv, SAL_ERR_PROC_FAILED);
     free_work(w);
     *wp = NULL;
 }

@@ -96,6 +96,11 @@ MPI_Request *sal_msg_requests(int n);
  * status. */
 int sal_msg_end(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc);
 
+/* Ends an exchange this rank leaves after a failure (rc, not SAL_OK) as sal_msg_end does, also
+ * when it has no request of its own (req NULL or nreq 0): the communicator is revoked all the same
+ * (ULFM), so that no peer waits for this rank's messages. Returns rc. */
+int sal_msg_abandon(MPI_Comm comm, MPI_Request *req, int nreq, int nrecv, int rc);
+
 /* ---- Rank files from the hosts that hold them (level_moved.c) ------------------------------- */
 
 /* Collective, at restore on the rank count the checkpoint was written with (old: its arrangement,
