@@ -47,12 +47,14 @@ static int finalize(void)
     if (rc != SAL_OK)
         return rc;
     sal_watchdog_stop();
-    /* The ranks arrive here a step, a checkpoint or a restore apart at most. */
+    /* The ranks arrive here a step, a checkpoint or a restore apart at most; marking the job
+     * finished ends the levels still encoded behind the steps (async_levels), which costs less
+     * than a checkpoint. */
     sal_bound_enter("the agreement of sal_finalize", sal_rt.longest_work);
     rc = sal_agree(sal_rt.world, &ok);
-    sal_bound_leave();
     if (rc == SAL_OK)
         rc = sal_ckpt_mark_finished(sal_rt.ck);
+    sal_bound_leave();
     if (rc != SAL_OK)
         SAL_LOG_W(
             "a process failed after the computation ended; the job is not marked finished: %s",
