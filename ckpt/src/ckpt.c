@@ -138,9 +138,8 @@ void sal_ckpt_destroy(sal_ckpt_t *ck)
     if (!ck || !*ck)
         return;
     sal_bound_shutdown();
-    /* Ended as failed, never waited for (a peer may never come): nothing destroys a handle
-     * between a commit and its agreement but an error path, and the checkpoint stays L1. */
-    sal_pending_release(*ck, 0);
+    /* Every peer ends its part here too (or has failed): at most 10 s, and never a hang */
+    sal_pending_release(*ck, 10.0);
     sal_levels_stop(&(*ck)->async);
     sal_topo_free(&(*ck)->topo);
     free((*ck)->regions);
@@ -153,7 +152,7 @@ int sal_ckpt_set_comm(sal_ckpt_t ck, MPI_Comm comm)
     if (!ck)
         return sal_error(SAL_ERR_INVALID_ARG, "NULL checkpoint handle");
     if (comm != ck->comm) /* a repair: the encoding in flight on the old one is lost */
-        sal_pending_release(ck, 0);
+        sal_pending_release(ck, -1.0);
     ck->comm = comm;
     return SAL_OK;
 }

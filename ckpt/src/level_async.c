@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <salamander/sal_ckpt.h>
@@ -58,9 +59,35 @@ int sal_levels_comm(struct sal_ckpt *ck)
     return SAL_OK;
 }
 
-void sal_pending_release(struct sal_ckpt *ck, int wait)
+void sal_pending_release(struct sal_ckpt *ck, double seconds)
 {
-    sal_pending_drop(ck, wait);
+    sal_pending_t *p = &ck->pending;
+    double end = sal_clock_mono() + seconds;
+    struct timespec pause = {0, 1000000};
+    int ok = 1, busy = p->id >= 0;
+
+    while (busy && seconds >= 0 && sal_clock_mono() < end) {
+        busy = 0;
+        for (int i = 0; i < SAL_LEVEL_COUNT; i++) {
+            if (p->work[i])
+                sal_level_table[i]->advance(&p->work[i], 0, &ok);
+            busy = busy || p->work[i];
+        }
+        if (busy)
+            nanosleep(&pause, NULL);
+    }
+    if (busy && seconds >= 0) {
+        /* Left as it is: no revoke, no wait, nothing freed that a message may still touch (the
+         * process is ending); the checkpoint stays L1 and its directory keeps the temp files. */
+        SAL_LOG_W("checkpoint %lld: the encoding of its levels did not end within %.0f s; left "
+                  "unfinished (the checkpoint stays L1)",
+                  (long long)p->id, seconds);
+        memset(p, 0, sizeof(*p));
+        p->file.fd = -1;
+        p->id = -1;
+    } else {
+        sal_pending_drop(ck, 0);
+    }
     if (ck->levels_comm != MPI_COMM_NULL)
         MPI_Comm_free(&ck->levels_comm);
 }

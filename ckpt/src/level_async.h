@@ -76,9 +76,13 @@ void sal_pending_drop(struct sal_ckpt *ck, int wait);
  * returned, whatever handler comm has. SAL_OK or the status of the duplication. */
 int sal_levels_comm(struct sal_ckpt *ck);
 
-/* Local: sal_pending_drop, then the communicator of the encodings is freed (sal_ckpt_destroy, or
- * a repair: the next encoding duplicates the new one). */
-void sal_pending_release(struct sal_ckpt *ck, int wait);
+/* Local: ends the encoding in flight and frees the communicator of the levels (the next encoding
+ * duplicates the communicator of that time). seconds < 0 (a repair): abandoned as failed, as
+ * sal_pending_drop(ck, 0). seconds >= 0 (sal_ckpt_destroy of a job whose peers are alive and end
+ * theirs the same way): advanced without blocking for at most that long, without a revoke (a
+ * revoked exchange can leave a matched synchronous send waiting for a peer that stopped
+ * progressing it), then, if still unfinished, left as it is: nothing it may touch is freed. */
+void sal_pending_release(struct sal_ckpt *ck, double seconds);
 
 /* The `pending` file of a checkpoint directory: written by the lowest rank of each host at commit
  * (the names of the levels, one line). SAL_OK or the write's status. */
