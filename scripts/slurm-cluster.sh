@@ -60,9 +60,27 @@ if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 8 ]; then
     die "NODES must be a number from 1 to 8, not '$NODES'"
 fi
 
-# A free TCP port on 127.0.0.1 (the kernel's choice).
+# A free TCP port on 127.0.0.1 below the kernel's ephemeral range (ip_local_port_range): a port
+# the kernel chose would be free only until the daemon binds it, meanwhile any process's socket
+# may take it ("Address already in use": a slurmd that never registers). Below the range the
+# kernel never hands it out; a random one that binds now is taken.
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randint(10000, max(10001, low - 1))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port below %d" % low)'
 }
 
 # The PID recorded in file $1 when that process is alive, else nothing.
