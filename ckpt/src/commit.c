@@ -481,15 +481,15 @@ static int write_and_agree(struct sal_ckpt *ck, int me, int64_t id, int64_t step
     int nranks = sal_comm_size(ck->comm), ok, rc, failed, vote;
     double t1;
 
+    /* The rank files this checkpoint overwrites are not those the previous one's levels send
+     * (on the error path below as well: ended, unrecorded). */
+    sal_pending_finish(ck, prev);
     *prev_agreed = 0;
     *recs = me == 0 ? calloc(len * (size_t)nranks, sizeof(int64_t)) : NULL;
     if (!mine || (me == 0 && !*recs)) {
         free(mine);
-        sal_pending_finish(ck, prev); /* ended before the error, unrecorded */
         return sal_error(SAL_ERR_NOMEM, "checkpoint layout records");
     }
-    /* The rank files this checkpoint overwrites are not those the previous one's levels send. */
-    sal_pending_finish(ck, prev);
     sal_inject_point(ck->inject, me, step, SAL_INJ_CKPT_WRITE);
     t1 = sal_clock_mono();
     ok = write_own_file(ck, id, step, t0, &mybytes) == SAL_OK;

@@ -36,12 +36,18 @@ static int end_works(sal_pending_t *p, int wait, int *ok)
     return rc;
 }
 
-static void clear(sal_pending_t *p)
+/* Forgets the pending state without touching what it holds (see sal_pending_release). */
+static void forget(sal_pending_t *p)
 {
-    sal_fmap_close(&p->file);
     memset(p, 0, sizeof(*p));
     p->file.fd = -1;
     p->id = -1;
+}
+
+static void clear(sal_pending_t *p)
+{
+    sal_fmap_close(&p->file);
+    forget(p);
 }
 
 int sal_levels_comm(struct sal_ckpt *ck)
@@ -82,9 +88,7 @@ void sal_pending_release(struct sal_ckpt *ck, double seconds)
         SAL_LOG_W("checkpoint %lld: the encoding of its levels did not end within %.0f s; left "
                   "unfinished (the checkpoint stays L1)",
                   (long long)p->id, seconds);
-        memset(p, 0, sizeof(*p));
-        p->file.fd = -1;
-        p->id = -1;
+        forget(p);
     } else {
         sal_pending_drop(ck, 0);
     }

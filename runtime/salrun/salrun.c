@@ -127,6 +127,14 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
         }
         salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
+        /* Asked to checkpoint and stop (checkpoint_signal) before any rank of the launch started:
+         * no rank holds anything newer than the last checkpoint, and a launch that is slow to
+         * start (or stuck) could outlast the time limit the signal announces. End it: salrun
+         * stops, the job resumes from its last checkpoint. */
+        if (!k.ended && j->st.attempt_events == 0 && salrun_signals_user_pending())
+            salrun_keeper_end(&k, &j->out,
+                              "asked to checkpoint and stop before any rank of the launch "
+                              "started: nothing to checkpoint, the last checkpoint stands");
         /* A rank that wrote an event existed, even when every look at mpiexec's children came
          * before the ranks started or after they had exited (a short launch on a busy host). */
         k.seen_children |= j->st.attempt_events > 0;
@@ -288,7 +296,11 @@ static int outcome(salrun_job_t *j, int status, int ended)
     /* Asked to checkpoint and stop (key checkpoint_signal, docs/slurm.md): the batch system's next
      * allocation resumes the job, not a relaunch. */
     if ((stop = salrun_signals_user()) != 0)
-        return stopped(j, stop, why);
+        return stopped(j, stop,
+                       ended && j->st.attempt_events == 0
+                           ? "salrun ended the launch before any rank started; the job resumes "
+                             "from its last checkpoint"
+                           : why);
     /* Open MPI 5's mpiexec sometimes fails to start at all ("The PMIx server's listener thread
      * failed to start", exit status 213) when several launches start together: no rank ran, so
      * launching again is not a restart. */

@@ -151,6 +151,8 @@ int salrun_signals_forward(pid_t pid);
 /* The last SIGUSR1/SIGUSR2 received since the previous call (0 when none), which it consumes: a
  * launch that then ends unfinished was stopped on its checkpoint signal (docs/slurm.md). */
 int salrun_signals_user(void);
+/* The same signal without consuming it. */
+int salrun_signals_user_pending(void);
 
 /* fork + execv of cmd->v (no shell); the child dies with SIGTERM when salrun dies. [OUT] *pid. */
 enum {

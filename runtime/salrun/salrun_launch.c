@@ -291,6 +291,11 @@ int salrun_signals_user(void)
     return sig;
 }
 
+int salrun_signals_user_pending(void)
+{
+    return user_signal;
+}
+
 int salrun_signals_install(void)
 {
     struct sigaction sa;

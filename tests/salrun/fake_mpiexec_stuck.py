@@ -6,6 +6,7 @@ that records the first launch; with $FAKE_STUCK_FIRST=1 it is the other way roun
 is stuck, the next ones run the program). With $FAKE_PROBE_PIDS set, the stuck launch appends its
 pid there so that the test can check salrun ended it."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +25,9 @@ if first:
     open(marker, "w").close()
 if first != (os.environ.get("FAKE_STUCK_FIRST") == "1"):
     sys.exit(subprocess.run(args).returncode)
+# Open MPI's mpiexec passes SIGUSR1/SIGUSR2 on to the ranks (here none) and keeps running.
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 if os.environ.get("FAKE_PROBE_PIDS"):
     with open(os.environ["FAKE_PROBE_PIDS"], "a") as f:
         f.write("%d\n" % os.getpid())

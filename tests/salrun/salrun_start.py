@@ -2,6 +2,8 @@
 start race (status 213, launched again) and a launch that cannot start (status 213, final)."""
 import os
 import re
+import signal
+import subprocess
 import time
 
 from salrun_common import SKIP, check, clean_env, salrun
@@ -47,6 +49,43 @@ def case_start_timeout_first(args, tmp):
     check(re.search(r"job 'fake' finished: .*1 restart", r.stderr), "one restart", r)
     with open(pids) as f:
         stuck = [int(p) for p in f.read().split()]
+    check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
+          "the stuck mpiexec was ended: %r" % stuck)
+
+
+def case_signal_before_start(args, tmp):
+    """The checkpoint signal (SIGUSR1, Slurm's --signal before a time limit) while the launch has
+    not started: salrun ends the stuck launch at once rather than at --start-timeout, and stops
+    with status 138; nothing of the launch is left."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_mpiexec_stuck.py")
+    pids = os.path.join(tmp, "stuck.pids")
+    cmd = [args.salrun, "-n", "1", "--mpiexec", fake, "--log-dir", tmp, "--job", "fake",
+           "--ckpt-dir", tmp, "--restart-delay", "0", "--start-timeout", "600", "--",
+           args.flaky, "fakejob", os.path.join(tmp, "marker")]
+    print("+ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=clean_env(FAKE_STUCK_MARKER=os.path.join(tmp, "stuck"),
+                                       FAKE_STUCK_FIRST="1", FAKE_PROBE_PIDS=pids))
+    deadline = time.time() + 15
+    while time.time() < deadline and not os.path.exists(pids):
+        time.sleep(0.1)
+    t0 = time.time()
+    p.send_signal(signal.SIGUSR1)
+    try:
+        out, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
+    check(p.returncode == 128 + signal.SIGUSR1, "SIGUSR1 stops salrun with status 138", r)
+    check("asked to checkpoint and stop before any rank of the launch started" in err,
+          "one line says why the launch was ended", r)
+    check("stopped by signal 10 (salrun ended the launch before any rank started; the job "
+          "resumes from its last checkpoint)" in err and "relaunching" not in err,
+          "stopped, not relaunched", r)
+    check(time.time() - t0 < 12, "stopped within the grace of the ending, not at the timeout")
+    with open(pids) as f:
+        stuck = [int(q) for q in f.read().split()]
     check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
           "the stuck mpiexec was ended: %r" % stuck)
 
