@@ -429,13 +429,18 @@ def timelimit(args):
 
 
 def job_pids(jid):
-    """PIDs of every process of job jid (its environment names it) and of its slurmstepd."""
+    """PIDs of every process of job jid (its environment names it) and of its slurmstepd. Only
+    this machine's network namespace: the emulated hosts of slurm.hosts_* (running beside) hold
+    the jobs of another Slurm cluster, whose job ids are the same small numbers."""
     pids = []
+    own_net = os.readlink("/proc/self/ns/net")
     for d in glob.glob("/proc/[0-9]*"):
         pid = int(os.path.basename(d))
         if pid == os.getpid():
             continue
         try:
+            if os.readlink(d + "/ns/net") != own_net:
+                continue
             with open(d + "/environ", "rb") as f:
                 env = f.read().split(b"\0")
             with open(d + "/cmdline", "rb") as f:
