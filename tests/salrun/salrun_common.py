@@ -4,6 +4,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from procs import run  # noqa: E402
@@ -40,6 +41,35 @@ def salrun(args, cmd, env=None, cwd=None, timeout=25):
     check(not r.timed_out, "salrun ends within %g s" % timeout, r)
     check(not r.leftovers, "no process outlives salrun: %s" % r.leftovers, r)
     return r
+
+
+def signalled(cmd, env, sig, ready, timeout=15, settle=0.0):
+    """Starts salrun's command line cmd, sends it sig settle seconds after ready(process) is true
+    (or after 10 s), and waits for it (killed after timeout); returns (CompletedProcess, seconds
+    from sig to the end)."""
+    print("+ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 10
+    while time.time() < deadline and not ready(p):
+        time.sleep(0.1)
+    time.sleep(settle)
+    t0 = time.time()
+    p.send_signal(sig)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err), time.time() - t0
+
+
+def check_stuck_ended(pids):
+    """The one stuck stand-in mpiexec (fake_mpiexec_stuck.py) recorded its pid in file pids, and
+    salrun ended it."""
+    with open(pids) as f:
+        stuck = [int(q) for q in f.read().split()]
+    check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
+          "the stuck mpiexec was ended: %r" % stuck)
 
 
 def dry_run(args, cmd, env=None):

@@ -3,10 +3,9 @@ start race (status 213, launched again) and a launch that cannot start (status 2
 import os
 import re
 import signal
-import subprocess
 import time
 
-from salrun_common import SKIP, check, clean_env, salrun
+from salrun_common import SKIP, check, check_stuck_ended, clean_env, salrun, signalled
 
 
 def case_start_timeout(args, tmp):
@@ -24,10 +23,7 @@ def case_start_timeout(args, tmp):
     check("no rank of the launch started within 2 s (--start-timeout)" in r.stderr,
           "one line says why the launch was ended", r)
     check(time.time() - t0 < 20, "ended within the start timeout and the grace of the ending")
-    with open(pids) as f:
-        stuck = [int(p) for p in f.read().split()]
-    check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
-          "the stuck mpiexec was ended: %r" % stuck)
+    check_stuck_ended(pids)
 
 
 def case_start_timeout_first(args, tmp):
@@ -47,10 +43,7 @@ def case_start_timeout_first(args, tmp):
           "before the job, or the event log is not readable from salrun's host" in r.stderr,
           "one line says why the launch was ended and what else it can mean", r)
     check(re.search(r"job 'fake' finished: .*1 restart", r.stderr), "one restart", r)
-    with open(pids) as f:
-        stuck = [int(p) for p in f.read().split()]
-    check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
-          "the stuck mpiexec was ended: %r" % stuck)
+    check_stuck_ended(pids)
 
 
 def case_signal_before_start(args, tmp):
@@ -62,32 +55,17 @@ def case_signal_before_start(args, tmp):
     cmd = [args.salrun, "-n", "1", "--mpiexec", fake, "--log-dir", tmp, "--job", "fake",
            "--ckpt-dir", tmp, "--restart-delay", "0", "--start-timeout", "600", "--",
            args.flaky, "fakejob", os.path.join(tmp, "marker")]
-    print("+ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=clean_env(FAKE_STUCK_MARKER=os.path.join(tmp, "stuck"),
-                                       FAKE_STUCK_FIRST="1", FAKE_PROBE_PIDS=pids))
-    deadline = time.time() + 15
-    while time.time() < deadline and not os.path.exists(pids):
-        time.sleep(0.1)
-    t0 = time.time()
-    p.send_signal(signal.SIGUSR1)
-    try:
-        out, err = p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
-    check(p.returncode == 128 + signal.SIGUSR1, "SIGUSR1 stops salrun with status 138", r)
-    check("asked to checkpoint and stop before any rank of the launch started" in err,
+    env = clean_env(FAKE_STUCK_MARKER=os.path.join(tmp, "stuck"), FAKE_STUCK_FIRST="1",
+                    FAKE_PROBE_PIDS=pids)
+    r, took = signalled(cmd, env, signal.SIGUSR1, lambda p: os.path.exists(pids), timeout=20)
+    check(r.returncode == 128 + signal.SIGUSR1, "SIGUSR1 stops salrun with status 138", r)
+    check("asked to checkpoint and stop before any rank of the launch started" in r.stderr,
           "one line says why the launch was ended", r)
     check("stopped by signal 10 (salrun ended the launch before any rank started; the job "
-          "resumes from its last checkpoint)" in err and "relaunching" not in err,
+          "resumes from its last checkpoint)" in r.stderr and "relaunching" not in r.stderr,
           "stopped, not relaunched", r)
-    check(time.time() - t0 < 12, "stopped within the grace of the ending, not at the timeout")
-    with open(pids) as f:
-        stuck = [int(q) for q in f.read().split()]
-    check(len(stuck) == 1 and not os.path.exists("/proc/%d" % stuck[0]),
-          "the stuck mpiexec was ended: %r" % stuck)
+    check(took < 12, "stopped within the grace of the ending, not at the timeout")
+    check_stuck_ended(pids)
 
 
 def case_start_race(args, tmp):

@@ -15,7 +15,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from salrun_common import FAILURES, SKIP, check, clean_env, dry_run, exported, salrun  # noqa: E402
+from salrun_common import (FAILURES, SKIP, check, clean_env, dry_run, exported, salrun,  # noqa: E402
+                           signalled)
 import salrun_hosts  # noqa: E402
 import salrun_start  # noqa: E402
 
@@ -435,22 +436,11 @@ def processes_with(text):
 
 def case_signal_stops(args, tmp):
     cmd = [args.salrun, "-n", "1", "--ckpt-dir", tmp, "--", args.flaky, "sleep", "20", tmp]
-    print("+ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=clean_env())
-    deadline = time.time() + 10
-    while time.time() < deadline and not [q for q in processes_with(tmp) if q != p.pid]:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    p.send_signal(signal.SIGTERM)
-    try:
-        out, err = p.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
-    check(p.returncode == 128 + signal.SIGTERM, "SIGTERM stops salrun with status 143", r)
-    check("stopped by signal 15" in err and "relaunching" not in err, "no relaunch after SIGTERM", r)
+    r, _ = signalled(cmd, clean_env(), signal.SIGTERM,
+                     lambda p: [q for q in processes_with(tmp) if q != p.pid], settle=0.5)
+    check(r.returncode == 128 + signal.SIGTERM, "SIGTERM stops salrun with status 143", r)
+    check("stopped by signal 15" in r.stderr and "relaunching" not in r.stderr,
+          "no relaunch after SIGTERM", r)
     deadline = time.time() + 5
     while time.time() < deadline and processes_with(tmp):
         time.sleep(0.1)
