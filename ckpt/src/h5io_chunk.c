@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include <salamander/sal_error.h>
 
 #include "h5io.h"
@@ -124,78 +126,12 @@ static uint32_t f32_final(const struct f32 *f)
     return f32_fold(f->s2) << 16 | f32_fold(f->s1);
 }
 
-/* ---- XXH64, the hash of differential writes ---------------------------------------------------
+/* ---- XXH64, the hash of differential writes (libxxhash) ---------------------------------------
  */
-
-#define XXH_P1 0x9E3779B185EBCA87ULL
-#define XXH_P2 0xC2B2AE3D27D4EB4FULL
-#define XXH_P3 0x165667B19E3779F9ULL
-#define XXH_P4 0x85EBCA77C2B2AE63ULL
-#define XXH_P5 0x27D4EB2F165667C5ULL
-
-static inline uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-/* A little-endian word at p, whatever the host. */
-static inline uint64_t le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    if (host_little_endian()) {
-        memcpy(&v, p, 8);
-        return v;
-    }
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static inline uint64_t xxh_round(uint64_t acc, uint64_t in)
-{
-    return rotl64(acc + in * XXH_P2, 31) * XXH_P1;
-}
-
-static inline uint64_t xxh_merge(uint64_t h, uint64_t v)
-{
-    return (h ^ xxh_round(0, v)) * XXH_P1 + XXH_P4;
-}
 
 uint64_t sal_h5_chunk_hash(const void *data, size_t len)
 {
-    const unsigned char *p = data, *end = p + len;
-    uint64_t h;
-
-    if (len >= 32) {
-        uint64_t v1 = XXH_P1 + XXH_P2, v2 = XXH_P2, v3 = 0, v4 = 0 - XXH_P1;
-        for (; p + 32 <= end; p += 32) {
-            v1 = xxh_round(v1, le64(p));
-            v2 = xxh_round(v2, le64(p + 8));
-            v3 = xxh_round(v3, le64(p + 16));
-            v4 = xxh_round(v4, le64(p + 24));
-        }
-        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
-        h = xxh_merge(xxh_merge(xxh_merge(xxh_merge(h, v1), v2), v3), v4);
-    } else {
-        h = XXH_P5;
-    }
-    h += (uint64_t)len;
-    for (; p + 8 <= end; p += 8)
-        h = rotl64(h ^ xxh_round(0, le64(p)), 27) * XXH_P1 + XXH_P4;
-    if (p + 4 <= end) {
-        uint64_t w =
-            (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24;
-        h = rotl64(h ^ (w * XXH_P1), 23) * XXH_P2 + XXH_P3;
-        p += 4;
-    }
-    for (; p < end; p++)
-        h = rotl64(h ^ (*p * XXH_P5), 11) * XXH_P1;
-    h ^= h >> 33;
-    h *= XXH_P2;
-    h ^= h >> 29;
-    h *= XXH_P3;
-    return h ^ (h >> 32);
+    return (uint64_t)XXH64(data, len, 0);
 }
 
 /* ---- direct chunk writes --------------------------------------------------------------------- */

@@ -44,6 +44,8 @@ class Salamander(CMakePackage):
     depends_on("hwloc@2:")
     # inih (https://github.com/benhoyt/inih): the INI parser, found through pkg-config (inih.pc).
     depends_on("inih")
+    # xxHash (libxxhash.pc): XXH64, the chunk hash of differential checkpoints.
+    depends_on("xxhash")
 
     def cmake_args(self):
         args = [
