@@ -40,14 +40,14 @@ with a failure-free run on the same hosts:
              recovery, no relaunch (--max-restarts 0); identical
   injob_silent (with --prrte) node3's link cut after checkpoint 3: PRRTE's keepalive (salrun
              --prrte) reports the host lost, then as injob_host_lost
-  injob_two_hosts (with --prrte, by hand) node3 lost after checkpoint 3, then, after that
-             recovery and checkpoint 5, a second host (one that did not hold node3's copies): the
-             first is repaired in-job; PRRTE 5.0.0a1 cannot spawn after the loss of a second
-             daemon (docs/cluster.md), so the second ends in salrun's relaunch; identical
+  injob_two_hosts (with --prrte) node3 lost after checkpoint 3, then, after that recovery and
+             checkpoint 5, a second host (one that did not hold node3's copies, which also holds a
+             replacement spawned for node3's ranks): both repaired in-job by respawn, two
+             recoveries, no relaunch; identical
   injob_in_repair (with --prrte, by hand) node3 lost after checkpoint 3 and a second host (not
              holding node3's copies nor holding its own on node3) as soon as the repair starts
-             (the `failure` event): the spawn fails, salrun relaunches on the 2 hosts left;
-             identical
+             (the `failure` event): an in-job recovery, or, when the spawn placed a replacement on
+             the second host, a relaunch on the 2 hosts left; identical
   injob_in_ckpt (with --prrte, by hand) node3 lost as checkpoint 4 begins: the checkpoint is
              aborted, the job repaired in-job from checkpoint 3; identical
   injob_spares_host_lost (with --prrte) node3 lost once checkpoint 3 is committed, --policy
@@ -448,7 +448,7 @@ def main():
         elif a.case == "injob_two_hosts":
             during = lose_in_sequence(a, [(committed(3), lambda pm, l: 3),
                                           (committed(5, 1), other_than_partners)], lost)
-            want = 1
+            want = 2
         elif a.case == "injob_in_ckpt":
             during = lose_in_sequence(a, [(lambda evs: any(e["event"] == "ckpt_begin" and
                                                            e["id"] == 4 for e in evs),
@@ -458,14 +458,17 @@ def main():
             during = lose_in_sequence(a, [(committed(3), lambda pm, l: 3),
                                           (lambda evs: any(e["event"] == "failure" for e in evs),
                                            other_than_partners)], lost)
-            want = 0
-        restarts = "0" if a.case in ("injob_silent", "injob_in_ckpt") else "2"
+            want = None
+        # injob_in_repair: the spawn may place a replacement on the host being lost; the spawned
+        # job's other process then dies in MPI_Init and the repair overruns its bound, so a
+        # relaunch may end it (docs/cluster.md, open problems)
+        restarts = "2" if want is None else "0"
         got, out, evs = salrun(a, a.case, ["--max-restarts", restarts], during)
         resumes = [e for e in evs if e["event"] == "resume"]
-        if len(resumes) != want:
+        if want is None and not resumes and "job restarted" not in out:
+            fail("neither an in-job recovery nor a relaunch")
+        if want is not None and len(resumes) != want:
             fail("expected %d in-job recoveries, found %d" % (want, len(resumes)))
-        if restarts != "0" and "job restarted" not in out:
-            fail("the second loss did not end in a relaunch")
         place = [e for e in evs if e["event"] == "placement"]
         dead = ["node%d" % k for k in lost] or ["node3"]
         if a.case == "injob_silent":

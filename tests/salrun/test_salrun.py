@@ -165,6 +165,9 @@ def case_no_ulfm(args, tmp):
 
 PRRTE_WORDS = ["--pmixmca", "gds", "hash", "--prtemca", "prte_keepalive_time", "2", "--prtemca",
                "prte_keepalive_intvl", "1", "--prtemca", "prte_keepalive_probes", "3"]
+# ULFM launches only: every job of the launch recoverable, the spawned replacements included
+PRRTE_FT_WORDS = ["--prtemca", "state_base_recoverable", "1", "--prtemca",
+                  "state_base_notify_errors", "1"]
 
 
 def fake_prrte(tmp, name="prrte", mode=0o755):
@@ -197,17 +200,26 @@ def case_prrte(args, tmp):
               "%s: PRRTE 5's names of the mapping policy and of the personality" % how, r)
         i = words.index("--prefix") if "--prefix" in words else 0
         check(i > words.index("SAL_PRRTE_PREFIX")
-              and words[i:] == ["--prefix", prefix] + PRRTE_WORDS + ["/bin/true"],
-              "%s: --prefix, gds hash and the keepalive options follow the -x exports" % how, r)
+              and words[i:] == ["--prefix", prefix] + PRRTE_WORDS
+              + (PRRTE_FT_WORDS if args.ulfm else []) + ["/bin/true"],
+              "%s: --prefix, gds hash, the keepalive options and (ULFM) the recoverable jobs "
+              "follow the -x exports" % how, r)
         check("SAL_PRRTE_PREFIX" in exported(words), "%s: SAL_PRRTE_PREFIX is exported" % how, r)
+    r, _, words = dry_run(args, ["--prrte", prefix, "--no-ulfm", "--ckpt-dir", ckpt, "/bin/true"])
+    check(r.returncode == 0 and "state_base_recoverable" not in words
+          and "state_base_notify_errors" not in words,
+          "--no-ulfm: the jobs stay unrecoverable (a lost rank ends the launch)", r)
     env = clean_env(SAL_PRRTE_KEEPALIVE_TIME="0", PMIX_MCA_gds="shmem3",
+                    PRTE_MCA_state_base_recoverable="1", PRTE_MCA_state_base_notify_errors="1",
                     PRTE_MCA_rmaps_default_mapping_policy="slot", PRTE_MCA_personality="x")
     r, assigned, words = dry_run(args, ["--prrte", prefix, "--ckpt-dir", ckpt,
                                         "--prtemca=plm_ssh_agent", "ssh", "--", "/bin/true"],
                                  env=env)
     check(r.returncode == 0 and "--pmixmca" not in words and "prte_keepalive_time" not in words
-          and words[-4:] == ["--prtemca", "plm_ssh_agent", "ssh", "/bin/true"],
-          "keepalive time 0 and a user's PMIX_MCA_gds leave those options out", r)
+          and words[-4:] == ["--prtemca", "plm_ssh_agent", "ssh", "/bin/true"]
+          and "state_base_recoverable" not in words,
+          "keepalive time 0, a user's PMIX_MCA_gds and PRTE_MCA_state_base_* leave those "
+          "options out", r)
     check(assigned.get("PRTE_MCA_mapby") == "slot" and "PRTE_MCA_personality" not in assigned,
           "PRTE_MCA_mapby takes the user's mapping policy; a user's PRTE_MCA_personality stays", r)
     r, _, words = dry_run(args, ["--prrte", prefix, "--ckpt-dir", ckpt, "--prtemca",
