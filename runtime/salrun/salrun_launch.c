@@ -18,6 +18,13 @@
  *   OMPI_MCA_coll=^han  (ULFM launches) Open MPI 5.0.11's hierarchical collectives returned
  *                   MPI_SUCCESS with a wrong result from the allreduce in flight when a peer on
  *                   another host died (6 of 6 runs; 0 of 3 without HAN).
+ *   PRTE_MCA_state_base_recoverable=1, PRTE_MCA_state_base_notify_errors=1  (ULFM launches) what
+ *                   --with-ft ulfm sets for the job mpiexec starts, made the default of every job
+ *                   of the launch: the replacements MPI_Comm_spawn starts form a job of their own,
+ *                   which PRRTE otherwise ends as a whole when one of its processes is lost (the
+ *                   sibling replacements killed, an abort, no in-job repair), and under the PRRTE 5
+ *                   stack then forgets while the survivors' next spawn still names it (the repair
+ *                   hung in PRRTE's fence after a second lost host).
  *   OMPI_ALLOW_RUN_AS_ROOT=1, OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  when salrun runs as root
  * (containers, CI): Open MPI refuses to start otherwise.
  *
@@ -132,6 +139,10 @@ int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *adde
         rc = salrun_env_default("OMPI_MCA_btl", "^ofi", added);
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
         rc = salrun_env_default("OMPI_MCA_coll", "^han", added);
+    if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
+        rc = salrun_env_default("PRTE_MCA_state_base_recoverable", "1", added);
+    if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
+        rc = salrun_env_default("PRTE_MCA_state_base_notify_errors", "1", added);
     if (rc == SAL_OK && geteuid() == 0)
         rc = salrun_env_default("OMPI_ALLOW_RUN_AS_ROOT", "1", added);
     if (rc == SAL_OK && geteuid() == 0)

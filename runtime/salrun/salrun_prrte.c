@@ -17,12 +17,6 @@
  *                   keepalive between the daemons: a host that vanishes without closing its
  *                   connections (power loss, cut link) is declared lost after about T + I x N s
  *                   (3.7 s measured) instead of minutes.
- *   --prtemca state_base_recoverable 1 --prtemca state_base_notify_errors 1  (ULFM launches only)
- *                   what --with-ft ulfm sets for the job mpiexec starts, made the default of every
- *                   job of the launch: the replacements MPI_Comm_spawn starts form a job of their
- *                   own, which without it PRRTE ends as a whole when one of them is lost, and
- *                   whose record it then drops while the survivors' next spawn still names it
- *                   in its fence (a second host lost after a respawn hung the repair).
  * Each option is left out when the user's own options or PRTE_MCA_/PMIX_MCA_ variables set it.
  */
 #include <errno.h>
@@ -34,7 +28,6 @@
 #include <salamander/sal_error.h>
 
 #include "salrun.h"
-#include "salrun_build.h"
 
 #define BUILD_HINT "scripts/prrte.sh builds PRRTE 5 + PMIx 7 into a prefix"
 
@@ -108,7 +101,6 @@ int salrun_prrte_args(const salrun_prrte_t *p, const salrun_opts_t *o, salrun_ar
 {
     static const char *const keepalive[] = {"prte_keepalive_time", "prte_keepalive_intvl",
                                             "prte_keepalive_probes"};
-    static const char *const spawned_ft[] = {"state_base_recoverable", "state_base_notify_errors"};
     long values[3] = {p->keepalive_time, p->keepalive_intvl, p->keepalive_probes};
     char value[32], env_var[64];
     int rc = push_unless_set(args, o, "--prefix", NULL, p->prefix, NULL);
@@ -119,10 +111,6 @@ int salrun_prrte_args(const salrun_prrte_t *p, const salrun_opts_t *o, salrun_ar
         snprintf(value, sizeof(value), "%ld", values[i]);
         snprintf(env_var, sizeof(env_var), "PRTE_MCA_%s", keepalive[i]);
         rc = push_unless_set(args, o, "--prtemca", keepalive[i], value, env_var);
-    }
-    for (int i = 0; rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm && i < 2; i++) {
-        snprintf(env_var, sizeof(env_var), "PRTE_MCA_%s", spawned_ft[i]);
-        rc = push_unless_set(args, o, "--prtemca", spawned_ft[i], "1", env_var);
     }
     return rc;
 }

@@ -119,7 +119,7 @@ def killed_ranks(inject):
     return sorted({int(m) for m in re.findall(r"rank=(\d+)", inject)})
 
 
-def check_events(evs, inject, recoveries, np, collateral=0):
+def check_events(evs, inject, recoveries, np):
     killed = killed_ranks(inject)
     fired = [e for e in evs if e["event"] == "inject"]
     resumes = [e for e in evs if e["event"] == "resume"]
@@ -148,11 +148,6 @@ def check_events(evs, inject, recoveries, np, collateral=0):
         fail("the job ended with finish events of ranks %s, expected ranks 0..%s"
              % (sorted(e["rank"] for e in finished), final))
     lost = [e for e in started if e["pid"] not in killed_pids and e["pid"] not in fin_pids]
-    if 0 < len(lost) <= collateral:
-        print("%d process(es) lost with an injected one, as Open MPI ends the processes of a "
-              "replacement's spawn together (docs/reliability.md): pids %s"
-              % (len(lost), [e["pid"] for e in lost]))
-        lost = []
     for e in lost:
         fail("process %d (rank %d at its start) was lost without an injected failure"
              % (e["pid"], e["rank"]))
@@ -188,9 +183,6 @@ def main():
                    help="set in the environment of salrun and the ranks, e.g. SAL_HANG_TIMEOUT=2")
     p.add_argument("--recoveries", type=int, default=None,
                    help="expected in-job recoveries (default: one per injection)")
-    p.add_argument("--collateral", type=int, default=0,
-                   help="processes that may be lost without an injection of their own (the other "
-                        "replacements of a spawn whose member was killed)")
     p.add_argument("--expect", action="append", default=[], metavar="REGEX",
                    help="a line the run must print (repeat), e.g. the renumbering after a shrink")
     p.add_argument("--upstream-retry", choices=sorted(UPSTREAM_WHAT), default=None,
@@ -218,7 +210,7 @@ def main():
             return
         with open(args.reference) as f:
             ref = f.read().strip()
-        check_events(events(tmp), args.inject, args.recoveries, args.np, args.collateral)
+        check_events(events(tmp), args.inject, args.recoveries, args.np)
         # The number of ranks may differ (policy shrink); the field may not, to the last bit.
         if line.split("checksum=")[1] != ref.split("checksum=")[1]:
             fail("checksum differs from the failure-free run:\n  got       %s\n  reference %s"

@@ -103,6 +103,18 @@ def case_dry_run(args, tmp):
     check(("OMPI_MCA_btl" in assigned) == bool(args.ulfm), "ULFM launches exclude the ofi BTL", r)
     check(assigned.get("OMPI_MCA_coll") == ("^han" if args.ulfm else None),
           "ULFM launches exclude the HAN collectives", r)
+    want = "1" if args.ulfm else None
+    check(assigned.get("PRTE_MCA_state_base_recoverable") == want
+          and assigned.get("PRTE_MCA_state_base_notify_errors") == want,
+          "ULFM launches make every job recoverable, the spawned replacements included", r)
+    r, assigned, _ = dry_run(args, ["--no-ulfm", "--ckpt-dir", ckpt, "/bin/true"])
+    check(not {"PRTE_MCA_state_base_recoverable", "PRTE_MCA_state_base_notify_errors"}
+          & set(assigned), "--no-ulfm jobs stay unrecoverable (a dead rank ends the launch)", r)
+    r, assigned, _ = dry_run(args, ["--ckpt-dir", ckpt, "/bin/true"],
+                             env=clean_env(PRTE_MCA_state_base_notify_errors="0"))
+    check("PRTE_MCA_state_base_notify_errors" not in assigned
+          and assigned.get("PRTE_MCA_state_base_recoverable") == want,
+          "a user's PRTE_MCA_state_base_notify_errors is kept", r)
 
 
 def case_passthrough(args, tmp):
@@ -165,9 +177,6 @@ def case_no_ulfm(args, tmp):
 
 PRRTE_WORDS = ["--pmixmca", "gds", "hash", "--prtemca", "prte_keepalive_time", "2", "--prtemca",
                "prte_keepalive_intvl", "1", "--prtemca", "prte_keepalive_probes", "3"]
-# ULFM launches only: every job of the launch recoverable, the spawned replacements included
-PRRTE_FT_WORDS = ["--prtemca", "state_base_recoverable", "1", "--prtemca",
-                  "state_base_notify_errors", "1"]
 
 
 def fake_prrte(tmp, name="prrte", mode=0o755):
@@ -200,26 +209,17 @@ def case_prrte(args, tmp):
               "%s: PRRTE 5's names of the mapping policy and of the personality" % how, r)
         i = words.index("--prefix") if "--prefix" in words else 0
         check(i > words.index("SAL_PRRTE_PREFIX")
-              and words[i:] == ["--prefix", prefix] + PRRTE_WORDS
-              + (PRRTE_FT_WORDS if args.ulfm else []) + ["/bin/true"],
-              "%s: --prefix, gds hash, the keepalive options and (ULFM) the recoverable jobs "
-              "follow the -x exports" % how, r)
+              and words[i:] == ["--prefix", prefix] + PRRTE_WORDS + ["/bin/true"],
+              "%s: --prefix, gds hash and the keepalive options follow the -x exports" % how, r)
         check("SAL_PRRTE_PREFIX" in exported(words), "%s: SAL_PRRTE_PREFIX is exported" % how, r)
-    r, _, words = dry_run(args, ["--prrte", prefix, "--no-ulfm", "--ckpt-dir", ckpt, "/bin/true"])
-    check(r.returncode == 0 and "state_base_recoverable" not in words
-          and "state_base_notify_errors" not in words,
-          "--no-ulfm: the jobs stay unrecoverable (a lost rank ends the launch)", r)
     env = clean_env(SAL_PRRTE_KEEPALIVE_TIME="0", PMIX_MCA_gds="shmem3",
-                    PRTE_MCA_state_base_recoverable="1", PRTE_MCA_state_base_notify_errors="1",
                     PRTE_MCA_rmaps_default_mapping_policy="slot", PRTE_MCA_personality="x")
     r, assigned, words = dry_run(args, ["--prrte", prefix, "--ckpt-dir", ckpt,
                                         "--prtemca=plm_ssh_agent", "ssh", "--", "/bin/true"],
                                  env=env)
     check(r.returncode == 0 and "--pmixmca" not in words and "prte_keepalive_time" not in words
-          and words[-4:] == ["--prtemca", "plm_ssh_agent", "ssh", "/bin/true"]
-          and "state_base_recoverable" not in words,
-          "keepalive time 0, a user's PMIX_MCA_gds and PRTE_MCA_state_base_* leave those "
-          "options out", r)
+          and words[-4:] == ["--prtemca", "plm_ssh_agent", "ssh", "/bin/true"],
+          "keepalive time 0 and a user's PMIX_MCA_gds leave those options out", r)
     check(assigned.get("PRTE_MCA_mapby") == "slot" and "PRTE_MCA_personality" not in assigned,
           "PRTE_MCA_mapby takes the user's mapping policy; a user's PRTE_MCA_personality stays", r)
     r, _, words = dry_run(args, ["--prrte", prefix, "--ckpt-dir", ckpt, "--prtemca",
