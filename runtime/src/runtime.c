@@ -24,6 +24,10 @@
 
 /* ---- sal_init ---- */
 
+/* Seconds from this process's exec to sal_init (MPI_Init and the application's own start-up: for
+ * a replacement, the spawn's connect too); -1 when unknown. In the event start. */
+static double age_at_init = -1;
+
 /* The process's own arguments from /proc/self/cmdline (for callers that pass no argv, e.g. the
  * Fortran binding): argv[1..] as a NULL-terminated array. SAL_ERR_IO when unreadable. */
 static int args_from_proc(char ***args)
@@ -366,8 +370,9 @@ static int init(int *argc, char ***argv, MPI_Comm comm)
     /* Suspended until sal_run: the application's own set-up is not watched. */
     if (sal_watchdog_start_mpi(sal_rt.set->hang_timeout, sal_rt.set->mpi_hang_timeout) != SAL_OK)
         SAL_LOG_W("%s", sal_last_error());
-    sal_event("start", "\"nranks\":%d,\"restart\":%s,\"replacement\":%s", sal_rt.size,
-              sal_rt.needs_restore ? "true" : "false", sal_rt.is_replacement ? "true" : "false");
+    sal_event("start", "\"nranks\":%d,\"restart\":%s,\"replacement\":%s,\"age_at_init\":%.3f",
+              sal_rt.size, sal_rt.needs_restore ? "true" : "false",
+              sal_rt.is_replacement ? "true" : "false", age_at_init);
     if (sal_rt.rank == 0 && !sal_rt.is_replacement)
         SAL_LOG_I("job '%s' on %d ranks, checkpoints in %s%s", sal_rt.job, sal_rt.size,
                   sal_ckpt_job_dir(sal_rt.ck), sal_rt.needs_restore ? ", restarting" : "");
@@ -378,6 +383,7 @@ int sal_init(int *argc, char ***argv, MPI_Comm comm)
 {
     int rc;
 
+    age_at_init = sal_clock_process_age();
     sal_interpose_internal_begin();
     rc = init(argc, argv, comm);
     sal_interpose_internal_end();

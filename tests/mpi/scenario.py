@@ -147,6 +147,10 @@ def check_events(evs, inject, recoveries, np):
     if final is None or len(finished) != final or sorted(e["rank"] for e in finished) != list(range(final)):
         fail("the job ended with finish events of ranks %s, expected ranks 0..%s"
              % (sorted(e["rank"] for e in finished), final))
+    for e in started:
+        if not 0 <= e.get("age_at_init", -1) < 60:
+            fail("start of rank %d (pid %d): age_at_init %r, expected the seconds from its exec to "
+                 "sal_init" % (e["rank"], e["pid"], e.get("age_at_init")))
     lost = [e for e in started if e["pid"] not in killed_pids and e["pid"] not in fin_pids]
     for e in lost:
         fail("process %d (rank %d at its start) was lost without an injected failure"
