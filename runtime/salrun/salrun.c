@@ -400,15 +400,21 @@ static void say_slurm(const salrun_job_t *j)
  * subreaper), with a line naming them. */
 static void end_leftovers(salrun_job_t *j)
 {
-    char pids[512], json[640];
-    int n = salrun_end_leftovers(LEFTOVER_GRACE, pids, sizeof(pids));
+    char pids[512], json[640], shm[128] = "";
+    int removed = 0, n = salrun_end_leftovers(LEFTOVER_GRACE, pids, sizeof(pids), &removed);
 
     if (n == 0)
         return;
-    snprintf(json, sizeof(json), "\"count\":%d,\"pids\":\"%s\"", n, pids);
+    if (removed > 0)
+        snprintf(shm, sizeof(shm),
+                 ", and the %d MPI shared-memory file%s in /dev/shm that %s left "
+                 "removed",
+                 removed, removed == 1 ? "" : "s", n == 1 ? "it" : "they");
+    snprintf(json, sizeof(json), "\"count\":%d,\"pids\":\"%s\",\"shm_removed\":%d", n, pids,
+             removed);
     salrun_say(&j->out, "leftovers", json,
-               "%d process%s of the launch outlived mpiexec (pid%s %s); ended", n,
-               n == 1 ? "" : "es", n == 1 ? "" : "s", pids);
+               "%d process%s of the launch outlived mpiexec (pid%s %s); ended%s", n,
+               n == 1 ? "" : "es", n == 1 ? "" : "s", pids, shm);
 }
 
 static int run_job(salrun_job_t *j)

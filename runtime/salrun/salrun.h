@@ -222,8 +222,29 @@ int salrun_adopt_orphans(void);
 
 /* Ends every child process salrun still has (SIGTERM, SIGKILL after grace seconds) and reaps it,
  * with the children those leave behind in turn; call it when no launch or probe runs. Returns how
- * many processes were ended; [OUT] pids lists them ("123 456", truncated to size). */
-int salrun_end_leftovers(double grace, char *pids, size_t size);
+ * many processes were ended; [OUT] pids lists them ("123 456", truncated to size); [OUT]
+ * shm_removed: how many MPI shared-memory files of theirs were left in /dev/shm and removed
+ * (salrun_shm.c). */
+int salrun_end_leftovers(double grace, char *pids, size_t size, int *shm_removed);
+
+/* ---- salrun_shm.c ---- */
+
+/* The MPI shared-memory files (/dev/shm/sm_segment.*, vader_segment.*, mpich_shm_*) that processes
+ * about to be ended map, to remove those their launcher can no longer remove. */
+enum { SALRUN_SHM_MAX = 128 };
+typedef struct salrun_shm {
+    int n;
+    struct {
+        char path[256];
+        dev_t dev;
+        ino_t ino;
+    } f[SALRUN_SHM_MAX];
+} salrun_shm_t;
+
+/* Notes in s the MPI shared-memory files process pid maps (none when it cannot be read). */
+void salrun_shm_note(salrun_shm_t *s, pid_t pid);
+/* Removes the noted files that are still there (the same file, this user's); returns how many. */
+int salrun_shm_remove(const salrun_shm_t *s);
 
 /* ---- salrun_prrte.c ---- */
 

@@ -595,12 +595,15 @@ static int reap_exited(void)
     return own_children(kids, 256);
 }
 
-int salrun_end_leftovers(double grace, char *pids, size_t size)
+int salrun_end_leftovers(double grace, char *pids, size_t size, int *shm_removed)
 {
     pid_t kids[256], seen[256];
     int ended = 0, n;
     size_t used = 0;
     double t0 = salrun_now();
+    static salrun_shm_t shm; /* 33 KiB: not on the stack */
+
+    shm.n = 0;
 
     if (size)
         pids[0] = '\0';
@@ -617,6 +620,8 @@ int salrun_end_leftovers(double grace, char *pids, size_t size)
                 used += (size_t)snprintf(pids + used, size - used, "%s%ld", used ? " " : "",
                                          (long)kids[i]);
             ended += !known;
+            if (!known)
+                salrun_shm_note(&shm, kids[i]);
             kill(kids[i], known ? SIGKILL : SIGTERM);
         }
         while (reap_exited() > 0 && salrun_now() - t0 < grace * (round + 1)) {
@@ -624,5 +629,7 @@ int salrun_end_leftovers(double grace, char *pids, size_t size)
             nanosleep(&ts, NULL);
         }
     }
+    /* The files of processes still alive (more than 16 rounds) stay: they may still use them. */
+    *shm_removed = reap_exited() == 0 ? salrun_shm_remove(&shm) : 0;
     return ended;
 }

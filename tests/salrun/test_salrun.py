@@ -496,6 +496,59 @@ def case_mpiexec_killed(args, tmp):
           % (left, tmpdir))
 
 
+def mpi_shm_files(pid):
+    """The MPI shared-memory files in /dev/shm that process pid maps."""
+    found = set()
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) == 6 else ""
+                name = os.path.basename(path)
+                if path.startswith("/dev/shm/") and name.startswith(
+                        ("sm_segment.", "vader_segment.", "mpich_shm_")):
+                    found.add(path)
+    except OSError:
+        pass
+    return found
+
+
+def case_mpiexec_killed_shm(args, tmp):
+    """mpiexec SIGKILLed under running MPI ranks that share memory: the launcher that would have
+    removed their shared-memory files at the job's end is gone, so salrun, which ends the orphaned
+    ranks, removes the files they mapped (/dev/shm/sm_segment.* for Open MPI)."""
+    cmd = [args.salrun, "-n", "3", "--ckpt-dir", tmp, "--max-restarts", "0", "--trust-exit", "--",
+           args.mpi_sleep, "30", tmp]
+    print("+ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=clean_env(), start_new_session=True)
+    deadline = time.time() + 20
+    ranks, files = [], set()
+    while time.time() < deadline:
+        ranks = [q for q in processes_with(tmp) if q != p.pid and q not in children_of(p.pid)]
+        files = set().union(*[mpi_shm_files(q) for q in ranks]) if ranks else set()
+        if len(ranks) == 3 and files:
+            break
+        time.sleep(0.2)
+    launcher = children_of(p.pid)
+    check(len(ranks) == 3 and len(launcher) == 1 and files,
+          "3 ranks under one mpiexec, mapping MPI shared-memory files: %r %r %r"
+          % (ranks, launcher, sorted(files)))
+    for pid in launcher:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        out, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
+    check(not [q for q in processes_with(tmp) if q in ranks], "the orphaned ranks are gone", r)
+    left = sorted(f for f in files if os.path.exists(f))
+    check(not left, "the shared-memory files the ranks mapped are removed: %r left" % left, r)
+    check(re.search(r"; ended, and the %d MPI shared-memory files in /dev/shm that they left "
+                    r"removed" % len(files), err),
+          "salrun's line counts the %d files it removed" % len(files), r)
+
+
 def children_of(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
@@ -552,6 +605,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--salrun", required=True)
     p.add_argument("--flaky", required=True)
+    p.add_argument("--mpi-sleep", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--mpiexec", required=True)
     p.add_argument("--ulfm", type=int, required=True)
