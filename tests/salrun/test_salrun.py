@@ -459,6 +459,35 @@ def case_signal_stops(args, tmp):
     check(not processes_with(tmp), "the job's processes are gone after SIGTERM")
 
 
+def kill_launcher_under_job(cmd, env, tmp, nranks, ready=lambda ranks: True):
+    """Starts salrun (cmd), waits until nranks processes whose command line holds tmp run under
+    one mpiexec and ready(ranks) holds, SIGKILLs that mpiexec and waits for salrun. Returns the
+    result, the ranks and the launcher's pid (None when there was no single launcher)."""
+    print("+ " + " ".join(cmd), flush=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
+    deadline = time.time() + 20
+    ranks = []
+    while time.time() < deadline:
+        ranks = [q for q in processes_with(tmp) if q != p.pid and q not in children_of(p.pid)]
+        if len(ranks) == nranks and ready(ranks):
+            break
+        time.sleep(0.1)
+    launcher = children_of(p.pid)
+    check(len(ranks) == nranks and len(launcher) == 1 and ready(ranks),
+          "%d ranks under one mpiexec: %r %r" % (nranks, ranks, launcher))
+    for pid in launcher:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        out, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+    check(not [q for q in processes_with(tmp) if q in ranks], "the orphaned ranks are gone")
+    return (subprocess.CompletedProcess(cmd, p.returncode, out, err), ranks,
+            launcher[0] if len(launcher) == 1 else None)
+
+
 def case_mpiexec_killed(args, tmp):
     """mpiexec SIGKILLed under a running job: its ranks are orphans, which salrun adopts (child
     subreaper), ends and reaps; nothing of the job is left, not even the session directory the
@@ -468,30 +497,11 @@ def case_mpiexec_killed(args, tmp):
     os.makedirs(tmpdir)
     cmd = [args.salrun, "-n", "2", "--ckpt-dir", tmp, "--max-restarts", "0", "--trust-exit", "--",
            args.flaky, "sleep", "30", tmp]
-    print("+ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=clean_env(TMPDIR=tmpdir), start_new_session=True)
-    deadline = time.time() + 15
-    ranks = []
-    while time.time() < deadline and len(ranks) < 2:
-        ranks = [q for q in processes_with(tmp) if q != p.pid and q not in children_of(p.pid)]
-        time.sleep(0.1)
-    launcher = children_of(p.pid)
-    check(len(ranks) == 2 and len(launcher) == 1, "2 ranks under one mpiexec: %r %r"
-          % (ranks, launcher))
-    for pid in launcher:
-        os.kill(pid, signal.SIGKILL)
-    try:
-        out, err = p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
-    check(p.returncode == 1, "the launch failed and no restart is left: exit 1", r)
+    r, _, launcher = kill_launcher_under_job(cmd, clean_env(TMPDIR=tmpdir), tmp, 2)
+    check(r.returncode == 1, "the launch failed and no restart is left: exit 1", r)
     check(re.search(r"salrun: 2 processes of the launch outlived mpiexec \(pids \d+ \d+\); ended",
-                    err), "one line names the ranks salrun ended", r)
-    check(not [q for q in processes_with(tmp) if q in ranks], "the orphaned ranks are gone")
-    left = [d for d in os.listdir(tmpdir) if d.endswith(".%d" % launcher[0])]
+                    r.stderr), "one line names the ranks salrun ended", r)
+    left = [d for d in os.listdir(tmpdir) if d.endswith(".%s" % launcher)]
     check(not left, "the killed launcher's session directory is removed: %r left in %s"
           % (left, tmpdir))
 
@@ -502,9 +512,9 @@ def mpi_shm_files(pid):
     try:
         with open("/proc/%d/maps" % pid) as f:
             for line in f:
-                path = line.split(None, 5)[5].strip() if len(line.split(None, 5)) == 6 else ""
-                name = os.path.basename(path)
-                if path.startswith("/dev/shm/") and name.startswith(
+                fields = line.split(None, 5)
+                path = fields[5].strip() if len(fields) == 6 else ""
+                if path.startswith("/dev/shm/") and os.path.basename(path).startswith(
                         ("sm_segment.", "vader_segment.", "mpich_shm_")):
                     found.add(path)
     except OSError:
@@ -518,34 +528,18 @@ def case_mpiexec_killed_shm(args, tmp):
     ranks, removes the files they mapped (/dev/shm/sm_segment.* for Open MPI)."""
     cmd = [args.salrun, "-n", "3", "--ckpt-dir", tmp, "--max-restarts", "0", "--trust-exit", "--",
            args.mpi_sleep, "30", tmp]
-    print("+ " + " ".join(cmd), flush=True)
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=clean_env(), start_new_session=True)
-    deadline = time.time() + 20
-    ranks, files = [], set()
-    while time.time() < deadline:
-        ranks = [q for q in processes_with(tmp) if q != p.pid and q not in children_of(p.pid)]
-        files = set().union(*[mpi_shm_files(q) for q in ranks]) if ranks else set()
-        if len(ranks) == 3 and files:
-            break
-        time.sleep(0.2)
-    launcher = children_of(p.pid)
-    check(len(ranks) == 3 and len(launcher) == 1 and files,
-          "3 ranks under one mpiexec, mapping MPI shared-memory files: %r %r %r"
-          % (ranks, launcher, sorted(files)))
-    for pid in launcher:
-        os.kill(pid, signal.SIGKILL)
-    try:
-        out, err = p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-    r = subprocess.CompletedProcess(cmd, p.returncode, out, err)
-    check(not [q for q in processes_with(tmp) if q in ranks], "the orphaned ranks are gone", r)
+    files = set()
+
+    def mapping(ranks):
+        # each rank's own file, once mapped: the ranks are past MPI_Init's shared-memory set-up
+        files.update(*[mpi_shm_files(q) for q in ranks])
+        return len(files) >= len(ranks)
+
+    r, _, _ = kill_launcher_under_job(cmd, clean_env(), tmp, 3, mapping)
     left = sorted(f for f in files if os.path.exists(f))
     check(not left, "the shared-memory files the ranks mapped are removed: %r left" % left, r)
     check(re.search(r"; ended, and the %d MPI shared-memory files in /dev/shm that they left "
-                    r"removed" % len(files), err),
+                    r"removed" % len(files), r.stderr),
           "salrun's line counts the %d files it removed" % len(files), r)
 
 
