@@ -248,10 +248,11 @@ static int stopped(salrun_job_t *j, int sig, const char *why)
 static int finished_anyway(salrun_job_t *j, int status, int ended, const char *why,
                            const char *json)
 {
-    /* Open MPI's mpiexec still reports, at exit, a replacement process that was itself lost and
-     * replaced during the run (the failure of a spawned process is not covered by --with-ft ulfm's
-     * exit status), so a non-zero status then describes a failure the job already recovered from.
-     */
+    /* Open MPI's mpiexec reports, at exit, a replacement process that was itself lost and
+     * replaced during the run when the replacements' job is not recoverable (the failure of a
+     * spawned process is not covered by --with-ft ulfm's exit status; salrun's default
+     * PRTE_MCA_state_base_recoverable=1 covers it, a user's own value may not), so a non-zero
+     * status then describes a failure the job already recovered from. */
     /* A killed mpiexec is no such report: the job's output may not have reached salrun. */
     if (ended || (j->st.nrecoveries > 0 && !WIFSIGNALED(status))) {
         salrun_say(&j->out, "note", json, "every rank finished%s, but %s%s; the result is complete",
