@@ -1,5 +1,5 @@
 /*
- * The shared-memory files of a launch's processes (docs/salrun.md, "What salrun leaves behind").
+ * The shared-memory files of a launch's processes (docs/salrun.md, "A launch that does not end").
  * Open MPI's shared-memory transport keeps a file per process in /dev/shm (sm_segment.<host>.<uid>.
  * <job>.<local rank>; vader_segment.* before Open MPI 5) and has the launcher remove it when the
  * job ends; MPICH keeps mpich_shm_* files. A launch whose mpiexec was killed leaves them behind
@@ -35,9 +35,9 @@ static int mpi_shm_file(const char *path)
 
 /* Adds the file of one line of /proc/<pid>/maps ("addr perms offset MAJ:MIN inode path") to s
  * when it is an MPI shared-memory file not yet noted. */
-static void note_line(salrun_shm_t *s, const char *line)
+static void note_line(salrun_shm_t *s, char *line)
 {
-    const char *p = line;
+    char *p = line;
     char *end, *path;
     unsigned long maj, min;
     unsigned long long ino;
