@@ -9,11 +9,14 @@
  *  - L1, L1-newfiles (reuse_files=no: new files every time, the oldest checkpoint deleted in the
  *    commit), L1+L2, L1+L3 (every rank its own pretend host), L1-diff100 and L1-diff10
  *    (differential=yes, one value changed in every chunk or in every tenth chunk before each
- *    checkpoint), L1-lz4 and L1-bzip2 (compression, new files): each repetition writes the raw file
- * and then the checkpoint, back to back, so both see the same machine load, after WARMUP unmeasured
- *    checkpoints (a running job's steady state: keep + 1 checkpoints exist). A time is the slowest
- *    rank's; a ratio is the median over the repetitions of raw time / checkpoint time, a bandwidth
- *    the median bandwidth.
+ *    checkpoint), L1-pages100 and L1-pages10 (the same with differential_tracking=pages; in
+ *    L1-pages100 every value changes, and the first pass that changes them after a checkpoint is
+ *    timed against a second one: ratio pages-first-write/write, the page faults the tracking
+ *    costs the application), L1-lz4 and L1-bzip2 (compression, new files): each repetition writes
+ * the raw file and then the checkpoint, back to back, so both see the same machine load, after
+ * WARMUP unmeasured checkpoints (a running job's steady state: keep + 1 checkpoints exist). A time
+ * is the slowest rank's; a ratio is the median over the repetitions of raw time / checkpoint time,
+ * a bandwidth the median bandwidth.
  *  - L4, the application-visible cost of the asynchronous flush. Each repetition runs, on two
  *    handles (one without L4, one with it), a checkpoint followed by the same compute phase (sweeps
  *    over the protected array, --compute seconds when nothing else runs). The visible cost of a
@@ -48,19 +51,24 @@
 #include "events.h"
 #include "fsutil.h"
 
-enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 8, WARMUP = 3 };
+enum { MAX_SIZES = 16, MAX_REPS = 64, NSYNC = 10, WARMUP = 3 };
 /* L1-newfiles: L1 with reuse_files=no, every checkpoint in new files (and the oldest deleted). */
 /* L1-diffP: L1 with differential=yes, P% of the chunks changed between two checkpoints (the same
  * ones every time, so that P% differ from the checkpoint overwritten too). */
-static const char *const sync_name[NSYNC] = {"L1",         "L1-newfiles", "L1+L2",  "L1+L3",
-                                             "L1-diff100", "L1-diff10",   "L1-lz4", "L1-bzip2"};
-static const char *const sync_levels[NSYNC] = {"L1", "L1", "L1,L2", "L1,L3",
-                                               "L1", "L1", "L1",    "L1"};
-static const char *const sync_reuse[NSYNC] = {"yes", "no", "yes", "yes", "yes", "yes", "no", "no"};
-static const int sync_changed[NSYNC] = {0, 0, 0, 0, 100, 10, 0, 0}; /* % of chunks, 0: none */
+/* L1-pagesP: the same with differential_tracking=pages (the kernel's record of written pages). */
+static const char *const sync_name[NSYNC] = {"L1",          "L1-newfiles", "L1+L2",  "L1+L3",
+                                             "L1-diff100",  "L1-diff10",   "L1-lz4", "L1-bzip2",
+                                             "L1-pages100", "L1-pages10"};
+static const char *const sync_levels[NSYNC] = {"L1", "L1", "L1,L2", "L1,L3", "L1",
+                                               "L1", "L1", "L1",    "L1",    "L1"};
+static const char *const sync_reuse[NSYNC] = {"yes", "no", "yes", "yes", "yes",
+                                              "yes", "no", "no",  "yes", "yes"};
+static const int sync_changed[NSYNC] = {0, 0, 0, 0, 100, 10, 0, 0, 100, 10}; /* % of chunks */
+/* differential: 0 no, 1 hash, 2 pages */
+static const int sync_diff[NSYNC] = {0, 0, 0, 0, 1, 1, 0, 0, 2, 2};
 /* L1-lz4, L1-bzip2: L1 with compression (new files, as compression always writes them) */
-static const char *const sync_comp[NSYNC] = {"none", "none", "none", "none",
-                                             "none", "none", "lz4",  "bzip2"};
+static const char *const sync_comp[NSYNC] = {"none", "none", "none",  "none", "none",
+                                             "none", "lz4",  "bzip2", "none", "none"};
 enum { DIFF_CHUNK = (1 << 20) / sizeof(double) }; /* elements per chunk (1 MiB) */
 
 struct opts {
@@ -78,7 +86,9 @@ struct run {
     double *buf;
     size_t len;
     int rank, size;
-    long sweeps; /* compute phase: sweeps over buf */
+    long sweeps;        /* compute phase: sweeps over buf */
+    double first_write; /* L1-pages100: the first write of every value after a checkpoint over
+                         * the next one (the page faults of the tracking), median; 0: not run */
 };
 
 static double now(void)
@@ -181,6 +191,7 @@ static int open_ckpt(const char *dir, const char *job, const char *levels, const
         sal_config_set(*cfg, "levels", levels) || sal_config_set(*cfg, "reuse_files", reuse) ||
         sal_config_set(*cfg, "fake_host_ranks", "1") ||
         sal_config_set(*cfg, "differential", diff ? "yes" : "no") ||
+        sal_config_set(*cfg, "differential_tracking", diff == 2 ? "pages" : "hash") ||
         sal_config_set(*cfg, "compression", comp) || (l4 && sal_config_set(*cfg, "pfs_dir", pfs)) ||
         sal_config_set(*cfg, "log_level", "warn") ||
         sal_config_set(*cfg, "async_levels", async ? "yes" : "no") ||
@@ -231,6 +242,20 @@ static void change(struct run *u, int pct)
         u->buf[k * DIFF_CHUNK] += 1.0;
 }
 
+/* Adds 1 to every value: the slowest rank's time. After a checkpoint with
+ * differential_tracking=pages, each page's first write is a page fault. */
+static double rewrite(struct run *u)
+{
+    size_t n = u->len / sizeof(double);
+    double t0;
+
+    MPI_Barrier(MPI_COMM_WORLD);
+    t0 = now();
+    for (size_t i = 0; i < n; i++)
+        u->buf[i] += 1.0;
+    return slowest(now() - t0);
+}
+
 /* A synchronous configuration, paired with raw writes. [OUT] *ratio, *secs (medians). */
 /* Rank 0: the bytes of the rank files of the newest checkpoint of ck, or -1. */
 static double stored_bytes(sal_ckpt_t ck, int nranks)
@@ -256,12 +281,12 @@ static double stored_bytes(sal_ckpt_t ck, int nranks)
 static int sync_level(const struct opts *o, struct run *u, int c, double *ratio, double *secs,
                       double *stored)
 {
-    double r[MAX_REPS], t[MAX_REPS];
+    double r[MAX_REPS], t[MAX_REPS], f[MAX_REPS];
     sal_config_t cfg;
     sal_ckpt_t ck;
 
-    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, sync_changed[c] > 0,
-                  sync_comp[c], 0, u, &cfg, &ck))
+    if (open_ckpt(o->dir, "bw_sync", sync_levels[c], sync_reuse[c], 0, sync_diff[c], sync_comp[c],
+                  0, u, &cfg, &ck))
         return 1;
     for (int i = 0; i < WARMUP; i++) { /* a job's steady state: keep + 1 checkpoints exist */
         change(u, sync_changed[c]);
@@ -269,10 +294,15 @@ static int sync_level(const struct opts *o, struct run *u, int c, double *ratio,
     }
     for (int i = 0; i < o->reps; i++) {
         double raw = raw_write(o->dir, u);
-        change(u, sync_changed[c]);
+        if (sync_diff[c] == 2 && sync_changed[c] == 100)
+            f[i] = rewrite(u) / rewrite(u);
+        else
+            change(u, sync_changed[c]);
         t[i] = ckpt_once(ck, WARMUP + i);
         r[i] = raw / t[i];
     }
+    if (sync_diff[c] == 2 && sync_changed[c] == 100)
+        u->first_write = median(f, o->reps);
     *stored = u->rank == 0 ? stored_bytes(ck, u->size) : 0;
     close_ckpt(o->dir, "bw_sync", &cfg, &ck);
     *ratio = median(r, o->reps);
@@ -397,7 +427,9 @@ static void parse_opts(int argc, char **argv, struct opts *o, int rank)
                     "  --compute  seconds of the compute phase of the L4 and async comparisons "
                     "(default 0.5)\n"
                     "  --only     configurations among L1, L1-newfiles, L1+L2, L1+L3, L1-diff100, "
-                    "L1-diff10, L1-lz4, L1-bzip2, L4, async (default all but L1-bzip2; the "
+                    "L1-diff10, L1-lz4, L1-bzip2, L1-pages100, L1-pages10, L4, async (default all "
+                    "but "
+                    "L1-bzip2; the "
                     "ratios to "
                     "L1-newfiles and L1 need them)\n"
                     "  --events   directory of an event log ckpt_bw.events.jsonl (the phases "
@@ -493,13 +525,17 @@ static void one_size(const struct opts *o, struct run *u, int mib, char *ratios,
             used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1-newfiles@%dMiB %.3f\n",
                                      sync_name[c], mib, ratio[1] / ratio[c]);
     /* Differential checkpoints against L1 (every chunk written), the same way. */
-    for (int c = 4; c < 6 && wanted(o, 0); c++)
-        if (wanted(o, c) && ratio[c] > 0)
+    for (int c = 4; c < NSYNC && wanted(o, 0); c++)
+        if (sync_diff[c] && wanted(o, c) && ratio[c] > 0)
             used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1@%dMiB %.3f\n",
                                      sync_name[c], mib, ratio[0] / ratio[c]);
+    /* The cost the tracking moves into the application: its first write of each page */
+    if (u->first_write > 0)
+        used += (size_t)snprintf(ratios + used, cap - used,
+                                 "ratio pages-first-write/write@%dMiB %.3f\n", mib, u->first_write);
     /* Compression: its time against L1-newfiles (both write new files), and the bytes of the
      * rank files against those of the data. */
-    for (int c = 6; c < NSYNC; c++) {
+    for (int c = 6; c < 8; c++) {
         if (wanted(o, c) && ratio[c] > 0 && wanted(o, 1))
             used += (size_t)snprintf(ratios + used, cap - used, "ratio %s/L1-newfiles@%dMiB %.3f\n",
                                      sync_name[c], mib, ratio[1] / ratio[c]);
@@ -552,6 +588,7 @@ int main(int argc, char **argv)
     MPI_Barrier(MPI_COMM_WORLD);
     for (int s = 0; s < o.nsizes; s++) {
         u.len = (size_t)o.sizes[s] << 20;
+        u.first_write = 0;
         u.buf = malloc(u.len);
         if (!u.buf) {
             fprintf(stderr, "out of memory for %d MiB\n", o.sizes[s]);

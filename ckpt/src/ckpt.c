@@ -88,6 +88,17 @@ void sal_ckpt_flush_wait(sal_ckpt_t ck)
         sal_levels_drain(&ck->async);
 }
 
+/* differential_tracking=pages: the written-page tracker, or (where the kernel cannot track) a
+ * warning and the hashes of every chunk. */
+static void open_dirty(struct sal_ckpt *c)
+{
+    if (sal_dirty_open(&c->dirty) == SAL_OK)
+        return;
+    if (sal_comm_rank(c->comm) == 0)
+        SAL_LOG_W("differential_tracking=pages: %s; every chunk is hashed instead",
+                  sal_last_error());
+}
+
 int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t *ck)
 {
     char dir[PATH_MAX];
@@ -124,6 +135,9 @@ int sal_ckpt_create(MPI_Comm comm, sal_config_t cfg, const char *job, sal_ckpt_t
     if (rc == SAL_OK)
         rc = sal_bound_configure(sal_config_settings(cfg)->protocol_timeout,
                                  sal_config_settings(cfg)->protocol_timeout_factor);
+    if (rc == SAL_OK && c->differential &&
+        strcmp(sal_config_settings(cfg)->differential_tracking, "pages") == 0)
+        open_dirty(c);
     if (rc != SAL_OK) {
         sal_levels_stop(&c->async);
         free(c);
@@ -142,6 +156,7 @@ void sal_ckpt_destroy(sal_ckpt_t *ck)
     sal_pending_release(*ck, 10.0);
     sal_levels_stop(&(*ck)->async);
     sal_topo_free(&(*ck)->topo);
+    sal_dirty_close((*ck)->dirty);
     free((*ck)->regions);
     free(*ck);
     *ck = NULL;

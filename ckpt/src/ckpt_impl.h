@@ -8,6 +8,7 @@
 
 #include <mpi.h>
 
+#include "dirty.h"
 #include "inject.h"
 #include "interval.h"
 #include "level_async.h"
@@ -38,8 +39,12 @@ struct sal_ckpt {
     int reused_ranks; /* ... rank 0: how many ranks did */
     int differential; /* key differential: unchanged chunks of a reused file are not rewritten */
     int compression;  /* key compression: the HDF5 filter of the data, 0: none */
+    sal_dirty_t *dirty;      /* differential_tracking=pages: the written-page tracker, or NULL */
     int64_t unchanged_mine;  /* during sal_ckpt_write: bytes this rank left as they were */
     int64_t unchanged_bytes; /* ... rank 0: the sum over the ranks */
+    int64_t unread_mine;     /* during sal_ckpt_write: of those, bytes the tracker said were not
+                              * written (left without being read) */
+    int64_t unread_bytes;    /* ... rank 0: the sum over the ranks */
     int64_t own_first_id;    /* the first checkpoint this handle committed, -1 before: from it on,
                               * the files are this run's own and read without a probe */
     int64_t last_committed;  /* the newest checkpoint this handle committed or restored, or -1:

@@ -145,10 +145,22 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
         sal_h5_write_opts_t o = {.differential = ck->differential, .compression = ck->compression};
         from = reusable_file(ck, ck->reuse_id, meta.rank, old, sizeof(old));
         o.reuse = from;
+        /* the pages written since the last checkpoint, just before the data is copied (at every
+         * checkpoint: the files this one writes are those later ones overwrite) */
+        if (ck->dirty) {
+            if (sal_dirty_scan(ck->dirty, ck->regions, ck->nregions, id) == SAL_OK) {
+                o.dirty = from ? ck->dirty : NULL;
+                o.dirty_since = ck->reuse_id;
+            } else {
+                SAL_LOG_W("checkpoint %lld: %s; every chunk is hashed", (long long)id,
+                          sal_last_error());
+            }
+        }
         rc = sal_h5_write_rank_opts(path, &meta, ck->regions, ck->nregions, bytes, &o);
         reused = o.reused;
         ck->reused_mine = reused;
         ck->unchanged_mine = o.skipped;
+        ck->unread_mine = o.unread;
         if (from)
             SAL_LOG_D("checkpoint %lld: %s %s", (long long)id,
                       reused ? "overwrote the storage of" : "could not reuse", from);
@@ -419,12 +431,13 @@ static void after_commit(struct sal_ckpt *ck, int me, int64_t id, int64_t step, 
         sal_event("ckpt_commit",
                   "\"id\":%lld,\"step\":%lld,\"bytes\":%lld,\"seconds\":%.6f,"
                   "\"level\":\"%s\",\"pending\":\"%s\",\"l4\":\"%s\",\"reused_files\":%d,"
-                  "\"unchanged_bytes\":%lld,\"phases\":{%s}",
+                  "\"unchanged_bytes\":%lld,\"unread_bytes\":%lld,\"phases\":{%s}",
                   (long long)id, (long long)step, (long long)bytes, secs,
                   sal_levels_name(mask, lv, sizeof(lv)),
                   ck->pending.id == id ? sal_levels_name(ck->pending.mask, pv, sizeof(pv)) : "",
                   (due & SAL_LVL_L4) ? "queued" : "no", ck->reused_ranks,
-                  (long long)ck->unchanged_bytes, phases_json(&ck->phases, mask, ph, sizeof(ph)));
+                  (long long)ck->unchanged_bytes, (long long)ck->unread_bytes,
+                  phases_json(&ck->phases, mask, ph, sizeof(ph)));
     }
     sal_levels_submit(&ck->async, due, id, me, sal_comm_size(ck->comm));
     if (sal_interval_auto_cost(&ck->iauto, secs, sal_clock_mono()) && me == 0)
@@ -544,6 +557,7 @@ int sal_ckpt_write(sal_ckpt_t ck, int64_t step, int64_t *id_out)
     me = sal_comm_rank(ck->comm);
     ck->reused_mine = ck->reused_ranks = 0;
     ck->unchanged_mine = ck->unchanged_bytes = 0;
+    ck->unread_mine = ck->unread_bytes = 0;
     rc = agree_on_id(ck, me, &id, &ck->reuse_id);
     if (rc != SAL_OK)
         return rc;

@@ -9,7 +9,15 @@
 #include "log.h"
 
 /* Per-rank record gathered by rank 0: status, bytes, signature, then offset/count per region. */
-enum { REC_OK = 0, REC_BYTES = 1, REC_SIG = 2, REC_REUSED = 3, REC_UNCHANGED = 4, REC_HEAD = 5 };
+enum {
+    REC_OK = 0,
+    REC_BYTES = 1,
+    REC_SIG = 2,
+    REC_REUSED = 3,
+    REC_UNCHANGED = 4,
+    REC_UNREAD = 5,
+    REC_HEAD = 6
+};
 
 size_t sal_commit_record_len(const struct sal_ckpt *ck)
 {
@@ -45,6 +53,7 @@ void sal_commit_fill_record(const struct sal_ckpt *ck, int ok, int64_t bytes, in
     rec[REC_SIG] = region_signature(ck);
     rec[REC_REUSED] = ck->reused_mine;
     rec[REC_UNCHANGED] = ck->unchanged_mine;
+    rec[REC_UNREAD] = ck->unread_mine;
     for (int i = 0; i < ck->nregions; i++) {
         int64_t *blk = rec + REC_HEAD + (size_t)i * 2 * SAL_MAX_DIMS;
         memcpy(blk, ck->regions[i].offset, SAL_MAX_DIMS * sizeof(int64_t));
@@ -115,6 +124,7 @@ int sal_commit_records_ok(struct sal_ckpt *ck, const int64_t *recs, int nranks, 
         *bytes += rec[REC_BYTES];
         ck->reused_ranks += rec[REC_REUSED] != 0;
         ck->unchanged_bytes += rec[REC_UNCHANGED];
+        ck->unread_bytes += rec[REC_UNREAD];
         if (!rec[REC_OK])
             ok = 0;
         if (rec[REC_SIG] != recs[REC_SIG]) {

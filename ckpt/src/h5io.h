@@ -43,8 +43,15 @@ typedef struct sal_h5_write_opts {
                         * reused file, leave the chunks whose hash is unchanged as they are */
     int reused;        /* [OUT] 1 when reuse was taken over */
     int64_t skipped;   /* [OUT] bytes of data in chunks left as they were (not written) */
+    int64_t unread;    /* [OUT] of those, the bytes left without being read (dirty) */
     int compression;   /* [IN] HDF5 filter of the data before Fletcher32 (sal_h5_compression),
                         * 0: none; then reuse and differential are ignored */
+    const struct sal_dirty *dirty; /* [INOUT] with differential, the written-page tracker
+                                    * (differential_tracking=pages), NULL: every chunk is hashed.
+                                    * Set to NULL when the reused file is not checkpoint
+                                    * dirty_since */
+    int64_t dirty_since; /* [IN] the checkpoint the reused file holds: a chunk none of whose pages
+                          * was written since is left as it is without being hashed */
 } sal_h5_write_opts_t;
 
 /* The HDF5 filter of the compression key's value name ("none": *filter = 0, "lz4", "bzip2").

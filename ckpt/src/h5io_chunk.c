@@ -10,6 +10,7 @@
 
 #include <salamander/sal_error.h>
 
+#include "dirty.h"
 #include "h5io.h"
 #include "h5io_rank.h"
 #include "log.h"
@@ -168,11 +169,18 @@ int64_t sal_h5_chunk_count(const sal_h5_stored_t *s, const hsize_t *chunk, int c
 }
 
 /* Whether chunk k (data bytes at src) must be written: always without diff; with it, unless its
- * hash equals the one the reused dataset records. Records the hash and the bytes skipped. */
+ * memory was not written since the reused dataset's checkpoint (diff->dirty), or its hash equals
+ * the one the reused dataset records. Records the hash and the bytes skipped. */
 static int chunk_needed(sal_h5_diff_t *diff, int64_t k, const unsigned char *src, size_t bytes)
 {
     if (!diff)
         return 1;
+    if (diff->old && diff->dirty && sal_dirty_clean_since(diff->dirty, src, bytes, diff->since)) {
+        diff->hash[k] = diff->old[k]; /* the same data as when old[k] was computed */
+        diff->skipped += (int64_t)bytes;
+        diff->unread += (int64_t)bytes;
+        return 0;
+    }
     diff->hash[k] = (int64_t)sal_h5_chunk_hash(src, bytes);
     if (diff->old && diff->old[k] == diff->hash[k]) {
         diff->skipped += (int64_t)bytes;

@@ -35,6 +35,10 @@ typedef struct sal_h5_diff {
     int64_t *hash;      /* [OUT] the hash of every chunk now in the dataset */
     int64_t nchunks;    /* entries of old (when not NULL) and hash */
     int64_t skipped;    /* [INOUT] bytes of data in chunks left as they were, added to */
+    int64_t unread;     /* [INOUT] of those, the bytes left unread (dirty), added to */
+    const struct sal_dirty *dirty; /* [IN] written-page tracker, NULL: hash every chunk */
+    int64_t since; /* [IN] with dirty: the checkpoint old describes; a chunk whose memory was not
+                    * written since keeps its old hash, unread */
 } sal_h5_diff_t;
 
 /* Chunks of a dataset above which no hashes are kept (their attribute stays below HDF5's 64 KiB

@@ -130,16 +130,19 @@ static int write_data(hid_t dset, const char *where, const sal_region_t *r,
 /* Differential writes of one dataset: hashes for nchunks chunks, and (reuse) the ones its reused
  * dataset records, when it records them for as many chunks. *use = 0 when the region keeps no
  * hashes (too many chunks, or a byte order that goes through HDF5's pipeline). */
-static int diff_prepare(hid_t dset, const char *where, const sal_region_t *r, int reuse, int comp,
-                        int64_t nchunks, sal_h5_diff_t *d, int64_t **old, int *use)
+static int diff_prepare(hid_t dset, const char *where, const sal_region_t *r, int reuse,
+                        const sal_h5_write_opts_t *o, int64_t nchunks, sal_h5_diff_t *d,
+                        int64_t **old, int *use)
 {
-    *use = nchunks <= SAL_H5_DIFF_MAX_CHUNKS && !comp &&
+    *use = nchunks <= SAL_H5_DIFF_MAX_CHUNKS && !o->compression &&
            H5Tequal(sal_h5_file_type(r->type), sal_h5_mem_type(r->type)) > 0;
     *old = NULL;
     memset(d, 0, sizeof(*d));
     if (!*use)
         return SAL_OK;
     d->nchunks = nchunks;
+    d->dirty = o->dirty;
+    d->since = o->dirty_since;
     d->hash = malloc((size_t)nchunks * sizeof(int64_t));
     *old = reuse && H5Aexists(dset, CHUNK_HASHES) > 0 ? malloc((size_t)nchunks * sizeof(int64_t))
                                                       : NULL;
@@ -162,8 +165,8 @@ static int write_region_data(hid_t dset, const char *where, int reuse, const sal
     int use = 0, rc = SAL_OK;
 
     if (o->differential)
-        rc = diff_prepare(dset, where, r, reuse, o->compression, sal_h5_chunk_count(s, chunk, cut),
-                          &d, &old, &use);
+        rc = diff_prepare(dset, where, r, reuse, o, sal_h5_chunk_count(s, chunk, cut), &d, &old,
+                          &use);
     if (rc == SAL_OK && reuse && H5Aexists(dset, CHUNK_HASHES) > 0 &&
         H5Adelete(dset, CHUNK_HASHES) < 0)
         rc = sal_h5_error(SAL_ERR_HDF5, "%s: cannot remove attribute %s", where, CHUNK_HASHES);
@@ -171,8 +174,10 @@ static int write_region_data(hid_t dset, const char *where, int reuse, const sal
         rc = write_data(dset, where, r, s, chunk, cut, use ? &d : NULL, o->compression);
     if (rc == SAL_OK && use)
         rc = sal_h5_put_i64v(dset, where, CHUNK_HASHES, d.hash, (int)d.nchunks);
-    if (use)
+    if (use) {
         o->skipped += d.skipped;
+        o->unread += d.unread;
+    }
     free(old);
     free(use ? d.hash : NULL);
     return rc;
@@ -337,6 +342,14 @@ static int write_contents(hid_t file, int reuse, const char *path, const sal_ran
     return rc;
 }
 
+/* Whether the file (NULL: a new one) is of checkpoint id, by its attribute id. */
+static int holds_checkpoint(hid_t file, const char *reuse, int64_t id)
+{
+    int64_t v = -1;
+
+    return reuse && sal_h5_get_i64(file, reuse, "id", &v) == SAL_OK && v == id;
+}
+
 /* One attempt: into the file reuse (when not NULL) or a new one. *mismatch (reuse only): reuse
  * could not be used, nothing was reported, the caller writes a new file. */
 static int write_rank_once(const char *path, const char *reuse, const sal_rank_meta_t *meta,
@@ -357,7 +370,9 @@ static int write_rank_once(const char *path, const char *reuse, const sal_rank_m
     }
     if (rc != SAL_OK)
         return rc;
-    o->skipped = 0;
+    o->skipped = o->unread = 0;
+    if (o->dirty && !holds_checkpoint(file, reuse, o->dirty_since))
+        o->dirty = NULL;
     rc = write_contents(file, reuse != NULL, path, meta, regions, nregions, mismatch, o);
     if (rc == SAL_OK)
         return sal_h5_commit_tmp(file, tmp, path);
@@ -374,7 +389,7 @@ int sal_h5_write_rank_opts(const char *path, const sal_rank_meta_t *meta,
     int mismatch = 0, rc = check_write_args(path, meta, regions, nregions);
 
     o->reused = 0;
-    o->skipped = 0;
+    o->skipped = o->unread = 0;
     if (o->compression)
         o->reuse = NULL; /* compressed chunks change size: always a new file */
     if (rc != SAL_OK)

@@ -5,7 +5,9 @@
  * s * 10 + rank. g0 is 24, or the environment's DRV_ROWS (rank files of several MiB); rows below
  * DRV_STATIC_ROWS (default 0) keep the values of step 1.
  *
- *   ckpt_driver write <k>              k checkpoints at steps 1..k (waits for the L4 flush)
+ *   ckpt_driver write <k>              k checkpoints at steps 1..k (waits for the L4 flush);
+ *                                      with DRV_RESTORE_AT=s, the newest checkpoint is restored
+ *                                      before step s (in the same process)
  *   ckpt_driver restore <id> <step> <old_nranks>
  *                                      restores; fails unless checkpoint <id> of step <step> was
  *                                      restored and every value is the one written
@@ -85,8 +87,11 @@ static int app_open(app_t *a)
 static void fill(app_t *a, int64_t step)
 {
     for (int64_t i = 0; i < a->cnt[0]; i++)
-        for (int64_t j = 0; j < G1; j++)
-            a->u[i * G1 + j] = value(step, a->off[0] + i, j);
+        for (int64_t j = 0; j < G1; j++) {
+            double v = value(step, a->off[0] + i, j);
+            if (a->u[i * G1 + j] != v) /* memory that keeps its value is not written */
+                a->u[i * G1 + j] = v;
+        }
     a->scalar = step * 10 + a->rank;
 }
 
@@ -117,9 +122,14 @@ static int app_message(app_t *a)
 static int do_write(app_t *a, int k)
 {
     int msgs = getenv("DRV_APP_MSGS") != NULL;
+    int restore_at = getenv("DRV_RESTORE_AT") ? atoi(getenv("DRV_RESTORE_AT")) : 0;
 
     for (int s = 1; s <= k; s++) {
         int64_t id;
+        if (s == restore_at && sal_ckpt_restore(a->ck, NULL, NULL) != SAL_OK) {
+            fprintf(stderr, "restore before step %d: %s\n", s, sal_last_error());
+            return 1;
+        }
         fill(a, s);
         if (msgs && app_post(a) != 0)
             return 1;

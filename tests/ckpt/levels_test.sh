@@ -151,6 +151,22 @@ diff) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_DIFFERENTIAL=yes DRV_ROW
      # file and its partner copy; the restore finds it and takes checkpoint 4
      damage "$D/ckpt.2" corrupt 0; run 4 write 1
      run 4 restore 4 5 4; expect_log "ckpt.5/rank.0.h5" ;;
+diff_pages) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_DIFFERENTIAL=yes SAL_DIFFERENTIAL_TRACKING=pages DRV_ROWS=210001 DRV_STATIC_ROWS=160000
+     # as diff, with the kernel's record of written pages: the chunks of ranks 0-2 are left in
+     # place without being read (their memory was not written since checkpoints 2 and 3, whose
+     # files 4 overwrites), so unread_bytes is all of unchanged_bytes
+     run 4 write 5
+     grep -q '"id":4,.*"reused_files":4,"unchanged_bytes":12600000,"unread_bytes":12600000,' "$T/drv.events.jsonl" ||
+         { grep ckpt_commit "$T/drv.events.jsonl"; echo "FAILED: checkpoint 4 did not leave ranks 0-2 unread"; exit 1; }
+     run 4 restore 4 5 4; run 3 restore 4 5 4
+     # a restore in the middle of a run writes every page: ids 5-10 at steps 1-6, checkpoint 6
+     # restored before step 3; checkpoint 8 overwrites 5's files, older than the restore, and
+     # reads everything; 10 overwrites 7's, the first after the restore, and leaves 0-2 unread
+     DRV_RESTORE_AT=3 run 4 write 6
+     grep -q '"id":8,.*"unchanged_bytes":12600000,"unread_bytes":0,' "$T/drv.events.jsonl" &&
+         grep -q '"id":10,.*"unchanged_bytes":12600000,"unread_bytes":12600000,' "$T/drv.events.jsonl" ||
+         { grep ckpt_commit "$T/drv.events.jsonl"; echo "FAILED: the pages a restore wrote"; exit 1; }
+     run 4 restore 10 6 4; run 3 restore 10 6 4 ;;
 lz4) export SAL_LEVELS=L1,L2 SAL_FAKE_HOST_RANKS=1 SAL_COMPRESSION=lz4 DRV_ROWS=140001
      # compressed rank files (through the HDF5 LZ4 plugin) are sent, kept and read like any other
      run 4 write 4; damage "$D/ckpt.3" level L1
