@@ -151,9 +151,11 @@ static int write_own_file(struct sal_ckpt *ck, int64_t id, int64_t step, double 
             if (sal_dirty_scan(ck->dirty, ck->regions, ck->nregions, id) == SAL_OK) {
                 o.dirty = from ? ck->dirty : NULL;
                 o.dirty_since = ck->reuse_id;
-            } else {
-                SAL_LOG_W("checkpoint %lld: %s; every chunk is hashed", (long long)id,
+            } else { /* from now on every chunk is hashed */
+                SAL_LOG_W("checkpoint %lld: %s; every chunk is hashed from now on", (long long)id,
                           sal_last_error());
+                sal_dirty_close(ck->dirty);
+                ck->dirty = NULL;
             }
         }
         rc = sal_h5_write_rank_opts(path, &meta, ck->regions, ck->nregions, bytes, &o);

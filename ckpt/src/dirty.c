@@ -5,7 +5,10 @@
  */
 #include "dirty.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -51,12 +54,73 @@ struct span {
 
 struct sal_dirty {
     int uffd, pagemap;
+    int pinned; /* the process was seen with pinned memory: nothing is trusted any more */
     uintptr_t page;
     struct span *spans;
     int nspans;
 };
 
 enum { SCAN_VEC = 512 }; /* written runs returned by one PAGEMAP_SCAN */
+
+/* Whether directory dir has an entry whose name begins with prefix ("" : any); its path in what. */
+static int has_entry(const char *dir, const char *prefix, char *what, size_t size)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+
+    if (!d)
+        return 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        snprintf(what, size, "%s/%s", dir, e->d_name);
+        found = 1;
+    }
+    (void)closedir(d);
+    return found;
+}
+
+int sal_dirty_device_blocks(const char *root, char *what, size_t size)
+{
+    /* directory under root, prefix of an entry that is such a device */
+    static const char *const devices[][2] = {
+        {"sys/class/infiniband", ""}, /* verbs: InfiniBand, RoCE, iWARP, EFA, Omni-Path */
+        {"dev", "xpmem"},             /* a peer's mapping of this process's pages */
+        {"dev", "cxi"},               /* HPE Slingshot */
+        {"dev", "hfi1"},              /* Omni-Path's own driver */
+        {"dev", "nvidia"},            /* NVIDIA GPUs: copies into pinned host memory */
+        {"dev", "kfd"},               /* AMD ROCm GPUs */
+        {"dev/dri", "renderD"},       /* other GPUs (DRM render nodes) */
+    };
+    char dir[PATH_MAX];
+
+    for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+        snprintf(dir, sizeof(dir), "%s/%s", root, devices[i][0]);
+        if (has_entry(dir, devices[i][1], what, size))
+            return 1;
+    }
+    return 0;
+}
+
+/* The kB of this process's memory pinned for devices (VmPin of /proc/self/status: RDMA
+ * registrations, io_uring fixed buffers, ...), 0 where it cannot be read. */
+static long long pinned_kb(void)
+{
+    char line[256];
+    long long kb = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmPin:", 6) == 0) {
+            kb = strtoll(line + 6, NULL, 10);
+            break;
+        }
+    (void)fclose(f);
+    return kb;
+}
 
 static void free_spans(sal_dirty_t *d)
 {
@@ -74,6 +138,7 @@ int sal_dirty_open(sal_dirty_t **out)
     struct uffdio_api api = {.api = UFFD_API,
                              .features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED};
     struct pm_scan_arg probe = {0};
+    char path[PATH_MAX];
     sal_dirty_t *d;
     long ps = sysconf(_SC_PAGESIZE);
     int uffd, pm;
@@ -88,6 +153,12 @@ int sal_dirty_open(sal_dirty_t **out)
         return sal_error(SAL_ERR_UNSUPPORTED,
                          "userfaultfd without asynchronous write protection (Linux >= 6.7): %s",
                          strerror(e));
+    }
+    if (sal_dirty_device_blocks("", path, sizeof(path))) {
+        (void)close(uffd);
+        return sal_error(SAL_ERR_UNSUPPORTED,
+                         "%s can write memory behind the page tables, where no write is seen",
+                         path);
     }
     pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     /* A known ioctl refuses a zero size with EINVAL; a kernel without it answers ENOTTY. */
@@ -274,8 +345,20 @@ int sal_dirty_scan(sal_dirty_t *d, const sal_region_t *regions, int nregions, in
     struct span *w = NULL;
     int n = 0, rc;
 
+    long long pinned;
+
     if (!d || (nregions > 0 && !regions))
         return sal_error(SAL_ERR_INVALID_ARG, "written-page tracker: NULL argument");
+    pinned = d->pinned ? 1 : pinned_kb();
+    if (pinned > 0) { /* a device may have written pages since, unseen: trust nothing again */
+        for (int i = 0; i < d->nspans; i++)
+            unregister(d, &d->spans[i]);
+        d->pinned = 1;
+        return sal_error(SAL_ERR_UNSUPPORTED,
+                         "this process has pinned memory (VmPin %lld kB: RDMA, io_uring, ...), "
+                         "which devices write unseen: written-page tracking is off",
+                         pinned);
+    }
     rc = wanted_spans(d, regions, nregions, &w, &n);
     if (rc != SAL_OK)
         return rc;

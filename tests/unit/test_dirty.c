@@ -2,12 +2,13 @@
  * Unit tests of written-page tracking (dirty.c) and of differential writes that use it
  * (differential_tracking=pages, h5io_chunk.c): every way this process's memory can change (a
  * store, a read() into it, MADV_DONTNEED, a peer's process_vm_writev, unmapping and mapping again,
- * regions that change) counts as written, pages not written stay clean, and a rank file written
- * with the tracker leaves exactly the chunks of untouched memory, unread.
+ * regions that change) counts as written, pages not written stay clean, a rank file written
+ * with the tracker leaves exactly the chunks of untouched memory, unread, and the tracker is not
+ * trusted where devices may write memory unseen (their device files, pinned memory).
  *
- * valgrind does not implement userfaultfd: under valgrind the tracker must refuse with
- * SAL_ERR_UNSUPPORTED (what checkpoints then do: hash every chunk), which is what is tested
- * there, and the test says so loudly.
+ * valgrind does not implement userfaultfd, and a host with an RDMA device or a GPU refuses the
+ * tracker: there it must refuse with SAL_ERR_UNSUPPORTED (what checkpoints then do: hash every
+ * chunk), which is what is tested, and the test says loudly that the tracker itself was not.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/io_uring.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,8 +44,18 @@ static size_t page;
 static sal_dirty_t *open_tracker(void)
 {
     sal_dirty_t *d = NULL;
+    char dev[PATH_MAX];
     int rc = sal_dirty_open(&d);
 
+    if (sal_dirty_device_blocks("", dev, sizeof(dev))) {
+        CU_ASSERT_EQUAL(rc, SAL_ERR_UNSUPPORTED);
+        CU_ASSERT_PTR_NULL(d);
+        fprintf(stderr,
+                "\n*** test_dirty: written-page tracking NOT tested on this host: %s "
+                "refuses it (%s) ***\n",
+                dev, sal_last_error());
+        return NULL;
+    }
     if (RUNNING_ON_VALGRIND) {
         CU_ASSERT_EQUAL(rc, SAL_ERR_UNSUPPORTED);
         CU_ASSERT_PTR_NULL(d);
@@ -272,12 +286,105 @@ static void test_rank_file_with_pages(void)
     free(w);
 }
 
+/* Makes the directories of path (relative to root) and, with file, an empty file there. */
+static void make(const char *root, const char *path, int file)
+{
+    char p[PATH_MAX];
+    int n = snprintf(p, sizeof(p), "%s/%s", root, path);
+
+    CU_ASSERT_FATAL(n > 0 && (size_t)n < sizeof(p));
+    for (char *s = p + strlen(root) + 1; (s = strchr(s, '/')) != NULL; s++) {
+        *s = '\0';
+        (void)mkdir(p, 0700);
+        *s = '/';
+    }
+    if (file) {
+        FILE *f = fopen(p, "w");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+        fclose(f);
+    } else {
+        CU_ASSERT_EQUAL(mkdir(p, 0700), 0);
+    }
+}
+
+/* The host's devices that write memory behind the page tables, under a pretend root each. */
+static void test_devices_block(void)
+{
+    static const char *const blocking[][2] = {
+        {"sys/class/infiniband/mlx5_0", "d"},
+        {"dev/xpmem", "f"},
+        {"dev/cxi0", "f"},
+        {"dev/hfi1_0", "f"},
+        {"dev/nvidiactl", "f"},
+        {"dev/kfd", "f"},
+        {"dev/dri/renderD128", "f"},
+    };
+    char root[PATH_MAX], what[PATH_MAX] = "";
+
+    path_of(root, "host0");
+    CU_ASSERT_EQUAL_FATAL(mkdir(root, 0700), 0);
+    make(root, "dev/dri/card0", 1); /* a display, no render node: not a blocker */
+    make(root, "dev/null", 1);
+    make(root, "sys/class/net/eth0", 0);
+    CU_ASSERT_EQUAL(sal_dirty_device_blocks(root, what, sizeof(what)), 0);
+    for (size_t i = 0; i < sizeof(blocking) / sizeof(blocking[0]); i++) {
+        char r[PATH_MAX + 32];
+        snprintf(r, sizeof(r), "%s.%zu", root, i + 1);
+        CU_ASSERT_EQUAL_FATAL(mkdir(r, 0700), 0);
+        make(r, blocking[i][0], blocking[i][1][0] == 'f');
+        what[0] = '\0';
+        CU_ASSERT_EQUAL(sal_dirty_device_blocks(r, what, sizeof(what)), 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(what, blocking[i][0]));
+    }
+}
+
+/* Memory pinned for a device (here io_uring's fixed buffers, which the kernel accounts as VmPin
+ * like RDMA registrations) can be written by DMA without a page fault: from then on the tracker
+ * trusts nothing, and says so. Last test of the program: the pin outlives it. */
+static void test_pinned_memory_ends_tracking(void)
+{
+    sal_dirty_t *d = open_tracker();
+    char *p = mmap(NULL, NPAGES * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct io_uring_params params;
+    struct iovec iov = {p, NPAGES * page};
+    sal_region_t r;
+    int ring;
+
+    CU_ASSERT_FATAL(p != MAP_FAILED);
+    memset(p, 1, NPAGES * page);
+    set_region(&r, "m", p, SAL_CHAR, 1, (int64_t[]){NPAGES * (int64_t)page}, (int64_t[]){0},
+               (int64_t[]){NPAGES * (int64_t)page});
+    if (!d) {
+        munmap(p, NPAGES * page);
+        return;
+    }
+    CU_ASSERT_EQUAL(sal_dirty_scan(d, &r, 1, 1), SAL_OK);
+    CU_ASSERT_EQUAL(sal_dirty_clean_since(d, p, NPAGES * page, 1), 1);
+    memset(&params, 0, sizeof(params));
+    ring = (int)syscall(__NR_io_uring_setup, 4, &params);
+    if (ring < 0)
+        fprintf(stderr, "io_uring_setup: %s: cannot pin memory for this test\n", strerror(errno));
+    CU_ASSERT_FATAL(ring >= 0);
+    CU_ASSERT_EQUAL_FATAL(syscall(__NR_io_uring_register, ring, IORING_REGISTER_BUFFERS, &iov, 1),
+                          0);
+    CU_ASSERT_EQUAL(sal_dirty_scan(d, &r, 1, 2), SAL_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(sal_last_error(), "pinned"));
+    CU_ASSERT_EQUAL(sal_dirty_clean_since(d, p, page, 1), 0);
+    CU_ASSERT_EQUAL(sal_dirty_scan(d, &r, 1, 3), SAL_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(sal_dirty_clean_since(d, p, page, 3), 0);
+    close(ring);
+    sal_dirty_close(d);
+    munmap(p, NPAGES * page);
+}
+
 int main(void)
 {
     static const sal_unit_test_t tests[] = {
         {"writes of every kind are seen", test_writes_are_seen},
         {"regions that change are tracked anew", test_regions_change},
         {"rank file with written-page tracking", test_rank_file_with_pages},
+        {"devices that write unseen block it", test_devices_block},
+        {"pinned memory ends the tracking", test_pinned_memory_ends_tracking},
     };
 
     page = (size_t)sysconf(_SC_PAGESIZE);
