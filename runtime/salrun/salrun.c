@@ -33,7 +33,14 @@
 #define LAUNCH_RETRIES    2          /* new launches after mpiexec failed to start */
 #define PRTE_STARTUP_RACE "listener thread failed to start" /* its message for the start race */
 #define LEFTOVER_GRACE    2.0 /* seconds a leftover process has between SIGTERM and SIGKILL */
-#define RELAY_GRACE       1.0 /* seconds to relay what mpiexec's leftovers still write */
+#define SHM_NOTE_PERIOD                                                                            \
+    1.0 /* at most this often, the shared-memory files of a launch are noted                       \
+         */
+
+/* The MPI shared-memory files the processes of the current launch map on this host (salrun_shm.c):
+ * 140 KiB, not on the stack. */
+static salrun_shm_t launch_shm;
+#define RELAY_GRACE 1.0 /* seconds to relay what mpiexec's leftovers still write */
 
 static void sleep_poll(void)
 {
@@ -70,8 +77,8 @@ static pid_t exited_reaped(pid_t pid, int *status)
 static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
 {
     salrun_keeper_t k;
-    long long seen = -1;
-    double t_event = salrun_now();
+    long long seen = -1, noted = 0;
+    double t_event = salrun_now(), t_noted = 0;
     int rc;
 
     memset(&k, 0, sizeof(k));
@@ -127,6 +134,12 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
         }
         salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
+        /* New events: ranks that passed MPI_Init (replacements too) map their files by now */
+        if (j->st.attempt_events != noted && salrun_now() - t_noted >= SHM_NOTE_PERIOD) {
+            salrun_shm_note_tree(&launch_shm, k.pid);
+            noted = j->st.attempt_events;
+            t_noted = salrun_now();
+        }
         /* Asked to checkpoint and stop (checkpoint_signal) before any rank of the launch started:
          * no rank holds anything newer than the last checkpoint, and a launch that is slow to
          * start (or stuck) could outlast the time limit the signal announces. End it: salrun
@@ -139,8 +152,11 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
          * before the ranks started or after they had exited (a short launch on a busy host). */
         k.seen_children |= j->st.attempt_events > 0;
         r = exited_reaped(k.pid, status);
-        if (r == k.pid)
+        if (r == k.pid) {
+            /* its processes still alive are salrun's children now: their files, before they end */
+            salrun_shm_note_tree(&launch_shm, getpid());
             break;
+        }
         if (r < 0 && errno != EINTR) {
             salrun_relay_close(&j->relay, 0);
             return salrun_fail(SAL_ERR_IO, "waitpid: %s", strerror(errno));
@@ -397,6 +413,22 @@ static void say_slurm(const salrun_job_t *j)
                restarts > 0 ? " (requeued: the job resumes from its last checkpoint)" : "");
 }
 
+/* Removes the shared-memory files of the launch that are left once all its processes are gone
+ * (ranks that a launcher ended, or that died with it, cannot remove theirs), with a line. */
+static void sweep_shm(salrun_job_t *j)
+{
+    char json[64];
+    int removed = salrun_shm_sweep(&launch_shm);
+
+    if (removed == 0)
+        return;
+    snprintf(json, sizeof(json), "\"removed\":%d", removed);
+    salrun_say(&j->out, "shm", json,
+               "removed %d MPI shared-memory file%s in /dev/shm that ranks of the launch left "
+               "(they ended without MPI_Finalize)",
+               removed, removed == 1 ? "" : "s");
+}
+
 /* Ends what a launch left behind (ranks whose mpiexec died are salrun's children: it is their
  * subreaper), with a line naming them. */
 static void end_leftovers(salrun_job_t *j)
@@ -439,6 +471,7 @@ static int run_job(salrun_job_t *j)
             break;
         }
         end_leftovers(j);
+        sweep_shm(j);
         /* What the leftovers wrote before they were ended (on several hosts, the failure lines of
          * survivors) comes before the lines about the relaunch. */
         salrun_watch_poll(w);
@@ -454,6 +487,7 @@ static int run_job(salrun_job_t *j)
         }
     }
     end_leftovers(j);
+    sweep_shm(j);
     salrun_watch_close(&w);
     return ex;
 }

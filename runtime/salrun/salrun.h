@@ -230,8 +230,9 @@ int salrun_end_leftovers(double grace, char *pids, size_t size, int *shm_removed
 /* ---- salrun_shm.c ---- */
 
 /* The MPI shared-memory files (/dev/shm/sm_segment.*, vader_segment.*, mpich_shm_*) that processes
- * about to be ended map, to remove those their launcher can no longer remove. */
-enum { SALRUN_SHM_MAX = 128 };
+ * of a launch map (those about to be ended, and every one on this host while the job runs), to
+ * remove those nobody else will: their launcher was killed, or it ended the ranks itself. */
+enum { SALRUN_SHM_MAX = 512 };
 typedef struct salrun_shm {
     int n;
     struct {
@@ -243,8 +244,13 @@ typedef struct salrun_shm {
 
 /* Notes in s the MPI shared-memory files process pid maps (none when it cannot be read). */
 void salrun_shm_note(salrun_shm_t *s, pid_t pid);
+/* Notes in s the files that root and every process below it map. */
+void salrun_shm_note_tree(salrun_shm_t *s, pid_t root);
 /* Removes the noted files that are still there (the same file, this user's); returns how many. */
 int salrun_shm_remove(const salrun_shm_t *s);
+/* At the end of a launch: when no process salrun started is left, removes the files s noted
+ * (salrun_shm_remove) and returns how many; 0 otherwise. s is emptied either way. */
+int salrun_shm_sweep(salrun_shm_t *s);
 
 /* ---- salrun_prrte.c ---- */
 

@@ -595,6 +595,14 @@ static int reap_exited(void)
     return own_children(kids, 256);
 }
 
+int salrun_shm_sweep(salrun_shm_t *s)
+{
+    int removed = reap_exited() == 0 ? salrun_shm_remove(s) : 0;
+
+    s->n = 0;
+    return removed;
+}
+
 int salrun_end_leftovers(double grace, char *pids, size_t size, int *shm_removed)
 {
     pid_t kids[256], seen[256];

@@ -3,10 +3,13 @@
  * Open MPI's shared-memory transport keeps a file per process in /dev/shm (sm_segment.<host>.<uid>.
  * <job>.<local rank>; vader_segment.* before Open MPI 5) and has the launcher remove it when the
  * job ends; MPICH keeps mpich_shm_* files. A launch whose mpiexec was killed leaves them behind
- * (16 MiB each for Open MPI 5): salrun, which ends the orphaned processes, notes the files they map
- * first and removes them once the processes are gone, each only if the path still names the very
- * file a process mapped (same device and inode) and it belongs to this user.
+ * (16 MiB each for Open MPI 5), and so does a job whose launcher ended its ranks itself (Hydra,
+ * after a rank died). salrun notes the files the launch's processes on this host map while the job
+ * runs, and those of orphans it ends, and removes them once every process it started is gone, each
+ * only if the path still names the very file a process mapped (same device and inode) and it
+ * belongs to this user.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +85,43 @@ void salrun_shm_note(salrun_shm_t *s, pid_t pid)
         if (strstr(line, SHM_DIR) && !strstr(line, " (deleted)"))
             note_line(s, line);
     (void)fclose(f);
+}
+
+/* Adds the children of process pid (every thread's) to pids[*n..max). */
+static void children_of(pid_t pid, pid_t *pids, int *n, int max)
+{
+    char path[96], buf[32];
+    struct dirent *de;
+    DIR *d;
+
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+    if (!(d = opendir(path)))
+        return;
+    while (*n < max && (de = readdir(d))) {
+        FILE *f;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/task/%.20s/children", (long)pid, de->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        while (*n < max && fscanf(f, "%31s", buf) == 1)
+            pids[(*n)++] = (pid_t)strtol(buf, NULL, 10);
+        (void)fclose(f);
+    }
+    (void)closedir(d);
+}
+
+void salrun_shm_note_tree(salrun_shm_t *s, pid_t root)
+{
+    enum { MAX_PROCS = 1024 };
+    static pid_t pids[MAX_PROCS]; /* breadth first: mpiexec, its daemons or proxies, the ranks */
+    int n = 1;
+
+    pids[0] = root;
+    for (int i = 0; i < n; i++) {
+        salrun_shm_note(s, pids[i]);
+        children_of(pids[i], pids, &n, MAX_PROCS);
+    }
 }
 
 int salrun_shm_remove(const salrun_shm_t *s)

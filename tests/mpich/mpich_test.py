@@ -9,8 +9,10 @@ test (relaunch.mpich_<case>):
                 MPI's (--with-ft, -x, --mca, --map-by, OMPI_/PRTE_ variables); user@host, relative
                 hostfile entries and --prrte refused with status 2
   kill          rank 1 SIGKILLed at step 70: Hydra ends the job, salrun relaunches, the job restores
-                checkpoint 3 (step 60) and ends with the reference checksum, bit for bit
-  two_kills     ranks 1 and 3 killed at steps 50 and 90: two relaunches, the same answer
+                checkpoint 3 (step 60) and ends with the reference checksum, bit for bit; salrun
+                removes the shared-memory file the ranks Hydra ended left in /dev/shm
+  two_kills     ranks 1 and 3 killed at steps 50 and 90: two relaunches, the same answer, the
+                files of both failed launches removed
   kill_in_ckpt  rank 2 killed while writing checkpoint 3: it is never committed, the relaunch
                 restores checkpoint 2, the same answer
   fewer_ranks   two hosts through a stand-in for ssh (fake_ssh.sh): nodeb is lost with rank 3 of 4;
@@ -173,6 +175,17 @@ def check_relaunched(r, args, launches, restored_ids, nranks=4):
              % (len(relaunches), launches - 1))
 
 
+def check_shm_removed(r, launches):
+    """The ranks Hydra ended after each kill left their MPICH shared-memory file, which salrun
+    removed (a launch that finishes leaves none)."""
+    removed = re.findall(r"^salrun: removed (\d+) MPI shared-memory files? in /dev/shm that ranks "
+                         r"of the launch left", r.stderr, re.M)
+    if len(removed) != launches - 1 or any(int(n) < 1 for n in removed):
+        fail("expected a line of removed shared-memory files after each of the %d failed launches, "
+             "found %s:\n%s" % (launches - 1, removed, r.stderr[-3000:]))
+    print("REMOVED the shared-memory files of the ended ranks: %s" % removed)
+
+
 def case_reference(args, tmp):
     r = run(args, tmp, "reference", ["--max-restarts", "0"], args.timeout)
     check_finished(r, "failure-free run")
@@ -248,6 +261,7 @@ def case_kill(args, tmp):
             args.timeout)
     check_finished(r, "one kill")
     check_relaunched(r, args, 2, [3])
+    check_shm_removed(r, 2)
 
 
 def case_two_kills(args, tmp):
@@ -256,6 +270,7 @@ def case_two_kills(args, tmp):
              "rank=1,step=50,signal=KILL;rank=3,step=90,signal=KILL"], args.timeout)
     check_finished(r, "two kills")
     check_relaunched(r, args, 3, [2, 4])
+    check_shm_removed(r, 3)
 
 
 def case_kill_in_ckpt(args, tmp):

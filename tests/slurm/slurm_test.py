@@ -453,6 +453,40 @@ def job_pids(jid):
     return pids
 
 
+MPI_SHM = re.compile(r"^/dev/shm/(sm_segment\.|vader_segment\.|mpich_shm_)[^/]*$")
+
+
+def shm_files(pids):
+    """The MPI shared-memory files in /dev/shm that processes pids map: {path: (dev, inode)}."""
+    files = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/maps" % pid) as f:
+                for line in f:
+                    fields = line.split(None, 5)
+                    if len(fields) == 6 and MPI_SHM.match(fields[5].strip()):
+                        st = os.stat(fields[5].strip())
+                        files[fields[5].strip()] = (st.st_dev, st.st_ino)
+        except OSError:
+            pass
+    return files
+
+
+def lose_shm(files):
+    """What a lost node's memory held goes with it: removes the files (the same ones) that its
+    processes mapped. Returns how many were removed."""
+    removed = 0
+    for path, ident in files.items():
+        try:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) == ident:
+                os.unlink(path)
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def lost_node(args):
     j = Job(args, "lost_node")
     j.submit([], [])
@@ -463,12 +497,14 @@ def lost_node(args):
     t = time.time()
     os.kill(slurmd, signal.SIGKILL)
     victims = job_pids(j.jid)
+    shm = shm_files(victims)
     for pid in victims:
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    print("killed slurmd n1 (pid %d) and %d processes of job %s" % (slurmd, len(victims), j.jid))
+    print("killed slurmd n1 (pid %d) and %d processes of job %s; %d MPI shared-memory files of "
+          "theirs gone with n1's memory" % (slurmd, len(victims), j.jid, lose_shm(shm)))
     try:
         j.wait_end(timeout=150)
     finally:
