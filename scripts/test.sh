@@ -69,6 +69,26 @@ run_ctest() {
     return "$status"
 }
 
+# The MPI shared-memory files in /dev/shm ("inode path"), to report at the end the ones this run
+# left (docs/reliability.md): a rank that ends without MPI_Finalize cannot remove its own, salrun
+# removes those of the launches it runs, and every test ends what it starts.
+shm_files() {
+    local f
+    for f in /dev/shm/sm_segment.* /dev/shm/vader_segment.* /dev/shm/mpich_shm_*; do
+        if [ -e "$f" ]; then stat -c '%i %n' "$f"; fi
+    done | sort
+}
+shm_before="$(mktemp "${TMPDIR:-/tmp}/sal-shm.XXXXXX")"
+shm_files >"$shm_before"
+report_shm() {
+    local left count
+    left="$(shm_files | comm -13 "$shm_before" - | cut -d' ' -f2- | tr '\n' ' ')"
+    count="$(printf '%s' "$left" | wc -w)"
+    echo "test: /dev/shm: $count MPI shared-memory files left by this run${left:+: $left}"
+    rm -f "$shm_before"
+}
+trap report_shm EXIT
+
 "$REPO/scripts/setup.sh"
 if [ "${SAL_TEST_PRRTE^^}" != OFF ]; then
     "$REPO/scripts/prrte.sh" "$SAL_TEST_PRRTE"
