@@ -378,6 +378,24 @@ static int my_key(const repair_t *r, int old_full_rank, int *active)
     return napp_new + (old_full_rank - r->napp) - behind;
 }
 
+/* MPIX_Comm_shrink of sal_rt.full into r->shrunk, with the same outcome at every survivor: a
+ * process lost during the shrink can fail it at some survivors only, and those would shrink again
+ * while the others went on with the new communicator, each waiting for the other for ever (seen
+ * with a second host lost during a repair: three survivors in the spawn, the fourth in a new
+ * shrink's agreement). An agreement on the old communicator (revoked, where agreements still run,
+ * their flag the same everywhere even when they report a failure) decides for all. */
+static int shrink_agreed(repair_t *r)
+{
+    int ok = MPIX_Comm_shrink(sal_rt.full, &r->shrunk) == MPI_SUCCESS, flag = ok;
+
+    (void)MPIX_Comm_agree(sal_rt.full, &flag);
+    if (flag)
+        return SAL_OK;
+    /* r->shrunk, when this process got it, is freed by release() */
+    return sal_error(SAL_ERR_PROC_FAILED, "shrinking the communicator failed at %s",
+                     ok ? "another survivor" : "this process");
+}
+
 /* One repair attempt on the survivors of sal_rt.full. */
 static int attempt(repair_t *r)
 {
@@ -389,8 +407,8 @@ static int attempt(repair_t *r)
     sal_rt_revoke(sal_rt.full);
     r->t_revoke = sal_clock_mono() - t0;
     t0 = sal_clock_mono();
-    if (MPIX_Comm_shrink(sal_rt.full, &r->shrunk) != MPI_SUCCESS)
-        return sal_error(SAL_ERR_PROC_FAILED, "shrinking the communicator failed");
+    if ((rc = shrink_agreed(r)) != SAL_OK)
+        return rc;
     MPI_Comm_set_errhandler(r->shrunk, MPI_ERRORS_RETURN);
     r->t_shrink = sal_clock_mono() - t0;
     MPI_Comm_rank(r->shrunk, &me);
