@@ -33,14 +33,12 @@
 #define LAUNCH_RETRIES    2          /* new launches after mpiexec failed to start */
 #define PRTE_STARTUP_RACE "listener thread failed to start" /* its message for the start race */
 #define LEFTOVER_GRACE    2.0 /* seconds a leftover process has between SIGTERM and SIGKILL */
-#define SHM_NOTE_PERIOD                                                                            \
-    1.0 /* at most this often, the shared-memory files of a launch are noted                       \
-         */
+#define RELAY_GRACE       1.0 /* seconds to relay what mpiexec's leftovers still write */
+#define SHM_NOTE_PERIOD   1.0 /* seconds between two notes of a launch's shared-memory files */
 
 /* The MPI shared-memory files the processes of the current launch map on this host (salrun_shm.c):
  * 140 KiB, not on the stack. */
 static salrun_shm_t launch_shm;
-#define RELAY_GRACE 1.0 /* seconds to relay what mpiexec's leftovers still write */
 
 static void sleep_poll(void)
 {

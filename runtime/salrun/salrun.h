@@ -244,6 +244,8 @@ typedef struct salrun_shm {
 
 /* Notes in s the MPI shared-memory files process pid maps (none when it cannot be read). */
 void salrun_shm_note(salrun_shm_t *s, pid_t pid);
+/* Adds the children of process pid (those of every thread) to pids[*n..max). */
+void salrun_children_of(pid_t pid, pid_t *pids, int *n, int max);
 /* Notes in s the files that root and every process below it map. */
 void salrun_shm_note_tree(salrun_shm_t *s, pid_t root);
 /* Removes the noted files that are still there (the same file, this user's); returns how many. */

@@ -562,25 +562,9 @@ int salrun_adopt_orphans(void)
 /* The live children of this process into kids (at most max); returns their number. */
 static int own_children(pid_t *kids, int max)
 {
-    char path[64], buf[32];
-    struct dirent *de;
     int n = 0;
-    DIR *d = opendir("/proc/self/task");
 
-    while (d && n < max && (de = readdir(d))) {
-        FILE *f;
-
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", de->d_name);
-        if (!(f = fopen(path, "r")))
-            continue;
-        while (n < max && fscanf(f, "%31s", buf) == 1)
-            kids[n++] = (pid_t)strtol(buf, NULL, 10);
-        (void)fclose(f);
-    }
-    if (d)
-        closedir(d);
+    salrun_children_of(getpid(), kids, &n, max);
     return n;
 }
 

@@ -87,8 +87,7 @@ void salrun_shm_note(salrun_shm_t *s, pid_t pid)
     (void)fclose(f);
 }
 
-/* Adds the children of process pid (every thread's) to pids[*n..max). */
-static void children_of(pid_t pid, pid_t *pids, int *n, int max)
+void salrun_children_of(pid_t pid, pid_t *pids, int *n, int max)
 {
     char path[96], buf[32];
     struct dirent *de;
@@ -120,7 +119,7 @@ void salrun_shm_note_tree(salrun_shm_t *s, pid_t root)
     pids[0] = root;
     for (int i = 0; i < n; i++) {
         salrun_shm_note(s, pids[i]);
-        children_of(pids[i], pids, &n, MAX_PROCS);
+        salrun_children_of(pids[i], pids, &n, MAX_PROCS);
     }
 }
 
