@@ -18,6 +18,10 @@
  *   OMPI_MCA_coll=^han  (ULFM launches) Open MPI 5.0.11's hierarchical collectives returned
  *                   MPI_SUCCESS with a wrong result from the allreduce in flight when a peer on
  *                   another host died (6 of 6 runs; 0 of 3 without HAN).
+ *   UCX_MEM_EVENTS=no  (ULFM launches, also passed with -x) UCX's memory hooks, which libmpi's
+ *                   load installs, cost every process start about 40 ms (a 2-process spawn took
+ *                   0.08 s with them, 0.04 s without). ULFM disables UCX's PML; UCX then caches
+ *                   no memory registration (UCX's rcache refuses to start without the hooks).
  *   PRTE_MCA_state_base_recoverable=1, PRTE_MCA_state_base_notify_errors=1  (ULFM launches) what
  *                   --with-ft ulfm sets for the job mpiexec starts, made the default of every job
  *                   of the launch: the replacements MPI_Comm_spawn starts form a job of their own,
@@ -139,6 +143,10 @@ int salrun_env_defaults(const salrun_opts_t *o, int by_slot, salrun_argv_t *adde
         rc = salrun_env_default("OMPI_MCA_btl", "^ofi", added);
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
         rc = salrun_env_default("OMPI_MCA_coll", "^han", added);
+    /* UCX's memory hooks cost every process start about 40 ms (a replacement's too); ULFM runs
+     * ob1, not UCX's PML, and UCX falls back to uncached registration without them. */
+    if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
+        rc = salrun_env_default("UCX_MEM_EVENTS", "no", added);
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
         rc = salrun_env_default("PRTE_MCA_state_base_recoverable", "1", added);
     if (rc == SAL_OK && SALRUN_HAVE_ULFM && !o->no_ulfm)
@@ -155,7 +163,8 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* "-x NAME" for every SAL_* variable (Hydra: "-genv NAME VALUE"), in name order so the command
+/* "-x NAME" for every SAL_* variable and UCX_MEM_EVENTS (Hydra: "-genv NAME VALUE"), so that
+ * ranks on other hosts and replacements spawned later get them. In name order so the command
  * line is reproducible. */
 static int export_sal_vars(salrun_family_t family, salrun_argv_t *cmd)
 {
@@ -165,7 +174,7 @@ static int export_sal_vars(salrun_family_t family, salrun_argv_t *cmd)
     for (char **e = environ; e && *e && rc == SAL_OK; e++) {
         const char *eq = strchr(*e, '=');
 
-        if (strncmp(*e, "SAL_", 4) == 0 && eq)
+        if ((strncmp(*e, "SAL_", 4) == 0 || strncmp(*e, "UCX_MEM_EVENTS=", 15) == 0) && eq)
             rc = salrun_argv_pushf(&names, "%.*s", (int)(eq - *e), *e);
     }
     if (names.n > 1)

@@ -28,7 +28,8 @@ def clean_env(**extra):
     """The caller's environment without SAL_* and the defaults salrun adds, plus extra."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SAL_") and not k.startswith("OMPI_MCA_mpi_ft_detector")
-           and k not in ("PRTE_MCA_rmaps_default_mapping_policy", "OMPI_MCA_btl")}
+           and k not in ("PRTE_MCA_rmaps_default_mapping_policy", "OMPI_MCA_btl",
+                         "UCX_MEM_EVENTS")}
     env.update(extra)
     return env
 

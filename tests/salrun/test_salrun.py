@@ -94,8 +94,9 @@ def case_dry_run(args, tmp):
     check(words[:1] == [args.mpiexec], "the command starts with mpiexec", r)
     check(("--with-ft" in words) == bool(args.ulfm), "--with-ft ulfm iff built with ULFM", r)
     check(words[-3:] == ["/bin/true", "a", "b c"], "program and arguments come last", r)
-    check(exported(words) == ["SAL_CKPT_DIR", "SAL_INTERVAL", "SAL_JOB", "SAL_LOG_LEVEL"],
-          "every SAL_* variable is exported with -x, sorted", r)
+    check(exported(words) == ["SAL_CKPT_DIR", "SAL_INTERVAL", "SAL_JOB", "SAL_LOG_LEVEL"]
+          + (["UCX_MEM_EVENTS"] if args.ulfm else []),
+          "every SAL_* variable (and, ULFM, UCX_MEM_EVENTS) is exported with -x, sorted", r)
     i = words.index("-n") if "-n" in words else -1
     check(i > 0 and words[i + 1] == "3", "-n 3 reaches mpiexec", r)
     r, assigned, words = dry_run(args, ["--ckpt-dir", ckpt, "/bin/true"])
@@ -107,9 +108,17 @@ def case_dry_run(args, tmp):
     check(assigned.get("PRTE_MCA_state_base_recoverable") == want
           and assigned.get("PRTE_MCA_state_base_notify_errors") == want,
           "ULFM launches make every job recoverable, the spawned replacements included", r)
-    r, assigned, _ = dry_run(args, ["--no-ulfm", "--ckpt-dir", ckpt, "/bin/true"])
+    check(assigned.get("UCX_MEM_EVENTS") == ("no" if args.ulfm else None),
+          "ULFM launches start processes without UCX's memory hooks", r)
+    r, assigned, words = dry_run(args, ["--no-ulfm", "--ckpt-dir", ckpt, "/bin/true"])
     check(not {"PRTE_MCA_state_base_recoverable", "PRTE_MCA_state_base_notify_errors"}
           & set(assigned), "--no-ulfm jobs stay unrecoverable (a dead rank ends the launch)", r)
+    check("UCX_MEM_EVENTS" not in assigned and "UCX_MEM_EVENTS" not in exported(words),
+          "--no-ulfm jobs keep UCX's memory hooks (UCX's PML may carry them)", r)
+    r, assigned, words = dry_run(args, ["--ckpt-dir", ckpt, "/bin/true"],
+                                 env=clean_env(UCX_MEM_EVENTS="yes"))
+    check("UCX_MEM_EVENTS" not in assigned and "UCX_MEM_EVENTS" in exported(words),
+          "a user's UCX_MEM_EVENTS is kept and exported", r)
     r, assigned, _ = dry_run(args, ["--ckpt-dir", ckpt, "/bin/true"],
                              env=clean_env(PRTE_MCA_state_base_notify_errors="0"))
     check("PRTE_MCA_state_base_notify_errors" not in assigned
