@@ -141,13 +141,15 @@ double sal_bound_of(double cost_s)
     return b;
 }
 
-double sal_bound_enter(const char *step, double cost_s)
+double sal_bound_enter_part(const char *step, double share, double cost_s)
 {
     double b = 0;
 
+    if (!(share > 0 && share <= 1))
+        share = 1;
     pthread_mutex_lock(&lock);
     if (active()) {
-        b = floor_s + factor * (cost_s > 0 ? cost_s : 0);
+        b = share * (floor_s + factor * (cost_s > 0 ? cost_s : 0));
         if (depth < MAX_NESTED) {
             armed_t *a = &stack[depth];
             snprintf(a->step, sizeof(a->step), "%s", step);

@@ -32,9 +32,16 @@
  * for a negative or non-finite value, SAL_ERR_NOMEM when the thread cannot be started. */
 SAL_PRIVATE int sal_bound_configure(double floor_s, double factor);
 
+/* sal_bound_enter for a part of a bounded step that must end well before the step's own bound:
+ * bound share x (protocol_timeout + protocol_timeout_factor x cost_s), 0 < share <= 1 (any other
+ * share counts as 1). */
+SAL_PRIVATE double sal_bound_enter_part(const char *step, double share, double cost_s);
 /* Arms the bound of the step named step (copied; e.g. "commit agreement of checkpoint 4") whose
  * measured cost is cost_s seconds. Returns the bound in seconds (0 when bounds are off). */
-SAL_PRIVATE double sal_bound_enter(const char *step, double cost_s);
+static inline double sal_bound_enter(const char *step, double cost_s)
+{
+    return sal_bound_enter_part(step, 1, cost_s);
+}
 /* This process spent local_s seconds of its own local work (reading its files, listing a directory)
  * inside the armed steps, work its peers do too before they reach the exchanges the steps wait in:
  * every armed bound grows by (1 + protocol_timeout_factor) x local_s, so that a peer may take the

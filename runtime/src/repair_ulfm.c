@@ -15,6 +15,13 @@
  * A failure during the repair starts it again from the revoked full communicator, at most
  * repair_retries times.
  *
+ * The spawn has a bound of its own, half the repair's. Open MPI 5.0.11's root waits up to 600 s
+ * for the replacements to answer (ompi/dpm/dpm.c), and a replacement that died in MPI_Init (a
+ * parent's host lost during the spawn) never answers: the root ends itself, and the other
+ * survivors, already in the next attempt, repair it with the rest. When the host is lost later in
+ * the spawn, every survivor can wait in the allocation of the new communicator's id, which does
+ * not see failures: all end themselves, and salrun relaunches half a repair bound sooner.
+ *
  * Open MPI 5.0.x: agreement runs on an intracommunicator (not on the intercommunicator), and
  * every intermediate communicator is freed before MPI_Finalize (a replacement still connected to
  * the parent job crashes in MPI_Finalize otherwise).
@@ -26,6 +33,7 @@
 #include <mpi.h>
 #include <mpi-ext.h>
 
+#include "bound.h"
 #include "clock.h"
 #include "events.h"
 #include "hostmap.h"
@@ -279,13 +287,20 @@ static int spawn(repair_t *r)
         if (r->to_host && r->to_host[i])
             MPI_Info_set(infos[i], "host", r->to_host[i]);
     }
+    sal_bound_enter_part("the spawn of the replacements", 0.5, sal_rt.longest_repair);
     mrc = MPI_Comm_spawn_multiple(r->nspawn, cmds, argvs, maxprocs, infos, 0, r->shrunk, &r->inter,
                                   errcodes);
-    if (mrc != MPI_SUCCESS)
+    sal_bound_leave();
+    if (mrc != MPI_SUCCESS) {
+        char msg[MPI_MAX_ERROR_STRING] = "";
+        int len = 0;
+
+        MPI_Error_string(mrc, msg, &len);
         rc = sal_error(sal_rt_is_failure(mrc) ? SAL_ERR_PROC_FAILED : SAL_ERR_RECOVERY,
-                       "spawning %d replacement(s) of %s failed", r->nspawn, sal_rt.exe);
-    else
+                       "spawning %d replacement(s) of %s failed: %s", r->nspawn, sal_rt.exe, msg);
+    } else {
         MPI_Comm_set_errhandler(r->inter, MPI_ERRORS_RETURN);
+    }
     for (int i = 0; i < r->nspawn; i++)
         MPI_Info_free(&infos[i]);
 out_free:
@@ -339,11 +354,33 @@ static int respawn(repair_t *r)
     return rc;
 }
 
+/* respawn, then an agreement of the survivors on its outcome, so that all go the same way: SAL_OK
+ * when it succeeded at every one of them; otherwise SAL_ERR_PROC_FAILED at every one, and the next
+ * attempt starts again (release() revokes what was built, which ends the replacements already
+ * started). While a host is lost during the spawn the survivors' errors differ, and some are not
+ * process failures (Open MPI 5.0.11 reports a failure inside the allocation of the new
+ * communicator's id as another error): taken as they come, some survivors gave up the repair while
+ * others went on. A spawn that cannot succeed fails every attempt: repair_retries bounds it. */
+static int respawn_agreed(repair_t *r)
+{
+    int rc = respawn(r), flag = rc == SAL_OK, arc;
+
+    arc = MPIX_Comm_agree(r->shrunk, &flag);
+    if (arc == MPI_SUCCESS && flag)
+        return SAL_OK;
+    if (rc == SAL_OK)
+        return sal_error(SAL_ERR_PROC_FAILED, "%s",
+                         arc != MPI_SUCCESS ? "a survivor failed during the spawn"
+                                            : "the spawn failed at another survivor");
+    return sal_error(SAL_ERR_PROC_FAILED, "%s", sal_last_error());
+}
+
 /* ---- the new communicators ---- */
 
 /* Collective over base (every process of the repaired job): full with key = new rank (spares after
  * the application's ranks), world from it, then agreement. key < napp_new means "application rank
- * key". ok = 0 from any process fails the whole step everywhere. */
+ * key". ok = 0 from any process (a replacement that did not get its state) fails the whole step
+ * everywhere. */
 static int rebuild(MPI_Comm base, int key, int napp_new, int ok, MPI_Comm *full, MPI_Comm *world)
 {
     int flag = ok;
@@ -420,13 +457,14 @@ static int attempt(repair_t *r)
         report_failure(r);
     t0 = sal_clock_mono();
     if (rc == SAL_OK && r->nspawn > 0)
-        rc = respawn(r);
-    if (rc == SAL_ERR_RECOVERY) /* no plan: every survivor knows it, nothing more to build */
+        rc = respawn_agreed(r);
+    /* SAL_ERR_RECOVERY: no plan; either way every survivor knows the outcome */
+    if (rc != SAL_OK)
         return rc;
     key = my_key(r, old_rank, &active);
     r->active = active;
-    rc = rebuild(r->merged != MPI_COMM_NULL ? r->merged : r->shrunk, key, r->napp - r->ndrop,
-                 rc == SAL_OK, &r->full, &r->world);
+    rc = rebuild(r->merged != MPI_COMM_NULL ? r->merged : r->shrunk, key, r->napp - r->ndrop, 1,
+                 &r->full, &r->world);
     r->t_spawn = sal_clock_mono() - t0;
     return rc;
 }

@@ -47,8 +47,10 @@ with a failure-free run on the same hosts:
              docs/cluster.md, open problems)
   injob_in_repair (with --prrte, by hand) node3 lost after checkpoint 3 and a second host (not
              holding node3's copies nor holding its own on node3) as soon as the repair starts
-             (the `failure` event): an in-job recovery, or, when the spawn placed a replacement on
-             the second host, a relaunch on the 2 hosts left; identical
+             (the `failure` event): an in-job recovery (when the spawn's root waits for a
+             replacement that died, it overruns the spawn's bound, half the repair's, and is
+             repaired with the rest); a relaunch on the 2 hosts left passes only when every
+             survivor overran the spawn's bound (Open MPI's hang, docs/cluster.md); identical
   injob_in_ckpt (with --prrte, by hand) node3 lost as checkpoint 4 begins: the checkpoint is
              aborted, the job repaired in-job from checkpoint 3; identical
   injob_spares_host_lost (with --prrte) node3 lost once checkpoint 3 is committed, --policy
@@ -466,8 +468,15 @@ def main():
         restarts = "2" if want is None else "0"
         got, out, evs = salrun(a, a.case, ["--max-restarts", restarts], during)
         resumes = [e for e in evs if e["event"] == "resume"]
-        if want is None and not resumes and "job restarted" not in out:
-            fail("neither an in-job recovery nor a relaunch")
+        if want is None and not resumes:
+            # A relaunch passes only with the sign of Open MPI's hang in the spawn's allocation of
+            # the new communicator's id (docs/cluster.md, open problems): every survivor ended by
+            # the spawn's own bound, none by another.
+            bounds = [e for e in evs if e["event"] == "bound"]
+            upstream = bounds and all(e["step"] == "the spawn of the replacements" for e in bounds)
+            if "job restarted" not in out or not upstream:
+                fail("no in-job recovery, and not the known hang of the spawn: bounds %r" % bounds)
+            print("relaunched after every survivor overran the spawn's bound (Open MPI's hang)")
         if want is not None and len(resumes) != want:
             fail("expected %d in-job recoveries, found %d" % (want, len(resumes)))
         place = [e for e in evs if e["event"] == "placement"]

@@ -36,6 +36,11 @@ static void test_formula_and_nesting(void)
     CU_ASSERT_DOUBLE_EQUAL(sal_bound_of(-3), 20.0, 1e-12); /* a negative cost counts as 0 */
     CU_ASSERT_DOUBLE_EQUAL(sal_bound_enter("outer", 1), 30.0, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(sal_bound_enter("inner", 0), 20.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(sal_bound_enter_part("half of one", 0.5, 1), 15.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(sal_bound_enter_part("no share", 0, 0), 20.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(sal_bound_enter_part("too large a share", 2, 0), 20.0, 1e-12);
+    for (int i = 0; i < 3; i++)
+        sal_bound_leave();
     sal_bound_leave();
     sal_bound_leave();
     sal_bound_leave(); /* one leave too many is ignored */
@@ -79,6 +84,18 @@ static void overrun(const char *dir)
     sal_bound_enter("outer step", 10); /* 10.2 s: not the one that fires */
     sal_bound_enter("the test agreement", 0);
     nanosleep(&ts, NULL); /* killed after 0.2 s */
+}
+
+/* The part fires first: half of the enclosing step's bound. */
+static void overrun_part(const char *dir)
+{
+    struct timespec ts = {5, 0};
+
+    sal_events_open(dir, "b");
+    sal_bound_configure(2, 1);
+    sal_bound_enter("the whole repair", 0);                /* 2 s */
+    sal_bound_enter_part("the spawn at its root", 0.5, 0); /* 1 s */
+    nanosleep(&ts, NULL);
 }
 
 /* Margins of seconds, not of a tenth: on a loaded machine (the suite beside other work on 2
@@ -126,6 +143,13 @@ static void test_kill(void)
     CU_ASSERT_EQUAL(sal_slurp(ev, &text, &len), SAL_OK);
     CU_ASSERT(text && strstr(text, "\"event\":\"bound\"") &&
               strstr(text, "\"step\":\"the test agreement\""));
+    free(text);
+    text = NULL;
+    status = in_child(overrun_part, dir, err);
+    CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CU_ASSERT_EQUAL(sal_slurp(err, &text, &len), SAL_OK);
+    CU_ASSERT(text && strstr(text, "the spawn at its root has not ended after") &&
+              strstr(text, "beyond its bound of 1.000 s"));
     free(text);
     status = in_child(within, dir, err);
     CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
