@@ -45,7 +45,7 @@ with a failure-free run on the same hosts:
              also holds a replacement spawned for node3's ranks): both repaired in-job by respawn,
              two recoveries, no relaunch; identical (the second spawn hangs in about 1 run in 10:
              docs/cluster.md, open problems)
-  injob_in_repair (with --prrte, by hand) node3 lost after checkpoint 3 and a second host (not
+  injob_in_repair (with --prrte) node3 lost after checkpoint 3 and a second host (not
              holding node3's copies nor holding its own on node3) as soon as the repair starts
              (the `failure` event): an in-job recovery (when the spawn's root waits for a
              replacement that died, it overruns the spawn's bound, half the repair's, and is
