@@ -124,6 +124,22 @@ static void within(const char *dir)
     sal_bound_shutdown();
 }
 
+/* Runs body in a child that must die of SIGKILL after an error naming step and its bound. */
+static void killed(void (*body)(const char *), const char *dir, const char *step, const char *bound)
+{
+    char err[64], *text = NULL;
+    size_t len = 0;
+    int status;
+
+    snprintf(err, sizeof(err), "%s/stderr", dir);
+    status = in_child(body, dir, err);
+    CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    CU_ASSERT_EQUAL(sal_slurp(err, &text, &len), SAL_OK);
+    CU_ASSERT(text && strstr(text, step) && strstr(text, "has not ended after") &&
+              strstr(text, bound));
+    free(text);
+}
+
 static void test_kill(void)
 {
     char dir[] = "/tmp/sal-test-bound.XXXXXX", err[64], ev[64], *text = NULL;
@@ -133,24 +149,12 @@ static void test_kill(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
     snprintf(err, sizeof(err), "%s/stderr", dir);
     snprintf(ev, sizeof(ev), "%s/b.events.jsonl", dir);
-    status = in_child(overrun, dir, err);
-    CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    CU_ASSERT_EQUAL(sal_slurp(err, &text, &len), SAL_OK);
-    CU_ASSERT(text && strstr(text, "the test agreement has not ended after") &&
-              strstr(text, "beyond its bound of 0.200 s"));
-    free(text);
-    text = NULL;
+    killed(overrun, dir, "the test agreement", "beyond its bound of 0.200 s");
     CU_ASSERT_EQUAL(sal_slurp(ev, &text, &len), SAL_OK);
     CU_ASSERT(text && strstr(text, "\"event\":\"bound\"") &&
               strstr(text, "\"step\":\"the test agreement\""));
     free(text);
-    text = NULL;
-    status = in_child(overrun_part, dir, err);
-    CU_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    CU_ASSERT_EQUAL(sal_slurp(err, &text, &len), SAL_OK);
-    CU_ASSERT(text && strstr(text, "the spawn at its root has not ended after") &&
-              strstr(text, "beyond its bound of 1.000 s"));
-    free(text);
+    killed(overrun_part, dir, "the spawn at its root", "beyond its bound of 1.000 s");
     status = in_child(within, dir, err);
     CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     sal_remove_tree(dir);
