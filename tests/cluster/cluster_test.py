@@ -40,10 +40,11 @@ with a failure-free run on the same hosts:
              recovery, no relaunch (--max-restarts 0); identical
   injob_silent (with --prrte) node3's link cut after checkpoint 3: PRRTE's keepalive (salrun
              --prrte) reports the host lost, then as injob_host_lost
-  injob_two_hosts (with --prrte, by hand) node3 lost after checkpoint 3, then, after that
-             recovery and checkpoint 5, a second host (one that did not hold node3's copies, which
-             also holds a replacement spawned for node3's ranks): both repaired in-job by respawn,
-             two recoveries, no relaunch; identical (the second spawn hangs in about 1 run in 10:
+  injob_two_hosts (with --prrte) node3 lost after checkpoint 3, then, after that recovery and
+             checkpoint 5, a second host (one that did not hold node3's copies, which also holds
+             a replacement spawned for node3's ranks): both repaired in-job by respawn, two
+             recoveries, no relaunch; identical. A relaunch passes only when every survivor
+             overran the spawn's bound (the second spawn hung in 2 runs of 28 inside PRRTE:
              docs/cluster.md, open problems)
   injob_in_repair (with --prrte) node3 lost after checkpoint 3 and a second host (not
              holding node3's copies nor holding its own on node3) as soon as the repair starts
@@ -51,7 +52,7 @@ with a failure-free run on the same hosts:
              replacement that died, it overruns the spawn's bound, half the repair's, and is
              repaired with the rest); a relaunch on the 2 hosts left passes only when every
              survivor overran the spawn's bound (Open MPI's hang, docs/cluster.md); identical
-  injob_in_ckpt (with --prrte, by hand) node3 lost as checkpoint 4 begins: the checkpoint is
+  injob_in_ckpt (with --prrte) node3 lost as checkpoint 4 begins: the checkpoint is
              aborted, the job repaired in-job from checkpoint 3; identical
   injob_spares_host_lost (with --prrte) node3 lost once checkpoint 3 is committed, --policy
              spares --spares 2: salrun gives the spares slots on the hostfile's last host (node4),
@@ -466,18 +467,24 @@ def main():
         # job's other process then dies in MPI_Init and the repair overruns its bound, so a
         # relaunch may end it (docs/cluster.md, open problems)
         restarts = "2" if want is None else "0"
+        if a.case == "injob_two_hosts":
+            restarts = "1"
         got, out, evs = salrun(a, a.case, ["--max-restarts", restarts], during)
         resumes = [e for e in evs if e["event"] == "resume"]
-        if want is None and not resumes:
-            # A relaunch passes only with the sign of Open MPI's hang in the spawn's allocation of
-            # the new communicator's id (docs/cluster.md, open problems): every survivor ended by
-            # the spawn's own bound, none by another.
+        short = (want is None and not resumes) or (want is not None and len(resumes) < want)
+        if short and "job restarted" in out and a.case in ("injob_in_repair", "injob_two_hosts"):
+            # A relaunch passes only with the sign of the hang of every survivor inside a spawn
+            # (Open MPI's allocation of the new communicator's id, PRRTE's fence of the spawned
+            # job: docs/cluster.md, open problems): each ended by the spawn's own bound, none by
+            # another.
             bounds = [e for e in evs if e["event"] == "bound"]
-            upstream = bounds and all(e["step"] == "the spawn of the replacements" for e in bounds)
-            if "job restarted" not in out or not upstream:
+            if not bounds or any(e["step"] != "the spawn of the replacements" for e in bounds):
                 fail("no in-job recovery, and not the known hang of the spawn: bounds %r" % bounds)
-            print("relaunched after every survivor overran the spawn's bound (Open MPI's hang)")
-        if want is not None and len(resumes) != want:
+            print("NOTE: relaunched after every survivor overran the spawn's bound (the hang of "
+                  "Open MPI 5.0.11 / PRRTE inside the spawn, docs/cluster.md), not in-job")
+        elif want is None and not resumes:
+            fail("no in-job recovery and no relaunch")
+        elif want is not None and len(resumes) != want:
             fail("expected %d in-job recoveries, found %d" % (want, len(resumes)))
         place = [e for e in evs if e["event"] == "placement"]
         dead = ["node%d" % k for k in lost] or ["node3"]
