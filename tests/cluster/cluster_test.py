@@ -46,7 +46,7 @@ with a failure-free run on the same hosts:
              recoveries, no relaunch; identical. A relaunch passes only when every survivor
              overran the spawn's bound (the second spawn hung in 2 runs of 28 inside PRRTE:
              docs/cluster.md, open problems)
-  injob_in_repair (with --prrte) node3 lost after checkpoint 3 and a second host (not
+  injob_in_repair (with --prrte, by hand) node3 lost after checkpoint 3 and a second host (not
              holding node3's copies nor holding its own on node3) as soon as the repair starts
              (the `failure` event): an in-job recovery (when the spawn's root waits for a
              replacement that died, it overruns the spawn's bound, half the repair's, and is
