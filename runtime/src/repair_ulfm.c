@@ -298,6 +298,7 @@ static int spawn(repair_t *r)
         MPI_Error_string(mrc, msg, &len);
         rc = sal_error(sal_rt_is_failure(mrc) ? SAL_ERR_PROC_FAILED : SAL_ERR_RECOVERY,
                        "spawning %d replacement(s) of %s failed: %s", r->nspawn, sal_rt.exe, msg);
+        r->inter = MPI_COMM_NULL; /* whatever came back: never revoked or freed (release) */
     } else {
         MPI_Comm_set_errhandler(r->inter, MPI_ERRORS_RETURN);
     }
@@ -343,8 +344,10 @@ static int respawn(repair_t *r)
         rc = place(r, spawned);
     if (rc == SAL_OK)
         rc = spawn(r);
-    if (rc == SAL_OK && MPI_Intercomm_merge(r->inter, 0, &r->merged) != MPI_SUCCESS)
+    if (rc == SAL_OK && MPI_Intercomm_merge(r->inter, 0, &r->merged) != MPI_SUCCESS) {
+        r->merged = MPI_COMM_NULL;
         rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the replacements failed");
+    }
     if (rc == SAL_OK) {
         MPI_Comm_set_errhandler(r->merged, MPI_ERRORS_RETURN);
         if (r->leader)
