@@ -273,7 +273,11 @@ static int start(void)
         rc = sal_restore();
         if (rc == SAL_OK && sal_rt.is_replacement)
             rc = sal_rt_local_settle(1);
-        if (rc == SAL_ERR_UNRESTORABLE && sal_rt.rank == 0) {
+        /* Only a launch's own start may call the checkpoints unrestorable for good (salrun then
+         * does not relaunch). A replacement's verdict is the repaired job's: the data it lacks can
+         * live on a host that is up but has no process of the job left (its ranks all ended), which
+         * a relaunch on every live host reads; so it fails the run like any failed rollback. */
+        if (rc == SAL_ERR_UNRESTORABLE && sal_rt.rank == 0 && !sal_rt.is_replacement) {
             char esc[2 * 1024];
             sal_event("unrestorable", "\"reason\":\"%s\"",
                       sal_json_escape(esc, sizeof(esc), sal_last_error()));

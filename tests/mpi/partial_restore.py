@@ -7,13 +7,21 @@ What the loss of the host of ranks 2-3 does to node-local L1, on one host:
   3. the relaunch must not start over from step 0 with the data of a later step in the arrays of
      ranks 0-1 (the silent wrong answer): it fails with the checkpoints and ranks named, salrun
      does not relaunch it, and no checksum is printed;
-  4. with restart=never the user starts over on purpose and gets the failure-free answer.
+  4. with restart=never the user starts over on purpose and gets the failure-free answer;
+  5. in-job (ULFM): rank 0 is killed at step 170 and its replacement pauses in its restore while
+     rank 0's node-local files are deleted. The repaired job cannot restore, but that verdict is
+     not final (on a cluster the data can live on a host with no process of the job left): salrun
+     relaunches, and it is the relaunch's own start that finds the checkpoints unrestorable, writes
+     the only `unrestorable` event and stops.
 Exit status 0 when every check holds, 1 with the reasons on stderr.
 """
+import json
 import os
 import re
 import sys
 import tempfile
+import threading
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from ckpt_files import lose_ranks  # noqa: E402
@@ -45,6 +53,52 @@ def checksum(proc):
     return sums[0]
 
 
+def lose_rank0_in_restore(tmp, job, done):
+    """Deletes rank 0's node-local files once its replacement paused in its restore (the inject
+    event of point restore); sets done[0] when it did."""
+    path = os.path.join(tmp, job + ".events.jsonl")
+    end = time.monotonic() + 50
+    while time.monotonic() < end:
+        try:
+            with open(path) as f:
+                evs = [json.loads(line) for line in f if line.strip()]
+        except (OSError, ValueError):
+            evs = []
+        if any(e.get("event") == "inject" and e.get("point") == "restore" for e in evs):
+            lose_ranks(os.path.join(tmp, job), (0,), print)
+            done[0] = True
+            return
+        time.sleep(0.05)
+
+
+def in_job(args, tmp):
+    done = [False]
+    watch = threading.Thread(target=lose_rank0_in_restore, args=(tmp, "k", done))
+    watch.start()
+    out = salrun(args, tmp, "k", ["--max-restarts", "3", "--log-dir", tmp, "--inject",
+                                  "rank=0,step=170;rank=0,point=restore,action=sleep,seconds=3"],
+                 want=1).stdout
+    watch.join()
+    if not done[0]:
+        fail("rank 0's replacement never paused in its restore")
+    with open(os.path.join(tmp, "k.events.jsonl")) as f:
+        evs = [json.loads(line) for line in f if line.strip()]
+    if not any(e["event"] == "start" and e.get("replacement") for e in evs):
+        fail("no replacement was spawned: the kill was not repaired in-job")
+    if out.count("salrun: job restarted on 4 ranks") != 1:
+        fail("expected one relaunch after the in-job restore failed, found %d"
+             % out.count("salrun: job restarted on 4 ranks"))
+    unrestorable = [e for e in evs if e["event"] == "unrestorable"]
+    if len(unrestorable) != 1:
+        fail("expected one unrestorable event (the relaunch's), found %d" % len(unrestorable))
+    for what in ("no data for rank 0",
+                 "not relaunched (a relaunch would find the same checkpoints)"):
+        if what not in out:
+            fail("missing from the output: %r" % what)
+    if CHECKSUM.search(out):
+        fail("a checksum was printed from a job without rank 0's data")
+
+
 def main():
     args = salrun_args(timeout=60)
     with tempfile.TemporaryDirectory(prefix="sal-partial-") as tmp:
@@ -70,7 +124,9 @@ def main():
                                 env_extra={"SAL_RESTART": "never"}, want=0))
         if fresh != ref:
             fail("restart=never: checksum %s, failure-free %s" % (fresh, ref))
-    print("PASSED: unrestorable checkpoints fail the relaunch; restart=never gives %s" % ref)
+        in_job(args, tmp)
+    print("PASSED: unrestorable checkpoints fail the relaunch; restart=never gives %s; an "
+          "in-job restore without data is relaunched, and the relaunch stops" % ref)
 
 
 if __name__ == "__main__":
