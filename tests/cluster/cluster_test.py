@@ -292,6 +292,14 @@ def restoring(evs):
     return any(e["event"] == "inject" and e.get("point") == "restore" for e in evs)
 
 
+def check_lost_in_restore(evs, who):
+    """fail() unless a failure was seen after the process that took rank 4 (who: "spare",
+    "replacement") began its restore (the inject event of RESTORE_PAUSE)."""
+    pause = next((e for e in evs if e["event"] == "inject"), None)
+    if not pause or not any(e["event"] == "failure" and e["ts"] > pause["ts"] for e in evs):
+        fail("no failure was seen after the %s of rank 4 began its restore" % who)
+
+
 # injob_spares_in_restore, injob_in_restore: the spare or the replacement that takes rank 4 pauses
 # 3 s before it loads the checkpoint, so that the second host is lost while that restore is under
 # way, whatever the machine's speed.
@@ -354,9 +362,7 @@ def injob_spares(a):
         ",".join(str(e["lost_rank"]) for e in actions), len(resumes),
         ", ".join("%.2f" % e["total_seconds"] for e in resumes)))
     if a.case == "injob_spares_in_restore":
-        pause = next(e for e in evs if e["event"] == "inject")
-        if not any(e["event"] == "failure" and e["ts"] > pause["ts"] for e in evs):
-            fail("no failure was seen after the spare of rank 4 began its restore")
+        check_lost_in_restore(evs, "spare")
     for host, f, r in zip(dead, fails, resumes):  # from the kill (cluster.sh kill started)
         print("%s: failure seen %.3f s after the kill, repair began %.3f s, resumed %.3f s" % (
             host, f["detected"] - lost_at[host], f["ts"] - lost_at[host], r["ts"] - lost_at[host]))
@@ -496,10 +502,7 @@ def main():
         elif want is not None and len(resumes) != want:
             fail("expected %d in-job recoveries, found %d" % (want, len(resumes)))
         if a.case == "injob_in_restore":
-            pause = next((e for e in evs if e["event"] == "inject"), None)
-            if not pause or not any(e["event"] == "failure" and e["ts"] > pause["ts"]
-                                    for e in evs):
-                fail("no failure was seen after the replacement of rank 4 began its restore")
+            check_lost_in_restore(evs, "replacement")
         place = [e for e in evs if e["event"] == "placement"]
         dead = ["node%d" % k for k in lost] or ["node3"]
         if a.case == "injob_silent":

@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 from ckpt_files import lose_ranks  # noqa: E402
 from cases import salrun_args  # noqa: E402
-from procs import run_checked  # noqa: E402
+from procs import read_events, run_checked  # noqa: E402
 
 CHECKSUM = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16})", re.M)
 HEAT = ["-n", "256", "-s", "400"]
@@ -81,8 +81,7 @@ def in_job(args, tmp):
     watch.join()
     if not done[0]:
         fail("rank 0's replacement never paused in its restore")
-    with open(os.path.join(tmp, "k.events.jsonl")) as f:
-        evs = [json.loads(line) for line in f if line.strip()]
+    evs = read_events(os.path.join(tmp, "k.events.jsonl"), fail)
     if not any(e["event"] == "start" and e.get("replacement") for e in evs):
         fail("no replacement was spawned: the kill was not repaired in-job")
     if out.count("salrun: job restarted on 4 ranks") != 1:
