@@ -26,8 +26,8 @@ struct sal_inject {
 };
 
 static const char *const point_names[SAL_INJ_NPOINTS] = {
-    "compute",   "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery", "restore",
-    "ckpt_copy", "init",       "done",       "setup",        "replay",   "ckpt_async"};
+    "compute", "ckpt_write", "ckpt_agree", "ckpt_publish", "recovery",   "restore", "ckpt_copy",
+    "init",    "done",       "setup",      "replay",       "ckpt_async", "repair"};
 static const char *const action_names[] = {"signal", "hang", "exit", "sleep"};
 
 static const struct {
@@ -41,7 +41,7 @@ static const struct {
 #define KEYS_ACCEPTED  "rank, step, point, signal, action, seconds"
 #define POINTS_ACCEPTED                                                                            \
     "compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, init, done, "    \
-    "setup, replay, ckpt_async"
+    "setup, replay, ckpt_async, repair"
 #define SIGNALS_ACCEPTED "KILL, TERM, SEGV, ABRT, BUS, INT, USR1, USR2, HUP or a number 1..64"
 #define ACTIONS_ACCEPTED "signal, hang, exit, sleep"
 

@@ -5,7 +5,7 @@
  *   rank=<int>                 rank that fails (required)
  *   step=<int>                 the step at which it fails (default 0 = first opportunity)
  *   point=compute|ckpt_write|ckpt_copy|ckpt_agree|ckpt_publish|recovery|restore|init|done|setup|
- *         replay
+ *         replay|ckpt_async|repair
  *                              (default compute)
  *   signal=KILL|TERM|SEGV|ABRT|BUS|INT|USR1|USR2|HUP|<number 1..64>   (default KILL; also SIGKILL
  *                              etc.; only with action=signal)
@@ -41,6 +41,8 @@ typedef enum sal_inject_point {
                      * protocol, that is while the replacement replays */
     SAL_INJ_CKPT_ASYNC, /* async_levels: at a step boundary while the levels of the newest
                          * checkpoint are encoded behind the application (not yet agreed) */
+    SAL_INJ_REPAIR,     /* in an in-job repair, after the shrink and the plan (the failure event),
+                         * before the lost ranks are replaced */
     SAL_INJ_NPOINTS
 } sal_inject_point_t;
 

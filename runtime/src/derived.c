@@ -123,17 +123,20 @@ static int share_recipe(derived_t *d)
     return rc;
 }
 
-/* Collective over sal_rt.world: creates d's communicator. */
+/* Collective over sal_rt.world: creates d's communicator. Into a local first: when the call fails,
+ * Open MPI runs the failure handler before it returns, and the handler revokes every derived
+ * communicator, which must not include what a failed call left in its output (sal_rt_made). */
 static int create(derived_t *d)
 {
-    int mrc = d->dup ? MPI_Comm_dup(sal_rt.world, &d->comm)
-                     : MPI_Comm_split(sal_rt.world, d->color, d->key, &d->comm);
+    MPI_Comm made = MPI_COMM_NULL;
+    int mrc = d->dup ? MPI_Comm_dup(sal_rt.world, &made)
+                     : MPI_Comm_split(sal_rt.world, d->color, d->key, &made);
 
-    if (mrc != MPI_SUCCESS) {
-        d->comm = MPI_COMM_NULL;
+    d->comm = MPI_COMM_NULL;
+    if (sal_rt_made(mrc, &made) != MPI_SUCCESS)
         return sal_error(sal_rt_is_failure(mrc) ? SAL_ERR_PROC_FAILED : SAL_ERR_MPI,
                          "creating the derived communicator \"%s\" failed", d->name);
-    }
+    d->comm = made;
     d->created = 1;
     if (d->comm != MPI_COMM_NULL && MPI_Comm_set_errhandler(d->comm, sal_rt.errh) != MPI_SUCCESS)
         /* the handler sal_init created for the resilient communicator (errors.c) */

@@ -22,6 +22,12 @@ static hwloc_topology_t topo;
 static char my_cpuset[CPUSET_MAX] = "";
 static char **map_hosts, **map_cpusets;
 static int map_size;
+/* Hosts taken for dead by this and every earlier repair (note_dead): kept for the whole run, since
+ * a repair interrupted by a second loss plans the next attempt on the map exchanged before it,
+ * where the first lost host's ranks are not all failed any more (its replacements live elsewhere)
+ * and it would look like the least-loaded host. */
+static char **dead_hosts;
+static int ndead;
 
 static void free_table(char ***table, int n)
 {
@@ -35,7 +41,8 @@ void sal_hostmap_free(void)
 {
     free_table(&map_hosts, map_size);
     free_table(&map_cpusets, map_size);
-    map_size = 0;
+    free_table(&dead_hosts, ndead);
+    map_size = ndead = 0;
     if (topo) {
         hwloc_topology_destroy(topo);
         topo = NULL;
@@ -120,13 +127,23 @@ const char *sal_hostmap_host(int rank)
     return rank >= 0 && rank < map_size && map_hosts ? map_hosts[rank] : "?";
 }
 
+static int is_dead(const char *host)
+{
+    for (int i = 0; i < ndead; i++)
+        if (strcmp(dead_hosts[i], host) == 0)
+            return 1;
+    return 0;
+}
+
 /* A host is taken for dead when every rank it ran failed and other hosts remain: a host whose
  * processes all died at once is the signature of a node loss. */
-static void mark_dead_hosts(sal_placement_t p, const int *failed, int nfailed)
+int sal_hostmap_note_failed(const int *failed, int nfailed)
 {
     for (int i = 0; i < nfailed; i++) {
         const char *h = sal_hostmap_host(failed[i]);
         int live = 0, other = 0;
+        char **grown;
+
         for (int r = 0; r < map_size; r++) {
             int is_failed = 0;
             for (int k = 0; k < nfailed; k++)
@@ -136,12 +153,21 @@ static void mark_dead_hosts(sal_placement_t p, const int *failed, int nfailed)
             else
                 other++;
         }
-        if (!live && other)
-            sal_placement_mark_host_dead(p, h); /* repeated for each rank of h: harmless */
+        if (live || !other || strcmp(h, "?") == 0 || is_dead(h))
+            continue;
+        grown = realloc(dead_hosts, (size_t)(ndead + 1) * sizeof(char *));
+        if (!grown)
+            return sal_error(SAL_ERR_NOMEM, "list of lost hosts");
+        dead_hosts = grown;
+        if (!(dead_hosts[ndead] = strdup(h)))
+            return sal_error(SAL_ERR_NOMEM, "list of lost hosts");
+        ndead++;
     }
+    return SAL_OK;
 }
 
-/* Describes the job to p: every rank, the failed ones, dead hosts, spare hosts. */
+/* Describes the job to p: every rank, the failed ones, spare hosts, and the hosts taken for dead
+ * (last, so that a spare hostfile that names one does not offer it). */
 static int describe(sal_placement_t p, const int *failed, int nfailed)
 {
     int rc = sal_placement_set_default_topology(p, topo);
@@ -150,10 +176,11 @@ static int describe(sal_placement_t p, const int *failed, int nfailed)
         rc = sal_placement_add_rank(p, r, map_hosts[r], map_cpusets[r]);
     for (int i = 0; rc == SAL_OK && i < nfailed; i++)
         rc = sal_placement_mark_failed(p, failed[i]);
-    if (rc == SAL_OK)
-        mark_dead_hosts(p, failed, nfailed);
     if (rc == SAL_OK && sal_rt.set->spare_hostfile[0])
         rc = sal_placement_load_hostfile(p, sal_rt.set->spare_hostfile);
+    for (int i = 0; rc == SAL_OK && i < ndead; i++)
+        if (sal_placement_find_host(p, dead_hosts[i]) != NO_HOST)
+            rc = sal_placement_mark_host_dead(p, dead_hosts[i]);
     return rc;
 }
 

@@ -18,6 +18,11 @@ int sal_hostmap_exchange(MPI_Comm comm);
  * exchange. */
 const char *sal_hostmap_host(int rank);
 
+/* Every survivor of a repair, local: records as dead the hosts whose every rank in the map is
+ * among the nfailed ranks in failed[] (when other hosts remain); placements of this and every later
+ * repair leave them out. SAL_ERR_NOMEM only. */
+int sal_hostmap_note_failed(const int *failed, int nfailed);
+
 /* Repair leader, local: decides a host and a cpuset for each of the nfailed ranks in failed[]
  * (docs/placement.md) and emits one "placement" event each. [OUT] hosts[i], cpusets[i]: strings the
  * caller frees (arrays of nfailed entries provided by the caller). SAL_ERR_RECOVERY when no host

@@ -162,6 +162,11 @@ static int make_plan(MPI_Comm old, repair_t *r)
         if (i >= nalive || alive[i] != a)
             r->lost[r->nlost++] = a;
     }
+    if ((rc = sal_hostmap_note_failed(r->lost, r->nlost)) != SAL_OK) {
+        free(alive);
+        free(spares);
+        return rc;
+    }
     for (int i = 0; i < nalive; i++)
         if (alive[i] >= r->napp)
             spares[nspares++] = alive[i];
@@ -291,14 +296,13 @@ static int spawn(repair_t *r)
     mrc = MPI_Comm_spawn_multiple(r->nspawn, cmds, argvs, maxprocs, infos, 0, r->shrunk, &r->inter,
                                   errcodes);
     sal_bound_leave();
-    if (mrc != MPI_SUCCESS) {
+    if (sal_rt_made(mrc, &r->inter) != MPI_SUCCESS) {
         char msg[MPI_MAX_ERROR_STRING] = "";
         int len = 0;
 
         MPI_Error_string(mrc, msg, &len);
         rc = sal_error(sal_rt_is_failure(mrc) ? SAL_ERR_PROC_FAILED : SAL_ERR_RECOVERY,
                        "spawning %d replacement(s) of %s failed: %s", r->nspawn, sal_rt.exe, msg);
-        r->inter = MPI_COMM_NULL; /* whatever came back: never revoked or freed (release) */
     } else {
         MPI_Comm_set_errhandler(r->inter, MPI_ERRORS_RETURN);
     }
@@ -344,10 +348,9 @@ static int respawn(repair_t *r)
         rc = place(r, spawned);
     if (rc == SAL_OK)
         rc = spawn(r);
-    if (rc == SAL_OK && MPI_Intercomm_merge(r->inter, 0, &r->merged) != MPI_SUCCESS) {
-        r->merged = MPI_COMM_NULL;
+    if (rc == SAL_OK &&
+        sal_rt_made(MPI_Intercomm_merge(r->inter, 0, &r->merged), &r->merged) != MPI_SUCCESS)
         rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the replacements failed");
-    }
     if (rc == SAL_OK) {
         MPI_Comm_set_errhandler(r->merged, MPI_ERRORS_RETURN);
         if (r->leader)
@@ -388,10 +391,11 @@ static int rebuild(MPI_Comm base, int key, int napp_new, int ok, MPI_Comm *full,
 {
     int flag = ok;
 
-    if (MPI_Comm_split(base, 0, key, full) != MPI_SUCCESS)
+    if (sal_rt_made(MPI_Comm_split(base, 0, key, full), full) != MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "building the repaired communicator failed");
     MPI_Comm_set_errhandler(*full, MPI_ERRORS_RETURN);
-    if (MPI_Comm_split(*full, key < napp_new ? 0 : 1, key, world) != MPI_SUCCESS)
+    if (sal_rt_made(MPI_Comm_split(*full, key < napp_new ? 0 : 1, key, world), world) !=
+        MPI_SUCCESS)
         return sal_error(SAL_ERR_PROC_FAILED, "building the application communicator failed");
     MPI_Comm_set_errhandler(*world, MPI_ERRORS_RETURN);
     if (MPIX_Comm_agree(*full, &flag) != MPI_SUCCESS || !flag)
@@ -426,7 +430,8 @@ static int my_key(const repair_t *r, int old_full_rank, int *active)
  * their flag the same everywhere even when they report a failure) decides for all. */
 static int shrink_agreed(repair_t *r)
 {
-    int ok = MPIX_Comm_shrink(sal_rt.full, &r->shrunk) == MPI_SUCCESS, flag = ok;
+    int ok = sal_rt_made(MPIX_Comm_shrink(sal_rt.full, &r->shrunk), &r->shrunk) == MPI_SUCCESS;
+    int flag = ok;
 
     (void)MPIX_Comm_agree(sal_rt.full, &flag);
     if (flag)
@@ -458,6 +463,8 @@ static int attempt(repair_t *r)
         return rc;
     if (r->leader && r->nlost > 0)
         report_failure(r);
+    if (r->nlost > 0)
+        sal_inject_point(sal_rt.inject, sal_rt.rank, sal_rt.step, SAL_INJ_REPAIR);
     t0 = sal_clock_mono();
     if (rc == SAL_OK && r->nspawn > 0)
         rc = respawn_agreed(r);
@@ -569,7 +576,7 @@ int sal_rt_join(MPI_Comm parent)
     int newrank = -1, rc = SAL_OK, napp_new;
 
     MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
-    if (MPI_Intercomm_merge(parent, 1, &merged) != MPI_SUCCESS)
+    if (sal_rt_made(MPI_Intercomm_merge(parent, 1, &merged), &merged) != MPI_SUCCESS)
         rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the survivors failed");
     if (rc == SAL_OK) {
         MPI_Comm_set_errhandler(merged, MPI_ERRORS_RETURN);

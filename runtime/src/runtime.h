@@ -113,6 +113,18 @@ int sal_rt_is_failure(int err);
 /* Revokes comm so that every survivor leaves its pending operations on it. */
 void sal_rt_revoke(MPI_Comm comm);
 
+/* After an MPI call that creates *out: when it failed (mrc not MPI_SUCCESS), *out becomes
+ * MPI_COMM_NULL. Open MPI 5.0's MPI_Comm_split stores a half-made communicator in its output when
+ * the allocation of the new context id or its activation fails (ompi_comm_split_with_info), and
+ * neither MPIX_Comm_revoke nor MPI_Comm_free survives it (a segmentation fault in
+ * mca_pml_ob1_revoke_comm, seen with a host lost during a repair). Returns mrc. */
+static inline int sal_rt_made(int mrc, MPI_Comm *out)
+{
+    if (mrc != MPI_SUCCESS)
+        *out = MPI_COMM_NULL;
+    return mrc;
+}
+
 /* Collective over the survivors of sal_rt.world: revoke, shrink, replace the failed ranks according
  * to the policy and install the repaired communicator in sal_rt.world and the checkpoint handle.
  * Retries when further failures interrupt it. SAL_OK, or SAL_ERR_RECOVERY when the job cannot be
