@@ -7,7 +7,10 @@
  * after a rank died). salrun notes the files the launch's processes on this host map while the job
  * runs, and those of orphans it ends, and removes them once every process it started is gone, each
  * only if the path still names the very file a process mapped (same device and inode) and it
- * belongs to this user.
+ * belongs to this user. A rank that ended before any note (killed with its launcher, or exiting
+ * as salrun looked: an exiting process maps nothing) leaves a file no note names; Open MPI's
+ * files carry the job's id, whose upper half names the launcher's jobs, so the other files of
+ * the same host, user and launcher (siblings) are removed with the noted ones.
  */
 #include <dirent.h>
 #include <limits.h>
@@ -123,14 +126,89 @@ void salrun_shm_note_tree(salrun_shm_t *s, pid_t root)
     }
 }
 
+/* Open MPI's file name <prefix>.<host>.<uid>.<job>.<local rank>, job in hex, its last 4 digits the
+ * job's number under its launcher and the others the launcher's: the length of the name up to and
+ * including the launcher's digits, or 0 for another name (MPICH's files carry no job). */
+static size_t launcher_part(const char *name)
+{
+    const char *dot = strrchr(name, '.'), *job;
+    size_t digits;
+
+    if (strncmp(name, "mpich_shm_", 10) == 0 || !dot || dot == name || !dot[1] ||
+        strspn(dot + 1, "0123456789") != strlen(dot + 1))
+        return 0;
+    for (job = dot - 1; job > name && job[-1] != '.'; job--)
+        ;
+    digits = (size_t)(dot - job);
+    if (job == name || digits < 5 || digits > 8 || strspn(job, "0123456789abcdef") < digits)
+        return 0;
+    return (size_t)(job - name) + digits - 4;
+}
+
+/* Whether name is a sibling of a noted file: an Open MPI file of the same launcher. */
+static int sibling(const salrun_shm_t *s, const char *name)
+{
+    size_t dir = strlen(SHM_DIR), n = launcher_part(name);
+
+    for (int i = 0; n && i < s->n; i++)
+        if (launcher_part(s->f[i].path + dir) == n && strncmp(s->f[i].path + dir, name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether a live process on this host maps path: the launcher's half of a job id has 16 bits, and
+ * another launch of this user may share it while it runs; its ranks map their files. */
+static int mapped(const char *path)
+{
+    char maps[64], line[PATH_MAX + 128];
+    size_t len = strlen(path);
+    struct dirent *de;
+    int found = 0;
+    DIR *d = opendir("/proc");
+
+    if (!d)
+        return 1; /* cannot tell: keep the file */
+    while (!found && (de = readdir(d))) {
+        FILE *f;
+
+        if (strspn(de->d_name, "0123456789") != strlen(de->d_name))
+            continue;
+        snprintf(maps, sizeof(maps), "/proc/%.20s/maps", de->d_name);
+        if (!(f = fopen(maps, "r")))
+            continue;
+        while (!found && fgets(line, sizeof(line), f)) {
+            char *p = strstr(line, path);
+            found = p && (p[len] == '\n' || p[len] == '\0');
+        }
+        (void)fclose(f);
+    }
+    (void)closedir(d);
+    return found;
+}
+
 int salrun_shm_remove(const salrun_shm_t *s)
 {
     int removed = 0;
     struct stat st;
+    struct dirent *de;
+    DIR *d;
 
     for (int i = 0; i < s->n; i++)
         if (lstat(s->f[i].path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
             st.st_dev == s->f[i].dev && st.st_ino == s->f[i].ino && unlink(s->f[i].path) == 0)
             removed++;
+    if (s->n == 0 || !(d = opendir(SHM_DIR)))
+        return removed;
+    while ((de = readdir(d))) {
+        char path[PATH_MAX];
+
+        if (strlen(SHM_DIR) + strlen(de->d_name) >= sizeof(path))
+            continue;
+        snprintf(path, sizeof(path), "%s%s", SHM_DIR, de->d_name);
+        if (mpi_shm_file(path) && sibling(s, de->d_name) && lstat(path, &st) == 0 &&
+            S_ISREG(st.st_mode) && st.st_uid == geteuid() && !mapped(path) && unlink(path) == 0)
+            removed++;
+    }
+    (void)closedir(d);
     return removed;
 }

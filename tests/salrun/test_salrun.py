@@ -6,6 +6,7 @@ Exit status 0 when the case passes, 1 with the reasons on stderr when it fails.
 """
 import argparse
 import json
+import mmap
 import os
 import re
 import signal
@@ -535,17 +536,45 @@ def case_mpiexec_killed_shm(args, tmp):
     """mpiexec SIGKILLed under running MPI ranks that share memory: the launcher that would have
     removed their shared-memory files at the job's end is gone, so salrun, which ends the orphaned
     ranks, removes the files they mapped (/dev/shm/sm_segment.* for Open MPI), also those of ranks
-    that ended by themselves once their launcher was gone."""
+    that ended by themselves once their launcher was gone, even before salrun saw them: the other
+    files of the same launcher (its half of the job id in the name), unless a live process maps
+    them. The test adds three files next to the ranks' own: one of the same job that no process
+    maps (a rank that exited before salrun looked: removed), one of the same launcher that this
+    test maps (kept), one of another launcher (kept)."""
     cmd = [args.salrun, "-n", "3", "--ckpt-dir", tmp, "--max-restarts", "0", "--trust-exit", "--",
            args.mpi_sleep, "30", tmp]
-    files = set()
+    files, extra = set(), {}
 
     def mapping(ranks):
         # each rank's own file, once mapped: the ranks are past MPI_Init's shared-memory set-up
         files.update(*[mpi_shm_files(q) for q in ranks])
+        if len(files) >= len(ranks) and not extra:
+            m = re.match(r"(.*\.)([0-9a-f]{4})([0-9a-f]{4})\.\d+$", sorted(files)[0])
+            check(m, "an Open MPI file name with a job id: %r" % sorted(files))
+            other = "%04x" % (int(m.group(2), 16) ^ 0x8000)
+            extra["gone"] = "%s%s%s.97" % m.groups()
+            extra["mapped"] = "%s%s%04x.96" % (m.group(1), m.group(2), int(m.group(3), 16) + 1)
+            extra["other"] = "%s%s%s.95" % (m.group(1), other, m.group(3))
+            for path in extra.values():
+                with open(path, "wb") as f:
+                    f.write(b"\0" * 4096)
+            f = open(extra["mapped"], "r+b")
+            extra["map"] = (f, mmap.mmap(f.fileno(), 4096))
         return len(files) >= len(ranks)
 
-    r, _, _ = kill_launcher_under_job(cmd, clean_env(), tmp, 3, mapping)
+    try:
+        r, _, _ = kill_launcher_under_job(cmd, clean_env(), tmp, 3, mapping)
+        kept = {k: os.path.exists(extra[k]) for k in ("gone", "mapped", "other")}
+    finally:
+        if "map" in extra:
+            extra["map"][1].close()
+            extra["map"][0].close()
+        for k in ("gone", "mapped", "other"):
+            if k in extra and os.path.exists(extra[k]):
+                os.unlink(extra[k])
+    check(kept == {"gone": False, "mapped": True, "other": True},
+          "of the added files, the unmapped one of the launch is removed, the mapped one and the "
+          "other launcher's kept: %r" % kept, r)
     left = sorted(f for f in files if os.path.exists(f))
     check(not left, "the shared-memory files the ranks mapped are removed: %r left" % left, r)
     # those of the ranks salrun ends, on its line about them; those of ranks that ended on their
@@ -554,7 +583,8 @@ def case_mpiexec_killed_shm(args, tmp):
                       r"left removed", r.stderr)
     alone = re.search(r"^salrun: removed (\d+) MPI shared-memory files? in /dev/shm", r.stderr, re.M)
     total = sum(int(m.group(1)) for m in (ended, alone) if m)
-    check(total == len(files), "salrun's lines count the %d files it removed" % len(files), r)
+    check(total == len(files) + 1, "salrun's lines count the %d files it removed" % (len(files) + 1),
+          r)
 
 
 def children_of(pid):
