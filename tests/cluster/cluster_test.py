@@ -132,7 +132,7 @@ def salrun(a, job, extra, during=None, by_address=False, want=0, env_extra=None)
     # that and the exclusion scripts/env.sh sets for jobs of this host
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SAL_") and k != "OMPI_MCA_btl_tcp_if_exclude"}
-    env["SAL_CKPT_DIR"] = "/dev/shm/sal-cluster-test"
+    env["SAL_CKPT_DIR"] = CKPT_DIR
     # The 4 emulated hosts share this machine's cores, but each sees as many cores as ranks: Open
     # MPI does not know it is oversubscribed and its ranks spin while they wait, 8 of them on 2
     # cores (a 120-step run took 11.8 s; yielding, 0.08 s). The 20 ms per step then keeps a run
@@ -217,6 +217,7 @@ def lose_two_after(a, ckpt_id, partners, chosen):
 
 
 lost_at = {}  # host name -> when lose_in_sequence lost it
+CKPT_DIR = "/dev/shm/sal-cluster-test"
 
 
 def lose_in_sequence(a, steps, chosen):
@@ -630,4 +631,12 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # salrun checks that the checkpoint directory is writable on its own host, creating it
+        # there; the ranks' copies live in the emulated hosts' own /dev/shm
+        try:
+            os.rmdir(CKPT_DIR)
+        except OSError:
+            pass
