@@ -3,7 +3,8 @@
 
 Each run draws, from --seed and its index: a program (heat2d, heat2d_f90 when built), a loop
 (run or rc), a recovery policy, the rollback mode (global or local), 1 to 3 failures, each at a random step and injection point
-(compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, a just-respawned
+(compute, ckpt_write, ckpt_copy, ckpt_agree, ckpt_publish, recovery, restore, repair (a survivor
+killed in the repair of an earlier failure, before the lost ranks are replaced), a just-respawned
 rank, the leader rank 0, and a hang when the configuration has hang_timeout), and the checkpoint
 levels (auto = L1 on one host, L1,L2 or L1,L3; ckpt_copy only fires with L2 or L3) and, with
 --async-levels no,yes, whether L2/L3 are encoded behind the steps (async_levels; the point
@@ -38,7 +39,7 @@ from procs import run  # noqa: E402
 RESULT = re.compile(r"^heat2d: .*checksum=([0-9a-f]{16}) sum=(\S+)$", re.M)
 CRASH = re.compile(r"AddressSanitizer|runtime error:|Segmentation fault|Signal: Segmentation")
 POINTS = ["compute", "ckpt_write", "ckpt_copy", "ckpt_agree", "ckpt_publish", "recovery", "restore",
-          "respawned", "leader", "hang", "stop", "sleep", "pair", "full", "mpiexec"]
+          "repair", "respawned", "leader", "hang", "stop", "sleep", "pair", "full", "mpiexec"]
 # Relative weights of the kinds (1 when not listed). A frozen rank costs a bound of protocol_timeout
 # (20 s by default) and a relaunch: drawn less often, and at most one per run.
 WEIGHTS = {"stop": 0.3}
