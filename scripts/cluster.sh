@@ -183,6 +183,11 @@ kill_host() {
     # its node-local files go with it: a new, empty tmpfs on /dev/shm
     nsenter --mount="$STATE/mnt$k" umount /dev/shm 2>/dev/null || true
     nsenter --mount="$STATE/mnt$k" mount -t tmpfs -o size=1g,mode=1777 tmpfs /dev/shm
+    # and the session directory of its PRRTE daemon, which the emulated hosts keep in this
+    # machine's shared /tmp (a real node's /tmp goes with it)
+    for p in $pids; do
+        rm -rf "/tmp/prted.$p"
+    done
     touch "$STATE/down$k"
     echo "cluster.sh: host node$k lost (pids $pids) in $(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.3f", a - b}') s${silent:+, link cut}"
 }
