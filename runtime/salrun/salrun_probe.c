@@ -292,11 +292,18 @@ static int learn_name(salrun_hosts_t *h, const probe_t *p)
     return host->alias ? SAL_OK : salrun_fail(SAL_ERR_NOMEM, "out of memory");
 }
 
-/* Kills probe p with whatever it started here, reaps it and closes its pipe. */
+/* Kills probe p with whatever it started here, reaps it and closes its pipe. The killed launcher
+ * leaves its session directory (<TMPDIR or /tmp>/ompi.<pid>), removed once it has exited and
+ * before it is reaped, while its pid cannot name another process. */
 static void probe_end(probe_t *p)
 {
+    siginfo_t si;
+
     kill(-p->pid, SIGKILL);
     kill(p->pid, SIGKILL);
+    while (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+        ;
+    salrun_session_clear(p->pid);
     while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     close(p->fd);
