@@ -39,6 +39,15 @@ static int mpi_shm_file(const char *path)
     return 0;
 }
 
+/* Whether s holds the file path with inode ino. */
+static int noted(const salrun_shm_t *s, const char *path, ino_t ino)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->f[i].ino == ino && strcmp(s->f[i].path, path) == 0)
+            return 1;
+    return 0;
+}
+
 /* Adds the file of one line of /proc/<pid>/maps ("addr perms offset MAJ:MIN inode path") to s
  * when it is an MPI shared-memory file not yet noted. */
 static void note_line(salrun_shm_t *s, char *line)
@@ -65,10 +74,7 @@ static void note_line(salrun_shm_t *s, char *line)
     path[strcspn(path, "\n")] = '\0';
     if (!mpi_shm_file(path) || strlen(path) >= sizeof(s->f[0].path))
         return;
-    for (int i = 0; i < s->n; i++)
-        if (s->f[i].ino == (ino_t)ino && strcmp(s->f[i].path, path) == 0)
-            return;
-    if (s->n >= SALRUN_SHM_MAX)
+    if (noted(s, path, (ino_t)ino) || s->n >= SALRUN_SHM_MAX)
         return;
     snprintf(s->f[s->n].path, sizeof(s->f[s->n].path), "%s", path);
     s->f[s->n].dev = makedev(maj, min);
@@ -156,39 +162,29 @@ static int sibling(const salrun_shm_t *s, const char *name)
     return 0;
 }
 
-/* Whether a live process on this host maps path: the launcher's half of a job id has 16 bits, and
- * another launch of this user may share it while it runs; its ranks map their files. */
-static int mapped(const char *path)
+/* Notes in inuse the MPI shared-memory files every process on this host maps (the launcher's half
+ * of a job id has 16 bits: another launch of this user may share it while it runs, and its ranks
+ * map their files). 0 when that cannot be told: /proc unreadable, or more files than inuse holds.
+ */
+static int note_all(salrun_shm_t *inuse)
 {
-    char maps[64], line[PATH_MAX + 128];
-    size_t len = strlen(path);
     struct dirent *de;
-    int found = 0;
     DIR *d = opendir("/proc");
 
+    inuse->n = 0;
     if (!d)
-        return 1; /* cannot tell: keep the file */
-    while (!found && (de = readdir(d))) {
-        FILE *f;
-
-        if (strspn(de->d_name, "0123456789") != strlen(de->d_name))
-            continue;
-        snprintf(maps, sizeof(maps), "/proc/%.20s/maps", de->d_name);
-        if (!(f = fopen(maps, "r")))
-            continue;
-        while (!found && fgets(line, sizeof(line), f)) {
-            char *p = strstr(line, path);
-            found = p && (p[len] == '\n' || p[len] == '\0');
-        }
-        (void)fclose(f);
-    }
+        return 0;
+    while ((de = readdir(d)))
+        if (strspn(de->d_name, "0123456789") == strlen(de->d_name))
+            salrun_shm_note(inuse, (pid_t)strtol(de->d_name, NULL, 10));
     (void)closedir(d);
-    return found;
+    return inuse->n < SALRUN_SHM_MAX;
 }
 
 int salrun_shm_remove(const salrun_shm_t *s)
 {
-    int removed = 0;
+    static salrun_shm_t inuse; /* 140 KiB: not on the stack */
+    int removed = 0, known = -1;
     struct stat st;
     struct dirent *de;
     DIR *d;
@@ -205,8 +201,12 @@ int salrun_shm_remove(const salrun_shm_t *s)
         if (strlen(SHM_DIR) + strlen(de->d_name) >= sizeof(path))
             continue;
         snprintf(path, sizeof(path), "%s%s", SHM_DIR, de->d_name);
-        if (mpi_shm_file(path) && sibling(s, de->d_name) && lstat(path, &st) == 0 &&
-            S_ISREG(st.st_mode) && st.st_uid == geteuid() && !mapped(path) && unlink(path) == 0)
+        if (!mpi_shm_file(path) || !sibling(s, de->d_name) || lstat(path, &st) != 0 ||
+            !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (known < 0) /* one look at every process, for the first sibling only */
+            known = note_all(&inuse);
+        if (known && !noted(&inuse, path, st.st_ino) && unlink(path) == 0)
             removed++;
     }
     (void)closedir(d);

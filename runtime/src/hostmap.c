@@ -22,10 +22,10 @@ static hwloc_topology_t topo;
 static char my_cpuset[CPUSET_MAX] = "";
 static char **map_hosts, **map_cpusets;
 static int map_size;
-/* Hosts taken for dead by this and every earlier repair (note_dead): kept for the whole run, since
- * a repair interrupted by a second loss plans the next attempt on the map exchanged before it,
- * where the first lost host's ranks are not all failed any more (its replacements live elsewhere)
- * and it would look like the least-loaded host. */
+/* Hosts taken for dead by this and every earlier repair (sal_hostmap_note_failed): kept for the
+ * whole run, since a repair interrupted by a second loss plans the next attempt on the map
+ * exchanged before it, where the first lost host's ranks are not all failed any more (its
+ * replacements live elsewhere) and it would look like the least-loaded host. */
 static char **dead_hosts;
 static int ndead;
 

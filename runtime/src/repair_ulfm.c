@@ -141,7 +141,7 @@ static int choose(repair_t *r, const char *policy, int next_spare, int nspares)
 /* Every survivor: the lost application ranks and what replaces each. Deterministic. */
 static int make_plan(MPI_Comm old, repair_t *r)
 {
-    int *alive = NULL, nalive = 0, nold = 0, *spares, nspares = 0, next = 0, k = 0;
+    int *alive = NULL, nalive = 0, nold = 0, *spares, nspares = 0, next = 0, k = 0, noted;
     int rc = survivors(old, r->shrunk, &alive, &nalive);
 
     if (rc != SAL_OK)
@@ -161,11 +161,6 @@ static int make_plan(MPI_Comm old, repair_t *r)
             i++;
         if (i >= nalive || alive[i] != a)
             r->lost[r->nlost++] = a;
-    }
-    if ((rc = sal_hostmap_note_failed(r->lost, r->nlost)) != SAL_OK) {
-        free(alive);
-        free(spares);
-        return rc;
     }
     for (int i = 0; i < nalive; i++)
         if (alive[i] >= r->napp)
@@ -188,7 +183,8 @@ static int make_plan(MPI_Comm old, repair_t *r)
     r->nspares_left = nspares - next;
     free(spares);
     (void)nold;
-    return rc;
+    noted = sal_hostmap_note_failed(r->lost, r->nlost); /* even when no plan is possible */
+    return rc != SAL_OK ? rc : noted;
 }
 
 /* New application rank of old application rank a (a survivor or a replaced rank), -1 if dropped. */
