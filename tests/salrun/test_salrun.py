@@ -549,9 +549,11 @@ def case_mpiexec_killed_shm(args, tmp):
         # each rank's own file, once mapped: the ranks are past MPI_Init's shared-memory set-up
         files.update(*[mpi_shm_files(q) for q in ranks])
         if len(files) >= len(ranks) and not extra:
-            m = re.match(r"(.*\.)([0-9a-f]{4})([0-9a-f]{4})\.\d+$", sorted(files)[0])
-            check(m, "an Open MPI file name with a job id: %r" % sorted(files))
-            other = "%04x" % (int(m.group(2), 16) ^ 0x8000)
+            # the job id in hex without leading zeros: the launcher's 1-4 digits, the job's 4
+            m = re.match(r"(.*\.)([0-9a-f]{1,4})([0-9a-f]{4})\.\d+$", sorted(files)[0])
+            if not check(m, "an Open MPI file name with a job id: %r" % sorted(files)):
+                return True  # the launcher is killed at once, and the case fails
+            other = "%x" % (int(m.group(2), 16) ^ 0x8000)
             extra["gone"] = "%s%s%s.97" % m.groups()
             extra["mapped"] = "%s%s%04x.96" % (m.group(1), m.group(2), int(m.group(3), 16) + 1)
             extra["other"] = "%s%s%s.95" % (m.group(1), other, m.group(3))
@@ -564,7 +566,7 @@ def case_mpiexec_killed_shm(args, tmp):
 
     try:
         r, _, _ = kill_launcher_under_job(cmd, clean_env(), tmp, 3, mapping)
-        kept = {k: os.path.exists(extra[k]) for k in ("gone", "mapped", "other")}
+        kept = {k: os.path.exists(extra[k]) for k in ("gone", "mapped", "other") if k in extra}
     finally:
         if "map" in extra:
             extra["map"][1].close()
