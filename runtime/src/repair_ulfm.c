@@ -15,12 +15,18 @@
  * A failure during the repair starts it again from the revoked full communicator, at most
  * repair_retries times.
  *
+ * The leader spawns the replacements alone (over MPI_COMM_SELF) while the other survivors sleep
+ * until it tells them the outcome; the two sides are then joined by MPI_Intercomm_create through
+ * the leader. A spawn over all the survivors kept them spinning in its broadcast (Open MPI's
+ * ompi/dpm/dpm.c) for the whole start of the replacements, on the cores those start on.
+ *
  * The spawn has a bound of its own, half the repair's. Open MPI 5.0.11's root waits up to 600 s
  * for the replacements to answer (ompi/dpm/dpm.c), and a replacement that died in MPI_Init (a
- * parent's host lost during the spawn) never answers: the root ends itself, and the other
- * survivors, already in the next attempt, repair it with the rest. When the host is lost later in
- * the spawn, every survivor can wait in the allocation of the new communicator's id, which does
- * not see failures: all end themselves, and salrun relaunches half a repair bound sooner.
+ * parent's host lost during the spawn) never answers: the leader ends itself, and the other
+ * survivors, whose wait for its word fails, repair it with the rest in the next attempt. When the
+ * host is lost later, every survivor can wait in the allocation of the new communicator's id,
+ * which does not see failures: all end themselves, and salrun relaunches half a repair bound
+ * sooner.
  *
  * Open MPI 5.0.x: agreement runs on an intracommunicator (not on the intercommunicator), and
  * every intermediate communicator is freed before MPI_Finalize (a replacement still connected to
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mpi.h>
 #include <mpi-ext.h>
@@ -42,13 +49,16 @@
 
 #define SAL_TAG_STATE 7301
 #define SAL_TAG_PARK  7302 /* application rank 0 -> spares: the job is over */
+#define SAL_TAG_SPAWN 7303 /* repair leader -> survivors: the outcome of its spawn */
+#define SAL_TAG_JOIN  7304 /* MPI_Intercomm_create of the survivors and the replacements */
 
 enum plan_kind { PLAN_SPARE, PLAN_SPAWN, PLAN_DROP };
 
 typedef struct repair {
     MPI_Comm shrunk, inter, merged, full, world;
-    int napp;  /* application ranks before the repair */
-    int *lost; /* lost application ranks, ascending */
+    MPI_Comm self, pair, bridge; /* respawn, leader: its spawn's; leader + replacements; all */
+    int napp;                    /* application ranks before the repair */
+    int *lost;                   /* lost application ranks, ascending */
     int nlost;
     int *plan;     /* plan_kind of each lost rank */
     int *spare_of; /* PLAN_SPARE: the old full rank of the spare that takes it */
@@ -74,7 +84,10 @@ static void release(repair_t *r, int revoke)
     free_comm(&r->world, revoke);
     free_comm(&r->full, revoke);
     free_comm(&r->merged, revoke);
+    free_comm(&r->bridge, revoke);
+    free_comm(&r->pair, revoke);
     free_comm(&r->inter, revoke);
+    free_comm(&r->self, 0);
     free_comm(&r->shrunk, 0);
     for (int i = 0; i < r->nspawn; i++) {
         free(r->to_host ? r->to_host[i] : NULL);
@@ -86,7 +99,8 @@ static void release(repair_t *r, int revoke)
     free(r->plan);
     free(r->spare_of);
     memset(r, 0, sizeof(*r));
-    r->shrunk = r->inter = r->merged = r->full = r->world = MPI_COMM_NULL;
+    r->shrunk = r->inter = r->merged = r->full = r->world = r->self = r->pair = r->bridge =
+        MPI_COMM_NULL;
 }
 
 /* ---- planning ---- */
@@ -265,7 +279,7 @@ static int place(repair_t *r, const int *spawned)
     return SAL_OK;
 }
 
-/* Spawns one process per PLAN_SPAWN rank, collectively over shrunk (the leader's arguments count).
+/* Leader: spawns one process per PLAN_SPAWN rank, alone (inter: the leader and the replacements).
  */
 static int spawn(repair_t *r)
 {
@@ -289,7 +303,7 @@ static int spawn(repair_t *r)
             MPI_Info_set(infos[i], "host", r->to_host[i]);
     }
     sal_bound_enter_part("the spawn of the replacements", 0.5, sal_rt.longest_repair);
-    mrc = MPI_Comm_spawn_multiple(r->nspawn, cmds, argvs, maxprocs, infos, 0, r->shrunk, &r->inter,
+    mrc = MPI_Comm_spawn_multiple(r->nspawn, cmds, argvs, maxprocs, infos, 0, r->self, &r->inter,
                                   errcodes);
     sal_bound_leave();
     if (sal_rt_made(mrc, &r->inter) != MPI_SUCCESS) {
@@ -331,22 +345,69 @@ static int send_state(const repair_t *r, const int *spawned)
     return SAL_OK;
 }
 
+/* Leader: spawns, makes the pair communicator (the leader, then the replacements, which split it
+ * too: sal_rt_join) and tells every other survivor whether that worked, even after an error, so
+ * that none waits for it in vain. */
+static int spawn_and_tell(repair_t *r, const int *spawned)
+{
+    MPI_Comm none = MPI_COMM_NULL;
+    int rc = place(r, spawned), ok, n = 0;
+
+    /* a spawn reports its errors on its communicator: MPI_COMM_SELF's handler is the
+     * application's (fatal by default) */
+    if (rc == SAL_OK && MPI_Comm_dup(MPI_COMM_SELF, &r->self) != MPI_SUCCESS)
+        rc = sal_error(SAL_ERR_MPI, "duplicating MPI_COMM_SELF for the spawn failed");
+    if (rc == SAL_OK) {
+        MPI_Comm_set_errhandler(r->self, MPI_ERRORS_RETURN);
+        rc = spawn(r);
+    }
+    if (rc == SAL_OK &&
+        (sal_rt_made(MPI_Intercomm_merge(r->inter, 0, &r->pair), &r->pair) != MPI_SUCCESS ||
+         MPI_Comm_split(r->pair, MPI_UNDEFINED, 0, &none) != MPI_SUCCESS))
+        rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the replacements failed");
+    ok = rc == SAL_OK;
+    MPI_Comm_size(r->shrunk, &n);
+    /* to every one, whatever a send returns: the agreement that follows sees a lost survivor */
+    for (int i = 1; i < n; i++)
+        (void)MPI_Send(&ok, 1, MPI_INT, i, SAL_TAG_SPAWN, r->shrunk);
+    return rc;
+}
+
+/* The other survivors: wait for the leader's word, asleep between tests (a spinning wait took the
+ * cores the replacements start on). The leader's loss fails the receive. */
+static int await_spawn(repair_t *r)
+{
+    const struct timespec nap = {0, 1000000};
+    int ok = 0, here = 0;
+
+    while (!here) {
+        if (MPI_Iprobe(0, SAL_TAG_SPAWN, r->shrunk, &here, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return sal_error(SAL_ERR_PROC_FAILED, "the repair leader failed during the spawn");
+        if (!here)
+            nanosleep(&nap, NULL);
+    }
+    if (MPI_Recv(&ok, 1, MPI_INT, 0, SAL_TAG_SPAWN, r->shrunk, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        return sal_error(SAL_ERR_PROC_FAILED, "the repair leader failed during the spawn");
+    return ok ? SAL_OK : sal_error(SAL_ERR_PROC_FAILED, "the spawn failed at the repair leader");
+}
+
 static int respawn(repair_t *r)
 {
-    int *spawned = calloc((size_t)r->nspawn + 1, sizeof(int)), n = 0, rc = SAL_OK;
+    int *spawned = calloc((size_t)r->nspawn + 1, sizeof(int)), n = 0, rc;
 
     if (!spawned)
         return sal_error(SAL_ERR_NOMEM, "respawn list");
     for (int k = 0; k < r->nlost; k++)
         if (r->plan[k] == PLAN_SPAWN)
             spawned[n++] = r->lost[k];
-    if (r->leader)
-        rc = place(r, spawned);
-    if (rc == SAL_OK)
-        rc = spawn(r);
+    rc = r->leader ? spawn_and_tell(r, spawned) : await_spawn(r);
+    /* the survivors low, the replacements high (sal_rt_join) */
     if (rc == SAL_OK &&
-        sal_rt_made(MPI_Intercomm_merge(r->inter, 0, &r->merged), &r->merged) != MPI_SUCCESS)
-        rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the replacements failed");
+        (sal_rt_made(MPI_Intercomm_create(r->shrunk, 0, r->leader ? r->pair : MPI_COMM_NULL, 1,
+                                          SAL_TAG_JOIN, &r->bridge),
+                     &r->bridge) != MPI_SUCCESS ||
+         sal_rt_made(MPI_Intercomm_merge(r->bridge, 0, &r->merged), &r->merged) != MPI_SUCCESS))
+        rc = sal_error(SAL_ERR_PROC_FAILED, "joining the replacements failed");
     if (rc == SAL_OK) {
         MPI_Comm_set_errhandler(r->merged, MPI_ERRORS_RETURN);
         if (r->leader)
@@ -509,7 +570,8 @@ int sal_rt_repair(void)
     for (int a = 0; a < attempts; a++) {
         repair_t r;
         memset(&r, 0, sizeof(r));
-        r.shrunk = r.inter = r.merged = r.full = r.world = MPI_COMM_NULL;
+        r.shrunk = r.inter = r.merged = r.full = r.world = r.self = r.pair = r.bridge =
+            MPI_COMM_NULL;
         r.napp = sal_rt.is_spare ? sal_rt_napp() : sal_rt.size;
         rc = attempt(&r);
         if (rc == SAL_OK) {
@@ -566,14 +628,32 @@ static int receive_state(MPI_Comm parent, int *newrank)
     return rc;
 }
 
+/* The replacements' side of respawn(): the pair communicator with the leader, their own from it,
+ * the bridge to the survivors through the leader, and the merged communicator. */
+static int join_survivors(MPI_Comm parent, MPI_Comm *merged)
+{
+    MPI_Comm pair = MPI_COMM_NULL, own = MPI_COMM_NULL, bridge = MPI_COMM_NULL;
+    int rc = SAL_OK;
+
+    if (sal_rt_made(MPI_Intercomm_merge(parent, 1, &pair), &pair) != MPI_SUCCESS ||
+        sal_rt_made(MPI_Comm_split(pair, 0, 0, &own), &own) != MPI_SUCCESS ||
+        sal_rt_made(MPI_Intercomm_create(own, 0, pair, 0, SAL_TAG_JOIN, &bridge), &bridge) !=
+            MPI_SUCCESS ||
+        sal_rt_made(MPI_Intercomm_merge(bridge, 1, merged), merged) != MPI_SUCCESS)
+        rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the survivors failed");
+    free_comm(&bridge, rc != SAL_OK);
+    free_comm(&own, rc != SAL_OK);
+    free_comm(&pair, rc != SAL_OK);
+    return rc;
+}
+
 int sal_rt_join(MPI_Comm parent)
 {
     MPI_Comm merged = MPI_COMM_NULL, full = MPI_COMM_NULL, world = MPI_COMM_NULL;
-    int newrank = -1, rc = SAL_OK, napp_new;
+    int newrank = -1, rc, napp_new;
 
     MPI_Comm_set_errhandler(parent, MPI_ERRORS_RETURN);
-    if (sal_rt_made(MPI_Intercomm_merge(parent, 1, &merged), &merged) != MPI_SUCCESS)
-        rc = sal_error(SAL_ERR_PROC_FAILED, "merging with the survivors failed");
+    rc = join_survivors(parent, &merged);
     if (rc == SAL_OK) {
         MPI_Comm_set_errhandler(merged, MPI_ERRORS_RETURN);
         rc = receive_state(parent, &newrank);
