@@ -351,7 +351,7 @@ static int send_state(const repair_t *r, const int *spawned)
 static int spawn_and_tell(repair_t *r, const int *spawned)
 {
     MPI_Comm none = MPI_COMM_NULL;
-    int rc = place(r, spawned), ok, n = 0;
+    int rc = spawned ? place(r, spawned) : SAL_ERR_NOMEM, ok, n = 0;
 
     /* a spawn reports its errors on its communicator: MPI_COMM_SELF's handler is the
      * application's (fatal by default) */
@@ -393,14 +393,24 @@ static int await_spawn(repair_t *r)
 
 static int respawn(repair_t *r)
 {
-    int *spawned = calloc((size_t)r->nspawn + 1, sizeof(int)), n = 0, rc;
+    int *spawned = calloc((size_t)r->nspawn + 1, sizeof(int)), n = 0, rc = SAL_OK, flag;
 
     if (!spawned)
-        return sal_error(SAL_ERR_NOMEM, "respawn list");
-    for (int k = 0; k < r->nlost; k++)
+        rc = sal_error(SAL_ERR_NOMEM, "respawn list");
+    for (int k = 0; spawned && k < r->nlost; k++)
         if (r->plan[k] == PLAN_SPAWN)
             spawned[n++] = r->lost[k];
-    rc = r->leader ? spawn_and_tell(r, spawned) : await_spawn(r);
+    if (r->leader)
+        rc = spawn_and_tell(r, spawned);
+    else if (rc == SAL_OK)
+        rc = await_spawn(r);
+    /* Every survivor alive before the replacements are engaged in the join: a survivor lost inside
+     * MPI_Intercomm_create left a replacement waiting in Open MPI's allocation of the new
+     * communicator's id, which sees neither the failure nor the revocation, until the end of the
+     * job. */
+    flag = rc == SAL_OK;
+    if ((MPIX_Comm_agree(r->shrunk, &flag) != MPI_SUCCESS || !flag) && rc == SAL_OK)
+        rc = sal_error(SAL_ERR_PROC_FAILED, "a survivor failed during the spawn");
     /* the survivors low, the replacements high (sal_rt_join) */
     if (rc == SAL_OK &&
         (sal_rt_made(MPI_Intercomm_create(r->shrunk, 0, r->leader ? r->pair : MPI_COMM_NULL, 1,

@@ -240,6 +240,19 @@ static void bound_start(void)
     sal_bound_enter("the start-up protocol of sal_init", 0);
 }
 
+/* A replacement whose join failed: the survivors' repair attempt failed with it (they agree on
+ * its outcome, and their next attempt spawns anew), so this process has nothing left to do. It
+ * ends here, before the application's MPI_Abort, which in Open MPI 5.0.11 ended the survivors'
+ * whole launch too, and finalizes (an exit without it did the same). sal_rt_join freed every
+ * communicator that linked it to the survivors. */
+static void leave_given_up(void)
+{
+    SAL_LOG_W("%s: the survivors repair without this replacement; it ends", sal_last_error());
+    sal_events_close();
+    MPI_Finalize();
+    exit(0);
+}
+
 /* Every step of sal_init that runs before the ranks agree on the outcome. */
 static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
 {
@@ -268,6 +281,8 @@ static int init_steps(int *argc, char ***argv, MPI_Comm comm, MPI_Comm parent)
     if (rc == SAL_OK && parent != MPI_COMM_NULL) {
         sal_rt.is_replacement = 1;
         rc = sal_rt_join(parent);
+        if (rc != SAL_OK)
+            leave_given_up();
     } else if (rc == SAL_OK) {
         rc = split_job(comm);
     }
