@@ -75,7 +75,7 @@ static pid_t exited_reaped(pid_t pid, int *status)
 static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
 {
     salrun_keeper_t k;
-    long long seen = -1, noted = 0;
+    long long seen = -1;
     double t_event = salrun_now(), t_noted = 0;
     int rc;
 
@@ -132,10 +132,11 @@ static int run_once(salrun_job_t *j, salrun_watch_t *w, int *status, int *ended)
         }
         salrun_keeper_tick(&k, &j->out);
         salrun_watch_poll(w);
-        /* New events: ranks that passed MPI_Init (replacements too) map their files by now */
-        if (j->st.attempt_events != noted && salrun_now() - t_noted >= SHM_NOTE_PERIOD) {
+        /* The launch's shared-memory files, once a second: ranks that passed MPI_Init
+         * (replacements too) map theirs by now, also in a program that writes no event, whose
+         * ranks can all end on their own between mpiexec's loss and salrun's last look */
+        if (salrun_now() - t_noted >= SHM_NOTE_PERIOD) {
             salrun_shm_note_tree(&launch_shm, k.pid);
-            noted = j->st.attempt_events;
             t_noted = salrun_now();
         }
         /* Asked to checkpoint and stop (checkpoint_signal) before any rank of the launch started:
