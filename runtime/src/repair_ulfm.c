@@ -79,6 +79,14 @@ static void free_comm(MPI_Comm *c, int revoke)
     *c = MPI_COMM_NULL;
 }
 
+/* An empty repair: no communicator, no plan. */
+static void clear(repair_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->shrunk = r->inter = r->merged = r->full = r->world = r->self = r->pair = r->bridge =
+        MPI_COMM_NULL;
+}
+
 static void release(repair_t *r, int revoke)
 {
     free_comm(&r->world, revoke);
@@ -98,9 +106,7 @@ static void release(repair_t *r, int revoke)
     free(r->lost);
     free(r->plan);
     free(r->spare_of);
-    memset(r, 0, sizeof(*r));
-    r->shrunk = r->inter = r->merged = r->full = r->world = r->self = r->pair = r->bridge =
-        MPI_COMM_NULL;
+    clear(r);
 }
 
 /* ---- planning ---- */
@@ -579,9 +585,7 @@ int sal_rt_repair(void)
 
     for (int a = 0; a < attempts; a++) {
         repair_t r;
-        memset(&r, 0, sizeof(r));
-        r.shrunk = r.inter = r.merged = r.full = r.world = r.self = r.pair = r.bridge =
-            MPI_COMM_NULL;
+        clear(&r);
         r.napp = sal_rt.is_spare ? sal_rt_napp() : sal_rt.size;
         rc = attempt(&r);
         if (rc == SAL_OK) {
